@@ -1,0 +1,25 @@
+# The two commands of the README, and the checks CI runs.
+PY ?= .venv/bin/python
+
+.PHONY: run test lint check setup
+
+setup: .venv/.installed
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip
+	.venv/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: setup
+	.venv/bin/syndicator --config config run
+
+test: setup
+	$(PY) -m pytest
+
+lint:
+	$(PY) -m ruff check syndicator tests bench
+	$(PY) -m ruff format --check syndicator tests bench
+	$(PY) -m mypy
+
+check: lint test

@@ -1,0 +1,5 @@
+"""``python -m syndicator``: the same as the ``syndicator`` console script."""
+
+from syndicator.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Shared HTML tree helpers for the page extractors: parsing, text, page chrome recognition.
+
+Parsing is lxml.html (fast, forgiving); CSS selectors go through cssselect. This module knows what
+page chrome looks like (navigation, share bars, ads, related boxes…) but not what an article is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import cast
+
+import lxml.html
+from cssselect import SelectorError
+from lxml import etree
+from lxml.cssselect import CSSSelector
+from lxml.html import HtmlElement
+
+from syndicator.errors import ExtractError
+from syndicator.normalize import clean_text
+
+_PARSER = lxml.html.HTMLParser(
+    remove_comments=True, remove_pis=True, collect_ids=False, huge_tree=False
+)
+
+
+def parse(text: str, url: str | None = None) -> HtmlElement:
+    """Parse a decoded HTML document; raises ExtractError when there is no document at all."""
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str input with an encoding decl
+    if not text.strip():
+        raise ExtractError("empty document", url=url)
+    try:
+        root = lxml.html.document_fromstring(text, parser=_PARSER, base_url=url)
+    except (etree.ParserError, ValueError) as e:
+        raise ExtractError(f"not HTML: {e}", url=url) from e
+    if root is None:
+        raise ExtractError("not HTML", url=url)
+    return root
+
+
+def text_of(el: HtmlElement | None) -> str:
+    """The element's text with whitespace collapsed ("" for None)."""
+    if el is None:
+        return ""
+    return clean_text(el.text_content())
+
+
+def attr_text(el: HtmlElement) -> str:
+    """Class and id of an element, lower-cased, for the chrome patterns below."""
+    return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+
+
+@lru_cache(maxsize=256)
+def css(selector: str) -> CSSSelector:
+    try:
+        return CSSSelector(selector, translator="html")
+    except SelectorError as e:
+        raise ExtractError(f"invalid CSS selector {selector!r}: {e}") from e
+
+
+def select(root: HtmlElement, selector: str | None) -> list[HtmlElement]:
+    if not selector:
+        return []
+    return cast(list[HtmlElement], css(selector)(root))
+
+
+def select_one(root: HtmlElement, selector: str | None) -> HtmlElement | None:
+    found = select(root, selector)
+    return found[0] if found else None
+
+
+# Elements that are never article content, by tag.
+CHROME_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "aside",
+        "footer",
+        "form",
+        "button",
+        "input",
+        "select",
+        "textarea",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "canvas",
+        "dialog",
+        "menu",
+        "link",
+        "meta",
+    }
+)
+
+# Class/id words that mark page chrome inside an article: share bars, ads, related boxes,
+# newsletters, cookie banners, comment counters, sticky titles, repeated (lightbox) captions…
+_CHROME_WORDS = (
+    r"ads?|advert\w*|adslot|ad-?slot|dfp|gpt|sponsor\w*|promo\w*|banner"
+    r"|share\w*|sharing|social\w*|sociable|addthis|sharethis"
+    r"|related\w*|recommend\w*|read-?also|read-?more|more-?(?:news|stories|from)|see-?also"
+    r"|also-?read|outbrain|taboola|most-?(?:read|popular|viewed)|popular|trending|teasers?"
+    r"|newsletter\w*|subscri\w*|signup|sign-?up|paywall|cookie\w*|consent|gdpr"
+    r"|comments?|comment-?count|disqus|replies"
+    r"|sticky\w*|lightbox\w*|modal|popup|overlay|tooltip"
+    r"|breadcrumbs?|tags|tag-?list|keywords|toolbar|tools|article-?tools|print|font-?size"
+    r"|widget\w*|sidebar|side-?bar|rail|footer|masthead|site-?header|nav\w*|menu\w*"
+    r"|skip|sr-only|visually-?hidden|screen-?reader\w*"
+    r"|byline\w*|dateline|author\w*|meta|metadata|post-?meta|entry-?meta|timestamp|date"
+    r"|section-?label|kicker|category|rubric|headline|title|standfirst|subtitle|dek|summary"
+    r"|caption-?credit|video-?player|player|audio|podcast|embed|instagram|twitter|tweet"
+)
+_CHROME = re.compile(rf"(?:^|[\s_-])(?:{_CHROME_WORDS})(?:$|[\s_-])")
+# Words that keep an element even if a chrome word also appears ("article-body-related" is rare;
+# "article-body" containers must never go).
+_KEEP = re.compile(
+    r"(?:^|[\s_-])(?:article-?body|articlebody|story-?body|entry-?content|post-?content"
+    r"|article-?content|article-?text|story-?text|body-?text)(?:$|[\s_-])"
+)
+
+RELATED = re.compile(
+    r"(?:^|[\s_-])(?:related\w*|recommend\w*|read-?also|also-?read|more|more-?(?:news|stories)"
+    r"|see-?also|most-?(?:read|popular|viewed)|popular|trending|teasers?|outbrain|taboola)(?:$|[\s_-])"
+)
+
+
+def is_chrome(el: HtmlElement) -> bool:
+    """True for page chrome: by tag, by class/id words, or hidden from readers."""
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag in CHROME_TAGS:
+        return True
+    if el.get("aria-hidden") == "true" or el.get("hidden") is not None:
+        return True
+    style = (el.get("style") or "").replace(" ", "").lower()
+    if "display:none" in style or "visibility:hidden" in style:
+        return True
+    role = (el.get("role") or "").lower()
+    if role in ("navigation", "banner", "contentinfo", "complementary", "dialog", "alert", "menu"):
+        return True
+    words = attr_text(el)
+    if not words.strip() or _KEEP.search(words):
+        return False
+    return bool(_CHROME.search(words))
+
+
+def drop(el: HtmlElement) -> None:
+    """Remove an element but keep its tail text in place."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
+    """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects."""
+    doomed = [el for el in root.iterdescendants() if isinstance(el.tag, str) and is_chrome(el)]
+    total = len(text_of(root))
+    for el in doomed:
+        # A "chrome" class on a wrapper holding most of the text is a misnomer, not chrome.
+        if el.tag not in CHROME_TAGS and total > 500 and len(text_of(el)) > total * 0.5:
+            continue
+        drop(el)
+    for el in select(root, extra):
+        if el is not root:
+            drop(el)
+
+
+def link_density(el: HtmlElement) -> float:
+    text = len(text_of(el))
+    if not text:
+        return 1.0
+    links = sum(len(text_of(a)) for a in el.iter("a"))
+    return min(1.0, links / text)
+
+
+def ancestors(el: HtmlElement) -> Iterator[HtmlElement]:
+    parent = el.getparent()
+    while parent is not None:
+        yield parent
+        parent = parent.getparent()

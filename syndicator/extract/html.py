@@ -1,0 +1,836 @@
+"""Article pages: from an HTML document to a Draft article and the teasers it links to.
+
+Metadata comes from, in order of trust: JSON-LD (NewsArticle / Article / ReportageNewsArticle …,
+inside ``@graph`` and lists), microdata (``itemprop``), OpenGraph and ``article:*`` meta, other meta
+tags, then the visible page. The body is found by per-source CSS selectors, then well-known body
+containers, then a main-text scorer that works on pages with none of these; page chrome (share
+bars, ads, related boxes, sticky titles, repeated captions…) is cut out of it. Pure: a parsed page
+and its URL in, a Draft out. It does not fetch, and does not clean text (see ``normalize``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import lxml.html
+from lxml.html import HtmlElement
+
+from syndicator.errors import ExtractError
+from syndicator.extract import dom
+from syndicator.extract.listing import cards
+from syndicator.model import Draft, Extraction, Image, Selectors, Teaser
+from syndicator.normalize import (
+    absolute_url,
+    clean_or_none,
+    clean_text,
+    split_byline,
+    split_caption,
+)
+
+ARTICLE_TYPES = frozenset(
+    {
+        "newsarticle",
+        "article",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "reviewnewsarticle",
+        "backgroundnewsarticle",
+        "blogposting",
+        "liveblogposting",
+        "scholarlyarticle",
+        "techarticle",
+        "report",
+        "socialmediaposting",
+        "askpublicnewsarticle",
+    }
+)
+
+# Containers that sites use for the article body, best first.
+BODY_SELECTORS = (
+    "[itemprop='articleBody']",
+    ".article-body, .article__body, .articleBody, .article-body-content, .article-content-body",
+    ".story-body, .story-text, .story__body, .story-content, .StoryBodyCompanionColumn",
+    ".entry-content, .post-content, .post-body, .post__content, .article-content, .article-text",
+    ".body-text, .news-body, .news-content, .content-body, .article__content, .td-post-content",
+    ".field-name-body, .field--name-body, .main-text, .text-content, .c-entry-content",
+    "#article-body, #articleBody, #story-body",
+)
+
+_SUBTITLE_CLASSES = re.compile(
+    r"(?:^|[\s_-])(?:standfirst|sub-?title|subhead(?:line)?|dek|strapline"
+    r"|sub-?heading|lead-?in|article-?summary|excerpt|intro)(?:$|[\s_-])"
+)
+_SECTION_CLASSES = re.compile(
+    r"(?:^|[\s_-])(?:section-?label|section-?name|kicker|category|rubric"
+    r"|eyebrow|overline|section)(?:$|[\s_-])"
+)
+_BYLINE_CLASSES = re.compile(
+    r"(?:^|[\s_-])(?:byline|by-?line|author|author-?name|writer|reporter)"
+    r"(?:$|[\s_-])"
+)
+_DATELINE_CLASSES = re.compile(r"(?:^|[\s_-])dateline(?:$|[\s_-])")
+_TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " :: ", " « ", " » ", " · ", " • ", " ~ ", " : ")
+
+
+@dataclass
+class PageMeta:
+    """What a page says about itself, before we look at the visible text."""
+
+    url: str
+    canonical: str | None = None
+    language: str | None = None
+    title_tag: str | None = None
+    meta: dict[str, list[str]] = field(default_factory=dict)
+    ld: list[dict[str, Any]] = field(default_factory=list)
+    ld_article: dict[str, Any] | None = None
+
+    def first(self, *names: str) -> str | None:
+        for name in names:
+            for value in self.meta.get(name, ()):
+                if value and value.strip():
+                    return value.strip()
+        return None
+
+    def site_names(self) -> list[str]:
+        names = [self.first("og:site_name", "application-name", "twitter:site")]
+        for node in self.ld:
+            publisher = node.get("publisher")
+            if isinstance(publisher, dict):
+                names.append(_ld_text(publisher.get("name")))
+            if _ld_types(node) & {"website", "organization", "newsmediaorganization"}:
+                names.append(_ld_text(node.get("name")))
+        return [n for n in names if n]
+
+
+def read_meta(root: HtmlElement, url: str) -> PageMeta:
+    """Collect <meta>, <link rel=canonical>, <title>, lang and JSON-LD in one walk of the head."""
+    meta = PageMeta(url=url)
+    meta.language = root.get("lang") or root.get("xml:lang")
+    for el in root.iter("meta", "link", "title", "script"):
+        tag = el.tag
+        if tag == "meta":
+            name = (
+                (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+            )
+            if not name and el.get("http-equiv"):
+                name = "http-equiv:" + el.get("http-equiv", "").lower()
+            content = el.get("content")
+            if name and content is not None:
+                meta.meta.setdefault(name, []).append(content)
+        elif tag == "link":
+            rel = (el.get("rel") or "").lower().split()
+            if "canonical" in rel and el.get("href") and meta.canonical is None:
+                meta.canonical = absolute_url(el.get("href"), url)
+        elif tag == "title" and meta.title_tag is None and not _in_svg(el):
+            meta.title_tag = clean_or_none(el.text_content())
+        elif tag == "script" and (el.get("type") or "").lower().strip() == "application/ld+json":
+            meta.ld.extend(_ld_nodes(_load_json(el.text or "")))
+    meta.ld_article = _pick_ld_article(meta.ld)
+    if not meta.language:
+        meta.language = meta.first(
+            "content-language",
+            "http-equiv:content-language",
+            "og:locale",
+            "language",
+            "dc.language",
+        )
+    return meta
+
+
+def _in_svg(el: HtmlElement) -> bool:
+    return any(a.tag == "svg" for a in dom.ancestors(el))
+
+
+def _load_json(text: str) -> Any:
+    text = text.strip().removeprefix("<!--").removesuffix("-->").strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        # Common breakage: raw newlines or tabs inside strings, a trailing comma.
+        fixed = re.sub(r"[\n\r\t]+", " ", text)
+        fixed = re.sub(r",\s*([}\]])", r"\1", fixed)
+        try:
+            return json.loads(fixed)
+        except ValueError:
+            return None
+
+
+def _ld_nodes(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """Every JSON-LD object: top-level, inside lists and ``@graph`` (not nested properties)."""
+    if depth > 4:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _ld_nodes(item, depth + 1)
+    elif isinstance(data, dict):
+        if "@graph" in data:
+            yield from _ld_nodes(data["@graph"], depth + 1)
+        if "@type" in data:
+            yield data
+        main = data.get("mainEntity")
+        if isinstance(main, dict) and _ld_types(main) & ARTICLE_TYPES:
+            yield main
+
+
+def _ld_types(node: dict[str, Any]) -> set[str]:
+    types = node.get("@type")
+    if isinstance(types, str):
+        types = [types]
+    if not isinstance(types, list):
+        return set()
+    return {t.rsplit("/", 1)[-1].lower() for t in types if isinstance(t, str)}
+
+
+def _pick_ld_article(nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    best: dict[str, Any] | None = None
+    for node in nodes:
+        if not (_ld_types(node) & ARTICLE_TYPES and (node.get("headline") or node.get("name"))):
+            continue
+        # Prefer the node with a body, then the first.
+        if best is None or (node.get("articleBody") and not best.get("articleBody")):
+            best = node
+    return best
+
+
+def _ld_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return clean_or_none(value)
+    if isinstance(value, list):
+        for v in value:
+            text = _ld_text(v)
+            if text:
+                return text
+    if isinstance(value, dict):
+        return _ld_text(value.get("name") or value.get("@value") or value.get("text"))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _ld_names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [n for v in value for n in _ld_names(v)]
+    name = _ld_text(value)
+    return [name] if name else []
+
+
+def _ld_url(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        for v in value:
+            url = _ld_url(v)
+            if url:
+                return url
+    if isinstance(value, dict):
+        return _ld_url(value.get("@id") or value.get("url"))
+    return None
+
+
+def _ld_images(value: Any, base: str) -> list[Image]:
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            url = absolute_url(item, base)
+            caption, credit = None, None
+        elif isinstance(item, dict):
+            url = absolute_url(_ld_url(item.get("url") or item.get("contentUrl")), base)
+            caption, credit = split_caption(
+                _ld_text(item.get("caption") or item.get("description"))
+            )
+            credit = credit or clean_or_none(
+                _ld_text(item.get("creditText") or item.get("copyrightHolder"))
+            )
+        else:
+            continue
+        if url:
+            out.append(Image(url=url, caption=caption, credit=credit))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def is_article_page(root: HtmlElement, meta: PageMeta) -> bool:
+    """Does this page present one article (as opposed to a listing of many)?"""
+    if meta.ld_article is not None:
+        return True
+    if (meta.first("og:type") or "").lower() == "article":
+        return True
+    if root.find(".//*[@itemprop='articleBody']") is not None:
+        return True
+    if meta.first("article:published_time") or meta.first("article:section"):
+        return True
+    body = _find_body(root, None)
+    if body is None:
+        return False
+    paragraphs = [p for p in body.iter("p") if len(dom.text_of(p)) > 80]
+    return len(paragraphs) >= 3 and len(cards(root, meta.url)) < 6
+
+
+def extract_page(
+    root: HtmlElement,
+    url: str,
+    selectors: Selectors | None = None,
+    *,
+    force_article: bool = False,
+    force_listing: bool = False,
+) -> Extraction:
+    """An article page gives one Draft and its related teasers; a listing gives teasers."""
+    meta = read_meta(root, url)
+    if not force_listing and (force_article or is_article_page(root, meta)):
+        draft, related = extract_article(root, meta, selectors)
+        return Extraction(
+            kind="article",
+            articles=(draft,),
+            teasers=related,
+            title=draft.title,
+            language=meta.language,
+        )
+    teasers = tuple(cards(root, url, selectors.article_links if selectors else None))
+    return Extraction(kind="listing", teasers=teasers, title=meta.title_tag, language=meta.language)
+
+
+def extract_article(
+    root: HtmlElement, meta: PageMeta, selectors: Selectors | None = None
+) -> tuple[Draft, tuple[Teaser, ...]]:
+    """The article on a page, and the teasers in its related-article boxes."""
+    url = meta.url
+    ld = meta.ld_article or {}
+    root = copy.deepcopy(root)  # we cut chrome out of it below
+
+    related = tuple(_related_teasers(root, url))
+    body_el = _find_body(root, selectors)
+    container = _article_container(root, body_el)
+    title = _title(root, container, meta, selectors)
+    if not title:
+        raise ExtractError("no title found", url=url)
+
+    # Read what is around the body before the chrome goes.
+    scope = container if container is not None else root
+    bylines = _bylines(scope, ld, meta, selectors)
+    dateline = _dateline(scope)
+    section = _section(scope, ld, meta, selectors)
+    subtitle = _subtitle(scope, ld, title, selectors)
+    published, updated = _dates(scope, ld, meta, selectors)
+    lead_images = _lead_images(container, body_el) if container is not None else []
+
+    method = "selectors" if selectors and selectors.body and body_el is not None else ""
+    body_html = None
+    body_text = None
+    if body_el is not None:
+        dom.strip_chrome(body_el, selectors.remove if selectors else None)
+        body_html = "\n".join([_figure_html(img) for img in lead_images] + [_inner_html(body_el)])
+        method = method or (
+            "container" if body_el.get("data-syndicator-found") == "container" else "main-text"
+        )
+    if (body_el is None or not _has_text(body_el)) and isinstance(ld.get("articleBody"), str):
+        body_text = ld["articleBody"]
+        body_html = None
+        method = "json-ld"
+    if method != "json-ld" and ld:
+        method = f"json-ld+{method}"
+
+    images = _ld_images(ld.get("image"), url) if ld.get("image") else []
+    og_image = absolute_url(meta.first("og:image", "og:image:url", "twitter:image"), url)
+    if og_image and not images:
+        images = [Image(url=og_image, caption=clean_or_none(meta.first("og:image:alt")))]
+    if body_html and _has_images(body_html):
+        images = []  # the page's own figures carry better captions than metadata
+    if body_text is not None:
+        images = list(images)
+
+    canonical = (
+        meta.canonical
+        or absolute_url(meta.first("og:url"), url)
+        or absolute_url(_ld_url(ld.get("mainEntityOfPage")), url)
+    )
+    draft = Draft(
+        url=url,
+        canonical=canonical,
+        title=title,
+        subtitle=subtitle,
+        summary=clean_or_none(
+            _ld_text(ld.get("description"))
+            or meta.first("og:description", "description", "twitter:description")
+        ),
+        section=section,
+        categories=tuple(_keywords(ld, meta)),
+        bylines=tuple(bylines),
+        dateline=dateline,
+        language=_ld_text(ld.get("inLanguage")) or meta.language,
+        published=published,
+        updated=updated,
+        body_html=body_html,
+        body_text=body_text,
+        images=tuple(images),
+        complete=True,
+        method=method or "none",
+    )
+    return draft, related
+
+
+def _has_text(el: HtmlElement) -> bool:
+    return len(dom.text_of(el)) >= 40
+
+
+def _has_images(fragment: str) -> bool:
+    return "<figure" in fragment or "<img" in fragment or "<amp-img" in fragment
+
+
+def _inner_html(el: HtmlElement) -> str:
+    return str(lxml.html.tostring(el, encoding="unicode", method="html"))
+
+
+def _figure_html(image: Image) -> str:
+    from html import escape
+
+    caption = " ".join(
+        p for p in (image.caption, f"({image.credit})" if image.credit else None) if p
+    )
+    return (
+        f'<figure><img src="{escape(image.url or "")}">'
+        f"<figcaption>{escape(caption, quote=False)}</figcaption></figure>"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the body
+
+
+def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | None:
+    if selectors and selectors.body:
+        found = dom.select(root, selectors.body)
+        if found:
+            if len(found) == 1:
+                return found[0]
+            wrapper = lxml.html.Element("div")
+            for el in found:
+                wrapper.append(copy.deepcopy(el))
+            return wrapper
+    for selector in BODY_SELECTORS:
+        for el in dom.select(root, selector):
+            if len(dom.text_of(el)) >= 150 or len(el.findall(".//p")) >= 2:
+                el.set("data-syndicator-found", "container")
+                return el
+    return main_text(root)
+
+
+def main_text(root: HtmlElement) -> HtmlElement | None:
+    """The element that holds the page's running text, found by scoring text blocks.
+
+    Each paragraph-like block with enough text and few links adds to its parent's score (and half
+    to its grandparent's); the best-scoring element, discounted by its link density, wins.
+    """
+    body = root.find("body")
+    if body is None:
+        body = root
+    scores: dict[HtmlElement, float] = {}
+    for el in body.iter("p", "pre", "blockquote", "div", "td", "section", "li", "span"):
+        if el.tag in ("div", "td", "section", "span", "li") and _has_block_children(el):
+            continue
+        if el.tag == "span" and el.getparent() is not None and el.getparent().tag == "p":
+            continue
+        if any(dom.is_chrome(a) for a in _ancestors_until(el, body)):
+            continue
+        text = dom.text_of(el)
+        if len(text) < 25:
+            continue
+        density = dom.link_density(el)
+        if density > 0.5:
+            continue
+        points = 1.0 + text.count(",") + text.count("،") + min(len(text) / 100, 3.0)
+        if el.tag in ("li", "span"):
+            points *= 0.5
+        parent = el.getparent()
+        if parent is None:
+            continue
+        scores[parent] = scores.get(parent, 0.0) + points
+        grand = parent.getparent()
+        if grand is not None:
+            scores[grand] = scores.get(grand, 0.0) + points / 2
+    if not scores:
+        return None
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:8]
+    best_el, best_score = None, 0.0
+    for el, score in ranked:
+        adjusted = score * (1 - dom.link_density(el))
+        if adjusted > best_score:
+            best_el, best_score = el, adjusted
+    if best_el is None or best_score < 3:
+        return None
+    best_el.set("data-syndicator-found", "main-text")
+    return best_el
+
+
+def _has_block_children(el: HtmlElement) -> bool:
+    return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
+
+
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "figure",
+        "header",
+        "footer",
+        "aside",
+        "main",
+        "nav",
+        "form",
+        "dl",
+    }
+)
+
+
+def _ancestors_until(el: HtmlElement, stop: HtmlElement) -> Iterator[HtmlElement]:
+    yield el
+    for a in dom.ancestors(el):
+        if a is stop:
+            return
+        yield a
+
+
+def _article_container(root: HtmlElement, body: HtmlElement | None) -> HtmlElement | None:
+    """The element around the article (headline, byline, lead picture, body)."""
+    if body is not None:
+        for a in dom.ancestors(body):
+            if a.tag == "article" or "article" in (a.get("itemtype") or "").lower():
+                return a
+        for a in dom.ancestors(body):
+            if a.tag == "main" or (a.get("role") or "") == "main":
+                return a
+        parent = body.getparent()
+        return parent if parent is not None else body
+    found = root.find(".//article")
+    if found is None:
+        found = root.find(".//main")
+    return found
+
+
+def _lead_images(container: HtmlElement, body: HtmlElement | None) -> list[Image]:
+    """Figures in the article container that come before the body (the lead picture)."""
+    out: list[Image] = []
+    for fig in container.iter("figure"):
+        if body is not None and (fig is body or _is_inside(fig, body) or _follows(fig, body)):
+            continue
+        if any(dom.is_chrome(a) for a in _ancestors_until(fig, container)):
+            continue
+        img = next(iter(fig.iter("img", "amp-img")), None)
+        if img is None:
+            continue
+        caption_el = fig.find(".//figcaption")
+        caption, credit = split_caption(
+            dom.text_of(caption_el) if caption_el is not None else img.get("alt")
+        )
+        url = absolute_url(img.get("src") or img.get("data-src"), container.base_url)
+        if url:
+            out.append(Image(url=url, caption=caption, credit=credit))
+    return out
+
+
+def _is_inside(el: HtmlElement, container: HtmlElement) -> bool:
+    return any(a is container for a in dom.ancestors(el))
+
+
+def _follows(el: HtmlElement, body: HtmlElement) -> bool:
+    """True if ``el`` comes after ``body`` in document order."""
+    for node in body.itersiblings():
+        if node is el or _is_inside(el, node):
+            return True
+    return any(
+        _follows(el, a)
+        for a in dom.ancestors(body)
+        if a.getparent() is not None and a.tag not in ("article", "main", "body", "html")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Title, byline, section, dates
+
+
+def _title(
+    root: HtmlElement, container: HtmlElement | None, meta: PageMeta, selectors: Selectors | None
+) -> str | None:
+    if selectors and selectors.title:
+        el = dom.select_one(root, selectors.title)
+        if el is not None and dom.text_of(el):
+            return dom.text_of(el)
+    ld = meta.ld_article or {}
+    h1 = None
+    for scope in (container, root):
+        if scope is not None:
+            el = scope.find(".//h1")
+            if el is not None and dom.text_of(el):
+                h1 = dom.text_of(el)
+                break
+    candidates = [
+        _ld_text(ld.get("headline")),
+        meta.first("og:title", "twitter:title"),
+        h1,
+        meta.first("title", "dc.title", "headline"),
+        meta.title_tag,
+    ]
+    sites = meta.site_names()
+    for candidate in candidates:
+        if candidate:
+            return strip_site_name(candidate, sites, h1)
+    return None
+
+
+def strip_site_name(title: str, site_names: Iterable[str], h1: str | None = None) -> str:
+    """A title without the site name a page appends or prepends (``X | Site``, ``Site - X``)."""
+    title = clean_text(title)
+    names = {clean_text(n).lower() for n in site_names if n}
+    for sep in _TITLE_SEPARATORS:
+        if sep not in title:
+            continue
+        head, _, tail = title.rpartition(sep)
+        first, _, rest = title.partition(sep)
+        if tail.strip().lower() in names and head.strip():
+            return head.strip()
+        if first.strip().lower() in names and rest.strip():
+            return rest.strip()
+        if h1 and clean_text(head) == h1:
+            return h1
+        if h1 and clean_text(rest) == h1:
+            return h1
+        # " | " is almost never part of a headline; a short last part is the site's name.
+        if (
+            sep in (" | ", " :: ", " · ", " • ")
+            and len(tail.split()) <= 5
+            and len(head) > len(tail)
+        ):
+            return head.strip()
+    return title
+
+
+def _bylines(
+    scope: HtmlElement, ld: dict[str, Any], meta: PageMeta, selectors: Selectors | None
+) -> list[str]:
+    if selectors and selectors.author:
+        found = [dom.text_of(el) for el in dom.select(scope, selectors.author)]
+        if any(found):
+            return [f for f in found if f]
+    visible = []
+    for el in scope.iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style"):
+            continue
+        words = dom.attr_text(el)
+        if (
+            _BYLINE_CLASSES.search(words)
+            or el.get("rel") == "author"
+            or el.get("itemprop") == "author"
+        ):
+            if (
+                any(
+                    _BYLINE_CLASSES.search(dom.attr_text(a))
+                    for a in _ancestors_until(el.getparent(), scope)
+                    if a is not None and a is not scope
+                )
+                if el.getparent() is not None
+                else False
+            ):
+                continue  # the outer byline element already covers it
+            if any(
+                dom.RELATED.search(dom.attr_text(a)) or a.tag == "aside" for a in dom.ancestors(el)
+            ):
+                continue
+            text = dom.text_of(el)
+            if text and len(text) < 200:
+                visible.append(text)
+    ld_names = _ld_names(ld.get("author"))
+    meta_names = [
+        n
+        for n in (
+            meta.first(
+                "author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author"
+            ),
+        )
+        if n and not n.startswith("http")
+    ]
+    if visible:
+        return visible[:1] if len(visible) > 1 and _same_names(visible) else visible
+    return ld_names or meta_names
+
+
+def _same_names(texts: list[str]) -> bool:
+    firsts = {split_byline(t)[0] for t in texts}
+    return len(firsts) == 1
+
+
+def _dateline(scope: HtmlElement) -> str | None:
+    for el in scope.iter():
+        if isinstance(el.tag, str) and _DATELINE_CLASSES.search(dom.attr_text(el)):
+            if any(
+                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
+            ):
+                continue
+            text = dom.text_of(el).strip("()[] -–—:")
+            if text and len(text) < 60:
+                return text
+    return None
+
+
+def _section(
+    scope: HtmlElement, ld: dict[str, Any], meta: PageMeta, selectors: Selectors | None
+) -> str | None:
+    if selectors and selectors.section:
+        el = dom.select_one(scope, selectors.section)
+        if el is not None and dom.text_of(el):
+            return dom.text_of(el)
+    section = _ld_text(ld.get("articleSection")) or meta.first(
+        "article:section", "section", "category", "parsely-section"
+    )
+    if section:
+        return section
+    for el in scope.iter():
+        if isinstance(el.tag, str) and _SECTION_CLASSES.search(dom.attr_text(el)):
+            if any(
+                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
+            ):
+                continue
+            text = dom.text_of(el)
+            if text and len(text) < 60:
+                return text
+    return _breadcrumb_section(meta)
+
+
+def _breadcrumb_section(meta: PageMeta) -> str | None:
+    for node in meta.ld:
+        if "breadcrumblist" in _ld_types(node):
+            items = node.get("itemListElement")
+            if isinstance(items, list) and len(items) >= 2:
+
+                def position(item: Any) -> float:
+                    try:
+                        return float(item.get("position", 0)) if isinstance(item, dict) else 0.0
+                    except (TypeError, ValueError):
+                        return 0.0
+
+                ordered = sorted((i for i in items if isinstance(i, dict)), key=position)
+                names = [_ld_text(i.get("name") or i.get("item")) for i in ordered]
+                names = [n for n in names if n and not n.startswith("http")]
+                if len(names) >= 2:
+                    return names[-1]
+    return None
+
+
+def _subtitle(
+    scope: HtmlElement, ld: dict[str, Any], title: str, selectors: Selectors | None
+) -> str | None:
+    if selectors and selectors.subtitle:
+        el = dom.select_one(scope, selectors.subtitle)
+        return dom.text_of(el) or None
+    alternative = _ld_text(ld.get("alternativeHeadline"))
+    if alternative and alternative != title:
+        return alternative
+    for el in scope.iter():
+        if not isinstance(el.tag, str) or el.tag in ("meta", "script"):
+            continue
+        if (
+            _SUBTITLE_CLASSES.search(dom.attr_text(el))
+            or el.get("itemprop") == "alternativeHeadline"
+        ):
+            if any(
+                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
+            ):
+                continue
+            text = dom.text_of(el)
+            if text and text != title and len(text) < 400:
+                return text
+    return None
+
+
+def _dates(
+    scope: HtmlElement, ld: dict[str, Any], meta: PageMeta, selectors: Selectors | None
+) -> tuple[str | None, str | None]:
+    published = None
+    if selectors and selectors.published:
+        el = dom.select_one(scope, selectors.published)
+        if el is not None:
+            published = el.get("datetime") or el.get("content") or dom.text_of(el)
+    published = published or (
+        _ld_text(ld.get("datePublished"))
+        or meta.first(
+            "article:published_time",
+            "datepublished",
+            "og:article:published_time",
+            "publish-date",
+            "pubdate",
+            "publishdate",
+            "date",
+            "dc.date",
+            "dc.date.issued",
+            "sailthru.date",
+            "parsely-pub-date",
+            "article.published",
+            "published_time",
+        )
+    )
+    updated = _ld_text(ld.get("dateModified")) or meta.first(
+        "article:modified_time", "datemodified", "og:updated_time", "last-modified", "modified"
+    )
+    if not published:
+        for el in scope.iter("time"):
+            if any(
+                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
+            ):
+                continue
+            value = el.get("datetime") or dom.text_of(el)
+            if value:
+                published = value
+                break
+    return published, updated
+
+
+def _keywords(ld: dict[str, Any], meta: PageMeta) -> list[str]:
+    raw = ld.get("keywords")
+    words: list[str] = []
+    if isinstance(raw, list):
+        words = [w for w in (_ld_text(r) for r in raw) if w]
+    elif isinstance(raw, str):
+        words = [w.strip() for w in re.split(r"[,،]", raw)]
+    for tag in meta.meta.get("article:tag", []):
+        words.append(tag.strip())
+    return [w for w in dict.fromkeys(words) if w][:20]
+
+
+def _related_teasers(root: HtmlElement, url: str) -> Iterator[Teaser]:
+    """Teasers in related-article boxes ("مقالات ذات صلة", "Read also")."""
+    seen: set[str] = set()
+    boxes: list[HtmlElement] = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if not (dom.RELATED.search(dom.attr_text(el)) or el.tag == "aside"):
+            continue
+        if any(_is_inside(el, box) for box in boxes):
+            continue
+        boxes.append(el)
+        for teaser in cards(el, url, related=True):
+            if teaser.url and teaser.url not in seen:
+                seen.add(teaser.url)
+                yield teaser

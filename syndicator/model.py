@@ -1,0 +1,198 @@
+"""The records that flow through the pipeline: frozen dataclasses, no behaviour beyond views.
+
+An extractor turns a document into an :class:`Extraction` of :class:`Draft` articles (raw strings,
+as found) and :class:`Teaser` links; ``normalize`` turns each draft into an :class:`Article`, the
+clean, fingerprinted record that the store, the publisher and the notifier share.
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A picture of an article: where it is, what it shows, who took it (an agency name)."""
+
+    url: str | None
+    caption: str | None = None
+    credit: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.url, "caption": self.caption, "credit": self.credit}
+
+
+@dataclass(frozen=True, slots=True)
+class Teaser:
+    """A link to a story with what a card shows of it: a listing entry, a related-article box.
+
+    A teaser is never an article of its own. ``story`` is the key of a full article in the same
+    document that the teaser stands for, when there is one.
+    """
+
+    url: str | None
+    title: str
+    summary: str | None = None
+    section: str | None = None
+    authors: tuple[str, ...] = ()
+    dateline: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+    image: Image | None = None
+    story: str | None = None
+    related: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "summary": self.summary,
+            "section": self.section,
+            "authors": list(self.authors),
+            "dateline": self.dateline,
+            "published": iso(self.published),
+            "story": self.story,
+            "related": self.related,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Selectors:
+    """Per-source CSS selectors (``[source.select]``) for sites the heuristics miss."""
+
+    article_links: str | None = None
+    title: str | None = None
+    subtitle: str | None = None
+    body: str | None = None
+    author: str | None = None
+    published: str | None = None
+    section: str | None = None
+    remove: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An article as an extractor found it: strings as the document gives them, not yet cleaned.
+
+    ``body_html`` is a fragment of paragraphs and figures (already cut out of the page chrome);
+    ``body_text`` is the alternative for plain-text sources (paragraphs separated by blank lines).
+    Dates are raw strings; ``normalize`` parses them with the source's timezone.
+    """
+
+    url: str
+    title: str
+    canonical: str | None = None
+    guid: str | None = None
+    subtitle: str | None = None
+    summary: str | None = None
+    section: str | None = None
+    categories: tuple[str, ...] = ()
+    bylines: tuple[str, ...] = ()
+    dateline: str | None = None
+    language: str | None = None
+    published: str | None = None
+    updated: str | None = None
+    body_html: str | None = None
+    body_text: str | None = None
+    images: tuple[Image, ...] = ()
+    complete: bool = True
+    method: str = ""
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What one document holds: full articles, teasers (links with card data), child sitemaps."""
+
+    kind: str
+    articles: tuple[Draft, ...] = ()
+    teasers: tuple[Teaser, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    title: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegionMatch:
+    """One reason an article belongs to a region."""
+
+    region: str
+    rule: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.region}: {self.rule} {self.value!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A clean, normalized, fingerprinted article: the unit the store and the feeds deal in."""
+
+    key: str
+    url: str
+    title: str
+    paragraphs: tuple[str, ...]
+    content_html: str
+    content_hash: str
+    similarity: str
+    subtitle: str | None = None
+    summary: str | None = None
+    section: str | None = None
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    dateline: str | None = None
+    language: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    images: tuple[Image, ...] = ()
+    fetched_url: str | None = None
+    guid: str | None = None
+    complete: bool = True
+    method: str = ""
+    warnings: tuple[str, ...] = ()
+    regions: tuple[RegionMatch, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+    @property
+    def region_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.region for m in self.regions))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ARTICLE object of the contract (``syndicator extract --json``, the API)."""
+        return {
+            "url": self.url,
+            "key": self.key,
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "summary": self.summary,
+            "section": self.section,
+            "categories": list(self.categories),
+            "authors": list(self.authors),
+            "dateline": self.dateline,
+            "language": self.language,
+            "published": iso(self.published),
+            "updated": iso(self.updated),
+            "images": [i.to_json() for i in self.images],
+            "paragraphs": list(self.paragraphs),
+            "text": self.text,
+            "content_html": self.content_html,
+            "content_hash": self.content_hash,
+            "similarity": self.similarity,
+            "regions": list(self.region_ids),
+            "region_reasons": [str(m) for m in self.regions],
+            "method": self.method,
+            "warnings": list(self.warnings),
+        }
+
+
+def iso(value: datetime | None) -> str | None:
+    """RFC 3339 / ISO 8601 in UTC with a ``Z``, or None."""
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")

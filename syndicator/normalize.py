@@ -1,0 +1,858 @@
+"""Normalization: from what an extractor found (a :class:`~syndicator.model.Draft`) to an Article.
+
+Text (NFC, whitespace), paragraphs and figures out of a body fragment, captions split into text and
+credit (agency named), bylines split into authors and dateline, dates into timezone-aware UTC with
+implausible ones rejected, the canonical URL of the contract, the language, and sanitized content
+HTML with absolute URLs. Pure: no network, disk, database or clock (``now`` is a parameter).
+It does not decide identity beyond the key, nor regions (see ``regions``).
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import lxml.html
+import nh3
+from dateutil import parser as dateparser
+from lxml import etree
+
+from syndicator import fingerprint
+from syndicator.model import Article, Draft, Image
+
+# --------------------------------------------------------------------------------------------
+# Text
+
+_SPACES = re.compile(r"[^\S\n]+")
+_NEWLINES = re.compile(r"\s*\n\s*")
+# fmt: off
+_INVISIBLE = (
+    dict.fromkeys(map(ord, "\u200b\ufeff\u2060\u180e"), None)
+    | {cp: None for cp in range(0x20) if chr(cp) not in "\n\t"} | {0x7F: None}
+)
+# fmt: on
+
+
+def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
+    """NFC text with invisible junk removed and whitespace collapsed (newlines kept if asked)."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    if keep_newlines:
+        return _NEWLINES.sub("\n", text).strip()
+    return " ".join(text.split())
+
+
+def clean_or_none(text: str | None) -> str | None:
+    return clean_text(text) or None
+
+
+_QUOTES = "«»\"“”„‟'‘’‹›「」"
+
+
+def unquote_name(name: str) -> str:
+    """A name without the quotation marks some sites wrap it in: «الشرق الأوسط» → الشرق الأوسط."""
+    return name.strip().strip(_QUOTES).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Captions and credits
+
+# Folded spelling (fingerprint.fold, spaces removed) of a credit → the agency's name.
+# fmt: off
+_AGENCIES: dict[str, str] = {
+    "اب": "AP", "ap": "AP", "associatedpress": "AP", "الاسوشيتدبرس": "AP", "اسوشيتدبرس": "AP",
+    "ابا": "EPA", "epa": "EPA", "epaefe": "EPA", "efe": "EFE", "افي": "EFE", "افب": "AFP",
+    "afp": "AFP", "فرانسبرس": "AFP", "وكالةفرانسبرس": "AFP", "رويترز": "Reuters",
+    "reuters": "Reuters", "دبا": "dpa", "dpa": "dpa", "غيتي": "Getty Images",
+    "جيتي": "Getty Images", "getty": "Getty Images", "gettyimages": "Getty Images",
+    "غيتيايميجز": "Getty Images", "afpgettyimages": "AFP", "الاناضول": "Anadolu",
+    "anadolu": "Anadolu", "anadoluagency": "Anadolu", "شينخوا": "Xinhua", "xinhua": "Xinhua",
+    "واس": "SPA", "spa": "SPA", "وام": "WAM", "wam": "WAM", "سانا": "SANA", "sana": "SANA",
+    "قنا": "QNA", "qna": "QNA", "كونا": "KUNA", "kuna": "KUNA", "بنا": "BNA", "مينا": "MENA",
+    "تاس": "TASS", "tass": "TASS", "سبوتنيك": "Sputnik", "sputnik": "Sputnik",
+    "ريانوفوستي": "RIA Novosti", "bloomberg": "Bloomberg", "بلومبرغ": "Bloomberg", "ansa": "ANSA",
+    "انسا": "ANSA", "kyodo": "Kyodo", "يونهاب": "Yonhap", "yonhap": "Yonhap", "pa": "PA",
+    "upi": "UPI", "shutterstock": "Shutterstock", "alamy": "Alamy",
+}
+# fmt: on
+_CREDIT_PREFIX = re.compile(
+    r"^(?:photo|photograph|picture|image|credit|source|foto|تصوير|الصورة|صورة|المصدر)\s*[:：]?\s*",
+    re.I,
+)
+_TRAILING_PARENS = re.compile(
+    r"^(?P<text>.*?)\s*[(\[](?P<credit>[^()\[\]]{1,60})[)\]]\s*[.؛]?$", re.S
+)
+_TRAILING_DASH = re.compile(r"^(?P<text>.+?)\s+[-–—|/]\s*(?P<credit>[^-–—|]{2,40})$", re.S)
+
+
+def agency(credit: str | None) -> str | None:
+    """The agency a credit names (أ.ب → AP, إ.ب.أ → EPA, أ.ف.ب → AFP, رويترز → Reuters …).
+
+    Several credits (``AFP/Getty Images``) give the first known one. None if none is known.
+    """
+    if not credit:
+        return None
+    credit = _CREDIT_PREFIX.sub("", credit.strip())
+    whole = fingerprint.fold(credit).replace(" ", "")
+    if whole in _AGENCIES:
+        return _AGENCIES[whole]
+    for part in re.split(r"[/,،;؛&+]|\s-\s|\svia\s|\sو\s", credit):
+        key = fingerprint.fold(part).replace(" ", "")
+        if key in _AGENCIES:
+            return _AGENCIES[key]
+    return None
+
+
+def split_caption(caption: str | None) -> tuple[str | None, str | None]:
+    """Split a caption into text and credit: ``"هاشم تاجي (أ.ب)"`` → ``("هاشم تاجي", "AP")``.
+
+    A credit is a trailing parenthesis, or a trailing ``- AGENCY`` / ``| AGENCY``, or a
+    ``Photo: …`` suffix. Known agencies are given by name; another short credit (a photographer)
+    is kept as written. Returns ``(None, None)`` for an empty caption.
+    """
+    text = clean_text(caption)
+    if not text:
+        return None, None
+    m = _TRAILING_PARENS.match(text)
+    if m:
+        credit = m["credit"].strip()
+        named = agency(credit)
+        if named or _looks_like_credit(credit):
+            return (clean_or_none(m["text"]) or None), named or _CREDIT_PREFIX.sub("", credit)
+    m = _TRAILING_DASH.match(text)
+    if m:
+        named = agency(m["credit"])
+        if named:
+            return clean_or_none(m["text"]), named
+    m = re.match(
+        r"^(?P<text>.*?)[.\s]*\b(?:Photo|Photograph|Credit|تصوير)\s*[:：]\s*(?P<credit>[^.]{2,60})\.?$",
+        text,
+        re.I,
+    )
+    if m:
+        credit = m["credit"].strip()
+        return clean_or_none(m["text"]), agency(credit) or credit
+    return text, None
+
+
+def _looks_like_credit(credit: str) -> bool:
+    words = credit.split()
+    if not 1 <= len(words) <= 4 or any(ch.isdigit() for ch in credit):
+        return False
+    return bool(_CREDIT_PREFIX.match(credit)) or "/" in credit
+
+
+# --------------------------------------------------------------------------------------------
+# Bylines
+
+_BY = re.compile(r"^(?:by|par|von|por|di|بقلم|كتب|كتبت|إعداد|اعداد|تقرير|من)\s*[:：]?\s+", re.I)
+_BYLINE_PLACE = re.compile(r"^(?P<who>.*?)\s*[(\[](?P<place>[^()\[\]]{1,40})[)\]]\s*$", re.S)
+_BYLINE_DASH = re.compile(r"^(?P<who>.+?)\s*[-–—]\s*(?P<place>[^-–—]{1,30})$")
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|،|;|؛|&|\band\b|\bund\b|\bet\b|\by\b|\sو\s)\s*", re.I)
+
+
+def split_byline(byline: str | None) -> tuple[tuple[str, ...], str | None]:
+    """Split a byline into authors and a dateline.
+
+    ``«الشرق الأوسط» (موسكو)`` → ``(("الشرق الأوسط",), "موسكو")``; ``By Jane Doe and John Roe``
+    → ``(("Jane Doe", "John Roe"), None)``. Quotes around names are dropped.
+    """
+    text = clean_text(byline)
+    if not text:
+        return (), None
+    place: str | None = None
+    m = _BYLINE_PLACE.match(text)
+    if m and m["who"].strip():
+        text, place = m["who"], clean_or_none(m["place"])
+    text = _BY.sub("", text.strip())
+    authors = tuple(
+        dict.fromkeys(
+            name
+            for part in _AUTHOR_SPLIT.split(text)
+            if (name := unquote_name(part)) and len(name) <= 120
+        )
+    )
+    if place is not None and agency(place) and not authors:
+        # "(رويترز)" alone is a credit, not a place.
+        return (agency(place) or place,), None
+    return authors, place
+
+
+def split_authors(names: Iterable[str]) -> tuple[str, ...]:
+    """Authors from several raw strings (JSON-LD, meta tags, byline elements), de-duplicated."""
+    out: list[str] = []
+    for raw in names:
+        for name in split_byline(raw)[0]:
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Dates
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=2)
+
+_ARABIC_DIGITS = {0x0660 + i: str(i) for i in range(10)} | {0x06F0 + i: str(i) for i in range(10)}
+# fmt: off
+_MONTHS = {
+    # Egyptian / Gulf names, Levantine / Iraqi names, and French/Spanish/German odds and ends.
+    "يناير": 1, "فبراير": 2, "مارس": 3, "أبريل": 4, "ابريل": 4, "إبريل": 4, "مايو": 5, "يونيو": 6,
+    "يونيه": 6, "يوليو": 7, "يوليه": 7, "أغسطس": 8, "اغسطس": 8, "سبتمبر": 9, "أكتوبر": 10,
+    "اكتوبر": 10, "نوفمبر": 11, "ديسمبر": 12, "كانون الثاني": 1, "شباط": 2, "آذار": 3, "اذار": 3,
+    "نيسان": 4, "أيار": 5, "ايار": 5, "حزيران": 6, "تموز": 7, "آب": 8, "اب": 8, "أيلول": 9,
+    "ايلول": 9, "تشرين الأول": 10, "تشرين الاول": 10, "تشرين الثاني": 11, "كانون الأول": 12,
+    "كانون الاول": 12,
+}
+# fmt: on
+_MONTH_RE = re.compile("|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)))
+_EPOCH = re.compile(r"^\d{9,13}$")
+
+
+class DateError(ValueError):
+    """A date that could not be read or is not plausible; the message says which."""
+
+
+def parse_date(
+    value: str | datetime | None, *, tz: tzinfo | None = None, now: datetime | None = None
+) -> datetime | None:
+    """A date from any source as a timezone-aware UTC datetime.
+
+    Accepts RFC 822 (feeds), ISO 8601 (meta tags, JSON-LD), epoch seconds or milliseconds, Arabic
+    month names and Arabic-Indic digits, and what ``dateutil`` reads. A date without an offset is
+    taken in ``tz`` (the source's timezone, UTC if none). Raises :class:`DateError` for text that
+    is not a date, and for implausible dates: before 1990, or more than two days after ``now``.
+    Returns None for an empty value.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        parsed: datetime | None = value
+    else:
+        raw = clean_text(value).translate(_ARABIC_DIGITS)
+        if not raw:
+            return None
+        parsed = _parse_text(raw)
+        if parsed is None:
+            raise DateError(f"not a date: {value!r}")
+    assert parsed is not None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=tz or UTC)
+    result = parsed.astimezone(UTC)
+    if result < EARLIEST:
+        raise DateError(f"implausible date {result:%Y-%m-%d}: before 1990")
+    if now is not None and result > now + FUTURE_SLACK:
+        raise DateError(f"implausible date {result:%Y-%m-%d}: in the future")
+    return result
+
+
+def _parse_text(raw: str) -> datetime | None:
+    if _EPOCH.match(raw):
+        seconds = int(raw) / (1000 if len(raw) > 11 else 1)
+        return datetime.fromtimestamp(seconds, UTC)
+    iso = raw.replace("Z", "+00:00") if raw.endswith("Z") else raw
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        pass
+    if re.match(r"^[A-Za-z]{3},|^\d{1,2} [A-Za-z]{3} \d{2,4}", raw):
+        try:
+            # RFC 822 "-0000" means "offset unknown": email.utils gives a naive datetime then.
+            return parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            pass
+    m = _MONTH_RE.search(raw)
+    if m:
+        raw = raw.replace(m.group(0), f" {_MONTHS[m.group(0)]:02d} ")
+        day_month_year = re.search(r"(\d{1,2})\s+(\d{2})\s+(\d{4})", raw)
+        if day_month_year:
+            d, mo, y = (int(g) for g in day_month_year.groups())
+            time = re.search(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", raw[day_month_year.end() :])
+            try:
+                return datetime(y, mo, d, *(int(g or 0) for g in time.groups()) if time else ())
+            except ValueError:
+                return None
+    try:
+        return dateparser.parse(raw, fuzzy=False)
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def zone(name: str | None) -> tzinfo | None:
+    """The timezone a config names (``Asia/Riyadh``, ``UTC``, ``+03:00``), or None for none."""
+    if not name:
+        return None
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", name)
+    if m:
+        delta = timedelta(hours=int(m[2]), minutes=int(m[3]))
+        return timezone(-delta if m[1] == "-" else delta)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown timezone {name!r}") from e
+
+
+# --------------------------------------------------------------------------------------------
+# URLs
+
+# fmt: off
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+    "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ocid", "ncid", "cmpid",
+    "s_cid", "spm", "vero_id", "oly_enc_id", "oly_anon_id", "rb_clickid", "__twitter_impression",
+    "wt_mc", "at_medium", "at_campaign", "ito", "smid", "sr_share",
+})
+# fmt: on
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def is_tracking_param(name: str) -> bool:
+    lower = name.lower()
+    return lower.startswith(("utm_", "pk_", "mtm_", "hsa_")) or lower in TRACKING_PARAMS
+
+
+def canonical_url(url: str, base: str | None = None) -> str:
+    """The article key form of a URL (DESIGN.md): resolved against ``base``; scheme and host in
+    lower case; no default port, no fragment, no tracking parameters; query sorted; percent-
+    encoding made uniform. Non-HTTP URLs (``file:``, ``urn:``) only lose their fragment.
+    """
+    url = url.strip()
+    if base:
+        url = urljoin(base, url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii") if host and not host.isascii() else host.lower()
+    except UnicodeError:
+        host = host.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
+    path = _requote(parts.path or "/")
+    query = urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not is_tracking_param(k)
+        ),
+        quote_via=quote,
+        safe="/:@!$'()*+,;",
+    )
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _requote(path: str) -> str:
+    # Decode what need not be encoded, encode what must be: one spelling per path.
+    return quote(unquote(path), safe="/:@!$&'()*+,;=~%")
+
+
+def absolute_url(url: str | None, base: str | None) -> str | None:
+    """``url`` resolved against ``base``; None for empty, ``javascript:``/``data:`` and the like."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url or url.startswith("#"):
+        return None
+    resolved = urljoin(base, url) if base else url
+    scheme = urlsplit(resolved).scheme.lower()
+    if scheme not in ("http", "https", "mailto", "ftp", "file"):
+        return None
+    return resolved
+
+
+# --------------------------------------------------------------------------------------------
+# Language
+
+# fmt: off
+_SCRIPTS: tuple[tuple[str, int, int], ...] = (
+    ("arabic", 0x0600, 0x06FF), ("arabic", 0x0750, 0x077F), ("arabic", 0xFB50, 0xFDFF),
+    ("arabic", 0xFE70, 0xFEFF), ("hebrew", 0x0590, 0x05FF), ("cyrillic", 0x0400, 0x04FF),
+    ("greek", 0x0370, 0x03FF), ("devanagari", 0x0900, 0x097F), ("bengali", 0x0980, 0x09FF),
+    ("thai", 0x0E00, 0x0E7F), ("myanmar", 0x1000, 0x109F), ("hangul", 0xAC00, 0xD7AF),
+    ("kana", 0x3040, 0x30FF), ("han", 0x4E00, 0x9FFF), ("latin", 0x0041, 0x024F),
+)
+# fmt: on
+# fmt: off
+_SCRIPT_LANGUAGE = {
+    "hebrew": "he", "greek": "el", "devanagari": "hi", "bengali": "bn", "thai": "th",
+    "myanmar": "my", "hangul": "ko", "kana": "ja", "han": "zh",
+}
+# fmt: on
+# fmt: off
+_STOPWORDS = {
+    "en": "the of and to in is that for it was on with as by at from are this be have",
+    "fr": "le la les de des et un une est que dans pour qui sur au du pas par avec",
+    "es": "el la los las de del y que en un una es por para con se su al como",
+    "de": "der die das und ist nicht ein eine zu den von mit sich des auf dem für",
+    "it": "il lo la gli le di che e un una per non con del della sono al nel",
+    "pt": "o a os as de do da que e um uma para com não em por mais dos das",
+    "nl": "de het een en van is dat op te in niet met voor zijn aan ook",
+    "tr": "ve bir bu da de için ile olarak daha çok gibi ama ne olan",
+    "id": "yang dan di ini itu dengan untuk dari dalam tidak akan pada juga",
+    "pl": "i w nie na się z do że to jest o jak po ale",
+    "sv": "och att det som en på är av för med till den har inte",
+    "lv": "un ir ar par no uz kas ka to bet arī vai kā",
+}
+# fmt: on
+_STOPSETS = {lang: frozenset(words.split()) for lang, words in _STOPWORDS.items()}
+
+
+def detect_language(text: str) -> str | None:
+    """A best guess at the language of a text by script, then common words; None if unsure."""
+    sample = text[:4000]
+    counts: dict[str, int] = {}
+    for ch in sample:
+        cp = ord(ch)
+        if cp < 0x41:
+            continue
+        for script, lo, hi in _SCRIPTS:
+            if lo <= cp <= hi:
+                counts[script] = counts.get(script, 0) + 1
+                break
+    if not counts or sum(counts.values()) < 20:
+        return None
+    script = max(counts, key=lambda s: counts[s])
+    if script == "arabic":
+        persian = sum(sample.count(c) for c in "پچژگکی")
+        urdu = sum(sample.count(c) for c in "ٹڈڑںےھ")
+        if urdu > 3 and urdu >= persian:
+            return "ur"
+        return "fa" if persian > 5 else "ar"
+    if script == "cyrillic":
+        return "uk" if sum(sample.count(c) for c in "їєіґ") > 3 else "ru"
+    if script == "han" and counts.get("kana"):
+        return "ja"
+    if script != "latin":
+        return _SCRIPT_LANGUAGE.get(script)
+    words = re.findall(r"[^\W\d_]+", sample.lower())
+    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPSETS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] >= 3 else None
+
+
+def language_tag(value: str | None) -> str | None:
+    """A BCP 47 primary tag from ``ar``, ``ar-SA``, ``ar_EG``, ``en-us``…; None if not one."""
+    if not value:
+        return None
+    m = re.match(r"^\s*([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}|\d{3}))?\b", value)
+    if not m:
+        return None
+    return m[1].lower()
+
+
+# --------------------------------------------------------------------------------------------
+# Content: paragraphs, figures, sanitized HTML
+
+# fmt: off
+SAFE_TAGS = frozenset({
+    "p", "br", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "li", "pre", "code", "em",
+    "strong", "b", "i", "u", "s", "sub", "sup", "small", "mark", "q", "cite", "abbr", "a", "img",
+    "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "hr", "span", "time", "dl",
+    "dt", "dd",
+})
+# fmt: on
+# fmt: off
+SAFE_ATTRIBUTES = {
+    "a": {"href", "title"}, "img": {"src", "alt", "width", "height"}, "abbr": {"title"},
+    "time": {"datetime"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"},
+    "*": {"dir", "lang"},
+}
+# fmt: on
+_URL_ATTRIBUTES = {("a", "href"), ("img", "src")}
+
+
+def sanitize_html(fragment: str, base_url: str | None) -> str:
+    """A safe subset of HTML: no script, style, iframe, event handlers or ``javascript:`` URLs;
+    link and image URLs made absolute against ``base_url``; links get ``rel="noopener …"``."""
+
+    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+        if (tag, attribute) in _URL_ATTRIBUTES:
+            return absolute_url(value, base_url)
+        return value
+
+    attributes = {tag: set(attrs) for tag, attrs in SAFE_ATTRIBUTES.items()}
+    return nh3.clean(
+        fragment,
+        tags=set(SAFE_TAGS),
+        clean_content_tags={
+            "script",
+            "style",
+            "iframe",
+            "noscript",
+            "template",
+            "object",
+            "embed",
+            "svg",
+            "math",
+            "textarea",
+            "select",
+            "button",
+            "form",
+        },
+        attributes=attributes,
+        attribute_filter=attribute_filter,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    ).strip()
+
+
+# fmt: off
+_BLOCK_TAGS = frozenset({
+    "p", "div", "section", "article", "main", "blockquote", "ul", "ol", "li", "h1", "h2", "h3",
+    "h4", "h5", "h6", "pre", "figure", "table", "tr", "td", "th", "thead", "tbody", "dl", "dd",
+    "dt", "header", "footer", "aside", "center", "address", "hr", "picture",
+})
+# fmt: on
+_TEXT_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dd", "dt", "td", "th"})
+# fmt: off
+_DROP_TAGS = frozenset({
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math", "form",
+    "button", "input", "select", "textarea", "nav", "canvas", "audio", "video", "head", "link",
+    "meta",
+})
+# fmt: on
+_BOILERPLATE_LINE = re.compile(
+    r"^(?:advertisement|advertising|sponsored|إعلان|اعلان|مساحة إعلانية|read more"
+    r"|اقرأ (?:أيضا|أيضاً|المزيد)"
+    r"|continue reading|share this|شارك(?: المقال| الخبر)?|tt)\b[\s:.…]*$"
+    r"|^The post .{1,300} appeared first on .{1,200}\.?$",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A body fragment split into what the hash reads (paragraphs) and what readers see."""
+
+    paragraphs: tuple[str, ...]
+    images: tuple[Image, ...]
+    html: str
+
+
+def parse_body(fragment: str | None, base_url: str | None) -> Body:
+    """Paragraphs, figures and sanitized HTML from a body fragment (a page's article body, a feed
+    item's content). Captions become images, never paragraphs; boilerplate lines are dropped."""
+    if not fragment or not fragment.strip():
+        return Body((), (), "")
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return Body((), (), "")
+    paragraphs: list[str] = []
+    images: list[Image] = []
+    parts: list[str] = []
+    for kind, payload, html_part in _walk_blocks(root, base_url):
+        if kind == "p":
+            assert isinstance(payload, str)
+            paragraphs.append(payload)
+        else:
+            assert isinstance(payload, Image)
+            if payload.url and any(i.url == payload.url for i in images):
+                continue
+            images.append(payload)
+        parts.append(html_part)
+    return Body(tuple(paragraphs), tuple(images), sanitize_html("\n".join(parts), base_url))
+
+
+def body_from_text(text: str | None) -> Body:
+    """Paragraphs (separated by blank lines, or by single newlines if there are none) and HTML."""
+    raw = clean_text(text, keep_newlines=True) if text else ""
+    if not raw:
+        return Body((), (), "")
+    chunks = (
+        re.split(r"\n\s*\n", text or "") if re.search(r"\n\s*\n", text or "") else raw.split("\n")
+    )
+    paragraphs = tuple(
+        p for chunk in chunks if (p := clean_text(chunk)) and not _BOILERPLATE_LINE.match(p)
+    )
+    html_body = "\n".join(f"<p>{htmllib.escape(p, quote=False)}</p>" for p in paragraphs)
+    return Body(paragraphs, (), html_body)
+
+
+def _walk_blocks(
+    root: lxml.html.HtmlElement, base_url: str | None
+) -> Iterator[tuple[str, str | Image, str]]:
+    """Yield ("p", text, html) and ("img", Image, html) in document order."""
+    for el in root.iterchildren():
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag.lower()
+        if tag in _DROP_TAGS:
+            continue
+        if tag in ("figure", "picture") or (tag in ("img", "amp-img") and el.getparent() is root):
+            image = _figure_image(el, base_url)
+            if image is not None:
+                yield "img", image, _figure_html(image)
+            continue
+        has_blocks = any(isinstance(c.tag, str) and c.tag.lower() in _BLOCK_TAGS for c in el)
+        if tag in ("ul", "ol"):
+            items = [
+                t
+                for li in el.iterchildren()
+                if isinstance(li.tag, str) and (t := clean_text(li.text_content()))
+            ]
+            if items and not has_nested_lists(el):
+                for text in items:
+                    if not _BOILERPLATE_LINE.match(text):
+                        yield "p", text, f"<p>{htmllib.escape(text, quote=False)}</p>"
+                continue
+        if has_blocks:
+            yield from _walk_blocks(el, base_url)
+            continue
+        yield from _text_block(el, tag, base_url)
+    # Text directly inside the container (between blocks) counts too.
+    tail_text = clean_text(root.text)
+    if tail_text and root.tag == "div" and root.getparent() is None and not len(root):
+        yield "p", tail_text, f"<p>{htmllib.escape(tail_text, quote=False)}</p>"
+
+
+def has_nested_lists(el: lxml.html.HtmlElement) -> bool:
+    return any(
+        isinstance(d.tag, str) and d.tag in ("ul", "ol", "p", "div")
+        for d in el.iter()
+        if d is not el and d.getparent() is not el
+    )
+
+
+def _text_block(
+    el: lxml.html.HtmlElement, tag: str, base_url: str | None
+) -> Iterator[tuple[str, str | Image, str]]:
+    # Images inside a text block (an inline figure without <figure>) become images.
+    for img in el.iter("img", "amp-img"):
+        image = _figure_image(img, base_url)
+        if image is not None and image.caption:
+            yield "img", image, _figure_html(image)
+    if tag == "img" or tag == "amp-img":
+        return
+    pieces = _split_on_double_br(el)
+    for piece_html, text in pieces:
+        if not text or _BOILERPLATE_LINE.match(text):
+            continue
+        out_tag = tag if tag in ("h2", "h3", "h4", "h5", "h6", "blockquote", "pre") else "p"
+        yield "p", text, f"<{out_tag}>{piece_html}</{out_tag}>"
+
+
+def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
+    """The inner HTML and text of a text block, split where it has two <br> in a row."""
+    inner = (htmllib.escape(el.text, quote=False) if el.text else "") + "".join(
+        etree.tostring(child, encoding="unicode", with_tail=True, method="html")
+        for child in el
+        if isinstance(child.tag, str) or child.tail
+    )
+    inner = re.sub(r"<img\b[^>]*>|<amp-img\b[^>]*>(?:</amp-img>)?", "", inner)
+    chunks = re.split(r"(?:<br\s*/?>\s*){2,}", inner, flags=re.I)
+    out = []
+    for chunk in chunks:
+        text = clean_text(
+            lxml.html.fragment_fromstring(chunk, create_parent="span").text_content()
+            if chunk.strip()
+            else ""
+        )
+        out.append((chunk.strip(), text))
+    return out
+
+
+def _figure_image(el: lxml.html.HtmlElement, base_url: str | None) -> Image | None:
+    img = el if el.tag in ("img", "amp-img") else next(iter(el.iter("img", "amp-img")), None)
+    src = None
+    alt = None
+    if img is not None:
+        src = (
+            img.get("src")
+            or img.get("data-src")
+            or img.get("data-lazy-src")
+            or _first_srcset(img.get("srcset") or img.get("data-srcset"))
+        )
+        alt = img.get("alt")
+    if not src:
+        source = next(iter(el.iter("source")), None)
+        if source is not None:
+            src = _first_srcset(source.get("srcset"))
+    url = absolute_url(src, base_url)
+    if url and url.startswith("data:"):
+        url = None
+    captions = list(el.iter("figcaption")) if el.tag in ("figure", "picture") else []
+    caption_raw = captions[0].text_content() if captions else (alt or "")
+    text, credit = split_caption(caption_raw)
+    if not url and not text:
+        return None
+    if credit is None and captions:
+        credit = _credit_element(el)
+    return Image(url=url, caption=text, credit=credit)
+
+
+def _credit_element(el: lxml.html.HtmlElement) -> str | None:
+    for node in el.iter():
+        cls = (node.get("class") or "").lower()
+        if isinstance(node.tag, str) and ("credit" in cls or "copyright" in cls):
+            raw = clean_text(node.text_content())
+            return agency(raw) or raw or None
+    return None
+
+
+def _first_srcset(srcset: str | None) -> str | None:
+    if not srcset:
+        return None
+    first = srcset.split(",")[0].strip().split(" ")[0]
+    return first or None
+
+
+def _figure_html(image: Image) -> str:
+    esc = htmllib.escape
+    img = f'<img src="{esc(image.url)}" alt="{esc(image.caption or "")}">' if image.url else ""
+    caption = image.caption or ""
+    if image.credit:
+        caption = f"{caption} ({image.credit})" if caption else image.credit
+    cap = f"<figcaption>{esc(caption, quote=False)}</figcaption>" if caption else ""
+    return f"<figure>{img}{cap}</figure>"
+
+
+# --------------------------------------------------------------------------------------------
+# The whole article
+
+
+def article_key(draft: Draft, source_id: str | None) -> str:
+    """The article key: the canonical URL, or for an item without a usable link the source id and
+    its GUID (``urn:syndicator:SOURCE:GUID``)."""
+    if draft.key:
+        return draft.key
+    for candidate in (draft.canonical, draft.url):
+        if candidate and urlsplit(candidate).scheme in ("http", "https"):
+            return canonical_url(candidate)
+    if draft.guid:
+        return f"urn:syndicator:{source_id or 'local'}:{draft.guid}"
+    return canonical_url(draft.canonical or draft.url)
+
+
+def normalize_article(
+    draft: Draft,
+    *,
+    source_id: str | None = None,
+    language: str | None = None,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+) -> Article:
+    """Turn an extractor's draft into a clean, fingerprinted Article.
+
+    ``language`` and ``tz`` are the source's configured defaults; ``now`` bounds plausible dates.
+    Problems that do not stop the article (an implausible date) are kept in ``warnings``.
+    """
+    warnings: list[str] = []
+    base = draft.canonical or draft.url
+    if draft.body_html:
+        body = parse_body(draft.body_html, base)
+    else:
+        body = body_from_text(draft.body_text)
+    title = clean_text(htmllib.unescape(draft.title)) if draft.title else ""
+    paragraphs = _drop_repeats(body.paragraphs, title)
+
+    images: list[Image] = []
+    for image in (*draft.images, *body.images):
+        if image.url and any(i.url == image.url for i in images):
+            continue
+        images.append(image)
+
+    authors = split_authors(draft.bylines)
+    dateline = clean_or_none(draft.dateline)
+    if dateline is None:
+        for raw in draft.bylines:
+            place = split_byline(raw)[1]
+            if place:
+                dateline = place
+                break
+
+    published = _date(draft.published, "published", tz, now, warnings)
+    updated = _date(draft.updated, "updated", tz, now, warnings)
+    if updated is not None and published is not None and updated < published:
+        updated = published
+
+    text_for_language = " ".join(paragraphs[:20]) or title
+    lang = (
+        language_tag(draft.language) or language_tag(language) or detect_language(text_for_language)
+    )
+
+    subtitle = clean_or_none(draft.subtitle)
+    if subtitle and fingerprint.fold(subtitle) == fingerprint.fold(title):
+        subtitle = None
+    summary = clean_or_none(htmllib.unescape(draft.summary or "")) or (
+        _shorten(paragraphs[0]) if paragraphs else None
+    )
+    if not title:
+        warnings.append("no title")
+
+    return Article(
+        key=article_key(draft, source_id),
+        url=canonical_url(base) if urlsplit(base).scheme in ("http", "https") else base,
+        title=title,
+        paragraphs=paragraphs,
+        content_html=body.html if paragraphs or body.images else "",
+        content_hash=fingerprint.content_hash(title, paragraphs),
+        similarity=fingerprint.signature(title, paragraphs),
+        subtitle=subtitle,
+        summary=summary,
+        section=clean_or_none(draft.section),
+        categories=tuple(dict.fromkeys(c for c in map(clean_text, draft.categories) if c)),
+        authors=authors,
+        dateline=dateline,
+        language=lang,
+        published=published,
+        updated=updated or published,
+        images=tuple(images),
+        fetched_url=draft.url,
+        guid=draft.guid,
+        complete=draft.complete,
+        method=draft.method,
+        warnings=tuple(warnings),
+    )
+
+
+def _date(
+    raw: str | None, what: str, tz: tzinfo | None, now: datetime | None, warnings: list[str]
+) -> datetime | None:
+    try:
+        return parse_date(raw, tz=tz, now=now)
+    except DateError as e:
+        warnings.append(f"{what} date rejected: {e}")
+        return None
+
+
+def _drop_repeats(paragraphs: Sequence[str], title: str) -> tuple[str, ...]:
+    """Drop a leading repeat of the title and paragraphs repeated word for word."""
+    out: list[str] = []
+    seen: set[str] = set()
+    folded_title = fingerprint.fold(title)
+    for p in paragraphs:
+        key = fingerprint.fold(p)
+        if not key or key in seen or (not out and key == folded_title):
+            continue
+        seen.add(key)
+        out.append(p)
+    return tuple(out)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,،;؛:") + "…"
