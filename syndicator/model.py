@@ -196,3 +196,40 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a story came from, for Atom's ``<source>``: the source's name and address."""
+
+    id: str
+    title: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored article as a feed shows it: the entry id (assigned once, never changed) and the
+    dates that belong to the entry rather than to the page (``updated`` moves only when the
+    content hash changes)."""
+
+    id: str
+    article: Article
+    published: datetime
+    updated: datetime
+    origin: Origin | None = None
+    seq: int = 0
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """One region's feed: what to call it and where it lives (``region`` is ``all`` for all)."""
+
+    region: str
+    title: str
+    base_url: str
+    language: str | None = None
+    description: str | None = None
+    hubs: tuple[str, ...] = ()
+    rtl: bool = False
