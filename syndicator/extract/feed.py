@@ -19,6 +19,7 @@ import feedparser
 
 from syndicator.errors import ExtractError
 from syndicator.extract import xmlsafe
+from syndicator.extract.charset import codec_name, header_charset
 from syndicator.model import Draft, Extraction, Image
 from syndicator.normalize import absolute_url, clean_or_none, split_caption
 
@@ -35,13 +36,10 @@ def extract_feed(body: bytes, url: str, *, content_type: str | None = None) -> E
     if stripped.startswith(b"{"):
         return extract_json_feed(stripped, url)
     xmlsafe.check(body, url)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
     try:
         parsed = feedparser.parse(
             io.BytesIO(body),
-            response_headers=headers,
+            response_headers=_feed_headers(url, content_type),
             resolve_relative_uris=True,
             sanitize_html=True,
         )
@@ -66,6 +64,21 @@ def extract_feed(body: bytes, url: str, *, content_type: str | None = None) -> E
         title=clean_or_none(feed.get("title")),
         language=language,
     )
+
+
+def _feed_headers(url: str, content_type: str | None) -> dict[str, str]:
+    """The response headers feedparser sees: the URL (the base for relative links) and an XML type.
+
+    We already know the document is a feed, so the media type is always XML; only the charset of
+    a real ``Content-Type`` is kept. Without one, feedparser would read a feed as ISO-8859-1 (HTTP
+    without a type) or US-ASCII (``text/xml``, RFC 3023) when the XML declaration is silent, and
+    would flag a non-XML type (``text/html`` from a misconfigured server) as a broken feed.
+    """
+    charset = codec_name(header_charset(content_type))
+    return {
+        "content-location": url,
+        "content-type": f"application/xml; charset={charset}" if charset else "application/xml",
+    }
 
 
 def _entry_draft(entry: Any, feed_url: str, language: str | None, index: int) -> Draft | None:
@@ -138,10 +151,12 @@ def _entry_link(entry: Any, feed_url: str) -> str | None:
 
 
 def _date(entry: Any, name: str) -> str | None:
-    raw = entry.get(name)
+    # Only what the entry itself has: feedparser answers a missing ``updated`` with ``published``
+    # (and a DeprecationWarning); ``in`` does not play that game.
+    raw = entry.get(name) if name in entry else None
     if raw:
         return str(raw)
-    parsed = entry.get(f"{name}_parsed")
+    parsed = entry.get(f"{name}_parsed") if f"{name}_parsed" in entry else None
     if isinstance(parsed, time.struct_time):
         return datetime(*parsed[:6], tzinfo=UTC).isoformat()
     return None
