@@ -217,6 +217,18 @@ _MONTHS = {
 # fmt: on
 _MONTH_RE = re.compile("|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)))
 _EPOCH = re.compile(r"^\d{9,13}$")
+# Zone abbreviations that mean one offset wherever they are used (hours east of UTC). Ambiguous
+# ones (CST, IST, AST, BST…) are left out: a date naming one is read in the source's timezone.
+# fmt: off
+_ZONE_ABBREVIATIONS = {
+    "UTC": 0, "UT": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "MET": 1,
+    "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "TRT": 3, "PKT": 5, "ICT": 7, "WIB": 7, "HKT": 8,
+    "SGT": 8, "AWST": 8, "JST": 9, "KST": 9, "ACST": 9.5, "AEST": 10, "AEDT": 11, "NZST": 12,
+    "NZDT": 13, "EST": -5, "EDT": -4, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10,
+}
+# fmt: on
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-]\d{1,2}(?::?\d{2})?)\b(?:\s*\([^()]*\))?")
 
 
 class DateError(ValueError):
@@ -282,10 +294,21 @@ def _parse_text(raw: str) -> datetime | None:
                 return datetime(y, mo, d, *(int(g or 0) for g in time.groups()) if time else ())
             except ValueError:
                 return None
+    # "GMT+0200" as browsers write it means two hours east (dateutil reads it the POSIX way).
+    raw = _GMT_OFFSET.sub(r"\1", raw)
     try:
-        return dateparser.parse(raw, fuzzy=False)
+        return dateparser.parse(raw, fuzzy=False, tzinfos=_zone_of)
     except (ValueError, OverflowError, TypeError):
         return None
+
+
+def _zone_of(name: str | None, offset: int | None) -> tzinfo | None:
+    """dateutil's zone lookup: a numeric offset, or a known abbreviation; None leaves the date
+    naive (read in the source's timezone). Never the machine's local zone, never a warning."""
+    if offset is not None:
+        return timezone(timedelta(seconds=offset))
+    hours = _ZONE_ABBREVIATIONS.get((name or "").upper())
+    return None if hours is None else timezone(timedelta(hours=hours))
 
 
 def zone(name: str | None) -> tzinfo | None:
