@@ -1,0 +1,1293 @@
+"""The store: every article, its revisions and locations, region membership, the outbox, source
+state and the fetch log, in SQL through SQLAlchemy Core (SQLite in WAL mode by default, PostgreSQL
+for several workers). Every query here is written to be correct on both.
+
+:meth:`Store.apply` is the identity contract of DESIGN.md in one transaction per source pass:
+created / updated (a revision) / duplicate (another location) / unchanged, near-duplicate clusters,
+region membership, and the change events written to the outbox with the change that caused them.
+The schema is versioned and upgrades itself. This module does not fetch, extract or render.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from syndicator import fingerprint
+from syndicator.errors import StoreError
+from syndicator.model import Article, Entry, Image, RegionMatch
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+# fmt: off
+TS = sa.DateTime(timezone=True)
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+sources = sa.Table(
+    "sources", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("health", sa.String(16), nullable=False, default="new"),
+    sa.Column("last_fetch_at", TS),
+    sa.Column("last_success_at", TS),
+    sa.Column("last_change_at", TS),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("next_due_at", TS),
+    sa.Column("last_found", sa.Integer),
+    sa.Column("created", sa.Integer, nullable=False, default=0),
+    sa.Column("updated", sa.Integer, nullable=False, default=0),
+    sa.Column("duplicates", sa.Integer, nullable=False, default=0),
+)
+http_cache = sa.Table(
+    "http_cache", metadata,
+    sa.Column("url", sa.Text, primary_key=True),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("checked_at", TS, nullable=False),
+    sa.Column("status", sa.Integer),
+)
+articles = sa.Table(
+    "articles", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("source_id", sa.String(64)),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("subtitle", sa.Text),
+    sa.Column("summary", sa.Text),
+    sa.Column("section", sa.Text),
+    sa.Column("categories", sa.Text, nullable=False, default="[]"),
+    sa.Column("authors", sa.Text, nullable=False, default="[]"),
+    sa.Column("dateline", sa.Text),
+    sa.Column("language", sa.String(16)),
+    sa.Column("published_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("first_seen_at", TS, nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False, index=True),
+    sa.Column("similarity", sa.String(24), nullable=False),
+    sa.Column("band0", sa.Integer, nullable=False, index=True),
+    sa.Column("band1", sa.Integer, nullable=False, index=True),
+    sa.Column("band2", sa.Integer, nullable=False, index=True),
+    sa.Column("band3", sa.Integer, nullable=False, index=True),
+    sa.Column("cluster_id", ID),
+    sa.Column("paragraphs", sa.Text, nullable=False),
+    sa.Column("content_html", sa.Text, nullable=False),
+    sa.Column("images", sa.Text, nullable=False, default="[]"),
+    sa.Column("fetched_url", sa.Text),
+    sa.Column("guid", sa.Text),
+    sa.Column("method", sa.String(32)),
+    sa.Column("revision", sa.Integer, nullable=False, default=0),
+    sa.Column("complete", sa.Boolean, nullable=False, default=True),
+    sa.Column("removed_at", TS),
+)
+revisions = sa.Table(
+    "revisions", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("article_id", ID, sa.ForeignKey("articles.id"), nullable=False, index=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("revised_at", TS, nullable=False),
+    sa.Column("previous_hash", sa.String(80), nullable=False),
+    sa.Column("new_hash", sa.String(80), nullable=False),
+    sa.Column("previous_title", sa.Text, nullable=False),
+    sa.Column("diff", sa.Text, nullable=False),
+    sa.Column("source_id", sa.String(64)),
+)
+locations = sa.Table(
+    "locations", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("article_id", ID, sa.ForeignKey("articles.id"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),
+    sa.Column("source_id", sa.String(64)),
+    sa.Column("relation", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("first_seen_at", TS, nullable=False),
+)
+region_entries = sa.Table(
+    "region_entries", metadata,
+    sa.Column("region", sa.String(64), primary_key=True),
+    sa.Column("article_id", ID, sa.ForeignKey("articles.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("added_at", TS, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("suppressed", sa.Boolean, nullable=False, default=False),
+    sa.UniqueConstraint("region", "seq", name="uq_region_seq"),
+)
+region_changes = sa.Table(
+    "region_changes", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("article_id", ID, sa.ForeignKey("articles.id"), nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("published", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_region_changes_pending", "published", "region"),
+)
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.Column("regions", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+fetch_log = sa.Table(
+    "fetch_log", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.String(64), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("status", sa.Integer),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("bytes", sa.Integer),
+)
+# fmt: on
+
+
+# --------------------------------------------------------------------------------------------
+# Records the store hands out
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one article did to the store."""
+
+    change: str  # created | updated | duplicate | unchanged
+    url: str
+    entry_id: str | None
+    key: str
+    regions: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass
+class ChangeSet:
+    """What a source pass did: one Change per article, and the regions whose feeds changed."""
+
+    changes: list[Change] = field(default_factory=list)
+    regions: set[str] = field(default_factory=set)
+
+    def count(self, change: str) -> int:
+        return sum(1 for c in self.changes if c.change == change)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.regions) or any(c.change in ("created", "updated") for c in self.changes)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    id: str
+    kind: str
+    url: str
+    health: str
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    last_change_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    failures: int
+    next_due_at: datetime | None
+    last_found: int | None
+    created: int
+    updated: int
+    duplicates: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v)
+            for k, v in ((f, getattr(self, f)) for f in self.__slots__)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChanges:
+    region: str
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    upto: int
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Datetimes read back from SQLite are naive: they were written in UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _bands(signature: str) -> tuple[int, int, int, int]:
+    bits = fingerprint.signature_bits(signature)
+    return tuple((bits >> (16 * i)) & 0xFFFF for i in range(4))  # type: ignore[return-value]
+
+
+def entry_id_for(key: str, host: str, first_seen: datetime) -> str:
+    """The entry id of a new article: a tag URI (RFC 4151) derived from its key, so that the same
+    article gets the same id in every store that meets it first on the same day."""
+    return f"tag:{host},{first_seen:%Y-%m-%d}:article/{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+
+
+def text_diff(before: Sequence[str], after: Sequence[str]) -> str:
+    """A readable unified diff of two paragraph lists."""
+    lines = difflib.unified_diff(list(before), list(after), "before", "after", lineterm="", n=1)
+    return "\n".join(lines)
+
+
+class Store:
+    """The database. Open it with a URL; it creates or upgrades its schema on open."""
+
+    def __init__(self, url: str, *, host: str = "syndicator.invalid") -> None:
+        self.url = url
+        self.host = host
+        try:
+            self.engine = self._engine(url)
+            self.upgrade()
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot open the store at {_safe_url(url)}: {e}") from e
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[1] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+            @sa_event.listens_for(engine, "connect")
+            def _pragmas(dbapi_connection: Any, _: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+            return engine
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return sa.create_engine(url, pool_pre_ping=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as e:
+            raise StoreError(f"store transaction failed: {e}") from e
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("meta"):
+                return 0
+            value = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar()
+        return int(value) if value else 0
+
+    def upgrade(self) -> int:
+        """Bring the schema to SCHEMA_VERSION, one step at a time; returns the version."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store has schema version {current}, newer than this "
+                f"syndicator ({SCHEMA_VERSION}): upgrade syndicator"
+            )
+        with self.engine.begin() as conn:
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](conn)
+                self._set_meta(conn, "schema_version", str(version))
+        return SCHEMA_VERSION
+
+    @staticmethod
+    def _set_meta(conn: Connection, key: str, value: str) -> None:
+        updated = conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value))
+        if not updated.rowcount:
+            conn.execute(sa.insert(meta).values(key=key, value=value))
+
+    def integrity_check(self) -> list[str]:
+        """Problems found by the database's own check and by our invariants (empty when fine)."""
+        problems: list[str] = []
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                result = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+                if result != "ok":
+                    problems.append(f"sqlite integrity_check: {result}")
+            orphans = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(region_entries)
+                .where(~sa.exists().where(articles.c.id == region_entries.c.article_id))
+            ).scalar()
+            if orphans:
+                problems.append(f"{orphans} region entries without an article")
+            dup_hashes = conn.execute(
+                sa.select(articles.c.content_hash)
+                .group_by(articles.c.content_hash)
+                .having(sa.func.count() > 1)
+            ).all()
+            if dup_hashes:
+                problems.append(f"{len(dup_hashes)} content hashes stored twice")
+        return problems
+
+    # -- sources and HTTP validators ---------------------------------------------------------
+
+    def sync_sources(self, configured: Iterable[tuple[str, str, str]]) -> None:
+        """Make sure every configured source (id, kind, url) has a row; keeps history."""
+        with self.transaction() as conn:
+            existing = {r.id: r for r in conn.execute(sa.select(sources)).all()}
+            for sid, kind, url in configured:
+                row = existing.get(sid)
+                if row is None:
+                    conn.execute(
+                        sa.insert(sources).values(
+                            id=sid,
+                            kind=kind,
+                            url=url,
+                            health="new",
+                            failures=0,
+                            created=0,
+                            updated=0,
+                            duplicates=0,
+                        )
+                    )
+                elif row.kind != kind or row.url != url:
+                    conn.execute(
+                        sa.update(sources).where(sources.c.id == sid).values(kind=kind, url=url)
+                    )
+
+    def validators(self, url: str) -> tuple[str | None, str | None] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(http_cache.c.etag, http_cache.c.last_modified).where(
+                    http_cache.c.url == url
+                )
+            ).first()
+        return (row.etag, row.last_modified) if row else None
+
+    @staticmethod
+    def _save_validators(
+        conn: Connection,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        status: int | None,
+        now: datetime,
+    ) -> None:
+        values = {"etag": etag, "last_modified": last_modified, "checked_at": now, "status": status}
+        updated = conn.execute(sa.update(http_cache).where(http_cache.c.url == url).values(values))
+        if not updated.rowcount:
+            conn.execute(sa.insert(http_cache).values(url=url, **values))
+
+    def save_validators(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        status: int | None,
+        now: datetime,
+    ) -> None:
+        with self.transaction() as conn:
+            self._save_validators(conn, url, etag, last_modified, status, now)
+
+    def known(self, urls: Iterable[str]) -> set[str]:
+        """Which of these URLs (canonical form) are already stored, as a key or a location."""
+        wanted = list(dict.fromkeys(urls))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted, 500):
+                found.update(
+                    conn.execute(
+                        sa.select(articles.c.key).where(articles.c.key.in_(chunk))
+                    ).scalars()
+                )
+                found.update(
+                    conn.execute(
+                        sa.select(locations.c.url).where(locations.c.url.in_(chunk))
+                    ).scalars()
+                )
+        return found
+
+    def log_fetch(
+        self,
+        source_id: str,
+        url: str,
+        *,
+        at: datetime,
+        outcome: str,
+        status: int | None = None,
+        reason: str | None = None,
+        duration_ms: int | None = None,
+        size: int | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        values = {
+            "source_id": source_id,
+            "url": url,
+            "at": at,
+            "outcome": outcome,
+            "status": status,
+            "reason": reason,
+            "duration_ms": duration_ms,
+            "bytes": size,
+        }
+        if conn is not None:
+            conn.execute(sa.insert(fetch_log).values(values))
+            return
+        with self.transaction() as c:
+            c.execute(sa.insert(fetch_log).values(values))
+
+    def record_pass(
+        self,
+        source_id: str,
+        *,
+        at: datetime,
+        ok: bool,
+        status: int | None,
+        error: str | None,
+        found: int | None,
+        changes: ChangeSet | None = None,
+        next_due_at: datetime | None = None,
+        health: str | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        """Remember how a pass of a source went (in the pass transaction when one is given)."""
+
+        def write(c: Connection) -> None:
+            row = c.execute(sa.select(sources).where(sources.c.id == source_id)).first()
+            if row is None:
+                return
+            values: dict[str, Any] = {
+                "last_fetch_at": at,
+                "last_status": status,
+                "next_due_at": next_due_at,
+            }
+            if ok:
+                values.update(last_success_at=at, last_error=None, failures=0)
+                if found is not None:
+                    values["last_found"] = found
+            else:
+                values.update(last_error=error, failures=row.failures + 1)
+            if changes is not None:
+                created, updated = changes.count("created"), changes.count("updated")
+                values.update(
+                    created=row.created + created,
+                    updated=row.updated + updated,
+                    duplicates=row.duplicates + changes.count("duplicate"),
+                )
+                if created or updated:
+                    values["last_change_at"] = at
+            if health:
+                values["health"] = health
+            c.execute(sa.update(sources).where(sources.c.id == source_id).values(values))
+
+        if conn is not None:
+            write(conn)
+        else:
+            with self.transaction() as c:
+                write(c)
+
+    def source_states(self) -> list[SourceState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sources).order_by(sources.c.id)).all()
+        return [
+            SourceState(
+                id=r.id,
+                kind=r.kind,
+                url=r.url,
+                health=r.health,
+                last_fetch_at=utc(r.last_fetch_at),
+                last_success_at=utc(r.last_success_at),
+                last_change_at=utc(r.last_change_at),
+                last_status=r.last_status,
+                last_error=r.last_error,
+                failures=r.failures,
+                next_due_at=utc(r.next_due_at),
+                last_found=r.last_found,
+                created=r.created,
+                updated=r.updated,
+                duplicates=r.duplicates,
+            )
+            for r in rows
+        ]
+
+    # -- the identity contract ---------------------------------------------------------------
+
+    def apply(
+        self,
+        source_id: str | None,
+        items: Sequence[Article],
+        *,
+        now: datetime,
+        suppress: frozenset[str] = frozenset(),
+        validators: Sequence[tuple[str, str | None, str | None, int | None]] = (),
+        conn: Connection | None = None,
+    ) -> ChangeSet:
+        """Store what a pass found, in one transaction (or in ``conn``'s).
+
+        Per article: same key and hash → unchanged; same key, new hash → updated (a revision,
+        ``updated`` moves, the entry id stays); new key with a stored hash → duplicate (another
+        location of the stored article); otherwise created, clustered with a near-duplicate if
+        one is stored. Region memberships and change events are written alongside.
+        ``validators`` (url, etag, last_modified, status) are saved in the same transaction.
+        """
+        if conn is None:
+            with self.transaction() as c:
+                return self.apply(
+                    source_id, items, now=now, suppress=suppress, validators=validators, conn=c
+                )
+        result = ChangeSet()
+        for item in items:
+            result.changes.append(self._apply_one(conn, source_id, item, now, suppress, result))
+        for url, etag, last_modified, status in validators:
+            self._save_validators(conn, url, etag, last_modified, status, now)
+        return result
+
+    def _apply_one(
+        self,
+        conn: Connection,
+        source_id: str | None,
+        item: Article,
+        now: datetime,
+        suppress: frozenset[str],
+        result: ChangeSet,
+    ) -> Change:
+        row = conn.execute(sa.select(articles).where(articles.c.key == item.key)).first()
+        if row is not None:
+            return self._revisit(conn, source_id, row, item, now, suppress, result)
+        located = conn.execute(
+            sa.select(locations.c.article_id, locations.c.relation).where(
+                locations.c.url == item.key
+            )
+        ).first()
+        same = conn.execute(
+            sa.select(articles)
+            .where(articles.c.content_hash == item.content_hash)
+            .order_by(articles.c.id)
+            .limit(1)
+        ).first()
+        if same is None and located is not None:
+            original = conn.execute(
+                sa.select(articles).where(articles.c.id == located.article_id)
+            ).first()
+            if (
+                original is not None
+                and fingerprint.similarity(original.similarity, item.similarity)
+                >= fingerprint.NEAR_DUPLICATE
+            ):
+                same = original
+        if same is not None:
+            reason = (
+                f"same content hash as {same.key}"
+                if same.content_hash == item.content_hash
+                else f"a lightly edited copy of {same.key}"
+            )
+            self._locate(conn, same.id, item.key, source_id, "duplicate", reason, now)
+            self._locate_fetched(conn, same.id, item, source_id, now)
+            regions = self._join_regions(
+                conn, same.id, item.regions, now, suppress, same.cluster_id
+            )
+            result.regions.update(regions)
+            return Change("duplicate", item.url, same.entry_id, item.key, tuple(regions), reason)
+        return self._create(conn, source_id, item, now, suppress, result)
+
+    def _create(
+        self,
+        conn: Connection,
+        source_id: str | None,
+        item: Article,
+        now: datetime,
+        suppress: frozenset[str],
+        result: ChangeSet,
+    ) -> Change:
+        cluster_id, near = self._near_duplicate(conn, item)
+        entry_id = entry_id_for(item.key, self.host, now)
+        published = item.published or now
+        values = self._article_values(item)
+        values.update(
+            entry_id=entry_id,
+            key=item.key,
+            source_id=source_id,
+            published_at=published,
+            updated_at=max(item.updated or published, published),
+            first_seen_at=now,
+            revision=0,
+            cluster_id=cluster_id,
+        )
+        inserted = conn.execute(sa.insert(articles).values(values)).inserted_primary_key
+        assert inserted is not None
+        article_id = int(inserted[0])
+        if cluster_id is None:
+            conn.execute(
+                sa.update(articles).where(articles.c.id == article_id).values(cluster_id=article_id)
+            )
+            cluster_id = article_id
+        self._locate(
+            conn, article_id, item.key, source_id, "self", "the article's own address", now
+        )
+        self._locate_fetched(conn, article_id, item, source_id, now)
+        regions = self._join_regions(
+            conn, article_id, item.regions, now, suppress, cluster_id, near=near is not None
+        )
+        result.regions.update(regions)
+        self._event(
+            conn,
+            "article.created",
+            now,
+            regions,
+            article=self._article_payload(conn, article_id),
+            changes={"content_hash": item.content_hash, "near_duplicate_of": near},
+        )
+        reason = f"new; a near-duplicate of {near}" if near else "new"
+        return Change("created", item.url, entry_id, item.key, tuple(regions), reason)
+
+    def _revisit(
+        self,
+        conn: Connection,
+        source_id: str | None,
+        row: Any,
+        item: Article,
+        now: datetime,
+        suppress: frozenset[str],
+        result: ChangeSet,
+    ) -> Change:
+        self._locate_fetched(conn, row.id, item, source_id, now)
+        regions = self._join_regions(conn, row.id, item.regions, now, suppress, row.cluster_id)
+        result.regions.update(regions)
+        if row.content_hash == item.content_hash:
+            return Change("unchanged", item.url, row.entry_id, item.key, tuple(regions))
+        if row.complete and not item.complete:
+            # A feed summary never replaces the full text stored from the page.
+            return Change(
+                "unchanged",
+                item.url,
+                row.entry_id,
+                item.key,
+                tuple(regions),
+                "a summary of the stored article",
+            )
+        previous = json.loads(row.paragraphs)
+        revision = row.revision + 1
+        updated_at = utc(row.updated_at) or now
+        stated = item.updated
+        updated_at = stated if stated and stated > updated_at else max(now, updated_at)
+        conn.execute(
+            sa.insert(revisions).values(
+                article_id=row.id,
+                revision=revision,
+                revised_at=now,
+                previous_hash=row.content_hash,
+                new_hash=item.content_hash,
+                previous_title=row.title,
+                diff=text_diff([row.title, *previous], [item.title, *item.paragraphs]),
+                source_id=source_id,
+            )
+        )
+        values = self._article_values(item)
+        values.update(revision=revision, updated_at=updated_at, removed_at=None)
+        if item.published is None:
+            values.pop("published_at", None)
+        conn.execute(sa.update(articles).where(articles.c.id == row.id).values(values))
+        members = self._regions_of(conn, row.id)
+        for region in members:
+            self._region_change(conn, region, row.id, "updated", now)
+        result.regions.update(members)
+        self._event(
+            conn,
+            "article.updated",
+            now,
+            members,
+            article=self._article_payload(conn, row.id),
+            changes={
+                "previous_hash": row.content_hash,
+                "content_hash": item.content_hash,
+                "revision": revision,
+                "diff": text_diff([row.title, *previous], [item.title, *item.paragraphs]),
+            },
+        )
+        return Change(
+            "updated", item.url, row.entry_id, item.key, tuple(members), f"revision {revision}"
+        )
+
+    @staticmethod
+    def _article_values(item: Article) -> dict[str, Any]:
+        sig = item.similarity
+        b0, b1, b2, b3 = _bands(sig)
+        values: dict[str, Any] = {
+            "url": item.url,
+            "title": item.title,
+            "subtitle": item.subtitle,
+            "summary": item.summary,
+            "section": item.section,
+            "categories": _dumps(list(item.categories)),
+            "authors": _dumps(list(item.authors)),
+            "dateline": item.dateline,
+            "language": item.language,
+            "content_hash": item.content_hash,
+            "similarity": sig,
+            "band0": b0,
+            "band1": b1,
+            "band2": b2,
+            "band3": b3,
+            "paragraphs": _dumps(list(item.paragraphs)),
+            "content_html": item.content_html,
+            "images": _dumps([i.to_json() for i in item.images]),
+            "fetched_url": item.fetched_url,
+            "guid": item.guid,
+            "method": item.method,
+            "complete": item.complete,
+        }
+        if item.published is not None:
+            values["published_at"] = item.published
+        return values
+
+    def _near_duplicate(self, conn: Connection, item: Article) -> tuple[int | None, str | None]:
+        bands = _bands(item.similarity)
+        condition = sa.or_(*(articles.c[f"band{i}"] == bands[i] for i in range(4)))
+        best: tuple[float, Any] | None = None
+        for row in conn.execute(
+            sa.select(articles.c.id, articles.c.key, articles.c.similarity, articles.c.cluster_id)
+            .where(condition)
+            .limit(200)
+        ):
+            score = fingerprint.similarity(row.similarity, item.similarity)
+            if score >= fingerprint.NEAR_DUPLICATE and (best is None or score > best[0]):
+                best = (score, row)
+        if best is None:
+            return None, None
+        return best[1].cluster_id or best[1].id, best[1].key
+
+    def _locate(
+        self,
+        conn: Connection,
+        article_id: int,
+        url: str,
+        source_id: str | None,
+        relation: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        exists = conn.execute(sa.select(locations.c.id).where(locations.c.url == url)).first()
+        if exists is None:
+            conn.execute(
+                sa.insert(locations).values(
+                    article_id=article_id,
+                    url=url,
+                    source_id=source_id,
+                    relation=relation,
+                    reason=reason,
+                    first_seen_at=now,
+                )
+            )
+
+    def _locate_fetched(
+        self, conn: Connection, article_id: int, item: Article, source_id: str | None, now: datetime
+    ) -> None:
+        from syndicator.normalize import canonical_url
+
+        fetched = item.fetched_url
+        if not fetched or urlsplit(fetched).scheme not in ("http", "https", "file"):
+            return
+        fetched = canonical_url(fetched)
+        if fetched != item.key:
+            self._locate(
+                conn,
+                article_id,
+                fetched,
+                source_id,
+                "alternate",
+                f"fetched there; names {item.key} as its canonical address",
+                now,
+            )
+
+    def _regions_of(self, conn: Connection, article_id: int) -> list[str]:
+        return list(
+            conn.execute(
+                sa.select(region_entries.c.region)
+                .where(region_entries.c.article_id == article_id)
+                .order_by(region_entries.c.region)
+            ).scalars()
+        )
+
+    def _join_regions(
+        self,
+        conn: Connection,
+        article_id: int,
+        matches: Sequence[RegionMatch],
+        now: datetime,
+        suppress: frozenset[str],
+        cluster_id: int | None,
+        near: bool = False,
+    ) -> list[str]:
+        """Add the article to the regions its rules name; returns the regions newly joined."""
+        wanted: dict[str, list[str]] = {}
+        for m in matches:
+            wanted.setdefault(m.region, []).append(str(m))
+        joined = []
+        have = set(self._regions_of(conn, article_id))
+        for region, reasons in wanted.items():
+            if region in have:
+                continue
+            suppressed = False
+            if near and region in suppress and cluster_id is not None:
+                suppressed = (
+                    conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(
+                            region_entries.join(
+                                articles, articles.c.id == region_entries.c.article_id
+                            )
+                        )
+                        .where(
+                            region_entries.c.region == region,
+                            articles.c.cluster_id == cluster_id,
+                            region_entries.c.suppressed.is_(False),
+                        )
+                    ).scalar_one()
+                    > 0
+                )
+            seq = (
+                conn.execute(
+                    sa.select(sa.func.max(region_entries.c.seq)).where(
+                        region_entries.c.region == region
+                    )
+                ).scalar()
+                or 0
+            ) + 1
+            conn.execute(
+                sa.insert(region_entries).values(
+                    region=region,
+                    article_id=article_id,
+                    seq=seq,
+                    added_at=now,
+                    reasons=_dumps(reasons),
+                    suppressed=suppressed,
+                )
+            )
+            if not suppressed:
+                self._region_change(conn, region, article_id, "created", now)
+                joined.append(region)
+        return joined
+
+    @staticmethod
+    def _region_change(
+        conn: Connection, region: str, article_id: int, change: str, now: datetime
+    ) -> None:
+        conn.execute(
+            sa.insert(region_changes).values(
+                region=region, article_id=article_id, change=change, at=now, published=False
+            )
+        )
+
+    def _event(
+        self, conn: Connection, kind: str, now: datetime, regions: Iterable[str], **payload: Any
+    ) -> str:
+        event_id = str(uuid.uuid4())
+        region_list = sorted(set(regions))
+        body = {
+            "id": event_id,
+            "type": kind,
+            "occurred_at": now.isoformat().replace("+00:00", "Z"),
+            "regions": region_list,
+            **payload,
+        }
+        body.setdefault("changes", {})
+        conn.execute(
+            sa.insert(outbox).values(
+                event_id=event_id,
+                type=kind,
+                occurred_at=now,
+                regions=_dumps(region_list),
+                body=_dumps(body),
+            )
+        )
+        return event_id
+
+    def add_event(self, kind: str, now: datetime, regions: Iterable[str], **payload: Any) -> str:
+        with self.transaction() as conn:
+            return self._event(conn, kind, now, regions, **payload)
+
+    def _article_payload(self, conn: Connection, article_id: int) -> dict[str, Any]:
+        row = conn.execute(sa.select(articles).where(articles.c.id == article_id)).one()
+        return {
+            "id": row.entry_id,
+            "url": row.url,
+            "key": row.key,
+            "title": row.title,
+            "summary": row.summary,
+            "section": row.section,
+            "authors": json.loads(row.authors),
+            "dateline": row.dateline,
+            "language": row.language,
+            "published": _iso(row.published_at),
+            "updated": _iso(row.updated_at),
+            "content_hash": row.content_hash,
+            "source": row.source_id,
+        }
+
+    # -- reading, for the publisher, the API and explain ----------------------------------------
+
+    def entries(self, region: str, limit: int | None = None) -> list[Entry]:
+        """A region's entries (``all`` for every article), newest ``updated`` first."""
+        query = sa.select(articles).where(articles.c.removed_at.is_(None))
+        if region != "all":
+            query = query.join(region_entries, region_entries.c.article_id == articles.c.id).where(
+                region_entries.c.region == region, region_entries.c.suppressed.is_(False)
+            )
+        query = query.order_by(articles.c.updated_at.desc(), articles.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            regions = self._regions_by_article(conn, [r.id for r in rows])
+        return [self._entry(r, regions.get(r.id, ())) for r in rows]
+
+    def archive(self, region: str, page: int, size: int) -> list[Entry]:
+        """Page ``page`` (1 = oldest) of a region's entries in the order they joined it."""
+        lo, hi = (page - 1) * size + 1, page * size
+        query = sa.select(articles).where(articles.c.removed_at.is_(None))
+        if region == "all":
+            query = query.where(articles.c.id.between(lo, hi)).order_by(articles.c.id)
+        else:
+            query = (
+                query.join(region_entries, region_entries.c.article_id == articles.c.id)
+                .where(
+                    region_entries.c.region == region,
+                    region_entries.c.seq.between(lo, hi),
+                    region_entries.c.suppressed.is_(False),
+                )
+                .order_by(region_entries.c.seq)
+            )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            regions = self._regions_by_article(conn, [r.id for r in rows])
+        return [self._entry(r, regions.get(r.id, ())) for r in rows]
+
+    def region_size(self, region: str) -> int:
+        """How many entries a region has ever had (the highest sequence number)."""
+        with self.engine.connect() as conn:
+            if region == "all":
+                return int(conn.execute(sa.select(sa.func.max(articles.c.id))).scalar() or 0)
+            return int(
+                conn.execute(
+                    sa.select(sa.func.max(region_entries.c.seq)).where(
+                        region_entries.c.region == region
+                    )
+                ).scalar()
+                or 0
+            )
+
+    @staticmethod
+    def _regions_by_article(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
+        out: dict[int, list[str]] = {}
+        for chunk in _chunks(ids, 500):
+            for article_id, region in conn.execute(
+                sa.select(region_entries.c.article_id, region_entries.c.region)
+                .where(region_entries.c.article_id.in_(chunk))
+                .order_by(region_entries.c.region)
+            ):
+                out.setdefault(article_id, []).append(region)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @staticmethod
+    def _entry(row: Any, regions: Sequence[str]) -> Entry:
+        article = Article(
+            key=row.key,
+            url=row.url,
+            title=row.title,
+            paragraphs=tuple(json.loads(row.paragraphs)),
+            content_html=row.content_html,
+            content_hash=row.content_hash,
+            similarity=row.similarity,
+            subtitle=row.subtitle,
+            summary=row.summary,
+            section=row.section,
+            categories=tuple(json.loads(row.categories)),
+            authors=tuple(json.loads(row.authors)),
+            dateline=row.dateline,
+            language=row.language,
+            published=utc(row.published_at),
+            updated=utc(row.updated_at),
+            images=tuple(Image(**i) for i in json.loads(row.images)),
+            fetched_url=row.fetched_url,
+            guid=row.guid,
+            method=row.method or "",
+            regions=tuple(RegionMatch(r, "stored", "") for r in regions),
+        )
+        published = utc(row.published_at)
+        updated = utc(row.updated_at)
+        assert published is not None and updated is not None
+        return Entry(
+            id=row.entry_id,
+            article=article,
+            published=published,
+            updated=updated,
+            origin=None,
+            seq=row.id,
+            deleted=row.removed_at is not None,
+        )
+
+    def source_of(self, entry_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(articles.c.source_id).where(articles.c.entry_id == entry_id)
+            ).scalar()
+
+    def sources_of(self, entry_ids: Sequence[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(entry_ids), 500):
+                for entry_id, source_id in conn.execute(
+                    sa.select(articles.c.entry_id, articles.c.source_id).where(
+                        articles.c.entry_id.in_(chunk)
+                    )
+                ):
+                    out[entry_id] = source_id
+        return out
+
+    def pending_changes(self) -> list[PendingChanges]:
+        """Region changes not yet announced by a ``feed.updated`` event, per region."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    region_changes.c.id,
+                    region_changes.c.region,
+                    region_changes.c.change,
+                    articles.c.entry_id,
+                )
+                .join(articles, articles.c.id == region_changes.c.article_id)
+                .where(region_changes.c.published.is_(False))
+                .order_by(region_changes.c.region, region_changes.c.id)
+            ).all()
+        grouped: dict[str, dict[str, list[str]]] = {}
+        upto: dict[str, int] = {}
+        for row in rows:
+            changes = grouped.setdefault(row.region, {"created": [], "updated": []})
+            target = changes.setdefault(row.change, [])
+            if row.entry_id not in target:
+                target.append(row.entry_id)
+            upto[row.region] = max(upto.get(row.region, 0), row.id)
+        return [
+            PendingChanges(
+                region,
+                tuple(c["created"]),
+                tuple(e for e in c["updated"] if e not in c["created"]),
+                upto[region],
+            )
+            for region, c in grouped.items()
+        ]
+
+    def announce(self, pending: PendingChanges, now: datetime, feed: dict[str, Any]) -> str:
+        """Write the region's ``feed.updated`` event and mark its changes announced, atomically."""
+        with self.transaction() as conn:
+            event_id = self._event(
+                conn,
+                "feed.updated",
+                now,
+                [pending.region],
+                feed=feed,
+                changes={"created": list(pending.created), "updated": list(pending.updated)},
+            )
+            conn.execute(
+                sa.update(region_changes)
+                .where(
+                    region_changes.c.region == pending.region,
+                    region_changes.c.id <= pending.upto,
+                    region_changes.c.published.is_(False),
+                )
+                .values(published=True)
+            )
+        return event_id
+
+    def events(self, since_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.id, outbox.c.body)
+                .where(outbox.c.id > since_id)
+                .order_by(outbox.c.id)
+                .limit(limit)
+            ).all()
+        return [{"seq": r.id, **json.loads(r.body)} for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+                for name, table in (
+                    ("articles", articles),
+                    ("revisions", revisions),
+                    ("locations", locations),
+                    ("outbox", outbox),
+                    ("region_entries", region_entries),
+                )
+            }
+
+    def explain(self, ref: str) -> dict[str, Any] | None:
+        """Everything about one article, found by entry id, key or any URL it was seen at."""
+        from syndicator.normalize import canonical_url
+
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(articles).where(sa.or_(articles.c.entry_id == ref, articles.c.key == ref))
+            ).first()
+            via = None
+            if row is None:
+                try:
+                    url = canonical_url(ref)
+                except ValueError:
+                    url = ref
+                loc = conn.execute(
+                    sa.select(locations).where(locations.c.url.in_([ref, url]))
+                ).first()
+                if loc is not None:
+                    via = {
+                        "url": loc.url,
+                        "relation": loc.relation,
+                        "reason": loc.reason,
+                        "source": loc.source_id,
+                    }
+                    row = conn.execute(
+                        sa.select(articles).where(articles.c.id == loc.article_id)
+                    ).first()
+            if row is None:
+                return None
+            locs = conn.execute(
+                sa.select(locations)
+                .where(locations.c.article_id == row.id)
+                .order_by(locations.c.id)
+            ).all()
+            revs = conn.execute(
+                sa.select(revisions)
+                .where(revisions.c.article_id == row.id)
+                .order_by(revisions.c.revision)
+            ).all()
+            members = conn.execute(
+                sa.select(region_entries)
+                .where(region_entries.c.article_id == row.id)
+                .order_by(region_entries.c.region)
+            ).all()
+            cluster = conn.execute(
+                sa.select(articles.c.entry_id, articles.c.key).where(
+                    articles.c.cluster_id == row.cluster_id, articles.c.id != row.id
+                )
+            ).all()
+        return {
+            "query": ref,
+            "found_via": via,
+            "id": row.entry_id,
+            "key": row.key,
+            "url": row.url,
+            "title": row.title,
+            "source": row.source_id,
+            "content_hash": row.content_hash,
+            "similarity": row.similarity,
+            "published": _iso(row.published_at),
+            "updated": _iso(row.updated_at),
+            "first_seen": _iso(row.first_seen_at),
+            "revision": row.revision,
+            "removed": _iso(row.removed_at),
+            "locations": [
+                {
+                    "url": loc.url,
+                    "relation": loc.relation,
+                    "reason": loc.reason,
+                    "source": loc.source_id,
+                    "first_seen": _iso(loc.first_seen_at),
+                }
+                for loc in locs
+            ],
+            "revisions": [
+                {
+                    "revision": r.revision,
+                    "at": _iso(r.revised_at),
+                    "previous_hash": r.previous_hash,
+                    "new_hash": r.new_hash,
+                    "diff": r.diff,
+                }
+                for r in revs
+            ],
+            "regions": [
+                {
+                    "region": m.region,
+                    "reasons": json.loads(m.reasons),
+                    "suppressed": m.suppressed,
+                    "joined": _iso(m.added_at),
+                }
+                for m in members
+            ],
+            "near_duplicates": [{"id": c.entry_id, "key": c.key} for c in cluster],
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = utc(value)
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(
+        conn,
+        tables=[
+            meta,
+            sources,
+            http_cache,
+            articles,
+            revisions,
+            locations,
+            region_entries,
+            region_changes,
+            outbox,
+            fetch_log,
+        ],
+    )
+
+
+MIGRATIONS = {1: _v1}
