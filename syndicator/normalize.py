@@ -9,6 +9,7 @@ It does not decide identity beyond the key, nor regions (see ``regions``).
 
 from __future__ import annotations
 
+import copy
 import html as htmllib
 import re
 import unicodedata
@@ -616,38 +617,77 @@ def body_from_text(text: str | None) -> Body:
 def _walk_blocks(
     root: lxml.html.HtmlElement, base_url: str | None
 ) -> Iterator[tuple[str, str | Image, str]]:
-    """Yield ("p", text, html) and ("img", Image, html) in document order."""
+    """Yield ("p", text, html) and ("img", Image, html) in document order.
+
+    Text and inline elements that sit between blocks (``<div><p>…</p> loose text <br><br> more
+    <em>text</em><div>…</div></div>``) are read as paragraphs of their own, as a browser shows them.
+    """
+    run: list[lxml.html.HtmlElement | str] = []  # inline content waiting for the next block
+
+    def flush() -> Iterator[tuple[str, str | Image, str]]:
+        if any(not isinstance(piece, str) or piece.strip() for piece in run):
+            yield from _inline_run(run, base_url)
+        run.clear()
+
+    if root.text:
+        run.append(root.text)
     for el in root.iterchildren():
-        if not isinstance(el.tag, str):
+        if not isinstance(el.tag, str) or el.tag.lower() in _DROP_TAGS:
+            if el.tail:
+                run.append(el.tail)
             continue
         tag = el.tag.lower()
-        if tag in _DROP_TAGS:
-            continue
-        if tag in ("figure", "picture") or (tag in ("img", "amp-img") and el.getparent() is root):
-            image = _figure_image(el, base_url)
-            if image is not None:
-                yield "img", image, _figure_html(image)
-            continue
         has_blocks = any(isinstance(c.tag, str) and c.tag.lower() in _BLOCK_TAGS for c in el)
-        if tag in ("ul", "ol"):
-            items = [
-                t
-                for li in el.iterchildren()
-                if isinstance(li.tag, str) and (t := clean_text(li.text_content()))
-            ]
-            if items and not has_nested_lists(el):
-                for text in items:
-                    if not _BOILERPLATE_LINE.match(text):
-                        yield "p", text, f"<p>{htmllib.escape(text, quote=False)}</p>"
-                continue
-        if has_blocks:
-            yield from _walk_blocks(el, base_url)
+        if tag not in _BLOCK_TAGS and tag not in ("img", "amp-img") and not has_blocks:
+            run.append(el)  # inline: its tail stays with it
             continue
-        yield from _text_block(el, tag, base_url)
-    # Text directly inside the container (between blocks) counts too.
-    tail_text = clean_text(root.text)
-    if tail_text and root.tag == "div" and root.getparent() is None and not len(root):
-        yield "p", tail_text, f"<p>{htmllib.escape(tail_text, quote=False)}</p>"
+        yield from flush()
+        yield from _block(el, tag, has_blocks, base_url)
+        if el.tail:
+            run.append(el.tail)
+    yield from flush()
+
+
+def _block(
+    el: lxml.html.HtmlElement, tag: str, has_blocks: bool, base_url: str | None
+) -> Iterator[tuple[str, str | Image, str]]:
+    if tag in ("figure", "picture", "img", "amp-img"):
+        image = _figure_image(el, base_url)
+        if image is not None:
+            yield "img", image, _figure_html(image)
+        return
+    if tag in ("ul", "ol"):
+        items = [
+            t
+            for li in el.iterchildren()
+            if isinstance(li.tag, str) and (t := clean_text(li.text_content()))
+        ]
+        if items and not has_nested_lists(el):
+            for text in items:
+                if not _BOILERPLATE_LINE.match(text):
+                    yield "p", text, f"<p>{htmllib.escape(text, quote=False)}</p>"
+            return
+    if has_blocks:
+        yield from _walk_blocks(el, base_url)
+        return
+    yield from _text_block(el, tag, base_url)
+
+
+def _inline_run(
+    run: list[lxml.html.HtmlElement | str], base_url: str | None
+) -> Iterator[tuple[str, str | Image, str]]:
+    """A paragraph (or several, split at double ``<br>``) made of loose text and inline elements."""
+    paragraph = lxml.html.Element("p")
+    for piece in run:
+        if isinstance(piece, str):
+            last = paragraph[-1] if len(paragraph) else None
+            if last is None:
+                paragraph.text = (paragraph.text or "") + piece
+            else:
+                last.tail = (last.tail or "") + piece
+        else:
+            paragraph.append(copy.deepcopy(piece))  # with its tail
+    yield from _text_block(paragraph, "p", base_url)
 
 
 def has_nested_lists(el: lxml.html.HtmlElement) -> bool:
