@@ -144,7 +144,18 @@ def is_chrome(el: HtmlElement) -> bool:
     words = attr_text(el)
     if not words.strip() or _KEEP.search(words):
         return False
-    return bool(_CHROME.search(words))
+    return bool(_CHROME.search(words)) and not (tag == "p" and is_prose(el))
+
+
+# Sentence ends, Latin and CJK, Arabic and Devanagari.
+_SENTENCE_END = re.compile(r"[.!?。！？؟।](?:[\s\"'”’»)\]]|$)")
+
+
+def is_prose(el: HtmlElement) -> bool:
+    """Running text: a few sentences with few links. Such a paragraph is content whatever its
+    class says (sites mark gated paragraphs ``paywall``, styled ones ``promo-text``…)."""
+    text = text_of(el)
+    return len(text) >= 150 and len(_SENTENCE_END.findall(text)) >= 2 and link_density(el) < 0.25
 
 
 def drop(el: HtmlElement) -> None:
@@ -165,8 +176,17 @@ def drop(el: HtmlElement) -> None:
 def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
     """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects."""
     doomed = [el for el in root.iterdescendants() if isinstance(el.tag, str) and is_chrome(el)]
+    # A class that marks paragraphs of running text is a content class (``p.paywall`` on every
+    # paragraph of a gated story), also on that story's short paragraphs.
+    content_classes = {
+        el.get("class")
+        for el in root.iter("p")
+        if el.get("class") and _CHROME.search(attr_text(el)) and is_prose(el)
+    }
     total = len(text_of(root))
     for el in doomed:
+        if el.tag == "p" and el.get("class") in content_classes:
+            continue
         # A "chrome" class on a wrapper holding most of the text is a misnomer, not chrome.
         if el.tag not in CHROME_TAGS and total > 500 and len(text_of(el)) > total * 0.5:
             continue

@@ -309,7 +309,7 @@ def extract_article(
     root = copy.deepcopy(root)  # we cut chrome out of it below
 
     related = tuple(_related_teasers(root, url))
-    body_el = _find_body(root, selectors)
+    body_el = _find_body(root, selectors, gather=True)
     container = _article_container(root, body_el)
     title = _title(root, container, meta, selectors)
     if not title:
@@ -407,7 +407,11 @@ def _figure_html(image: Image) -> str:
 # Finding the body
 
 
-def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | None:
+def _find_body(
+    root: HtmlElement, selectors: Selectors | None, *, gather: bool = False
+) -> HtmlElement | None:
+    """The element that holds the article body. With ``gather``, a body cut into several
+    containers is joined into one (this changes the tree: only on a copy of the page)."""
     if selectors and selectors.body:
         found = dom.select(root, selectors.body)
         if found:
@@ -418,11 +422,49 @@ def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | 
                 wrapper.append(copy.deepcopy(el))
             return wrapper
     for selector in BODY_SELECTORS:
-        for el in dom.select(root, selector):
-            if len(dom.text_of(el)) >= 150 or len(el.findall(".//p")) >= 2:
-                el.set("data-syndicator-found", "container")
-                return el
+        parts = [el for el in dom.select(root, selector) if _holds_text(el)]
+        if parts:
+            body = _join_parts(parts) if gather else parts[0]
+            body.set("data-syndicator-found", "container")
+            return body
     return main_text(root)
+
+
+def _holds_text(el: HtmlElement) -> bool:
+    return len(dom.text_of(el)) >= 150 or len(el.findall(".//p")) >= 2
+
+
+def _join_parts(parts: list[HtmlElement]) -> HtmlElement:
+    """The first body container, with the later parts of the same article moved into it.
+
+    Some sites cut the body into several containers of the same kind with ads or related boxes
+    in between; the parts that belong to the same article as the first (the same ``<article>`` or
+    ``<main>``, else the same parent) are joined, in document order. Changes the tree.
+    """
+    first = parts[0]
+    scope = _body_scope(first)
+    later = [
+        el
+        for el in parts[1:]
+        if not _is_inside(el, first)
+        and (_body_scope(el) is scope if scope is not None else el.getparent() is first.getparent())
+    ]
+    if not later:
+        return first
+    wrapper = lxml.html.Element("div")
+    first.addprevious(wrapper)
+    for el in [first, *later]:
+        dom.drop(el)  # its tail text stays where it was
+        el.tail = None
+        wrapper.append(el)
+    return wrapper
+
+
+def _body_scope(el: HtmlElement) -> HtmlElement | None:
+    for a in dom.ancestors(el):
+        if a.tag in ("article", "main") or (a.get("role") or "") == "main":
+            return a
+    return None
 
 
 def main_text(root: HtmlElement) -> HtmlElement | None:
