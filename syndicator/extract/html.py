@@ -438,8 +438,9 @@ def _join_parts(parts: list[HtmlElement]) -> HtmlElement:
     """The first body container, with the later parts of the same article moved into it.
 
     Some sites cut the body into several containers of the same kind with ads or related boxes
-    in between; the parts that belong to the same article as the first (the same ``<article>`` or
-    ``<main>``, else the same parent) are joined, in document order. Changes the tree.
+    in between; the parts of running text that belong to the same article as the first (the same
+    ``<article>`` or ``<main>``, else the same parent) are joined, in document order. Changes the
+    tree.
     """
     first = parts[0]
     scope = _body_scope(first)
@@ -448,6 +449,7 @@ def _join_parts(parts: list[HtmlElement]) -> HtmlElement:
         for el in parts[1:]
         if not _is_inside(el, first)
         and (_body_scope(el) is scope if scope is not None else el.getparent() is first.getparent())
+        and dom.link_density(el) < 0.5  # not a box of related links that shares the class
     ]
     if not later:
         return first
@@ -485,12 +487,13 @@ def main_text(root: HtmlElement) -> HtmlElement | None:
         if any(dom.is_chrome(a) for a in _ancestors_until(el, body)):
             continue
         text = dom.text_of(el)
-        if len(text) < 25:
+        length = _text_weight(text)
+        if length < 25:
             continue
         density = dom.link_density(el)
         if density > 0.5:
             continue
-        points = 1.0 + text.count(",") + text.count("،") + min(len(text) / 100, 3.0)
+        points = 1.0 + sum(text.count(c) for c in _COMMAS) + min(length / 100, 3.0)
         if el.tag in ("li", "span"):
             points *= 0.5
         parent = el.getparent()
@@ -512,6 +515,16 @@ def main_text(root: HtmlElement) -> HtmlElement | None:
         return None
     best_el.set("data-syndicator-found", "main-text")
     return best_el
+
+
+_COMMAS = ",،、，､"
+# Han, kana and hangul syllables: one character carries about as much as a short word.
+_WIDE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def _text_weight(text: str) -> int:
+    """Length of a text in Latin-equivalent characters (ideographs count three)."""
+    return len(text) + 2 * len(_WIDE.findall(text)) if not text.isascii() else len(text)
 
 
 def _has_block_children(el: HtmlElement) -> bool:
