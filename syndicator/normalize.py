@@ -623,9 +623,13 @@ def _walk_blocks(
     <em>text</em><div>…</div></div>``) are read as paragraphs of their own, as a browser shows them.
     """
     run: list[lxml.html.HtmlElement | str] = []  # inline content waiting for the next block
+    held: list[Image] = []  # a picture whose caption may be the next block
 
     def flush() -> Iterator[tuple[str, str | Image, str]]:
-        if any(not isinstance(piece, str) or piece.strip() for piece in run):
+        for image in held:
+            yield "img", image, _figure_html(image)
+        held.clear()
+        if _has_content(run):
             yield from _inline_run(run, base_url)
         run.clear()
 
@@ -641,11 +645,40 @@ def _walk_blocks(
         if tag not in _BLOCK_TAGS and tag not in ("img", "amp-img") and not has_blocks:
             run.append(el)  # inline: its tail stays with it
             continue
-        yield from flush()
-        yield from _block(el, tag, has_blocks, base_url)
+        if _is_caption(el):
+            # A caption outside <figure> (``<img><p class="caption">``) describes the picture
+            # just before it; without one it is still not a paragraph of the story.
+            if held and not _has_content(run):
+                held[-1] = _with_caption(held[-1], el)
+        else:
+            yield from flush()
+            if tag in ("figure", "picture", "img", "amp-img"):
+                image = _figure_image(el, base_url)
+                if image is not None:
+                    held.append(image)
+            else:
+                yield from _block(el, tag, has_blocks, base_url)
         if el.tail:
             run.append(el.tail)
     yield from flush()
+
+
+def _has_content(run: list[lxml.html.HtmlElement | str]) -> bool:
+    return any(not isinstance(piece, str) or piece.strip() for piece in run)
+
+
+def _is_caption(el: lxml.html.HtmlElement) -> bool:
+    if el.tag == "figcaption":
+        return True
+    words = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    return "caption" in words
+
+
+def _with_caption(image: Image, el: lxml.html.HtmlElement) -> Image:
+    text, credit = split_caption(el.text_content())
+    if credit is None:
+        credit = _credit_element(el)
+    return Image(url=image.url, caption=text or image.caption, credit=credit or image.credit)
 
 
 def _block(
