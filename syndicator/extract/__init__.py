@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from syndicator.errors import ExtractError
-from syndicator.extract import dom, feed, html, sitemap, text
+from syndicator.extract import dom, feed, html, sitemap, text, xmlsafe
 from syndicator.extract.charset import decode
 from syndicator.model import Extraction, Selectors
 
@@ -73,6 +73,7 @@ def extract(
         raise ExtractError(f"unknown document kind {kind!r} (one of {', '.join(KINDS)})", url=url)
     if not body.strip():
         raise ExtractError("empty document", url=url)
+    body = xmlsafe.gunzip(body, url)  # a gzipped file (sitemap.xml.gz), inflated with a limit
     sniffed = sniff(body, content_type)
     if sniffed == "binary":
         raise ExtractError("not a text document (binary data)", url=url)

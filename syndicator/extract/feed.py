@@ -75,10 +75,14 @@ def _feed_headers(url: str, content_type: str | None) -> dict[str, str]:
     would flag a non-XML type (``text/html`` from a misconfigured server) as a broken feed.
     """
     charset = codec_name(header_charset(content_type))
-    return {
-        "content-location": url,
+    headers = {
         "content-type": f"application/xml; charset={charset}" if charset else "application/xml",
     }
+    # feedparser resolves relative links itself but mangles file:// bases (file:///a → file://a);
+    # for those it leaves links relative and we resolve them (see _entry_link).
+    if url.startswith(("http://", "https://")):
+        headers["content-location"] = url
+    return headers
 
 
 def _entry_draft(entry: Any, feed_url: str, language: str | None, index: int) -> Draft | None:
@@ -115,14 +119,26 @@ def _entry_draft(entry: Any, feed_url: str, language: str | None, index: int) ->
         section=categories[0] if categories else None,
         categories=categories,
         bylines=tuple(a for a in authors if a),
-        language=clean_or_none(entry.get("language")) or language,
-        published=_date(entry, "published") or _date(entry, "created"),
+        language=_entry_language(entry) or language,
+        # RSS 1.0's dc:date and Atom entries without <published> only say when they were updated.
+        published=_date(entry, "published") or _date(entry, "created") or _date(entry, "updated"),
         updated=_date(entry, "updated"),
         body_html=body_html or None,
         images=tuple(_entry_images(entry, feed_url)),
         complete=is_complete(body_html),
         method="feed",
     )
+
+
+def _entry_language(entry: Any) -> str | None:
+    """The entry's own language (``xml:lang`` on the entry or its parts, ``dc:language``)."""
+    for part in ("content", "title_detail", "summary_detail"):
+        detail = entry.get(part)
+        if isinstance(detail, list):
+            detail = detail[0] if detail else None
+        if isinstance(detail, dict) and detail.get("language"):
+            return clean_or_none(detail["language"])
+    return clean_or_none(entry.get("language"))
 
 
 def is_complete(body_html: str) -> bool:
