@@ -161,6 +161,21 @@ _BYLINE_DASH = re.compile(r"^(?P<who>.+?)\s*[-–—]\s*(?P<place>[^-–—]{1,3
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|،|;|؛|&|\band\b|\bund\b|\bet\b|\by\b|\sو\s)\s*", re.I)
 
 
+def _split_attached_and(names: str) -> list[str]:
+    """Arabic writes "and" joined to the next word: ``سامي درويش وهالة منصور`` is two people.
+    Split there only when both sides keep at least two words (a name like وليد stays whole)."""
+    words = names.split()
+    for i in range(2, len(words) - 1):
+        word = words[i]
+        if word.startswith("و") and len(word) > 2 and not _is_arabic_particle(word):
+            return [" ".join(words[:i]), " ".join([word[1:], *words[i + 1 :]])]
+    return [names]
+
+
+def _is_arabic_particle(word: str) -> bool:
+    return word in ("وفي", "ومن", "وعن", "وعلى", "والى", "وإلى")
+
+
 def split_byline(byline: str | None) -> tuple[tuple[str, ...], str | None]:
     """Split a byline into authors and a dateline.
 
@@ -179,7 +194,8 @@ def split_byline(byline: str | None) -> tuple[tuple[str, ...], str | None]:
         dict.fromkeys(
             name
             for part in _AUTHOR_SPLIT.split(text)
-            if (name := unquote_name(part)) and len(name) <= 120
+            for piece in _split_attached_and(part)
+            if (name := unquote_name(piece)) and len(name) <= 120
         )
     )
     if place is not None and agency(place) and not authors:
@@ -560,7 +576,10 @@ _BOILERPLATE_LINE = re.compile(
     r"^(?:advertisement|advertising|sponsored|إعلان|اعلان|مساحة إعلانية|read more"
     r"|اقرأ (?:أيضا|أيضاً|المزيد)"
     r"|continue reading|share this|شارك(?: المقال| الخبر)?|tt)\b[\s:.…]*$"
-    r"|^The post .{1,300} appeared first on .{1,200}\.?$",
+    r"|^The post .{1,300} appeared first on .{1,200}\.?$"
+    # a gallery's page numbers ("3", "3 / 14"), a copyright notice
+    r"|^\d{1,3}(?:\s*(?:/|of|من)\s*\d{1,3})?$"
+    r"|^(?=.{0,200}$)(?:.*(?:©|\(c\) \d{4}|all rights reserved|جميع الحقوق محفوظة)).*$",
     re.I,
 )
 
@@ -642,14 +661,14 @@ def _walk_blocks(
             continue
         tag = el.tag.lower()
         has_blocks = any(isinstance(c.tag, str) and c.tag.lower() in _BLOCK_TAGS for c in el)
-        if tag not in _BLOCK_TAGS and tag not in ("img", "amp-img") and not has_blocks:
-            run.append(el)  # inline: its tail stays with it
-            continue
-        if _is_caption(el):
+        if not has_blocks and _is_caption(el):
             # A caption outside <figure> (``<img><p class="caption">``) describes the picture
             # just before it; without one it is still not a paragraph of the story.
             if held and not _has_content(run):
                 held[-1] = _with_caption(held[-1], el)
+        elif tag not in _BLOCK_TAGS and tag not in ("img", "amp-img") and not has_blocks:
+            run.append(el)  # inline: its tail stays with it
+            continue
         else:
             yield from flush()
             if tag in ("figure", "picture", "img", "amp-img"):
@@ -734,9 +753,13 @@ def has_nested_lists(el: lxml.html.HtmlElement) -> bool:
 def _text_block(
     el: lxml.html.HtmlElement, tag: str, base_url: str | None
 ) -> Iterator[tuple[str, str | Image, str]]:
-    # Images inside a text block (an inline figure without <figure>) become images.
+    # Images inside a text block (an inline figure without <figure>) become images, and the
+    # captions beside them (``<img><cite class="caption">``) their captions, not text.
+    el, captions = _without_captions(el)
     for img in el.iter("img", "amp-img"):
         image = _figure_image(img, base_url)
+        if image is not None and captions:
+            image = _with_caption(image, captions.pop(0))
         if image is not None and image.caption:
             yield "img", image, _figure_html(image)
     if tag == "img" or tag == "amp-img":
@@ -747,6 +770,32 @@ def _text_block(
             continue
         out_tag = tag if tag in ("h2", "h3", "h4", "h5", "h6", "blockquote", "pre") else "p"
         yield "p", text, f"<{out_tag}>{piece_html}</{out_tag}>"
+
+
+def _without_captions(
+    el: lxml.html.HtmlElement,
+) -> tuple[lxml.html.HtmlElement, list[lxml.html.HtmlElement]]:
+    """A copy of a text block without its caption elements, and those captions (if it has any)."""
+    if not any(isinstance(d.tag, str) and _is_caption(d) for d in el.iterdescendants()):
+        return el, []
+    el = copy.deepcopy(el)
+    captions: list[lxml.html.HtmlElement] = []
+    for d in el.iterdescendants():
+        if (
+            isinstance(d.tag, str)
+            and _is_caption(d)
+            and not any(c in captions for c in d.iterancestors())
+        ):
+            captions.append(d)
+    for caption in captions:
+        parent = caption.getparent()
+        previous = caption.getprevious()
+        if caption.tail and previous is not None:
+            previous.tail = (previous.tail or "") + caption.tail
+        elif caption.tail:
+            parent.text = (parent.text or "") + caption.tail
+        parent.remove(caption)
+    return el, captions
 
 
 def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
