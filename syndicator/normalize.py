@@ -33,22 +33,20 @@ from syndicator.model import Article, Draft, Image
 
 _SPACES = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
-# fmt: off
-_INVISIBLE = (
-    dict.fromkeys(map(ord, "\u200b\ufeff\u2060\u180e"), None)
-    | {cp: None for cp in range(0x20) if chr(cp) not in "\n\t"} | {0x7F: None}
-)
-# fmt: on
+# Zero-width characters and control characters other than newline and tab (\r included).
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200b\ufeff\u2060\u180e]")
 
 
 def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
     """NFC text with invisible junk removed and whitespace collapsed (newlines kept if asked)."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).replace("\r", "\n")
-    text = _SPACES.sub(" ", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
     if keep_newlines:
-        return _NEWLINES.sub("\n", text).strip()
+        return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
     return " ".join(text.split())
 
 
