@@ -876,15 +876,14 @@ def _keywords(ld: dict[str, Any], meta: PageMeta) -> list[str]:
 def _related_teasers(root: HtmlElement, url: str) -> Iterator[Teaser]:
     """Teasers in related-article boxes ("مقالات ذات صلة", "Read also")."""
     seen: set[str] = set()
-    boxes: list[HtmlElement] = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):
+    boxes: set[HtmlElement] = set()
+    # Only <aside> and elements with a class or id can be boxes (one query, in document order).
+    for el in root.xpath("//aside | //*[@class or @id]"):
+        if not (el.tag == "aside" or dom.RELATED.search(dom.attr_text(el))):
             continue
-        if not (dom.RELATED.search(dom.attr_text(el)) or el.tag == "aside"):
+        if any(a in boxes for a in dom.ancestors(el)):
             continue
-        if any(_is_inside(el, box) for box in boxes):
-            continue
-        boxes.append(el)
+        boxes.add(el)
         for teaser in cards(el, url, related=True):
             if teaser.url and teaser.url not in seen:
                 seen.add(teaser.url)

@@ -9,6 +9,7 @@ navigation, headers and footers are not articles; teasers inside related / "more
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
@@ -64,6 +65,14 @@ def cards(
 def _article_anchors(root: HtmlElement, page_url: str) -> list[HtmlElement]:
     page = canonical_url(page_url) if urlsplit(page_url).scheme in ("http", "https") else page_url
     host = urlsplit(page_url).hostname
+    # What lies above ``root`` is the same for every link: look at it once.
+    above = [root, *dom.ancestors(root)]
+    if any(
+        isinstance(x.tag, str) and (x.tag in _CHROME_CONTAINERS or _is_site_chrome(x))
+        for x in above
+    ):
+        return []
+    in_heading = any(x.tag in _HEADINGS for x in above)
     out = []
     for a in root.iter("a"):
         href = a.get("href")
@@ -80,19 +89,31 @@ def _article_anchors(root: HtmlElement, page_url: str) -> list[HtmlElement]:
             continue
         if canonical_url(url) == page or _NOT_ARTICLE_PATH.match(parts.path):
             continue
+        between = list(_ancestors_below(a, root))
         if any(
             isinstance(x.tag, str) and (x.tag in _CHROME_CONTAINERS or _is_site_chrome(x))
-            for x in dom.ancestors(a)
+            for x in between
         ):
             continue
         text = dom.text_of(a) or (a.get("title") or "")
-        heading = any(x.tag in ("h1", "h2", "h3", "h4", "h5") for x in dom.ancestors(a))
+        heading = in_heading or any(x.tag in _HEADINGS for x in between)
         if len(text) < 12 and not heading and not _has_heading_sibling(a):
             continue
         if len(text.split()) < 3 and not heading:
             continue
         out.append(a)
     return out
+
+
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5"})
+
+
+def _ancestors_below(el: HtmlElement, root: HtmlElement) -> Iterator[HtmlElement]:
+    """The ancestors of ``el`` up to (not including) ``root``."""
+    for x in dom.ancestors(el):
+        if x is root:
+            return
+        yield x
 
 
 def _same_site(a: str, b: str) -> bool:
