@@ -387,7 +387,7 @@ def canonical_url(url: str, base: str | None = None) -> str:
     if parts.username:
         netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
     path = _requote(parts.path or "/")
-    query = urlencode(
+    query = parts.query and urlencode(
         sorted(
             (k, v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -796,6 +796,10 @@ def _without_captions(
     return el, captions
 
 
+_IMG_TAG = re.compile(r"<img\b[^>]*>|<amp-img\b[^>]*>(?:</amp-img>)?")
+_DOUBLE_BR = re.compile(r"(?:<br\s*/?>\s*){2,}", re.I)
+
+
 def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
     """The inner HTML and text of a text block, split where it has two <br> in a row."""
     inner = (htmllib.escape(el.text, quote=False) if el.text else "") + "".join(
@@ -803,8 +807,11 @@ def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
         for child in el
         if isinstance(child.tag, str) or child.tail
     )
-    inner = re.sub(r"<img\b[^>]*>|<amp-img\b[^>]*>(?:</amp-img>)?", "", inner)
-    chunks = re.split(r"(?:<br\s*/?>\s*){2,}", inner, flags=re.I)
+    if "<img" in inner or "<amp-img" in inner:
+        inner = _IMG_TAG.sub("", inner)
+    chunks = _DOUBLE_BR.split(inner)
+    if len(chunks) == 1:  # one piece: its text is the element's own (no need to parse it again)
+        return [(inner.strip(), clean_text(el.text_content()))]
     out = []
     for chunk in chunks:
         text = clean_text(

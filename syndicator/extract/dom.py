@@ -183,7 +183,8 @@ def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
         for el in root.iter("p")
         if el.get("class") and _CHROME.search(attr_text(el)) and is_prose(el)
     }
-    total = len(text_of(root))
+    # The whole text is measured (before anything goes) only if a class may be a misnomer.
+    total = len(text_of(root)) if any(el.tag not in CHROME_TAGS for el in doomed) else 0
     for el in doomed:
         if el.tag == "p" and el.get("class") in content_classes:
             continue
