@@ -7,19 +7,21 @@ Exit codes: 0 ok; 1 something failed (a document, a source); 2 bad usage or bad 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from syndicator import __version__, config
+from syndicator.app import App, Outcome
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.extract import KINDS
 from syndicator.fetch import fetch_once, local_path
-from syndicator.ingest import Document, read_document, source_for
+from syndicator.ingest import Document, PassResult, read_document, source_for
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -64,6 +66,46 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate the config and list the sources with their schedules"
     )
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "once",
+        help="one pass over every (or the named) source, then publish",
+        description="Fetch every enabled source (or the ones named) once, store what changed, "
+        "publish the changed regions and deliver pending notifications. Exit 0 if every source "
+        "was read, 1 if some failed (the rest are published), 2 on a bad config.",
+    )
+    p.add_argument(
+        "--source", action="append", default=[], metavar="ID", help="only this source (repeatable)"
+    )
+    p.set_defaults(func=cmd_once)
+
+    p = sub.add_parser(
+        "ingest", help="push documents in (HTML, feed, text dump, NDJSON), then publish"
+    )
+    p.add_argument("docs", nargs="+", metavar="DOC", help="URL, file path, or - for stdin")
+    p.add_argument(
+        "--source",
+        default="push",
+        metavar="ID",
+        help="record the articles as coming from this source (default: push)",
+    )
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("publish", help="re-render every feed from the store")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "explain",
+        help="an article's record: key, id, hash, revisions, duplicates, regions and why",
+    )
+    p.add_argument("ref", metavar="URL|ID", help="an article URL (any it was seen at) or entry id")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("status", help="one row per source: health, last fetch, errors, counts")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_status)
     return parser
 
 
@@ -189,6 +231,192 @@ def _print_extraction(result: dict[str, Any], out: TextIO) -> None:
         print(f"   {mark}  {t['title']}" + (f"  <{t['url']}>" if t["url"] else ""), file=out)
     for s in result.get("sitemaps", []):
         print(f"   sitemap  {s}", file=out)
+
+
+def _app(args: argparse.Namespace) -> App:
+    cfg = config.load(args.config)
+    return App(cfg)
+
+
+def _progress(total: int) -> Callable[[PassResult], None] | None:
+    """A line per finished source on a terminal (long runs show where they are)."""
+    if not sys.stderr.isatty():
+        return None
+    done = 0
+
+    def report(result: PassResult) -> None:
+        nonlocal done
+        done += 1
+        print(f"[{done}/{total}] {result.source_id}: {result.summary()}", file=sys.stderr)
+
+    return report
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        unknown = [s for s in args.source if s not in {x.id for x in app.config.sources}]
+        if unknown:
+            raise ConfigError(
+                f"no source {unknown[0]!r} in the configuration",
+                fix="see `syndicator check` for the source ids",
+            )
+        total = len(args.source) or sum(1 for s in app.config.sources if s.enabled)
+        outcome = asyncio.run(app.once(args.source, progress=_progress(total)))
+    finally:
+        app.close()
+    assert outcome.once is not None
+    for result in outcome.once.passes:
+        print(f"{result.source_id}: {result.summary()}")
+        for error in result.page_errors[:5]:
+            print(f"  page error: {error}")
+    _print_published(outcome)
+    return EXIT_FAILED if outcome.once.failed else EXIT_OK
+
+
+def _print_published(outcome: Outcome) -> None:
+    published = outcome.published
+    if published is not None:
+        changed = len(published.changed)
+        print(f"published {changed} changed file(s) in {published.seconds * 1000:.0f} ms")
+    else:
+        print("nothing to publish")
+    if outcome.announced:
+        print(f"{len(outcome.announced)} feed.updated event(s) written")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        documents = []
+        errors = []
+        for doc in args.docs:
+            try:
+                documents.append(_read(doc, app.config.service.user_agent))
+            except SyndicatorError as e:
+                errors.append(str(e))
+        outcome = app.ingest(documents, source_id=args.source)
+    finally:
+        app.close()
+    outcome.errors[:0] = errors
+    if args.json:
+        print(json.dumps({"results": outcome.pushed, "errors": outcome.errors}, ensure_ascii=False))
+    else:
+        for r in outcome.pushed:
+            print(f"{r['change']:<9} {r['url']}  {r['id']}")
+        for problem in outcome.errors:
+            print(f"error: {problem}", file=sys.stderr)
+        _print_published(outcome)
+    return EXIT_FAILED if outcome.errors else EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        regions = [r.id for r in app.config.regions] + ["all"]
+        result = app.publisher.publish(regions)
+        announced = app.announce()
+    finally:
+        app.close()
+    print(
+        f"published {len(result.changed)} changed file(s) in {result.seconds * 1000:.0f} ms "
+        f"into {app.config.service.feeds_dir}"
+    )
+    if announced:
+        print(f"{len(announced)} feed.updated event(s) written")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        record = app.store.explain(args.ref)
+    finally:
+        app.close()
+    if record is None:
+        print(f"no stored article is known by {args.ref!r}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"{record['title']}")
+    print(f"  id        {record['id']}")
+    print(f"  key       {record['key']}")
+    print(f"  hash      {record['content_hash']}  (revision {record['revision']})")
+    print(f"  source    {record['source']}")
+    print(f"  published {record['published']}   updated {record['updated']}")
+    if record["found_via"]:
+        via = record["found_via"]
+        print(
+            f"  {args.ref} is a {via['relation']} location of this article: {via['reason']}"
+            + (f" (seen by {via['source']})" if via["source"] else "")
+        )
+    print("  locations:")
+    for loc in record["locations"]:
+        print(f"    {loc['relation']:<9} {loc['url']}  — {loc['reason']}")
+    print("  regions:")
+    for m in record["regions"]:
+        state = " (suppressed near-duplicate)" if m["suppressed"] else ""
+        print(f"    {m['region']}{state}: " + "; ".join(m["reasons"]))
+    if record["near_duplicates"]:
+        print("  near-duplicates: " + ", ".join(n["key"] for n in record["near_duplicates"]))
+    for rev in record["revisions"]:
+        print(
+            f"  revision {rev['revision']} at {rev['at']}: {rev['previous_hash']} → "
+            f"{rev['new_hash']}"
+        )
+        for line in rev["diff"].splitlines()[2:12]:
+            print(f"    {line[:160]}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        app.store.sync_sources((s.id, s.kind, s.url) for s in app.config.sources)
+        states = app.store.source_states()
+    finally:
+        app.close()
+    configured = {s.id for s in app.config.sources}
+    states = [s for s in states if s.id in configured]
+    if args.json:
+        print(json.dumps([s.to_json() for s in states], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="sources")
+    for column in (
+        "source",
+        "health",
+        "last fetch",
+        "HTTP",
+        "error",
+        "next due",
+        "created",
+        "updated",
+        "dupes",
+    ):
+        table.add_column(column)
+    colours = {"ok": "green", "failing": "red", "degraded": "yellow", "stale": "yellow"}
+    for s in states:
+        table.add_row(
+            s.id,
+            f"[{colours.get(s.health, 'white')}]{s.health}[/]",
+            _when(s.last_fetch_at),
+            str(s.last_status or ""),
+            (s.last_error or "")[:60],
+            _when(s.next_due_at),
+            str(s.created),
+            str(s.updated),
+            str(s.duplicates),
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
 def cmd_check(args: argparse.Namespace) -> int:

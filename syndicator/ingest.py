@@ -1,21 +1,31 @@
-"""Ingest: what a document means once extracted, normalized, fingerprinted and routed.
+"""Ingest: one pass over a source, and what a document means once read.
 
-:func:`read_document` is the pure heart of a source pass (no I/O): bytes and a URL in, clean
-articles with their regions and the teasers around them out. The pass itself (fetch, store,
-publish) builds on it.
+:func:`read_document` is the pure heart (no I/O): bytes and a URL in, clean articles with their
+regions and the teasers around them out. :class:`SourcePass` is the whole pass for one source,
+top to bottom: the listing (conditional GET) → the article pages not yet known (or cheaply
+rechecked) → extract → normalize → fingerprint → route → one store transaction.
+:func:`run_once` runs every source once. Publishing and notifying are not done here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 from syndicator import regions as region_rules
 from syndicator.config import Config, Source
-from syndicator.errors import ExtractError
+from syndicator.errors import ExtractError, FetchError
 from syndicator.extract import extract
-from syndicator.model import Article, Teaser
-from syndicator.normalize import normalize_article, zone
+from syndicator.fetch import Fetched, Fetcher, Validators
+from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
+from syndicator.normalize import canonical_url, normalize_article, zone
+from syndicator.store import ChangeSet, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +110,469 @@ def source_for(config: Config | None, url: str, source_id: str | None = None) ->
         if s.url == url:
             return s
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# One pass over one source: fetch → extract → normalize → fingerprint → route → store
+
+
+@dataclass
+class PassResult:
+    """How one pass of one source went."""
+
+    source_id: str
+    ok: bool = True
+    status: int | None = None
+    error: str | None = None
+    not_modified: bool = False
+    found: int = 0
+    pages: int = 0
+    page_errors: list[str] = field(default_factory=list)
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    retry_after: float | None = None
+    duration: float = 0.0
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"failed: {self.error}"
+        if self.not_modified:
+            return "not modified"
+        c = self.changes
+        parts = [
+            f"{c.count(k)} {k}"
+            for k in ("created", "updated", "duplicate", "unchanged")
+            if c.count(k)
+        ]
+        text = ", ".join(parts) or "nothing new"
+        if self.page_errors:
+            text += f"; {len(self.page_errors)} page(s) failed"
+        return text
+
+
+@dataclass
+class _Plan:
+    """What a pass found, before it is stored (stored in config order by :func:`run_once`)."""
+
+    source: Source
+    result: PassResult
+    articles: list[Article] = field(default_factory=list)
+    validators: list[tuple[str, str | None, str | None, int | None]] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SourcePass:
+    """One pass of one source. :meth:`plan` does the network work and reads the store;
+    :meth:`commit` writes everything it found in one transaction."""
+
+    def __init__(
+        self, source: Source, *, config: Config, store: Store, fetcher: Fetcher, now: datetime
+    ) -> None:
+        self.source, self.config, self.store, self.fetcher = source, config, store, fetcher
+        self.now = now
+        self.rules = rules_of(config)
+
+    async def run(self) -> PassResult:
+        return self.commit(await self.plan())
+
+    async def plan(self) -> _Plan:
+        started = time.monotonic()
+        plan = _Plan(self.source, PassResult(self.source.id))
+        try:
+            await self._plan(plan)
+        except FetchError as e:
+            plan.result.ok, plan.result.error = False, e.reason
+            plan.result.status, plan.result.retry_after = e.status, e.retry_after
+            plan.articles.clear()
+            plan.validators.clear()
+        except ExtractError as e:
+            plan.result.ok, plan.result.error = False, f"unusable document: {e.reason}"
+            plan.articles.clear()
+            plan.validators.clear()
+        plan.result.duration = time.monotonic() - started
+        return plan
+
+    def commit(self, plan: _Plan) -> PassResult:
+        result = plan.result
+        suppress = frozenset(r.id for r in self.config.regions if r.suppress_near_duplicates)
+        with self.store.transaction() as conn:
+            if result.ok:
+                result.changes = self.store.apply(
+                    self.source.id,
+                    plan.articles,
+                    now=self.now,
+                    suppress=suppress,
+                    validators=plan.validators,
+                    conn=conn,
+                )
+            for entry in plan.log:
+                self.store.log_fetch(self.source.id, conn=conn, **entry)
+            self.store.record_pass(
+                self.source.id,
+                at=self.now,
+                ok=result.ok,
+                status=result.status,
+                error=result.error,
+                found=None if result.not_modified else result.found,
+                changes=result.changes if result.ok else None,
+                health="ok" if result.ok else "failing",
+                conn=conn,
+            )
+        return result
+
+    # -- the work --------------------------------------------------------------------------
+
+    async def _fetch(self, plan: _Plan, url: str, *, conditional: bool = True) -> Fetched:
+        stored = self.store.validators(url) if conditional else None
+        validators = Validators(*stored) if stored else None
+        started = time.monotonic()
+        try:
+            fetched = await self.fetcher.get(url, validators)
+        except FetchError as e:
+            plan.log.append(
+                {
+                    "url": url,
+                    "at": self.now,
+                    "outcome": "error",
+                    "status": e.status,
+                    "reason": e.reason,
+                    "duration_ms": int((time.monotonic() - started) * 1000),
+                }
+            )
+            raise
+        plan.log.append(
+            {
+                "url": url,
+                "at": self.now,
+                "outcome": "not-modified" if fetched.not_modified else "ok",
+                "status": fetched.status,
+                "size": len(fetched.body),
+                "duration_ms": int(fetched.elapsed * 1000),
+            }
+        )
+        return fetched
+
+    async def _plan(self, plan: _Plan) -> None:
+        source = self.source
+        listing = await self._fetch(plan, source.url)
+        plan.result.status = listing.status
+        if listing.not_modified:
+            plan.result.not_modified = True
+            return
+        document = read_document(
+            listing.body,
+            listing.final_url,
+            now=self.now,
+            config=self.config,
+            source=source,
+            content_type=listing.content_type,
+        )
+        teasers = list(document.teasers)
+        if document.sitemaps:
+            teasers += await self._child_sitemaps(plan, document.sitemaps)
+        plan.result.found = len(document.articles) + len(teasers)
+        plan.result.page_errors.extend(document.errors)
+
+        ready: list[Article] = []
+        wanted: dict[str, Article | None] = {}  # page URL → the feed item it completes
+        for item in document.articles[: source.max_articles]:
+            if source.fetch_pages == "never" or (item.complete and source.fetch_pages == "auto"):
+                ready.append(item)
+            elif item.fetched_url and _is_web(item.fetched_url):
+                wanted[canonical_url(item.fetched_url)] = item
+            elif item.complete:
+                ready.append(item)
+        for teaser in teasers:
+            if teaser.url and not teaser.related and _is_web_or_file(teaser.url):
+                wanted.setdefault(canonical_url(teaser.url), None)
+            if len(wanted) >= source.max_articles:
+                break
+
+        known = self.store.known(wanted) if wanted else set()
+        jobs = []
+        for url, wanted_item in wanted.items():
+            if url in known:
+                # Known already: look again only if it is cheap (a conditional GET).
+                if self.store.validators(url):
+                    jobs.append(self._page(plan, url, wanted_item, conditional=True))
+            else:
+                jobs.append(self._page(plan, url, wanted_item, conditional=False))
+        pages = await asyncio.gather(*jobs)
+        plan.result.pages = len(jobs)
+        for found in pages:
+            ready.extend(found)
+        plan.articles = [self._route(a) for a in _unique_by_key(ready)]
+        if not plan.result.page_errors:
+            plan.validators.append(
+                (source.url, listing.etag, listing.last_modified, listing.status)
+            )
+
+    async def _child_sitemaps(self, plan: _Plan, urls: Sequence[str]) -> list[Teaser]:
+        teasers: list[Teaser] = []
+        for url in urls[:MAX_CHILD_SITEMAPS]:
+            try:
+                child = await self._fetch(plan, url)
+            except FetchError as e:
+                plan.result.page_errors.append(f"{url}: {e.reason}")
+                continue
+            if child.not_modified:
+                continue
+            try:
+                doc = read_document(child.body, child.final_url, now=self.now, kind="sitemap")
+            except ExtractError as e:
+                plan.result.page_errors.append(f"{url}: {e.reason}")
+                continue
+            teasers.extend(doc.teasers)
+            plan.validators.append((url, child.etag, child.last_modified, child.status))
+        return teasers
+
+    async def _page(
+        self, plan: _Plan, url: str, item: Article | None, *, conditional: bool
+    ) -> list[Article]:
+        """An article page: fetched, read, its canonical link checked, merged with its item."""
+        try:
+            fetched = await self._fetch(plan, url, conditional=conditional)
+        except FetchError as e:
+            plan.result.page_errors.append(f"{url}: {e.reason}")
+            return []
+        if fetched.not_modified:
+            return []
+        try:
+            document = read_document(
+                fetched.body,
+                fetched.final_url,
+                now=self.now,
+                config=self.config,
+                source=self.source,
+                content_type=fetched.content_type,
+                kind="html",
+            )
+        except ExtractError as e:
+            plan.result.page_errors.append(f"{url}: {e.reason}")
+            return []
+        plan.result.page_errors.extend(document.errors)
+        plan.validators.append((url, fetched.etag, fetched.last_modified, fetched.status))
+        if document.kind != "article":
+            return []  # a sitemap also lists section pages: not articles, not errors
+        out = []
+        for article in document.articles:
+            article = await self._check_canonical(plan, article, fetched)
+            out.append(_fill_from(article, item) if item is not None else article)
+        return out
+
+    async def _check_canonical(self, plan: _Plan, article: Article, fetched: Fetched) -> Article:
+        """Trust a page's canonical link only if it leads somewhere: a canonical address that
+        answers 404 or 410 is a broken link, and the page keeps its own address."""
+        own = canonical_url(fetched.final_url) if _is_web(fetched.final_url) else None
+        if own is None or article.key == own or not _is_web(article.key):
+            return article
+        if self.store.known([article.key]):
+            return article
+        try:
+            await self._fetch(plan, article.key)
+        except FetchError as e:
+            if e.status in (404, 410):
+                return replace(article, key=own, url=own)
+        return article
+
+    def _route(self, article: Article) -> Article:
+        matches = region_rules.route(article, self.rules, self.source.regions)
+        return replace(article, regions=matches)
+
+
+MAX_CHILD_SITEMAPS = 20
+
+
+def _is_web(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
+
+
+def _is_web_or_file(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https", "file")
+
+
+def _unique_by_key(items: Iterable[Article]) -> list[Article]:
+    seen: dict[str, Article] = {}
+    for item in items:
+        seen.setdefault(item.key, item)
+    return list(seen.values())
+
+
+def _fill_from(page: Article, item: Article) -> Article:
+    """A page completed by what its feed item knew and the page did not say."""
+    return replace(
+        page,
+        published=page.published or item.published,
+        updated=page.updated or item.updated,
+        section=page.section or item.section,
+        categories=page.categories or item.categories,
+        authors=page.authors or item.authors,
+        dateline=page.dateline or item.dateline,
+        summary=page.summary or item.summary,
+        language=page.language or item.language,
+        images=page.images or item.images,
+        guid=page.guid or item.guid,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# `syndicator once`
+
+
+@dataclass
+class OnceResult:
+    passes: list[PassResult]
+
+    @property
+    def regions(self) -> set[str]:
+        return {r for p in self.passes for r in p.changes.regions}
+
+    @property
+    def failed(self) -> list[PassResult]:
+        return [p for p in self.passes if not p.ok]
+
+
+def make_fetcher(config: Config) -> Fetcher:
+    service = config.service
+    return Fetcher(
+        user_agent=service.user_agent,
+        timeout=service.timeout,
+        max_bytes=service.max_bytes,
+        concurrency=service.concurrency,
+        per_host=service.per_host,
+        respect_robots=service.respect_robots,
+    )
+
+
+async def run_once(
+    config: Config,
+    store: Store,
+    *,
+    source_ids: Sequence[str] = (),
+    now: datetime | None = None,
+    fetcher: Fetcher | None = None,
+    progress: Callable[[PassResult], None] | None = None,
+) -> OnceResult:
+    """One pass over every enabled (or every named) source. Sources are fetched concurrently and
+    stored one after another in config order, so the outcome never depends on who answered
+    first (the first source to store a story is the one its entry links to)."""
+    chosen = [s for s in config.sources if (s.id in source_ids if source_ids else s.enabled)]
+    store.sync_sources((s.id, s.kind, s.url) for s in config.sources)
+    own_fetcher = fetcher is None
+    fetcher = fetcher or make_fetcher(config)
+    try:
+        when = now or datetime.now(UTC)
+        passes = [
+            SourcePass(s, config=config, store=store, fetcher=fetcher, now=when) for s in chosen
+        ]
+        tasks = [asyncio.ensure_future(p.plan()) for p in passes]
+        results = []
+        try:
+            for source_pass, task in zip(passes, tasks, strict=True):
+                result = source_pass.commit(await task)
+                results.append(result)
+                if progress is not None:
+                    progress(result)
+        finally:
+            for task in tasks:
+                task.cancel()
+    finally:
+        if own_fetcher:
+            await fetcher.aclose()
+    return OnceResult(results)
+
+
+# --------------------------------------------------------------------------------------------
+# Pushed articles (`syndicator ingest`, POST /api/articles)
+
+PUSH_SOURCE = "push"
+
+
+def article_from_object(
+    obj: Any, *, config: Config | None, now: datetime, source_id: str = PUSH_SOURCE
+) -> Article:
+    """An ARTICLE object (DESIGN.md) as pushed by a client: ``url`` and ``title`` required; the
+    body from ``paragraphs``, ``content_html`` or ``text``; ``published`` defaults to now;
+    ``regions`` may name regions outright (the config's rules apply too)."""
+    if not isinstance(obj, dict):
+        raise ExtractError("an article must be a JSON object")
+    url, title = obj.get("url"), obj.get("title")
+    if not isinstance(url, str) or not _is_web_or_file(url) or not isinstance(title, str):
+        raise ExtractError("an article needs a 'url' (http or https) and a 'title'")
+    paragraphs = obj.get("paragraphs")
+    body_text = None
+    if isinstance(paragraphs, list) and all(isinstance(p, str) for p in paragraphs):
+        body_text = "\n\n".join(paragraphs)
+    elif isinstance(obj.get("text"), str):
+        body_text = obj["text"]
+    body_html = obj.get("content_html") if isinstance(obj.get("content_html"), str) else None
+    if body_text is None and body_html is None:
+        raise ExtractError(
+            "an article needs a body: 'paragraphs', 'content_html' or 'text'", url=url
+        )
+    images = tuple(
+        Image(url=i.get("url"), caption=i.get("caption"), credit=i.get("credit"))
+        for i in obj.get("images") or []
+        if isinstance(i, dict) and isinstance(i.get("url"), str)
+    )
+    authors = obj.get("authors") or []
+    draft = Draft(
+        url=url,
+        title=title,
+        canonical=url,
+        subtitle=_opt_str(obj.get("subtitle")),
+        summary=_opt_str(obj.get("summary")),
+        section=_opt_str(obj.get("section")),
+        categories=tuple(c for c in obj.get("categories") or [] if isinstance(c, str)),
+        bylines=tuple(a for a in authors if isinstance(a, str)),
+        dateline=_opt_str(obj.get("dateline")),
+        language=_opt_str(obj.get("language")),
+        published=_opt_str(obj.get("published")) or now.isoformat(),
+        updated=_opt_str(obj.get("updated")),
+        body_html=None if body_text is not None else body_html,
+        body_text=body_text,
+        images=images,
+        method="pushed",
+    )
+    article = normalize_article(draft, source_id=source_id, now=now)
+    if not article.paragraphs:
+        raise ExtractError("the article's body is empty", url=url)
+    named = obj.get("regions") or []
+    known = {r.id for r in config.regions} if config else set()
+    given = []
+    for region in named:
+        if not isinstance(region, str) or region not in known:
+            raise ExtractError(f"unknown region {region!r}", url=url)
+        given.append(RegionMatch(region, "pushed", "named by the client"))
+    routed = region_rules.route(article, rules_of(config))
+    return replace(article, regions=(*given, *routed))
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def parse_ndjson(body: bytes) -> list[Any] | None:
+    """The objects of an NDJSON (or single JSON object) body of ARTICLE objects; None if the
+    body is not that (a JSON Feed is not: it is read as a feed)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text.startswith("{"):
+        return None
+    objects = []
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict):
+        if str(whole.get("version", "")).startswith(
+            ("https://jsonfeed.org", "http://jsonfeed.org")
+        ):
+            return None
+        return [whole]
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            objects.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ExtractError(f"line {n}: not JSON ({e.msg})") from e
+    return objects

@@ -888,7 +888,7 @@ def article_key(draft: Draft, source_id: str | None) -> str:
     if draft.key:
         return draft.key
     for candidate in (draft.canonical, draft.url):
-        if candidate and urlsplit(candidate).scheme in ("http", "https"):
+        if candidate and urlsplit(candidate).scheme in ("http", "https", "file"):
             return canonical_url(candidate)
     if draft.guid:
         return f"urn:syndicator:{source_id or 'local'}:{draft.guid}"

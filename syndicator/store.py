@@ -824,6 +824,8 @@ class Store:
         fetched = item.fetched_url
         if not fetched or urlsplit(fetched).scheme not in ("http", "https", "file"):
             return
+        if urlsplit(item.key).scheme not in ("http", "https", "file"):
+            return  # keyed by GUID or by text: several articles share the document they came in
         fetched = canonical_url(fetched)
         if fetched != item.key:
             self._locate(

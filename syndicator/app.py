@@ -1,0 +1,148 @@
+"""The application: config, store, fetcher, publisher and notifier wired together.
+
+The commands (``once``, ``ingest``, ``publish``) and the service (``run``, ``serve``) share these
+steps: a pass over the sources, publishing the regions that changed, announcing each published
+change as a ``feed.updated`` event, and delivering pending notifications. Each step is one call;
+nothing here parses, renders or talks SQL itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from syndicator.config import Config
+from syndicator.errors import ExtractError
+from syndicator.ingest import (
+    PUSH_SOURCE,
+    OnceResult,
+    PassResult,
+    article_from_object,
+    parse_ndjson,
+    read_document,
+    run_once,
+)
+from syndicator.model import Article
+from syndicator.publish import Publisher, PublishResult
+from syndicator.store import ChangeSet, Store
+
+
+def open_store(config: Config) -> Store:
+    """The configured store, created or upgraded as needed."""
+    host = urlsplit(config.service.base_url).hostname or "syndicator.invalid"
+    return Store(config.service.database, host=host)
+
+
+@dataclass
+class Outcome:
+    """What a command did: passes, pushed results, what was published and announced."""
+
+    once: OnceResult | None = None
+    pushed: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    published: PublishResult | None = None
+    announced: list[str] = field(default_factory=list)
+
+
+class App:
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or open_store(config)
+        self.publisher = Publisher(config, self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def once(
+        self,
+        source_ids: Sequence[str] = (),
+        *,
+        progress: Callable[[PassResult], None] | None = None,
+    ) -> Outcome:
+        """``syndicator once``: one pass over the sources, then publish and announce."""
+        result = await run_once(self.config, self.store, source_ids=source_ids, progress=progress)
+        outcome = Outcome(once=result)
+        self.publish_changes(result.regions, outcome)
+        return outcome
+
+    def publish_changes(self, regions: Iterable[str], outcome: Outcome | None = None) -> Outcome:
+        """Re-render the regions that changed (and any whose files are missing), then write one
+        ``feed.updated`` event per region whose published entries changed."""
+        outcome = outcome or Outcome()
+        wanted = set(regions) | self.missing_regions()
+        if wanted:
+            wanted.add("all")
+            outcome.published = self.publisher.publish(sorted(wanted))
+        outcome.announced = self.announce()
+        return outcome
+
+    def missing_regions(self) -> set[str]:
+        folder = Path(self.config.service.feeds_dir)
+        ids = [r.id for r in self.config.regions] + ["all"]
+        fmt = self.config.publish.formats[0] if self.config.publish.formats else "atom"
+        return {r for r in ids if not (folder / f"{r}.{fmt}").exists()}
+
+    def announce(self, now: datetime | None = None) -> list[str]:
+        """One ``feed.updated`` per region with unannounced changes (after it was published)."""
+        when = now or datetime.now(UTC)
+        events = []
+        base = self.config.service.base_url
+        for pending in self.store.pending_changes():
+            feed = {"region": pending.region, "url": f"{base}/feeds/{pending.region}.atom"}
+            events.append(self.store.announce(pending, when, feed))
+        return events
+
+    def ingest(
+        self, documents: Sequence[tuple[bytes, str, str | None]], source_id: str = PUSH_SOURCE
+    ) -> Outcome:
+        """``syndicator ingest``: store pushed documents (HTML, feed, text dump, NDJSON of
+        ARTICLE objects) as one source's pass, then publish and announce."""
+        now = datetime.now(UTC)
+        outcome = Outcome()
+        articles: list[Article] = []
+        for body, url, content_type in documents:
+            try:
+                objects = parse_ndjson(body)
+                if objects is not None:
+                    for n, obj in enumerate(objects, 1):
+                        try:
+                            articles.append(
+                                article_from_object(
+                                    obj, config=self.config, now=now, source_id=source_id
+                                )
+                            )
+                        except ExtractError as e:
+                            outcome.errors.append(f"{url} item {n}: {e}")
+                    continue
+                document = read_document(
+                    body, url, now=now, config=self.config, content_type=content_type
+                )
+                articles.extend(document.articles)
+                outcome.errors.extend(document.errors)
+                if not document.articles:
+                    outcome.errors.append(f"{url}: no article in this document")
+            except ExtractError as e:
+                outcome.errors.append(f"{url}: {e.reason}")
+        changes = self.push(articles, source_id=source_id, now=now)
+        outcome.pushed = [
+            {"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes
+        ]
+        self.publish_changes(changes.regions, outcome)
+        return outcome
+
+    def push(
+        self,
+        articles: Sequence[Article],
+        *,
+        source_id: str = PUSH_SOURCE,
+        now: datetime | None = None,
+    ) -> ChangeSet:
+        """Store articles that were pushed rather than fetched, in one transaction."""
+        suppress = frozenset(r.id for r in self.config.regions if r.suppress_near_duplicates)
+        return self.store.apply(
+            source_id, articles, now=now or datetime.now(UTC), suppress=suppress
+        )
