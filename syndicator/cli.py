@@ -397,7 +397,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "updated",
         "dupes",
     ):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "error", overflow="fold")
     colours = {"ok": "green", "failing": "red", "degraded": "yellow", "stale": "yellow"}
     for s in states:
         table.add_row(
@@ -411,7 +411,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             str(s.updated),
             str(s.duplicates),
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,21 @@ def fixture_site(
     shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FixtureSite]:
     """The shared fixture site on a free loopback port, for the whole session."""
-    portfile = tmp_path_factory.mktemp("fixture-site") / "port"
+    with run_fixture_site(shared_dir, tmp_path_factory.mktemp("fixture-site")) as site:
+        yield site
+
+
+@pytest.fixture
+def private_site(shared_dir: Path, tmp_path: Path) -> Iterator[FixtureSite]:
+    """A fixture site of this test's own: its phase and request log are not shared."""
+    with run_fixture_site(shared_dir, tmp_path / "fixture-site") as site:
+        yield site
+
+
+@contextmanager
+def run_fixture_site(shared_dir: Path, folder: Path) -> Iterator[FixtureSite]:
+    folder.mkdir(parents=True, exist_ok=True)
+    portfile = folder / "port"
     process = subprocess.Popen(
         [
             sys.executable,

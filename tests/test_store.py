@@ -1,0 +1,244 @@
+"""The store's identity contract, on a real SQLite file and on PostgreSQL.
+
+PostgreSQL is the one at ``$SYNDICATOR_TEST_POSTGRES`` (default: postgres on 127.0.0.1:5432);
+each test gets a fresh database, dropped afterwards. Those cases skip, saying why, only where no
+server answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from syndicator import fingerprint
+from syndicator.model import Article, RegionMatch
+from syndicator.store import SCHEMA_VERSION, Store, meta
+
+NOW = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
+POSTGRES = os.environ.get(
+    "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
+
+
+def postgres_admin() -> sa.Engine | None:
+    engine = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError:
+        engine.dispose()
+        return None
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/store.db"
+        return
+    admin = postgres_admin()
+    if admin is None:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: PostgreSQL store tests skipped")
+    name = f"syndicator_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url, host="test.example")
+    yield s
+    s.close()
+
+
+def make(key: str, title: str, paragraphs: list[str], **extra: object) -> Article:
+    fields: dict[str, object] = {
+        "key": key,
+        "url": key,
+        "title": title,
+        "paragraphs": tuple(paragraphs),
+        "content_html": "".join(f"<p>{p}</p>" for p in paragraphs),
+        "content_hash": fingerprint.content_hash(title, paragraphs),
+        "similarity": fingerprint.signature(title, paragraphs),
+        "published": NOW - timedelta(hours=1),
+        "regions": (RegionMatch("europe", "section", "أوروبا"),),
+    }
+    return Article(**(fields | extra))  # type: ignore[arg-type]
+
+
+def story(seed: int, n: int = 12) -> list[str]:
+    return [" ".join(f"w{seed}x{i}x{j}" for j in range(20)) + "." for i in range(n)]
+
+
+def test_created_then_unchanged(store: Store) -> None:
+    a = make("https://n.example/a", "خبر أول", story(1))
+    first = store.apply("src", [a], now=NOW)
+    assert [c.change for c in first.changes] == ["created"]
+    assert first.regions == {"europe"}
+    counts, events = store.counts(), store.events()
+    second = store.apply("src", [a], now=NOW + timedelta(minutes=5))
+    assert [c.change for c in second.changes] == ["unchanged"]
+    assert not second.changed
+    assert store.counts() == counts and store.events() == events
+    assert [e["type"] for e in events] == ["article.created"]
+    assert events[0]["article"]["url"] == a.url
+
+
+def test_retypeset_is_unchanged(store: Store) -> None:
+    store.apply("src", [make("https://n.example/a", "عزَّز الرئيس", ["قالَ، «نعم»."])], now=NOW)
+    again = make("https://n.example/a", "عزز الرئيس", ['قال "نعم"'])
+    assert store.apply("src", [again], now=NOW).changes[0].change == "unchanged"
+
+
+def test_updated_keeps_the_id_and_records_a_revision(store: Store) -> None:
+    a = make("https://n.example/a", "خبر", story(1))
+    entry_id = store.apply("src", [a], now=NOW).changes[0].entry_id
+    corrected = make("https://n.example/a", "خبر", [*story(1), "تحديث: فقرة جديدة."])
+    later = NOW + timedelta(hours=2)
+    change = store.apply("src", [corrected], now=later).changes[0]
+    assert change.change == "updated" and change.entry_id == entry_id
+    record = store.explain(entry_id or "")
+    assert record is not None
+    assert record["revision"] == 1
+    (revision,) = record["revisions"]
+    assert revision["previous_hash"] == a.content_hash
+    assert revision["new_hash"] == corrected.content_hash
+    assert "+تحديث: فقرة جديدة." in revision["diff"]
+    (entry,) = store.entries("europe")
+    assert entry.id == entry_id and entry.updated == later and entry.published < later
+    events = store.events()
+    assert [e["type"] for e in events] == ["article.created", "article.updated"]
+    assert events[1]["changes"]["previous_hash"] == a.content_hash
+
+
+def test_a_summary_never_replaces_the_full_text(store: Store) -> None:
+    store.apply("src", [make("https://n.example/a", "خبر", story(1))], now=NOW)
+    summary = make("https://n.example/a", "خبر", story(1)[:1], complete=False)
+    assert store.apply("feed", [summary], now=NOW).changes[0].change == "unchanged"
+
+
+def test_duplicate_is_a_location_of_the_stored_article(store: Store) -> None:
+    original = make("https://n.example/a", "خبر", story(1))
+    reprint = make("https://partner.example/copy", "خبر", story(1), regions=())
+    store.apply("site", [original], now=NOW)
+    change = store.apply("partner", [reprint], now=NOW).changes[0]
+    assert change.change == "duplicate"
+    assert "same content hash as https://n.example/a" in change.reason
+    assert [e.article.url for e in store.entries("all")] == [original.url]
+    record = store.explain("https://partner.example/copy")
+    assert record is not None and record["key"] == original.key
+    assert record["found_via"]["relation"] == "duplicate"
+    # Seen again: still a duplicate, nothing new written.
+    counts = store.counts()
+    assert store.apply("partner", [reprint], now=NOW).changes[0].change == "duplicate"
+    assert store.counts() == counts
+
+
+def test_near_duplicates_are_clustered_and_can_be_suppressed(store: Store) -> None:
+    base = story(1, 20)
+    a = make("https://n.example/a", "خبر", base)
+    edited = [*base[:10], base[10].replace("w1x10x3", "changed"), *base[11:]]
+    b = make("https://other.example/b", "خبر", edited)
+    store.apply("s1", [a], now=NOW, suppress=frozenset({"europe"}))
+    change = store.apply("s2", [b], now=NOW, suppress=frozenset({"europe"})).changes[0]
+    assert change.change == "created"
+    assert "near-duplicate of https://n.example/a" in change.reason
+    assert [e.article.key for e in store.entries("europe")] == [a.key]  # suppressed there
+    assert len(store.entries("all")) == 2
+    record = store.explain(b.key)
+    assert record is not None
+    assert record["near_duplicates"] == [{"id": record["near_duplicates"][0]["id"], "key": a.key}]
+    assert record["regions"][0]["suppressed"] is True
+
+
+def test_near_duplicates_are_kept_where_not_suppressed(store: Store) -> None:
+    base = story(2, 20)
+    a = make("https://n.example/a", "خبر", base)
+    b = make("https://n.example/b", "خبر", [*base[:19], base[19] + " extra"])
+    store.apply("s", [a, b], now=NOW)
+    assert len(store.entries("europe")) == 2
+
+
+def test_regions_join_once_with_reasons_and_sequence(store: Store) -> None:
+    a = make("https://n.example/a", "أ", story(1))
+    b = make(
+        "https://n.example/b", "ب", story(2), regions=(RegionMatch("asia", "dateline", "هانوي"),)
+    )
+    store.apply("s", [a, b], now=NOW)
+    later = replace(a, regions=(*a.regions, RegionMatch("asia", "source", "default")))
+    result = store.apply("s", [later], now=NOW)
+    assert result.regions == {"asia"}
+    assert [e.article.key for e in store.archive("asia", 1, 10)] == [b.key, a.key]
+    assert store.region_size("asia") == 2
+    record = store.explain(a.key)
+    assert record is not None
+    assert {r["region"]: r["reasons"] for r in record["regions"]} == {
+        "asia": ["asia: source 'default'"],
+        "europe": ["europe: section 'أوروبا'"],
+    }
+
+
+def test_feed_updated_is_announced_once_per_region(store: Store) -> None:
+    a = make("https://n.example/a", "أ", story(1))
+    store.apply("s", [a], now=NOW)
+    (pending,) = store.pending_changes()
+    assert pending.region == "europe" and len(pending.created) == 1
+    store.announce(pending, NOW, {"region": "europe"})
+    assert store.pending_changes() == []
+    event = store.events()[-1]
+    assert event["type"] == "feed.updated" and event["changes"]["created"] == list(pending.created)
+
+
+def test_validators_are_saved_with_the_pass(store: Store) -> None:
+    store.apply("s", [], now=NOW, validators=[("https://n.example/feed", '"e1"', "Tue", 200)])
+    assert store.validators("https://n.example/feed") == ('"e1"', "Tue")
+    store.apply("s", [], now=NOW, validators=[("https://n.example/feed", '"e2"', None, 200)])
+    assert store.validators("https://n.example/feed") == ('"e2"', None)
+
+
+def test_entry_ids_are_tag_uris_derived_from_the_key(store: Store, tmp_path: Path) -> None:
+    a = make("https://n.example/a", "أ", story(1))
+    entry_id = store.apply("s", [a], now=NOW).changes[0].entry_id
+    assert entry_id is not None and entry_id.startswith("tag:test.example,2026-02-10:article/")
+    other = Store(f"sqlite:///{tmp_path}/other.db", host="test.example")
+    assert other.apply("s", [a], now=NOW).changes[0].entry_id == entry_id
+    other.close()
+
+
+def test_source_state(store: Store) -> None:
+    store.sync_sources([("s", "rss", "https://n.example/feed")])
+    store.record_pass(
+        "s", at=NOW, ok=False, status=500, error="HTTP 500", found=None, health="failing"
+    )
+    store.record_pass(
+        "s", at=NOW, ok=False, status=500, error="HTTP 500", found=None, health="failing"
+    )
+    (state,) = store.source_states()
+    assert (state.health, state.failures, state.last_error) == ("failing", 2, "HTTP 500")
+    store.record_pass("s", at=NOW, ok=True, status=200, error=None, found=4, health="ok")
+    (state,) = store.source_states()
+    assert (state.health, state.failures, state.last_error, state.last_found) == ("ok", 0, None, 4)
+    assert json.dumps(state.to_json())
+
+
+def test_schema_version_and_integrity(store: Store, store_url: str) -> None:
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.integrity_check() == []
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(meta).values(value=str(SCHEMA_VERSION + 1)))
+    with pytest.raises(Exception, match="newer than this syndicator"):
+        Store(store_url)
