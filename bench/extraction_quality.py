@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import unicodedata
 import warnings
@@ -148,9 +149,18 @@ def corpus() -> Path:
         ]
         subprocess.run(command, check=True)
     archive = sorted(CACHE.glob("newspaper4k-*.tar.gz"))[-1]
-    with tarfile.open(archive) as tar:
-        tar.extractall(CACHE, filter="data")
+    _unpack(archive)
     return sorted(CACHE.glob("newspaper4k-*/tests/data"))[-1]
+
+
+def _unpack(archive: Path) -> None:
+    """Unpack a source distribution next to it, all or nothing (an interrupted run leaves none)."""
+    with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+        with tarfile.open(archive) as tar:
+            tar.extractall(scratch, filter="data")
+        for folder in Path(scratch).iterdir():
+            if not (CACHE / folder.name).exists():
+                folder.rename(CACHE / folder.name)
 
 
 def page_url(data: Path, name: str) -> str:

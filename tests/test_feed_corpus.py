@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import tempfile
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,12 +62,21 @@ def _corpus() -> Path:
             last = (run.stderr.strip().splitlines() or ["no output"])[-1]
             pytest.skip(f"cannot download the feedparser corpus ({REQUIREMENT}): {last}")
     archive = sorted(CACHE.glob("feedparser-6.0.*.tar.gz"))[-1]
-    with tarfile.open(archive) as tar:
-        tar.extractall(CACHE, filter="data")
+    _unpack(archive)
     found = sorted(CACHE.glob("feedparser-6.0.*/tests"))
     if not found:
         pytest.fail(f"{archive.name} has no tests/ folder")
     return found[-1]
+
+
+def _unpack(archive: Path) -> None:
+    """Unpack a source distribution next to it, all or nothing (an interrupted run leaves none)."""
+    with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+        with tarfile.open(archive) as tar:
+            tar.extractall(scratch, filter="data")
+        for folder in Path(scratch).iterdir():
+            if not (CACHE / folder.name).exists():
+                folder.rename(CACHE / folder.name)
 
 
 def _crash(path: Path, root: Path, stage: str, error: Exception) -> str:
