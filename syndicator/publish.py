@@ -703,18 +703,17 @@ def render_index_html(
     *,
     formats: Sequence[str],
     updated: Mapping[str, datetime] | None = None,
+    language: str | None = None,
 ) -> bytes:
     """The human page: regions with their subscribe links. Self-contained and script-free (its
-    own Content-Security-Policy forbids loading anything); ``lang`` and ``dir`` per region."""
+    own Content-Security-Policy forbids loading anything); ``lang`` and ``dir`` on each region's
+    name, and on the page's title when ``language`` (the title's) is given."""
     e = html.escape
     dates = updated or {}
     head_links = []
     sections = []
     for info in feeds:
-        language = language_tag(info.language)
-        attrs = f' lang="{e(language)}"' if language else ""
-        if is_rtl(language) or (language is None and info.rtl):
-            attrs += ' dir="rtl"'
+        attrs = _lang_attributes(info.language, info.rtl)
         links = []
         for fmt in formats:
             url = e(feed_url(info.base_url, info.region, fmt))
@@ -749,7 +748,7 @@ def render_index_html(
             *head_links,
             "</head>",
             "<body>",
-            f"<h1>{e(_clean(title))}</h1>",
+            f"<h1{_lang_attributes(language)}>{e(_clean(title))}</h1>",
             *sections,
             "</body>",
             "</html>",
@@ -757,6 +756,15 @@ def render_index_html(
         ]
     )
     return page.encode()
+
+
+def _lang_attributes(language: str | None, rtl: bool = False) -> str:
+    """`` lang="…"`` for a known language, and `` dir="rtl"`` for a right-to-left one."""
+    tag = language_tag(language)
+    attrs = f' lang="{html.escape(tag)}"' if tag else ""
+    if is_rtl(tag) or (tag is None and rtl):
+        attrs += ' dir="rtl"'
+    return attrs
 
 
 # --------------------------------------------------------------------------------------------
@@ -955,7 +963,8 @@ class Publisher:
             latest = self.store.entries(region, 1)
             if latest:
                 dates[region] = latest[0].updated
-        page = render_index_html(title, feeds, formats=formats, updated=dates)
+        shared = self.feed_info(ALL).language  # the regions' language, when they share one
+        page = render_index_html(title, feeds, formats=formats, updated=dates, language=shared)
         self._write(self.folder / "index.html", page, changed, unchanged)
 
     def _write(self, path: Path, data: bytes, changed: list[str], unchanged: list[str]) -> None:

@@ -527,6 +527,9 @@ def test_opml_lists_every_region() -> None:
 def test_index_page() -> None:
     when = {"europe": ARABIC.updated}
     data = render_index_html("syndicator", FEEDS, formats=("atom", "rss", "json"), updated=when)
+    arabic = render_index_html("نشرة", FEEDS, formats=("atom",), language="ar")
+    h1 = etree.fromstring(arabic.split(b"\n", 1)[1]).find("body/h1")
+    assert h1 is not None and h1.get("lang") == "ar" and h1.get("dir") == "rtl"
     text = data.decode()
     assert text.startswith("<!DOCTYPE html>")
     assert "default-src 'none'" in text  # nothing to load: no script, style or image
