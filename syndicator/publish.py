@@ -917,7 +917,8 @@ class Publisher:
     def _publish_region(self, region: str, changed: list[str], unchanged: list[str]) -> None:
         info = self.feed_info(region)
         size = self.config.publish.archive_page_size
-        complete = self.store.region_size(region) // size
+        archived = "atom" in self.config.publish.formats  # RFC 5005 archives are Atom
+        complete = self.store.region_size(region) // size if archived else 0
         # Archive pages first, so that no feed links to a page not yet written.
         folder = self.folder / "archive" / region
         for page in range(1, complete + 1):
@@ -937,8 +938,10 @@ class Publisher:
         # The subscription feed: the newest entries, and at least every entry not archived yet
         # (RFC 5005: a reader catching up must find each entry in the feed or in an archive).
         entries = self.store.entries(region, self.config.publish.entries_per_feed)
-        seen = {e.id for e in entries}
-        entries += [e for e in self.store.archive(region, complete + 1, size) if e.id not in seen]
+        if archived:
+            seen = {e.id for e in entries}
+            tail = self.store.archive(region, complete + 1, size)
+            entries += [e for e in tail if e.id not in seen]
         entries = self.with_origins(entries)
         prev = archive_url(self.base_url, region, complete) if complete else None
         feeds = render_region(

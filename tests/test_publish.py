@@ -742,6 +742,20 @@ def test_feed_keeps_every_entry_not_yet_archived(tmp_path: Path, store: Store) -
     assert ids == {e.id for e in store.archive("europe", 2, 3)}  # entries 4 and 5
 
 
+def test_no_archives_without_atom(tmp_path: Path, store: Store) -> None:
+    feed_store(store, 5)
+    config = make_config(tmp_path, formats=("rss", "json"), entries_per_feed=2)
+    result = Publisher(config, store).publish(["europe"])
+    assert sorted(result.changed) == sorted(
+        ["europe.rss", "europe.json", "all.rss", "all.json", "index.opml", "index.html"]
+    )
+    assert not (tmp_path / "feeds" / "archive").exists()
+    rss = etree.fromstring((tmp_path / "feeds" / "europe.rss").read_bytes())
+    assert [i.findtext("guid") for i in rss.findall("channel/item")] == [
+        e.id for e in store.entries("europe", 2)
+    ]
+
+
 def test_publish_reflects_the_store(tmp_path: Path, store: Store) -> None:
     feed_store(store, 3)
     publisher = Publisher(make_config(tmp_path, archive_page_size=50), store)
