@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import Connection
+
 from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
@@ -170,6 +172,7 @@ class SourcePass:
         self.source, self.config, self.store, self.fetcher = source, config, store, fetcher
         self.now = now
         self.rules = rules_of(config)
+        self.known_validators: dict[str, tuple[str | None, str | None]] = {}
 
     async def run(self) -> PassResult:
         return self.commit(await self.plan())
@@ -191,38 +194,43 @@ class SourcePass:
         plan.result.duration = time.monotonic() - started
         return plan
 
-    def commit(self, plan: _Plan) -> PassResult:
+    def commit(self, plan: _Plan, conn: Connection | None = None) -> PassResult:
+        """Store what the pass found: in one transaction of its own, or in ``conn``'s."""
+        if conn is None:
+            with self.store.transaction() as own:
+                return self.commit(plan, own)
         result = plan.result
         suppress = frozenset(r.id for r in self.config.regions if r.suppress_near_duplicates)
-        with self.store.transaction() as conn:
-            if result.ok:
-                result.changes = self.store.apply(
-                    self.source.id,
-                    plan.articles,
-                    now=self.now,
-                    suppress=suppress,
-                    validators=plan.validators,
-                    conn=conn,
-                )
-            for entry in plan.log:
-                self.store.log_fetch(self.source.id, conn=conn, **entry)
-            self.store.record_pass(
+        if result.ok:
+            result.changes = self.store.apply(
                 self.source.id,
-                at=self.now,
-                ok=result.ok,
-                status=result.status,
-                error=result.error,
-                found=None if result.not_modified else result.found,
-                changes=result.changes if result.ok else None,
-                health="ok" if result.ok else "failing",
+                plan.articles,
+                now=self.now,
+                suppress=suppress,
+                validators=plan.validators,
                 conn=conn,
             )
+        for entry in plan.log:
+            self.store.log_fetch(self.source.id, conn=conn, **entry)
+        self.store.record_pass(
+            self.source.id,
+            at=self.now,
+            ok=result.ok,
+            status=result.status,
+            error=result.error,
+            found=None if result.not_modified else result.found,
+            changes=result.changes if result.ok else None,
+            health="ok" if result.ok else "failing",
+            conn=conn,
+        )
         return result
 
     # -- the work --------------------------------------------------------------------------
 
     async def _fetch(self, plan: _Plan, url: str, *, conditional: bool = True) -> Fetched:
-        stored = self.store.validators(url) if conditional else None
+        stored = None
+        if conditional:
+            stored = self.known_validators.get(url) or self.store.validators(url)
         validators = Validators(*stored) if stored else None
         started = time.monotonic()
         try:
@@ -380,6 +388,7 @@ class SourcePass:
 
 
 MAX_CHILD_SITEMAPS = 20
+QUIET_BATCH = 200
 
 
 def _is_web(url: str) -> bool:
@@ -464,14 +473,38 @@ async def run_once(
         passes = [
             SourcePass(s, config=config, store=store, fetcher=fetcher, now=when) for s in chosen
         ]
+        listings = store.validators_of(s.url for s in chosen)
+        for source_pass in passes:
+            source_pass.known_validators = listings
         tasks = [asyncio.ensure_future(p.plan()) for p in passes]
-        results = []
+        results: list[PassResult] = []
+        quiet: list[tuple[SourcePass, _Plan]] = []
+
+        def store_quiet() -> None:
+            # Passes that found nothing to store (not modified, failed) only record how they
+            # went: many of them share one transaction, still in config order.
+            if quiet:
+                with store.transaction() as conn:
+                    done = [p.commit(plan, conn) for p, plan in quiet]
+                quiet.clear()
+                for result in done:
+                    results.append(result)
+                    if progress is not None:
+                        progress(result)
+
         try:
             for source_pass, task in zip(passes, tasks, strict=True):
-                result = source_pass.commit(await task)
+                plan = await task
+                if plan.articles or len(quiet) >= QUIET_BATCH:
+                    store_quiet()
+                if not plan.articles:
+                    quiet.append((source_pass, plan))
+                    continue
+                result = source_pass.commit(plan)
                 results.append(result)
                 if progress is not None:
                     progress(result)
+            store_quiet()
         finally:
             for task in tasks:
                 task.cancel()

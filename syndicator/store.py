@@ -169,6 +169,9 @@ fetch_log = sa.Table(
 # fmt: on
 
 
+_INSERT_FETCH_LOG = sa.insert(fetch_log)
+
+
 # --------------------------------------------------------------------------------------------
 # Records the store hands out
 
@@ -272,9 +275,16 @@ class Store:
         self.host = host
         try:
             self.engine = self._engine(url)
-            self.upgrade()
         except SQLAlchemyError as e:
             raise StoreError(f"cannot open the store at {_safe_url(url)}: {e}") from e
+        try:
+            self.upgrade()
+        except SQLAlchemyError as e:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the store at {_safe_url(url)}: {e}") from e
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     @staticmethod
     def _engine(url: str) -> Engine:
@@ -392,6 +402,19 @@ class Store:
                         sa.update(sources).where(sources.c.id == sid).values(kind=kind, url=url)
                     )
 
+    def validators_of(self, urls: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """Stored validators for many URLs at once (the listings of a whole ``once`` run)."""
+        found: dict[str, tuple[str | None, str | None]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(urls)), 500):
+                for row in conn.execute(
+                    sa.select(
+                        http_cache.c.url, http_cache.c.etag, http_cache.c.last_modified
+                    ).where(http_cache.c.url.in_(chunk))
+                ):
+                    found[row.url] = (row.etag, row.last_modified)
+        return found
+
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -468,10 +491,10 @@ class Store:
             "bytes": size,
         }
         if conn is not None:
-            conn.execute(sa.insert(fetch_log).values(values))
+            conn.execute(_INSERT_FETCH_LOG, values)
             return
         with self.transaction() as c:
-            c.execute(sa.insert(fetch_log).values(values))
+            c.execute(_INSERT_FETCH_LOG, values)
 
     def record_pass(
         self,
@@ -490,9 +513,7 @@ class Store:
         """Remember how a pass of a source went (in the pass transaction when one is given)."""
 
         def write(c: Connection) -> None:
-            row = c.execute(sa.select(sources).where(sources.c.id == source_id)).first()
-            if row is None:
-                return
+            # One UPDATE, counters computed by the database: a pass is cheap to record.
             values: dict[str, Any] = {
                 "last_fetch_at": at,
                 "last_status": status,
@@ -503,14 +524,16 @@ class Store:
                 if found is not None:
                     values["last_found"] = found
             else:
-                values.update(last_error=error, failures=row.failures + 1)
+                values.update(last_error=error, failures=sources.c.failures + 1)
             if changes is not None:
                 created, updated = changes.count("created"), changes.count("updated")
-                values.update(
-                    created=row.created + created,
-                    updated=row.updated + updated,
-                    duplicates=row.duplicates + changes.count("duplicate"),
-                )
+                duplicates = changes.count("duplicate")
+                if created:
+                    values["created"] = sources.c.created + created
+                if updated:
+                    values["updated"] = sources.c.updated + updated
+                if duplicates:
+                    values["duplicates"] = sources.c.duplicates + duplicates
                 if created or updated:
                     values["last_change_at"] = at
             if health:
