@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fetch_304 import Server  # noqa: E402
+from fetch_304 import Server
 
-from syndicator import config  # noqa: E402
-from syndicator.ingest import run_once  # noqa: E402
-from syndicator.store import Store  # noqa: E402
+from syndicator import config
+from syndicator.ingest import run_once
+from syndicator.store import Store
 
 
 def write_config(folder: Path, base: str, sources: int, concurrency: int) -> Path:
