@@ -14,12 +14,13 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Connection
 
+from syndicator import health
 from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
@@ -27,7 +28,7 @@ from syndicator.extract import extract
 from syndicator.fetch import Fetched, Fetcher, Validators
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
 from syndicator.normalize import canonical_url, normalize_article, zone
-from syndicator.store import ChangeSet, Store
+from syndicator.store import ChangeSet, SourceState, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,10 @@ class PassResult:
     changes: ChangeSet = field(default_factory=ChangeSet)
     retry_after: float | None = None
     duration: float = 0.0
+    health: str = "new"
+    health_reason: str = ""
+    event: str | None = None
+    missing: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         if not self.ok:
@@ -201,6 +206,7 @@ class SourcePass:
                 return self.commit(plan, own)
         result = plan.result
         suppress = frozenset(r.id for r in self.config.regions if r.suppress_near_duplicates)
+        previous = self.store.source_state(self.source.id, conn)
         if result.ok:
             result.changes = self.store.apply(
                 self.source.id,
@@ -212,6 +218,12 @@ class SourcePass:
             )
         for entry in plan.log:
             self.store.log_fetch(self.source.id, conn=conn, **entry)
+        verdict = self._assess(previous, plan)
+        result.health, result.health_reason, result.event = (
+            verdict.health,
+            verdict.reason,
+            verdict.event,
+        )
         self.store.record_pass(
             self.source.id,
             at=self.now,
@@ -220,10 +232,38 @@ class SourcePass:
             error=result.error,
             found=None if result.not_modified else result.found,
             changes=result.changes if result.ok else None,
-            health="ok" if result.ok else "failing",
+            health=verdict.health,
+            health_reason=verdict.reason if verdict.health != "ok" else None,
             conn=conn,
         )
+        if verdict.event is not None:
+            state = self.store.source_state(self.source.id, conn)
+            assert state is not None
+            self.store.source_event(conn, verdict.event, self.now, state, verdict.reason)
         return result
+
+    def _assess(self, previous: SourceState | None, plan: _Plan) -> health.Verdict:
+        result = plan.result
+        facts = health.PassFacts(
+            ok=result.ok,
+            not_modified=result.not_modified,
+            found=result.found,
+            read=len(plan.articles),
+            missing_title=result.missing.get("title", 0),
+            missing_body=result.missing.get("body", 0),
+            # Plain-text dumps carry no dates at all: their absence is no sign of trouble.
+            missing_date=0 if self.source.kind == "text" else result.missing.get("date", 0),
+            changed=result.changes.changed,
+        )
+        return health.assess(
+            previous.health if previous else None,
+            previous.last_found if previous else None,
+            previous.last_change_at if previous else None,
+            previous.first_fetch_at if previous else None,
+            facts,
+            self.now,
+            timedelta(seconds=self.config.service.stale_after),
+        )
 
     # -- the work --------------------------------------------------------------------------
 
@@ -309,6 +349,11 @@ class SourcePass:
         for found in pages:
             ready.extend(found)
         plan.articles = [self._route(a) for a in _unique_by_key(ready)]
+        plan.result.missing = {
+            "title": sum(1 for a in plan.articles if not a.title),
+            "body": sum(1 for a in plan.articles if not a.paragraphs),
+            "date": sum(1 for a in plan.articles if a.published is None),
+        }
         if not plan.result.page_errors:
             plan.validators.append(
                 (source.url, listing.etag, listing.last_modified, listing.status)

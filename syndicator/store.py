@@ -31,6 +31,7 @@ from syndicator.errors import StoreError
 from syndicator.model import Article, Entry, Image, RegionMatch
 
 SCHEMA_VERSION = 1
+ALL = "all"  # the feed of every region: every article joins it, with its own sequence
 
 metadata = sa.MetaData()
 # fmt: off
@@ -48,6 +49,8 @@ sources = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("health", sa.String(16), nullable=False, default="new"),
+    sa.Column("health_reason", sa.Text),
+    sa.Column("first_fetch_at", TS),
     sa.Column("last_fetch_at", TS),
     sa.Column("last_success_at", TS),
     sa.Column("last_change_at", TS),
@@ -209,6 +212,8 @@ class SourceState:
     kind: str
     url: str
     health: str
+    health_reason: str | None
+    first_fetch_at: datetime | None
     last_fetch_at: datetime | None
     last_success_at: datetime | None
     last_change_at: datetime | None
@@ -508,6 +513,7 @@ class Store:
         changes: ChangeSet | None = None,
         next_due_at: datetime | None = None,
         health: str | None = None,
+        health_reason: str | None = None,
         conn: Connection | None = None,
     ) -> None:
         """Remember how a pass of a source went (in the pass transaction when one is given)."""
@@ -518,6 +524,7 @@ class Store:
                 "last_fetch_at": at,
                 "last_status": status,
                 "next_due_at": next_due_at,
+                "first_fetch_at": sa.func.coalesce(sources.c.first_fetch_at, at),
             }
             if ok:
                 values.update(last_success_at=at, last_error=None, failures=0)
@@ -538,6 +545,7 @@ class Store:
                     values["last_change_at"] = at
             if health:
                 values["health"] = health
+                values["health_reason"] = health_reason
             c.execute(sa.update(sources).where(sources.c.id == source_id).values(values))
 
         if conn is not None:
@@ -549,26 +557,40 @@ class Store:
     def source_states(self) -> list[SourceState]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(sources).order_by(sources.c.id)).all()
-        return [
-            SourceState(
-                id=r.id,
-                kind=r.kind,
-                url=r.url,
-                health=r.health,
-                last_fetch_at=utc(r.last_fetch_at),
-                last_success_at=utc(r.last_success_at),
-                last_change_at=utc(r.last_change_at),
-                last_status=r.last_status,
-                last_error=r.last_error,
-                failures=r.failures,
-                next_due_at=utc(r.next_due_at),
-                last_found=r.last_found,
-                created=r.created,
-                updated=r.updated,
-                duplicates=r.duplicates,
+        return [_source_state(r) for r in rows]
+
+    def source_state(self, source_id: str, conn: Connection | None = None) -> SourceState | None:
+        if conn is None:
+            with self.engine.connect() as c:
+                return self.source_state(source_id, c)
+        row = conn.execute(sa.select(sources).where(sources.c.id == source_id)).first()
+        return _source_state(row) if row is not None else None
+
+    def set_next_due(self, source_id: str, when: datetime | None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                sa.update(sources).where(sources.c.id == source_id).values(next_due_at=when)
             )
-            for r in rows
-        ]
+
+    def source_event(
+        self, conn: Connection, kind: str, now: datetime, state: SourceState, reason: str
+    ) -> str:
+        """A ``source.*`` event, written in the caller's (the pass's) transaction."""
+        return self._event(
+            conn,
+            kind,
+            now,
+            [],
+            source={
+                "id": state.id,
+                "url": state.url,
+                "health": state.health,
+                "reason": reason,
+                "last_error": state.last_error,
+                "failures": state.failures,
+                "last_success": _iso(state.last_success_at),
+            },
+        )
 
     # -- the identity contract ---------------------------------------------------------------
 
@@ -685,6 +707,7 @@ class Store:
             conn, article_id, item.key, source_id, "self", "the article's own address", now
         )
         self._locate_fetched(conn, article_id, item, source_id, now)
+        self._join_all(conn, article_id, now)
         regions = self._join_regions(
             conn, article_id, item.regions, now, suppress, cluster_id, near=near is not None
         )
@@ -865,9 +888,28 @@ class Store:
         return list(
             conn.execute(
                 sa.select(region_entries.c.region)
-                .where(region_entries.c.article_id == article_id)
+                .where(region_entries.c.article_id == article_id, region_entries.c.region != ALL)
                 .order_by(region_entries.c.region)
             ).scalars()
+        )
+
+    def _join_all(self, conn: Connection, article_id: int, now: datetime) -> None:
+        """Every article is in ``all`` too, with its own sequence number (for its archives)."""
+        seq = (
+            conn.execute(
+                sa.select(sa.func.max(region_entries.c.seq)).where(region_entries.c.region == ALL)
+            ).scalar()
+            or 0
+        ) + 1
+        conn.execute(
+            sa.insert(region_entries).values(
+                region=ALL,
+                article_id=article_id,
+                seq=seq,
+                added_at=now,
+                reasons="[]",
+                suppressed=False,
+            )
         )
 
     def _join_regions(
@@ -1006,19 +1048,17 @@ class Store:
     def archive(self, region: str, page: int, size: int) -> list[Entry]:
         """Page ``page`` (1 = oldest) of a region's entries in the order they joined it."""
         lo, hi = (page - 1) * size + 1, page * size
-        query = sa.select(articles).where(articles.c.removed_at.is_(None))
-        if region == "all":
-            query = query.where(articles.c.id.between(lo, hi)).order_by(articles.c.id)
-        else:
-            query = (
-                query.join(region_entries, region_entries.c.article_id == articles.c.id)
-                .where(
-                    region_entries.c.region == region,
-                    region_entries.c.seq.between(lo, hi),
-                    region_entries.c.suppressed.is_(False),
-                )
-                .order_by(region_entries.c.seq)
+        query = (
+            sa.select(articles)
+            .where(articles.c.removed_at.is_(None))
+            .join(region_entries, region_entries.c.article_id == articles.c.id)
+            .where(
+                region_entries.c.region == region,
+                region_entries.c.seq.between(lo, hi),
+                region_entries.c.suppressed.is_(False),
             )
+            .order_by(region_entries.c.seq)
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
             regions = self._regions_by_article(conn, [r.id for r in rows])
@@ -1027,8 +1067,6 @@ class Store:
     def region_size(self, region: str) -> int:
         """How many entries a region has ever had (the highest sequence number)."""
         with self.engine.connect() as conn:
-            if region == "all":
-                return int(conn.execute(sa.select(sa.func.max(articles.c.id))).scalar() or 0)
             return int(
                 conn.execute(
                     sa.select(sa.func.max(region_entries.c.seq)).where(
@@ -1044,7 +1082,7 @@ class Store:
         for chunk in _chunks(ids, 500):
             for article_id, region in conn.execute(
                 sa.select(region_entries.c.article_id, region_entries.c.region)
-                .where(region_entries.c.article_id.in_(chunk))
+                .where(region_entries.c.article_id.in_(chunk), region_entries.c.region != ALL)
                 .order_by(region_entries.c.region)
             ):
                 out.setdefault(article_id, []).append(region)
@@ -1224,7 +1262,7 @@ class Store:
             ).all()
             members = conn.execute(
                 sa.select(region_entries)
-                .where(region_entries.c.article_id == row.id)
+                .where(region_entries.c.article_id == row.id, region_entries.c.region != ALL)
                 .order_by(region_entries.c.region)
             ).all()
             cluster = conn.execute(
@@ -1278,6 +1316,28 @@ class Store:
             ],
             "near_duplicates": [{"id": c.entry_id, "key": c.key} for c in cluster],
         }
+
+
+def _source_state(r: Any) -> SourceState:
+    return SourceState(
+        id=r.id,
+        kind=r.kind,
+        url=r.url,
+        health=r.health,
+        health_reason=r.health_reason,
+        first_fetch_at=utc(r.first_fetch_at),
+        last_fetch_at=utc(r.last_fetch_at),
+        last_success_at=utc(r.last_success_at),
+        last_change_at=utc(r.last_change_at),
+        last_status=r.last_status,
+        last_error=r.last_error,
+        failures=r.failures,
+        next_due_at=utc(r.next_due_at),
+        last_found=r.last_found,
+        created=r.created,
+        updated=r.updated,
+        duplicates=r.duplicates,
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
