@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the record as JSON")
     p.set_defaults(func=cmd_explain)
 
+    p = sub.add_parser(
+        "run",
+        help="the service: scheduler, publisher and web server in one process",
+        description="Poll every source on its schedule, publish changed regions, and serve the "
+        "feeds, the API and the status page. SIGHUP (or POST /api/reload) reloads the config; "
+        "SIGTERM or Ctrl-C stops cleanly.",
+    )
+    p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("status", help="one row per source: health, last fetch, errors, counts")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
@@ -417,6 +428,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from syndicator.logs import setup_logging
+    from syndicator.service import run
+
+    setup_logging(json_lines=args.log_json, verbose=args.verbose)
+    config.load(args.config)  # a bad config stops here with exit 2, before anything starts
+    try:
+        asyncio.run(run(args.config, json_logs=args.log_json))
+    except OSError as e:
+        print(f"syndicator: cannot serve: {e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -1,0 +1,400 @@
+"""The long-running service behind ``syndicator run``: scheduler, passes, debounced publishing,
+reload, and the published files held in memory for the web server.
+
+:class:`Service` is what the web layer talks to (``feeds``, ``push``, ``reload``, ``sources``,
+``metrics``); :func:`run` wires it to uvicorn and to signals (SIGHUP reloads, SIGTERM and Ctrl-C
+stop cleanly). Passes and publishing are the same code ``once`` uses (``ingest``, ``app``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from syndicator import config as config_module
+from syndicator.app import App
+from syndicator.config import Config
+from syndicator.errors import ConfigError, ExtractError, SyndicatorError
+from syndicator.health import retry_delay
+from syndicator.ingest import PassResult, SourcePass, article_from_object, make_fetcher
+from syndicator.metrics import Metrics
+from syndicator.scheduler import ReloadResult, Scheduler
+
+log = logging.getLogger("syndicator")
+
+MEDIA_TYPES = {
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+}
+MAX_PUBLISH_DELAY = 10  # × debounce: a steady stream of changes still gets published
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFile:
+    """A published file as the web server answers with it: bytes, gzip bytes and validators."""
+
+    path: str
+    body: bytes
+    gzipped: bytes
+    etag: str
+    last_modified: str
+    modified: float
+    media_type: str
+
+
+class FeedCache:
+    """The feeds folder, read into memory: answering a request never touches the disk."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._files: dict[str, FeedFile] = {}
+
+    def load(self, paths: Iterable[str] | None = None) -> None:
+        """(Re)read the given files (relative to the folder), or every file when None."""
+        if paths is None:
+            found = {
+                str(p.relative_to(self.folder).as_posix())
+                for p in self.folder.rglob("*")
+                if p.is_file() and p.suffix in MEDIA_TYPES
+            }
+            for gone in set(self._files) - found:
+                del self._files[gone]
+            paths = sorted(found)
+        for rel in paths:
+            path = self.folder / rel
+            try:
+                body = path.read_bytes()
+                modified = path.stat().st_mtime
+            except FileNotFoundError:
+                self._files.pop(rel, None)
+                continue
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            self._files[rel] = FeedFile(
+                path=rel,
+                body=body,
+                gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+                etag=etag,
+                last_modified=format_datetime(
+                    datetime.fromtimestamp(int(modified), UTC), usegmt=True
+                ),
+                modified=modified,
+                media_type=MEDIA_TYPES[path.suffix],
+            )
+
+    def get(self, path: str) -> FeedFile | None:
+        return self._files.get(path)
+
+    def paths(self) -> list[str]:
+        return sorted(self._files)
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | os.PathLike[str] | None = None,
+        app: App | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.app = app or App(config)
+        self.metrics = Metrics()
+        self.feeds = FeedCache(Path(config.service.feeds_dir))
+        self.scheduler = Scheduler(self.run_source)
+        self.fetcher = make_fetcher(config)
+        self.started_at = datetime.now(UTC)
+        self._pending: set[str] = set()
+        self._publish_task: asyncio.Task[None] | None = None
+        self._first_request: float | None = None
+        self._wake = asyncio.Event()
+        self._running = False
+
+    @property
+    def store(self) -> Any:
+        return self.app.store
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.store.sync_sources((s.id, s.kind, s.url) for s in cfg.sources)
+        states = {s.id: s for s in self.store.source_states()}
+        for source in cfg.sources:
+            state = states.get(source.id)
+            self.metrics.set_health(source.id, state.health if state else "new")
+        # Files always match the store at start (unchanged files are not rewritten).
+        await asyncio.to_thread(self.app.publish_changes, [r.id for r in cfg.regions])
+        self.feeds.load()
+        self.scheduler.start(cfg, {k: v.last_fetch_at for k, v in states.items()})
+        self._record_next_runs()
+        self._running = True
+        log.info(
+            "service started: %d sources, %d regions, feeds in %s",
+            sum(s.enabled for s in cfg.sources),
+            len(cfg.regions),
+            cfg.service.feeds_dir,
+        )
+
+    async def stop(self) -> None:
+        self._running = False
+        self.scheduler.shutdown()
+        if self._publish_task is not None:
+            self._publish_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publish_task
+        if self._pending:
+            await self._publish_now()
+        await self.fetcher.aclose()
+        self.app.close()
+        log.info("service stopped")
+
+    # -- passes ----------------------------------------------------------------------------
+
+    async def run_source(self, source_id: str) -> PassResult | None:
+        """One pass of one source (a scheduler job), then backoff, metrics and publishing."""
+        try:
+            source = self.config.source(source_id)
+        except KeyError:
+            return None  # removed by a reload while it was due
+        now = datetime.now(UTC)
+        source_pass = SourcePass(
+            source, config=self.config, store=self.store, fetcher=self.fetcher, now=now
+        )
+        try:
+            plan = await source_pass.plan()
+            result = await asyncio.to_thread(source_pass.commit, plan)
+        except SyndicatorError as e:  # the store failed: log, keep the schedule
+            log.error("source %s: %s", source_id, e)
+            return None
+        self._account(result)
+        if not result.ok:
+            state = self.store.source_state(source_id)
+            failures = state.failures if state else 1
+            delay = retry_delay(source.every or 3600, failures, result.retry_after)
+            self.scheduler.defer(source_id, now + timedelta(seconds=delay))
+            log.warning(
+                "source %s failed (%s); retry in %s",
+                source_id,
+                result.error,
+                config_module.format_duration(delay),
+            )
+        else:
+            log.info("source %s: %s", source_id, result.summary())
+        self._record_next_runs([source_id])
+        if result.changes.regions:
+            self.request_publish(result.changes.regions)
+        return result
+
+    def _account(self, result: PassResult) -> None:
+        m = self.metrics
+        outcome = "failed" if not result.ok else "not-modified" if result.not_modified else "ok"
+        m.passes.labels(result.source_id, outcome).inc()
+        m.pass_seconds.observe(result.duration)
+        for change in ("created", "updated", "duplicate", "unchanged"):
+            n = result.changes.count(change)
+            if n:
+                m.articles.labels(change).inc(n)
+        m.fetches.labels(result.source_id, "error" if not result.ok else outcome).inc()
+        m.set_health(result.source_id, result.health)
+        state = self.store.source_state(result.source_id)
+        if state is not None:
+            m.failures.labels(result.source_id).set(state.failures)
+            if state.last_success_at:
+                m.last_success.labels(result.source_id).set(state.last_success_at.timestamp())
+
+    def _record_next_runs(self, only: Iterable[str] | None = None) -> None:
+        runs = self.scheduler.next_runs()
+        for source_id in only if only is not None else runs:
+            if source_id in runs:
+                self.store.set_next_due(source_id, runs[source_id])
+
+    # -- publishing, debounced -------------------------------------------------------------
+
+    def request_publish(self, regions: Iterable[str]) -> None:
+        """Publish these regions soon: after ``debounce`` seconds without a new request, or
+        ``MAX_PUBLISH_DELAY`` × debounce after the first one, whichever comes first."""
+        self._pending.update(regions)
+        now = time.monotonic()
+        if self._first_request is None:
+            self._first_request = now
+        if self._publish_task is not None and not self._publish_task.done():
+            self._publish_task.cancel()
+        debounce = self.config.publish.debounce
+        deadline = self._first_request + debounce * MAX_PUBLISH_DELAY
+        delay = max(0.0, min(debounce, deadline - now))
+        self._publish_task = asyncio.ensure_future(self._publish_later(delay))
+
+    async def _publish_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._publish_now()
+
+    async def _publish_now(self) -> None:
+        regions, self._pending = set(self._pending), set()
+        self._first_request = None
+        started = time.monotonic()
+        try:
+            outcome = await asyncio.to_thread(self.app.publish_changes, regions)
+        except SyndicatorError as e:
+            log.error("publishing %s failed: %s", ", ".join(sorted(regions)), e)
+            self._pending.update(regions)  # keep them: the next change retries
+            return
+        self.metrics.publish_seconds.observe(time.monotonic() - started)
+        if outcome.published is not None:
+            self.metrics.published_files.inc(len(outcome.published.changed))
+            self.feeds.load(outcome.published.changed)
+            log.info(
+                "published %s (%d files changed)",
+                ", ".join(sorted(regions)),
+                len(outcome.published.changed),
+            )
+        self._wake.set()
+
+    async def publish_pending(self) -> None:
+        """Publish now whatever is waiting (tests, shutdown)."""
+        if self._publish_task is not None and not self._publish_task.done():
+            self._publish_task.cancel()
+        if self._pending:
+            await self._publish_now()
+
+    # -- what the web layer calls ----------------------------------------------------------
+
+    async def reload(self) -> ReloadResult:
+        """Re-read the config. A bad config changes nothing and raises ConfigError."""
+        if self.config_path is None:
+            raise ConfigError("this service was not started from a config path")
+        try:
+            new = await asyncio.to_thread(config_module.load, self.config_path)
+        except ConfigError:
+            self.metrics.reloads.labels("error").inc()
+            raise
+        old = self.config
+        self.config = new
+        self.app.config = new
+        self.app.publisher.config = new
+        if new.service != old.service:
+            old_fetcher, self.fetcher = self.fetcher, make_fetcher(new)
+            await old_fetcher.aclose()
+        self.store.sync_sources((s.id, s.kind, s.url) for s in new.sources)
+        states = {s.id: s for s in self.store.source_states()}
+        result = self.scheduler.apply(new, {k: v.last_fetch_at for k, v in states.items()})
+        for source_id in result.removed:
+            self.metrics.forget(source_id)
+        for source_id in result.added:
+            self.metrics.set_health(
+                source_id, states[source_id].health if source_id in states else "new"
+            )
+        self._record_next_runs()
+        if old.regions != new.regions or old.publish != new.publish:
+            self.request_publish([r.id for r in new.regions])
+        self.metrics.reloads.labels("ok").inc()
+        log.info("config reloaded: %s", result)
+        return result
+
+    async def push(self, objects: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:
+        """Store pushed ARTICLE objects; returns per-article results and per-item errors."""
+        now = datetime.now(UTC)
+        articles, errors = [], []
+        for n, obj in enumerate(objects, 1):
+            try:
+                articles.append(article_from_object(obj, config=self.config, now=now))
+            except ExtractError as e:
+                errors.append(f"item {n}: {e}")
+        if errors:
+            return [], errors
+        changes = await asyncio.to_thread(self.app.push, articles, now=now)
+        for change in ("created", "updated", "duplicate", "unchanged"):
+            if changes.count(change):
+                self.metrics.articles.labels(change).inc(changes.count(change))
+        if changes.regions:
+            self.request_publish(changes.regions)
+        return [{"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes], []
+
+    def sources(self) -> list[dict[str, Any]]:
+        """One row per configured source: its config and its stored state."""
+        states = {s.id: s for s in self.store.source_states()}
+        runs = self.scheduler.next_runs()
+        rows = []
+        for source in self.config.sources:
+            state = states.get(source.id)
+            row: dict[str, Any] = {
+                "id": source.id,
+                "kind": source.kind,
+                "url": source.url,
+                "schedule": source.schedule,
+                "enabled": source.enabled,
+                "regions": list(source.regions),
+            }
+            if state is not None:
+                row.update(
+                    {k: v for k, v in state.to_json().items() if k not in ("id", "kind", "url")}
+                )
+            nxt = runs.get(source.id)
+            row["next_run"] = nxt.isoformat().replace("+00:00", "Z") if nxt else None
+            rows.append(row)
+        return rows
+
+
+# --------------------------------------------------------------------------------------------
+
+
+async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = False) -> None:
+    """``syndicator run``: the service and its web server until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    from syndicator.web import make_app
+
+    cfg = config_module.load(config_path)
+    service = Service(cfg, config_path=config_module.config_path(config_path))
+    await service.start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            make_app(service),
+            host=cfg.service.host,
+            port=cfg.service.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            date_header=True,
+        )
+    )
+    loop = asyncio.get_running_loop()
+
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hangup() -> None:
+        async def reload() -> None:
+            try:
+                await service.reload()
+            except ConfigError as e:
+                log.error("reload refused, keeping the running config:\n%s", e)
+
+        task = asyncio.ensure_future(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    log.info("serving on http://%s/ (feeds at %s/feeds/)", cfg.service.listen, cfg.service.base_url)
+    try:
+        await server.serve()
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGHUP)
+        await service.stop()
