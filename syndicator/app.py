@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from syndicator.config import Config
 from syndicator.errors import ExtractError
+from syndicator.fetch import Poster
 from syndicator.ingest import (
     PUSH_SOURCE,
     OnceResult,
@@ -27,6 +28,7 @@ from syndicator.ingest import (
     run_once,
 )
 from syndicator.model import Article
+from syndicator.notify import Dispatcher, Round
 from syndicator.publish import Publisher, PublishResult
 from syndicator.store import ChangeSet, Store
 
@@ -46,6 +48,7 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     published: PublishResult | None = None
     announced: list[str] = field(default_factory=list)
+    notified: Round | None = None
 
 
 class App:
@@ -67,7 +70,29 @@ class App:
         result = await run_once(self.config, self.store, source_ids=source_ids, progress=progress)
         outcome = Outcome(once=result)
         self.publish_changes(result.regions, outcome)
+        outcome.notified = await self.deliver()
         return outcome
+
+    def poster(self) -> Poster:
+        service = self.config.service
+        return Poster(
+            user_agent=service.user_agent,
+            allow_private=self.config.security.allow_private_targets,
+        )
+
+    async def deliver(self) -> Round:
+        """Deliver the pending notifications once (what fails waits for the next run)."""
+        poster = self.poster()
+        try:
+            dispatcher = Dispatcher(
+                lambda: self.config,
+                self.store,
+                poster,
+                feeds_dir=lambda: Path(self.config.service.feeds_dir),
+            )
+            return await dispatcher.drain()
+        finally:
+            await poster.aclose()
 
     def publish_changes(self, regions: Iterable[str], outcome: Outcome | None = None) -> Outcome:
         """Re-render the regions that changed (and any whose files are missing), then write one

@@ -294,6 +294,9 @@ def _print_published(outcome: Outcome) -> None:
         print("nothing to publish")
     if outcome.announced:
         print(f"{len(outcome.announced)} feed.updated event(s) written")
+    n = outcome.notified
+    if n is not None and n.attempted:
+        print(f"notifications: {n.delivered} delivered, {n.failed} to retry, {n.dead} dead")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -307,6 +310,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             except SyndicatorError as e:
                 errors.append(str(e))
         outcome = app.ingest(documents, source_id=args.source)
+        outcome.notified = asyncio.run(app.deliver())
     finally:
         app.close()
     outcome.errors[:0] = errors

@@ -132,6 +132,7 @@ class Notify:
     secret: str | None = field(default=None, repr=False)
     secret_env: str | None = None
     urls_env: str | None = None
+    apprise_urls: tuple[str, ...] = field(default=(), repr=False)
     events: tuple[str, ...] = ("article.created", "article.updated", "feed.updated")
     regions: tuple[str, ...] = ()
     id: str = ""
@@ -750,6 +751,11 @@ class _Validator:
                     secret=secret,
                     secret_env=secret_env,
                     urls_env=urls_env,
+                    apprise_urls=tuple(
+                        u for u in re.split(r"[\s,]+", self.env.get(urls_env, "")) if u
+                    )
+                    if urls_env
+                    else (),
                     events=events,
                     regions=regions,
                     id=nid,

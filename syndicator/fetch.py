@@ -754,3 +754,93 @@ def fetch_once(
         etag=fetched.etag,
         last_modified=fetched.last_modified,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Outgoing notifications: webhook POSTs, WebSub pings, distributions and intent verification
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a notification target answered."""
+
+    status: int
+    body: bytes = field(repr=False)
+    elapsed: float = 0.0
+
+
+PRIVATE_REFUSED = "refused: the target resolves to a private or loopback address"
+
+
+async def check_target(url: str, *, allow_private: bool) -> None:
+    """Refuse a target (webhook, WebSub callback) whose host is, or resolves to, a loopback,
+    private, link-local or otherwise non-public address, unless private targets are allowed."""
+    import ipaddress
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(url, "not an http(s) URL")
+    if allow_private:
+        return
+    host = parts.hostname
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+        except OSError as e:
+            raise FetchError(url, "connection failed: host name not resolved") from e
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
+        if not address.is_global or address.is_multicast:
+            raise FetchError(url, PRIVATE_REFUSED)
+
+
+class Poster:
+    """Short outgoing requests to notification targets, with a timeout and a size cap on what
+    is read back. Private addresses are refused unless ``allow_private`` (see check_target)."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str = DEFAULT_USER_AGENT,
+        timeout: float = 10.0,
+        allow_private: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.allow_private = allow_private
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": user_agent},
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        return await self._send("POST", url, content=body, headers=headers)
+
+    async def get(self, url: str, params: dict[str, str]) -> Answer:
+        return await self._send("GET", url, params=params)
+
+    async def _send(self, method: str, url: str, **kwargs: object) -> Answer:
+        await check_target(url, allow_private=self.allow_private)
+        started = time.monotonic()
+        try:
+            async with self._client.stream(method, url, **kwargs) as response:  # type: ignore[arg-type]
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > 65536:
+                        break
+                return Answer(
+                    response.status_code, b"".join(chunks)[:65536], time.monotonic() - started
+                )
+        except httpx.TimeoutException as e:
+            raise FetchError(url, "timed out") from e
+        except httpx.HTTPError as e:
+            raise FetchError(url, f"connection failed: {type(e).__name__}") from e

@@ -165,6 +165,8 @@ class _Plan:
     articles: list[Article] = field(default_factory=list)
     validators: list[tuple[str, str | None, str | None, int | None]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
+    gone: list[tuple[str, str]] = field(default_factory=list)  # (url, why): HTTP 410
+    missing: list[str] = field(default_factory=list)  # known pages answering 404
 
 
 class SourcePass:
@@ -178,6 +180,7 @@ class SourcePass:
         self.now = now
         self.rules = rules_of(config)
         self.known_validators: dict[str, tuple[str | None, str | None]] = {}
+        self.recheck = True  # look for stored pages due for a recheck (run_once knows better)
 
     async def run(self) -> PassResult:
         return self.commit(await self.plan())
@@ -218,6 +221,15 @@ class SourcePass:
             )
         for entry in plan.log:
             self.store.log_fetch(self.source.id, conn=conn, **entry)
+        removals = list(plan.gone)
+        for url in plan.missing:
+            if self.store.record_miss(conn, url, self.now) >= MISSES_BEFORE_REMOVAL:
+                removals.append((url, f"not found (HTTP 404) {MISSES_BEFORE_REMOVAL} times"))
+        for url, why in removals:
+            removed = self.store.remove(conn, url, self.now, why)
+            if removed is not None:
+                result.changes.changes.append(removed)
+                result.changes.regions.update(removed.regions)
         verdict = self._assess(previous, plan)
         result.health, result.health_reason, result.event = (
             verdict.health,
@@ -305,6 +317,11 @@ class SourcePass:
         plan.result.status = listing.status
         if listing.not_modified:
             plan.result.not_modified = True
+            if self.recheck:
+                for found in await asyncio.gather(
+                    *(self._page(plan, url, None, conditional=True) for url in self._rechecks())
+                ):
+                    plan.articles.extend(self._route(a) for a in found)
             return
         document = read_document(
             listing.body,
@@ -335,6 +352,8 @@ class SourcePass:
             if len(wanted) >= source.max_articles:
                 break
 
+        for url in self._rechecks():
+            wanted.setdefault(url, None)
         known = self.store.known(wanted) if wanted else set()
         jobs = []
         for url, wanted_item in wanted.items():
@@ -358,6 +377,17 @@ class SourcePass:
             plan.validators.append(
                 (source.url, listing.etag, listing.last_modified, listing.status)
             )
+
+    def _rechecks(self) -> list[str]:
+        if not self.recheck:
+            return []
+        return self.store.recheck_candidates(
+            self.source.id,
+            self.now,
+            window=RECHECK_WINDOW,
+            every=RECHECK_EVERY,
+            limit=RECHECK_LIMIT,
+        )
 
     async def _child_sitemaps(self, plan: _Plan, urls: Sequence[str]) -> list[Teaser]:
         teasers: list[Teaser] = []
@@ -385,7 +415,12 @@ class SourcePass:
         try:
             fetched = await self._fetch(plan, url, conditional=conditional)
         except FetchError as e:
-            plan.result.page_errors.append(f"{url}: {e.reason}")
+            if conditional and e.status == 410:
+                plan.gone.append((url, "gone (HTTP 410)"))
+            elif conditional and e.status == 404:
+                plan.missing.append(url)
+            else:
+                plan.result.page_errors.append(f"{url}: {e.reason}")
             return []
         if fetched.not_modified:
             return []
@@ -433,6 +468,10 @@ class SourcePass:
 
 
 MAX_CHILD_SITEMAPS = 20
+MISSES_BEFORE_REMOVAL = 2  # a known page answering 404 this many passes in a row is removed
+RECHECK_WINDOW = timedelta(days=2)  # articles this recent are rechecked …
+RECHECK_EVERY = timedelta(hours=1)  # … this often, with a conditional GET
+RECHECK_LIMIT = 20
 QUIET_BATCH = 200
 
 
@@ -519,8 +558,10 @@ async def run_once(
             SourcePass(s, config=config, store=store, fetcher=fetcher, now=when) for s in chosen
         ]
         listings = store.validators_of(s.url for s in chosen)
+        due = store.sources_with_rechecks(when, window=RECHECK_WINDOW, every=RECHECK_EVERY)
         for source_pass in passes:
             source_pass.known_validators = listings
+            source_pass.recheck = source_pass.source.id in due
         tasks = [asyncio.ensure_future(p.plan()) for p in passes]
         results: list[PassResult] = []
         quiet: list[tuple[SourcePass, _Plan]] = []

@@ -54,6 +54,7 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 XML_LANG = f"{{{XML_NS}}}lang"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FH_NS = "http://purl.org/syndication/history/1.0"
+AT_NS = "http://purl.org/atompub/tombstones/1.0"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 
@@ -147,12 +148,15 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _rfc3339(value: datetime) -> str:
+    return _utc(value).isoformat()
+
+
 def ordered(entries: Iterable[Entry]) -> list[Entry]:
     """Entries in feed order: newest ``updated`` first, then by entry id (a total order).
 
-    Entries marked ``deleted`` are left out here. They are the hook for RFC 6721 tombstones
-    (``<at:deleted-entry ref=… when=…>``): when deletion is published, render them from
-    :func:`deleted` instead of dropping them."""
+    Entries marked ``deleted`` are left out here: Atom shows them as RFC 6721 tombstones
+    (``<at:deleted-entry ref=… when=…>``, see :func:`deleted`); RSS and JSON just drop them."""
     live = [e for e in entries if not e.deleted]
     live.sort(key=lambda e: e.id)
     live.sort(key=lambda e: _utc(e.updated), reverse=True)
@@ -160,8 +164,10 @@ def ordered(entries: Iterable[Entry]) -> list[Entry]:
 
 
 def deleted(entries: Iterable[Entry]) -> list[Entry]:
-    """The entries to publish as RFC 6721 tombstones (not rendered yet)."""
-    return sorted((e for e in entries if e.deleted), key=lambda e: e.id)
+    """The entries to publish as RFC 6721 tombstones, newest removal first."""
+    gone = sorted((e for e in entries if e.deleted), key=lambda e: e.id)
+    gone.sort(key=lambda e: _utc(e.updated), reverse=True)
+    return gone
 
 
 def newest(entries: Sequence[Entry], fallback: datetime | None = None) -> datetime:
@@ -203,6 +209,7 @@ class _Feed:
     hubs: tuple[str, ...]
     updated: datetime
     items: tuple[_Item, ...]
+    tombstones: tuple[tuple[str, datetime], ...] = ()  # (entry id, when removed)
 
     @property
     def needs_author(self) -> bool:
@@ -261,6 +268,7 @@ def _prepare(
     base = info.base_url.rstrip("/")
     labels = {info.region: info.title, **(titles or {})}
     live = ordered(entries)
+    gone = deleted(entries)
     return _Feed(
         region=info.region,
         base_url=base,
@@ -268,8 +276,9 @@ def _prepare(
         description=c(info.description),
         language=language_tag(info.language),
         hubs=tuple(info.hubs),
-        updated=newest(live, updated),
+        updated=newest([*live, *gone], updated),
         items=tuple(_item(e, base, labels, c) for e in live),
+        tombstones=tuple((e.id, _utc(e.updated)) for e in gone),
     )
 
 
@@ -280,17 +289,24 @@ def _prepare(
 
 
 class _AtomFeedExtension:
-    """Feed level: the RFC 5005 ``fh:archive`` marker of archive pages."""
+    """Feed level: the RFC 5005 ``fh:archive`` marker of archive pages, and the RFC 6721
+    tombstones of removed entries."""
 
     def __init__(self) -> None:
         self.archived = False
+        self.tombstones: tuple[tuple[str, datetime], ...] = ()
 
     def extend_ns(self) -> dict[str, str]:
-        return {"fh": FH_NS} if self.archived else {}
+        ns = {"fh": FH_NS} if self.archived else {}
+        if self.tombstones:
+            ns["at"] = AT_NS
+        return ns
 
     def extend_atom(self, feed: Any) -> Any:
         if self.archived:
             etree.SubElement(feed, f"{{{FH_NS}}}archive")
+        for ref, when in self.tombstones:
+            etree.SubElement(feed, f"{{{AT_NS}}}deleted-entry", ref=ref, when=_rfc3339(when))
         return feed
 
     def extend_rss(self, feed: Any) -> Any:
@@ -430,6 +446,7 @@ def _atom(feed: _Feed, links: _Links) -> bytes:
     fg = FeedGenerator()
     fg.register_extension(_EXT, _AtomFeedExtension, _AtomEntryExtension, atom=True, rss=False)
     getattr(fg, _EXT).archived = archive.archived
+    getattr(fg, _EXT).tombstones = () if archive.archived else feed.tombstones
     fg.id(feed_url(feed.base_url, feed.region, "atom"))
     fg.title(feed.title)
     if feed.description:
@@ -943,6 +960,7 @@ class Publisher:
             tail = self.store.archive(region, complete + 1, size)
             entries += [e for e in tail if e.id not in seen]
         entries = self.with_origins(entries)
+        entries += self.store.removed_entries(region, self.config.publish.entries_per_feed)
         prev = archive_url(self.base_url, region, complete) if complete else None
         feeds = render_region(
             info,

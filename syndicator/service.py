@@ -30,6 +30,8 @@ from syndicator.errors import ConfigError, ExtractError, SyndicatorError
 from syndicator.health import retry_delay
 from syndicator.ingest import PassResult, SourcePass, article_from_object, make_fetcher
 from syndicator.metrics import Metrics
+from syndicator.notify import Dispatcher, all_topics
+from syndicator.notify.websub import Hub
 from syndicator.scheduler import ReloadResult, Scheduler
 
 log = logging.getLogger("syndicator")
@@ -42,6 +44,7 @@ MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
 }
 MAX_PUBLISH_DELAY = 10  # × debounce: a steady stream of changes still gets published
+WATCH_SECONDS = 1.0  # how often ``serve`` looks for feed files another process published
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +61,17 @@ class FeedFile:
 
 
 class FeedCache:
-    """The feeds folder, read into memory: answering a request never touches the disk."""
+    """The feeds folder, read into memory: answering a request never touches the disk.
+
+    Only files found under the folder with a known suffix are ever held, keyed by their path
+    relative to it: a request path that is not one of those keys (``../x``, an absolute path,
+    a temporary file) finds nothing.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._files: dict[str, FeedFile] = {}
+        self._stats: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) when read
 
     def load(self, paths: Iterable[str] | None = None) -> None:
         """(Re)read the given files (relative to the folder), or every file when None."""
@@ -74,15 +83,19 @@ class FeedCache:
             }
             for gone in set(self._files) - found:
                 del self._files[gone]
+                self._stats.pop(gone, None)
             paths = sorted(found)
         for rel in paths:
             path = self.folder / rel
             try:
+                stat = path.stat()
                 body = path.read_bytes()
-                modified = path.stat().st_mtime
             except FileNotFoundError:
                 self._files.pop(rel, None)
+                self._stats.pop(rel, None)
                 continue
+            modified = stat.st_mtime
+            self._stats[rel] = (stat.st_mtime_ns, stat.st_size)
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             self._files[rel] = FeedFile(
                 path=rel,
@@ -96,6 +109,31 @@ class FeedCache:
                 media_type=MEDIA_TYPES[path.suffix],
             )
 
+    def refresh(self) -> list[str]:
+        """Re-read the files that changed on disk since they were read (by mtime and size),
+        drop the ones that are gone, add new ones; returns the paths that changed. For
+        ``serve``, where another process (``once`` from cron) publishes."""
+        seen: dict[str, tuple[int, int]] = {}
+        for root, dirs, files in os.walk(self.folder):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                if name.startswith(".") or Path(name).suffix not in MEDIA_TYPES:
+                    continue
+                full = Path(root, name)
+                try:
+                    stat = full.stat()
+                except FileNotFoundError:
+                    continue
+                seen[full.relative_to(self.folder).as_posix()] = (stat.st_mtime_ns, stat.st_size)
+        gone = [p for p in self._files if p not in seen]
+        for rel in gone:
+            self._files.pop(rel, None)
+            self._stats.pop(rel, None)
+        changed = [p for p, st in seen.items() if self._stats.get(p) != st]
+        if changed:
+            self.load(sorted(changed))
+        return sorted(changed + gone)
+
     def get(self, path: str) -> FeedFile | None:
         return self._files.get(path)
 
@@ -104,14 +142,19 @@ class FeedCache:
 
 
 class Service:
+    """The running service. With ``poll=False`` (``syndicator serve``) there is no scheduler:
+    nothing is fetched, and the feed files are re-read when another process publishes them."""
+
     def __init__(
         self,
         config: Config,
         *,
         config_path: str | os.PathLike[str] | None = None,
         app: App | None = None,
+        poll: bool = True,
     ) -> None:
         self.config = config
+        self.poll = poll
         self.config_path = config_path
         self.app = app or App(config)
         self.metrics = Metrics()
@@ -122,8 +165,19 @@ class Service:
         self._pending: set[str] = set()
         self._publish_task: asyncio.Task[None] | None = None
         self._first_request: float | None = None
-        self._wake = asyncio.Event()
         self._running = False
+        self._watch_task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self.poster = self.app.poster()
+        self.dispatcher = Dispatcher(
+            lambda: self.config,
+            self.app.store,
+            self.poster,
+            feeds_dir=lambda: Path(self.config.service.feeds_dir),
+            on_delivery=self._delivered,
+        )
+        self.hub = Hub(self.app.store, self.poster, lambda: all_topics(self.config))
+        self._dispatching: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> Any:
@@ -133,6 +187,9 @@ class Service:
 
     async def start(self) -> None:
         cfg = self.config
+        if not self.poll:
+            await self._start_serving()
+            return
         self.store.sync_sources((s.id, s.kind, s.url) for s in cfg.sources)
         states = {s.id: s for s in self.store.source_states()}
         for source in cfg.sources:
@@ -143,6 +200,7 @@ class Service:
         self.feeds.load()
         self.scheduler.start(cfg, {k: v.last_fetch_at for k, v in states.items()})
         self._record_next_runs()
+        self._dispatching = asyncio.ensure_future(self.dispatcher.run(self._stop))
         self._running = True
         log.info(
             "service started: %d sources, %d regions, feeds in %s",
@@ -151,8 +209,38 @@ class Service:
             cfg.service.feeds_dir,
         )
 
+    async def _start_serving(self) -> None:
+        """``serve``: what is stored and published, read only; the files watched for changes."""
+        states = {s.id: s for s in await asyncio.to_thread(self.store.source_states)}
+        for source in self.config.sources:
+            state = states.get(source.id)
+            self.metrics.set_health(source.id, state.health if state else "new")
+        await asyncio.to_thread(self.feeds.load)
+        self._watch_task = asyncio.ensure_future(self._watch_feeds())
+        self._running = True
+        log.info(
+            "serving what is stored and published: %d feed files in %s",
+            len(self.feeds.paths()),
+            self.config.service.feeds_dir,
+        )
+
+    async def _watch_feeds(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                changed = await asyncio.to_thread(self.feeds.refresh)
+            except OSError as e:
+                log.warning("cannot read the feeds folder: %s", e)
+                continue
+            if changed:
+                log.info("feed files changed on disk: %s", ", ".join(changed[:10]))
+
     async def stop(self) -> None:
         self._running = False
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
         self.scheduler.shutdown()
         if self._publish_task is not None:
             self._publish_task.cancel()
@@ -160,7 +248,14 @@ class Service:
                 await self._publish_task
         if self._pending:
             await self._publish_now()
+        self._stop.set()
+        self.dispatcher.wake.set()
+        if self._dispatching is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._dispatching, timeout=10)
+        await self.hub.settle()
         await self.fetcher.aclose()
+        await self.poster.aclose()
         self.app.close()
         log.info("service stopped")
 
@@ -199,6 +294,8 @@ class Service:
         self._record_next_runs([source_id])
         if result.changes.regions:
             self.request_publish(result.changes.regions)
+        if result.changes.changed or result.event:
+            self.dispatcher.wake.set()
         return result
 
     def _account(self, result: PassResult) -> None:
@@ -263,7 +360,7 @@ class Service:
                 ", ".join(sorted(regions)),
                 len(outcome.published.changed),
             )
-        self._wake.set()
+        self.dispatcher.wake.set()
 
     async def publish_pending(self) -> None:
         """Publish now whatever is waiting (tests, shutdown)."""
@@ -290,6 +387,15 @@ class Service:
         if new.service != old.service:
             old_fetcher, self.fetcher = self.fetcher, make_fetcher(new)
             await old_fetcher.aclose()
+        if not self.poll:
+            result = _diff_sources(old, new)
+            for source_id in result.removed:
+                self.metrics.forget(source_id)
+            for source_id in result.added:
+                self.metrics.set_health(source_id, "new")
+            self.metrics.reloads.labels("ok").inc()
+            log.info("config reloaded: %s", result)
+            return result
         self.store.sync_sources((s.id, s.kind, s.url) for s in new.sources)
         states = {s.id: s for s in self.store.source_states()}
         result = self.scheduler.apply(new, {k: v.last_fetch_at for k, v in states.items()})
@@ -323,7 +429,12 @@ class Service:
                 self.metrics.articles.labels(change).inc(changes.count(change))
         if changes.regions:
             self.request_publish(changes.regions)
+        self.dispatcher.wake.set()
         return [{"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes], []
+
+    def _delivered(self, target: str, outcome: str) -> None:
+        kind = target.split(":", 1)[0]
+        self.metrics.deliveries.labels(target if kind == "notify" else kind, outcome).inc()
 
     def sources(self) -> list[dict[str, Any]]:
         """One row per configured source: its config and its stored state."""
@@ -344,10 +455,21 @@ class Service:
                 row.update(
                     {k: v for k, v in state.to_json().items() if k not in ("id", "kind", "url")}
                 )
-            nxt = runs.get(source.id)
+            nxt = runs.get(source.id) if self.poll else state.next_due_at if state else None
             row["next_run"] = nxt.isoformat().replace("+00:00", "Z") if nxt else None
             rows.append(row)
         return rows
+
+
+def _diff_sources(old: Config, new: Config) -> ReloadResult:
+    """What a reload changes in the sources, for ``serve`` (which schedules none of them)."""
+    before = {s.id: s for s in old.sources if s.enabled}
+    after = {s.id: s for s in new.sources if s.enabled}
+    return ReloadResult(
+        added=[s for s in after if s not in before],
+        removed=[s for s in before if s not in after],
+        rescheduled=[s for s in after if s in before and before[s].schedule != after[s].schedule],
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +30,7 @@ from syndicator import fingerprint
 from syndicator.errors import StoreError
 from syndicator.model import Article, Entry, Image, RegionMatch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ALL = "all"  # the feed of every region: every article joins it, with its own sequence
 
 metadata = sa.MetaData()
@@ -70,6 +70,7 @@ http_cache = sa.Table(
     sa.Column("last_modified", sa.Text),
     sa.Column("checked_at", TS, nullable=False),
     sa.Column("status", sa.Integer),
+    sa.Column("misses", sa.Integer, nullable=False, default=0),  # 404s in a row (v2)
 )
 articles = sa.Table(
     "articles", metadata,
@@ -169,8 +170,35 @@ fetch_log = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("bytes", sa.Integer),
 )
+# Schema version 2: notification deliveries and WebSub subscriptions.
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("event_seq", ID, sa.ForeignKey("outbox.id"), nullable=False),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | dead
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("delivered_at", TS),
+    sa.UniqueConstraint("event_id", "target", name="uq_delivery"),
+    sa.Index("ix_deliveries_pending", "status", "target", "id"),
+)
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("callback", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text),
+    sa.Column("lease_seconds", sa.Integer, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("verified_at", TS, nullable=False),
+    sa.UniqueConstraint("topic", "callback", name="uq_subscription"),
+)
 # fmt: on
-
 
 _INSERT_FETCH_LOG = sa.insert(fetch_log)
 
@@ -234,11 +262,41 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    seq: int
+    event_id: str
+    type: str
+    regions: tuple[str, ...]
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    event_seq: int
+    event_id: str
+    type: str
+    target: str
+    attempts: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    topic: str
+    callback: str
+    secret: str | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PendingChanges:
     region: str
     created: tuple[str, ...]
     updated: tuple[str, ...]
     upto: int
+    removed: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,10 +496,109 @@ class Store:
         status: int | None,
         now: datetime,
     ) -> None:
-        values = {"etag": etag, "last_modified": last_modified, "checked_at": now, "status": status}
+        values = {
+            "etag": etag,
+            "last_modified": last_modified,
+            "checked_at": now,
+            "status": status,
+            "misses": 0,
+        }
         updated = conn.execute(sa.update(http_cache).where(http_cache.c.url == url).values(values))
         if not updated.rowcount:
             conn.execute(sa.insert(http_cache).values(url=url, **values))
+
+    def record_miss(self, conn: Connection, url: str, now: datetime) -> int:
+        """A 404 for a known page: how many in a row now (validators are kept)."""
+        updated = conn.execute(
+            sa.update(http_cache)
+            .where(http_cache.c.url == url)
+            .values(misses=http_cache.c.misses + 1, checked_at=now, status=404)
+        )
+        if not updated.rowcount:
+            conn.execute(
+                sa.insert(http_cache).values(url=url, checked_at=now, status=404, misses=1)
+            )
+        return int(
+            conn.execute(sa.select(http_cache.c.misses).where(http_cache.c.url == url)).scalar()
+            or 0
+        )
+
+    def recheck_candidates(
+        self, source_id: str, now: datetime, *, window: timedelta, every: timedelta, limit: int
+    ) -> list[str]:
+        """Pages of this source's recent articles not checked for ``every``: cheap conditional
+        GETs that find corrections and removals even when no listing changed."""
+        query = (
+            sa.select(http_cache.c.url)
+            .join(articles, articles.c.key == http_cache.c.url)
+            .where(
+                articles.c.source_id == source_id,
+                articles.c.removed_at.is_(None),
+                articles.c.first_seen_at > now - window,
+                http_cache.c.checked_at < now - every,
+                sa.or_(http_cache.c.etag.is_not(None), http_cache.c.last_modified.is_not(None)),
+            )
+            .order_by(http_cache.c.checked_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def sources_with_rechecks(
+        self, now: datetime, *, window: timedelta, every: timedelta
+    ) -> set[str]:
+        """The sources that have pages due for a recheck (one query for a whole run)."""
+        query = (
+            sa.select(articles.c.source_id)
+            .distinct()
+            .join(http_cache, articles.c.key == http_cache.c.url)
+            .where(
+                articles.c.removed_at.is_(None),
+                articles.c.first_seen_at > now - window,
+                http_cache.c.checked_at < now - every,
+            )
+        )
+        with self.engine.connect() as conn:
+            return {s for s in conn.execute(query).scalars() if s}
+
+    def remove(self, conn: Connection, url: str, now: datetime, reason: str) -> Change | None:
+        """The article at this address is gone: it leaves the feeds (as a tombstone in Atom)
+        and an ``article.removed`` event is written. None if no live article is there."""
+        row = conn.execute(
+            sa.select(articles).where(articles.c.key == url, articles.c.removed_at.is_(None))
+        ).first()
+        if row is None:
+            return None
+        conn.execute(sa.update(articles).where(articles.c.id == row.id).values(removed_at=now))
+        members = self._regions_of(conn, row.id)
+        for region in members:
+            self._region_change(conn, region, row.id, "removed", now)
+        self._event(
+            conn,
+            "article.removed",
+            now,
+            members,
+            article=self._article_payload(conn, row.id),
+            changes={"reason": reason},
+        )
+        return Change("removed", row.url, row.entry_id, row.key, tuple(members), reason)
+
+    def removed_entries(self, region: str, limit: int = 50) -> list[Entry]:
+        """Entries removed from a region (newest removal first), marked ``deleted`` and dated
+        by their removal: the publisher turns them into RFC 6721 tombstones."""
+        query = sa.select(articles).where(articles.c.removed_at.is_not(None))
+        if region != ALL:
+            query = query.join(region_entries, region_entries.c.article_id == articles.c.id).where(
+                region_entries.c.region == region
+            )
+        query = query.order_by(articles.c.removed_at.desc(), articles.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            entry = self._entry(row, ())
+            out.append(replace(entry, updated=utc(row.removed_at) or entry.updated))
+        return out
 
     def save_validators(
         self,
@@ -1161,7 +1318,7 @@ class Store:
         grouped: dict[str, dict[str, list[str]]] = {}
         upto: dict[str, int] = {}
         for row in rows:
-            changes = grouped.setdefault(row.region, {"created": [], "updated": []})
+            changes = grouped.setdefault(row.region, {"created": [], "updated": [], "removed": []})
             target = changes.setdefault(row.change, [])
             if row.entry_id not in target:
                 target.append(row.entry_id)
@@ -1172,6 +1329,7 @@ class Store:
                 tuple(c["created"]),
                 tuple(e for e in c["updated"] if e not in c["created"]),
                 upto[region],
+                tuple(c["removed"]),
             )
             for region, c in grouped.items()
         ]
@@ -1185,7 +1343,11 @@ class Store:
                 now,
                 [pending.region],
                 feed=feed,
-                changes={"created": list(pending.created), "updated": list(pending.updated)},
+                changes={
+                    "created": list(pending.created),
+                    "updated": list(pending.updated),
+                    "removed": list(pending.removed),
+                },
             )
             conn.execute(
                 sa.update(region_changes)
@@ -1220,6 +1382,70 @@ class Store:
                     ("region_entries", region_entries),
                 )
             }
+
+    def updated_since(
+        self, region: str, since: datetime | None = None, limit: int = 50
+    ) -> list[Entry]:
+        """A region's entries (``all`` for every article) whose ``updated`` is at or after
+        ``since`` (every entry when None), newest ``updated`` first, at most ``limit`` (the API)."""
+        query = sa.select(articles).where(articles.c.removed_at.is_(None))
+        if region != ALL:
+            query = query.join(region_entries, region_entries.c.article_id == articles.c.id).where(
+                region_entries.c.region == region, region_entries.c.suppressed.is_(False)
+            )
+        if since is not None:
+            query = query.where(articles.c.updated_at >= _as_utc(since))
+        query = query.order_by(articles.c.updated_at.desc(), articles.c.id.desc()).limit(limit)
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+                regions = self._regions_by_article(conn, [r.id for r in rows])
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read the entries of {region}: {e}") from e
+        return [self._entry(r, regions.get(r.id, ())) for r in rows]
+
+    def daily_region_counts(self, first_day: datetime, days: int) -> dict[str, list[int]]:
+        """How many entries joined each region (``all`` and suppressed near-duplicates left out)
+        on each of ``days`` days of 24 hours from ``first_day``: region → counts, oldest day
+        first. Regions with no entry in the window are absent (the status page's chart)."""
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        start = _as_utc(first_day)
+        bounds = [start + timedelta(days=n) for n in range(1, days + 1)]
+        added = region_entries.c.added_at
+        # The day number as a CASE over the bounds: plain comparisons, the same on every database.
+        day: Any = (
+            sa.case(
+                *(
+                    (added < bound, sa.literal_column(str(n)))
+                    for n, bound in enumerate(bounds[:-1])
+                ),
+                else_=sa.literal_column(str(days - 1)),
+            )
+            if days > 1
+            else sa.literal_column("0")
+        )
+        joined = (
+            sa.select(region_entries.c.region, day.label("day"))
+            .where(
+                added >= start,
+                added < bounds[-1],
+                region_entries.c.region != ALL,
+                region_entries.c.suppressed.is_(False),
+            )
+            .subquery()
+        )
+        query = sa.select(joined.c.region, joined.c.day, sa.func.count()).group_by(
+            joined.c.region, joined.c.day
+        )
+        out: dict[str, list[int]] = {}
+        try:
+            with self.engine.connect() as conn:
+                for region, n, count in conn.execute(query):
+                    out.setdefault(region, [0] * days)[int(n)] = int(count)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot count the entries per region and day: {e}") from e
+        return out
 
     def explain(self, ref: str) -> dict[str, Any] | None:
         """Everything about one article, found by entry id, key or any URL it was seen at."""
@@ -1317,6 +1543,225 @@ class Store:
             "near_duplicates": [{"id": c.entry_id, "key": c.key} for c in cluster],
         }
 
+    # -- notifications: fan-out, deliveries, WebSub subscriptions -----------------------------
+
+    def outbox_cursor(self) -> int:
+        """The last outbox event already fanned out into deliveries."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "outbox_fanned_out")
+            ).scalar()
+        return int(value) if value else 0
+
+    def events_after(self, seq: int, limit: int = 500) -> list[OutboxEvent]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(outbox).where(outbox.c.id > seq).order_by(outbox.c.id).limit(limit)
+            ).all()
+        return [
+            OutboxEvent(r.id, r.event_id, r.type, tuple(json.loads(r.regions)), r.body)
+            for r in rows
+        ]
+
+    def enqueue(self, upto: int, items: Sequence[tuple[OutboxEvent, str]], now: datetime) -> None:
+        """Create a delivery per (event, target) and move the fan-out cursor, atomically."""
+        with self.transaction() as conn:
+            for event, target in items:
+                exists = conn.execute(
+                    sa.select(deliveries.c.id).where(
+                        deliveries.c.event_id == event.event_id, deliveries.c.target == target
+                    )
+                ).first()
+                if exists is None:
+                    conn.execute(
+                        sa.insert(deliveries).values(
+                            event_seq=event.seq,
+                            event_id=event.event_id,
+                            target=target,
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                    )
+            self._set_meta(conn, "outbox_fanned_out", str(upto))
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """The oldest pending delivery of each target, if it is due: one target's events go
+        out in order, and a target that is failing does not hold the others back."""
+        heads = (
+            sa.select(deliveries.c.target, sa.func.min(deliveries.c.id).label("head"))
+            .where(deliveries.c.status == "pending")
+            .group_by(deliveries.c.target)
+            .subquery()
+        )
+        query = (
+            sa.select(deliveries, outbox.c.body, outbox.c.type)
+            .join(heads, heads.c.head == deliveries.c.id)
+            .join(outbox, outbox.c.id == deliveries.c.event_seq)
+            .where(deliveries.c.next_attempt_at <= now)
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Delivery(r.id, r.event_seq, r.event_id, r.type, r.target, r.attempts, r.body)
+            for r in rows
+        ]
+
+    def next_delivery_at(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+                    deliveries.c.status == "pending"
+                )
+            ).scalar()
+        return utc(value)
+
+    def delivered(self, delivery_id: int, now: datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status="delivered",
+                    attempts=deliveries.c.attempts + 1,
+                    delivered_at=now,
+                    last_error=None,
+                )
+            )
+
+    def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None:
+        """A failed attempt: retried at ``retry_at``, or dead-lettered when that is None."""
+        with self.transaction() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status="pending" if retry_at is not None else "dead",
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=error[:1000],
+                    **({"next_attempt_at": retry_at} if retry_at is not None else {}),
+                )
+            )
+
+    def delivery_summary(self) -> list[dict[str, Any]]:
+        """Per target: deliveries by status, the last error, and the dead letters' event ids."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.target, deliveries.c.status, sa.func.count()).group_by(
+                    deliveries.c.target, deliveries.c.status
+                )
+            ).all()
+            dead = conn.execute(
+                sa.select(deliveries.c.target, deliveries.c.event_id, deliveries.c.last_error)
+                .where(deliveries.c.status == "dead")
+                .order_by(deliveries.c.id)
+            ).all()
+            errors = conn.execute(
+                sa.select(deliveries.c.target, deliveries.c.last_error)
+                .where(deliveries.c.last_error.is_not(None))
+                .order_by(deliveries.c.id)
+            ).all()
+        out: dict[str, dict[str, Any]] = {}
+        for target, status, count in rows:
+            row = out.setdefault(
+                target,
+                {
+                    "target": target,
+                    "pending": 0,
+                    "delivered": 0,
+                    "dead": 0,
+                    "dead_events": [],
+                    "last_error": None,
+                },
+            )
+            row[status] = count
+        for target, event_id, _ in dead:
+            out[target]["dead_events"].append(event_id)
+        for target, error in errors:
+            out[target]["last_error"] = error
+        return [out[k] for k in sorted(out)]
+
+    def pending_deliveries(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(deliveries)
+                    .where(deliveries.c.status == "pending")
+                ).scalar()
+                or 0
+            )
+
+    def subscribe(
+        self, topic: str, callback: str, secret: str | None, lease_seconds: int, now: datetime
+    ) -> None:
+        values = {
+            "secret": secret,
+            "lease_seconds": lease_seconds,
+            "expires_at": now + timedelta(seconds=lease_seconds),
+            "verified_at": now,
+        }
+        with self.transaction() as conn:
+            updated = conn.execute(
+                sa.update(subscriptions)
+                .where(subscriptions.c.topic == topic, subscriptions.c.callback == callback)
+                .values(values)
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    sa.insert(subscriptions).values(
+                        topic=topic, callback=callback, created_at=now, **values
+                    )
+                )
+
+    def unsubscribe(self, topic: str, callback: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                sa.delete(subscriptions).where(
+                    subscriptions.c.topic == topic, subscriptions.c.callback == callback
+                )
+            )
+
+    def subscribers(self, topics: Sequence[str], now: datetime) -> list[Subscription]:
+        """Live subscriptions to any of these topics (expired leases are left out)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(subscriptions)
+                .where(subscriptions.c.topic.in_(list(topics)), subscriptions.c.expires_at > now)
+                .order_by(subscriptions.c.id)
+            ).all()
+        return [
+            Subscription(r.id, r.topic, r.callback, r.secret, utc(r.expires_at) or now)
+            for r in rows
+        ]
+
+    def subscription(self, subscription_id: int) -> Subscription | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                sa.select(subscriptions).where(subscriptions.c.id == subscription_id)
+            ).first()
+        if r is None:
+            return None
+        return Subscription(r.id, r.topic, r.callback, r.secret, utc(r.expires_at) or r.expires_at)
+
+    def expire_subscriptions(self, now: datetime) -> int:
+        with self.transaction() as conn:
+            return int(
+                conn.execute(
+                    sa.delete(subscriptions).where(subscriptions.c.expires_at <= now)
+                ).rowcount
+                or 0
+            )
+
+    def count_subscriptions(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(subscriptions)).scalar() or 0
+            )
+
 
 def _source_state(r: Any) -> SourceState:
     return SourceState(
@@ -1340,6 +1785,11 @@ def _source_state(r: Any) -> SourceState:
     )
 
 
+def _as_utc(value: datetime) -> datetime:
+    """A datetime to compare with stored ones: in UTC (SQLite stores them as UTC text)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _iso(value: datetime | None) -> str | None:
     value = utc(value)
     return value.isoformat().replace("+00:00", "Z") if value else None
@@ -1358,7 +1808,7 @@ def _safe_url(url: str) -> str:
 
 
 def _v1(conn: Connection) -> None:
-    metadata.create_all(
+    metadata.create_all(  # the tables of version 1, in their current shape
         conn,
         tables=[
             meta,
@@ -1375,4 +1825,13 @@ def _v1(conn: Connection) -> None:
     )
 
 
-MIGRATIONS = {1: _v1}
+def _v2(conn: Connection) -> None:
+    # Migrations are written against the current table definitions, so a fresh store (created
+    # whole by _v1) finds each step already done: every step checks before it changes.
+    metadata.create_all(conn, tables=[deliveries, subscriptions])
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("http_cache")}
+    if "misses" not in columns:
+        conn.execute(sa.text("ALTER TABLE http_cache ADD COLUMN misses INTEGER NOT NULL DEFAULT 0"))
+
+
+MIGRATIONS = {1: _v1, 2: _v2}

@@ -117,3 +117,47 @@ def _wait_for_port(portfile: Path, process: subprocess.Popen[bytes]) -> int:
             return int(text)
         time.sleep(0.02)
     pytest.fail(f"the fixture server did not start within {STARTUP_SECONDS:.0f} s")
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """``shared/tools/receiver.py``: records webhook POSTs and answers WebSub verifications."""
+
+    base: str
+
+    def received(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(self.base + "/__received", timeout=10) as response:
+            data: list[dict[str, Any]] = json.loads(response.read())
+            return data
+
+    def posts(self) -> list[dict[str, Any]]:
+        return [r for r in self.received() if r["kind"] == "post"]
+
+
+@contextmanager
+def run_receiver(shared_dir: Path, folder: Path, fail_first: int = 0) -> Iterator[Receiver]:
+    folder.mkdir(parents=True, exist_ok=True)
+    portfile = folder / "port"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(shared_dir / "tools" / "receiver.py"),
+            "--port",
+            "0",
+            "--portfile",
+            str(portfile),
+            "--fail-first",
+            str(fail_first),
+            "--max-seconds",
+            "600",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        port = _wait_for_port(portfile, process)
+        yield Receiver(f"http://127.0.0.1:{port}")
+    finally:
+        process.kill()
+        process.wait(timeout=10)

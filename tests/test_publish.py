@@ -266,11 +266,19 @@ def test_empty_feed_has_a_fixed_date() -> None:
     assert parsedate_to_datetime(rss.findtext("channel/lastBuildDate") or "") == known
 
 
-def test_deleted_entries_are_not_rendered_yet() -> None:
-    gone = replace(ENGLISH, deleted=True)
+def test_deleted_entries_become_tombstones_in_atom_only() -> None:
+    removed_at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    gone = replace(ENGLISH, deleted=True, updated=removed_at)
     feed = atom_tree(render_atom(INFO, [ARABIC, gone]))
     assert [e.findtext(f"{A}id") for e in feed.findall(f"{A}entry")] == [ARABIC.id]
-    assert feed.findtext(f"{A}updated") == "2026-03-01T11:00:00+00:00"
+    (tombstone,) = feed.findall("{http://purl.org/atompub/tombstones/1.0}deleted-entry")
+    assert tombstone.get("ref") == ENGLISH.id
+    assert tombstone.get("when") == "2026-03-02T08:00:00+00:00"
+    assert feed.findtext(f"{A}updated") == "2026-03-02T08:00:00+00:00"  # a removal is a change
+    rss = feedparser.parse(render_rss(INFO, [ARABIC, gone]))
+    assert [e.id for e in rss.entries] == [ARABIC.id]
+    data = json.loads(render_json(INFO, [ARABIC, gone]))
+    assert [i["id"] for i in data["items"]] == [ARABIC.id]
 
 
 def test_entry_without_content_still_links_its_article() -> None:

@@ -1,0 +1,163 @@
+"""WebSub (W3C Recommendation): pinging external hubs as a publisher, and our built-in hub.
+
+Publisher: on every change of a region, each configured hub gets ``hub.mode=publish`` with both
+``hub.url`` and ``hub.topic`` for each of the region's feed URLs (hubs differ in which they read).
+
+Hub (``POST /hub``): subscribe and unsubscribe requests for our own feeds are answered 202 and
+then verified asynchronously (intent verification: the callback must echo ``hub.challenge``);
+leases have a default, a minimum and a maximum; ``hub.secret`` makes distributions signed with
+``X-Hub-Signature: sha256=…``. Callbacks that resolve to private or loopback addresses are
+refused unless ``[security] allow_private_targets``. Content distribution itself is a delivery
+like any other (see the dispatcher): the new feed body, with ``Link`` headers to hub and self.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urlsplit
+
+from syndicator.errors import FetchError, NotifyError
+from syndicator.fetch import Poster
+from syndicator.store import Store
+
+log = logging.getLogger("syndicator.websub")
+
+DEFAULT_LEASE = 10 * 86400
+MIN_LEASE = 3600
+MAX_LEASE = 30 * 86400
+MAX_SECRET = 199  # "less than 200 bytes"
+MAX_PENDING_VERIFICATIONS = 100
+MAX_SUBSCRIPTIONS = 10_000
+
+
+def hub_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+async def ping(poster: Poster, hub: str, topics: list[str]) -> None:
+    """Tell an external hub that these topics changed."""
+    for topic in topics:
+        body = urlencode({"hub.mode": "publish", "hub.url": topic, "hub.topic": topic}).encode()
+        answer = await poster.post(hub, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        if not 200 <= answer.status < 300:
+            raise NotifyError(f"hub {hub} answered HTTP {answer.status} for {topic}")
+
+
+async def distribute(
+    poster: Poster,
+    callback: str,
+    topic: str,
+    hub_url: str,
+    body: bytes,
+    content_type: str,
+    secret: str | None,
+) -> None:
+    """Send a subscriber the topic's new content (authenticated when it gave a secret)."""
+    headers = {
+        "Content-Type": content_type,
+        "Link": f'<{hub_url}>; rel="hub", <{topic}>; rel="self"',
+    }
+    if secret:
+        headers["X-Hub-Signature"] = hub_signature(secret, body)
+    answer = await poster.post(callback, body, headers)
+    if not 200 <= answer.status < 300:
+        raise NotifyError(f"subscriber {callback} answered HTTP {answer.status}")
+
+
+@dataclass(frozen=True, slots=True)
+class HubAnswer:
+    status: int
+    text: str
+
+
+class Hub:
+    """The built-in hub. ``topics()`` gives the feed URLs it serves (they change on reload)."""
+
+    def __init__(
+        self,
+        store: Store,
+        poster: Poster,
+        topics: Callable[[], set[str]],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.poster = poster
+        self.topics = topics
+        self.clock = clock
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def handle(self, form: Mapping[str, str]) -> HubAnswer:
+        """A POST to /hub (already form-decoded)."""
+        mode = form.get("hub.mode", "")
+        if mode in ("subscribe", "unsubscribe"):
+            return self._subscription(mode, form)
+        if mode == "publish":
+            url = form.get("hub.url") or form.get("hub.topic") or ""
+            if url not in self.topics():
+                return HubAnswer(400, "hub.url is not a topic of this hub")
+            return HubAnswer(202, "accepted: subscribers get every change as it is published")
+        return HubAnswer(400, "hub.mode must be subscribe, unsubscribe or publish")
+
+    def _subscription(self, mode: str, form: Mapping[str, str]) -> HubAnswer:
+        callback = form.get("hub.callback", "")
+        topic = form.get("hub.topic", "")
+        parts = urlsplit(callback)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+            return HubAnswer(400, "hub.callback must be an absolute http(s) URL")
+        if topic not in self.topics():
+            return HubAnswer(400, "hub.topic is not a feed of this hub")
+        secret = form.get("hub.secret") or None
+        if secret is not None and len(secret.encode("utf-8")) > MAX_SECRET:
+            return HubAnswer(400, "hub.secret must be shorter than 200 bytes")
+        if mode == "subscribe" and not callback.startswith(("https://", "http://")):
+            return HubAnswer(400, "hub.callback must be http(s)")
+        try:
+            requested = int(form.get("hub.lease_seconds") or DEFAULT_LEASE)
+        except ValueError:
+            return HubAnswer(400, "hub.lease_seconds must be a number of seconds")
+        lease = max(MIN_LEASE, min(MAX_LEASE, requested))
+        if len(self._pending) >= MAX_PENDING_VERIFICATIONS:
+            return HubAnswer(429, "too many subscription requests waiting; retry later")
+        if mode == "subscribe" and self.store.count_subscriptions() >= MAX_SUBSCRIPTIONS:
+            return HubAnswer(429, "this hub has all the subscriptions it can take")
+        task = asyncio.ensure_future(self._verify(mode, topic, callback, lease, secret))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return HubAnswer(202, "accepted: the callback will be asked to confirm")
+
+    async def _verify(
+        self, mode: str, topic: str, callback: str, lease: int, secret: str | None
+    ) -> None:
+        challenge = secrets.token_urlsafe(24)
+        params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
+        if mode == "subscribe":
+            params["hub.lease_seconds"] = str(lease)
+        try:
+            answer = await self.poster.get(callback, params)
+        except FetchError as e:
+            log.warning("websub %s to %s not verified: %s", mode, callback, e.reason)
+            return
+        if not 200 <= answer.status < 300 or answer.body.decode("utf-8", "replace") != challenge:
+            log.info(
+                "websub %s to %s refused by the subscriber (HTTP %s)", mode, callback, answer.status
+            )
+            return
+        if mode == "subscribe":
+            await asyncio.to_thread(
+                self.store.subscribe, topic, callback, secret, lease, self.clock()
+            )
+        else:
+            await asyncio.to_thread(self.store.unsubscribe, topic, callback)
+        log.info("websub %s verified: %s → %s", mode, topic, callback)
+
+    async def settle(self) -> None:
+        """Wait for the verifications under way (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)

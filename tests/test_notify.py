@@ -1,0 +1,379 @@
+"""Notifications: signed webhooks through the outbox, retries with the same delivery id, per-target
+order, dead letters, private-address refusal, WebSub pings and distribution, apprise alerts.
+
+The targets are ``shared/tools/receiver.py`` on loopback (skipped, saying why, without ../shared);
+the store is a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from conftest import Receiver, run_receiver
+
+from syndicator import config, fingerprint
+from syndicator.fetch import PRIVATE_REFUSED, Poster
+from syndicator.model import Article, RegionMatch
+from syndicator.notify import Dispatcher, retry_delay, topics_of, wants
+from syndicator.notify import apprise as alerts
+from syndicator.notify.webhooks import signature, verify
+from syndicator.notify.websub import Hub, hub_signature
+from syndicator.store import OutboxEvent, Store
+
+NOW = datetime(2026, 2, 10, 12, tzinfo=UTC)
+SECRET = "s3cret-for-tests"
+
+
+def test_signature_is_hmac_of_timestamp_dot_body() -> None:
+    body = b'{"id":"x"}'
+    expected = hmac.new(SECRET.encode(), b"1770000000." + body, hashlib.sha256).hexdigest()
+    assert signature(SECRET, "1770000000", body) == f"sha256={expected}"
+    assert verify(SECRET, "1770000000", body, f"sha256={expected}")
+    assert not verify(SECRET, "1770000001", body, f"sha256={expected}")
+
+
+def test_retry_delays_grow_and_are_capped() -> None:
+    rng = random.Random(1)
+    delays = [retry_delay(n, rng) for n in range(1, 20)]
+    assert 1.5 <= delays[0] <= 2.5 and 3 <= delays[1] <= 5
+    assert max(delays) <= 3600 * 1.25
+
+
+def test_targets_filter_by_type_and_region(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path, 'regions = ["europe"]\nevents = ["article.created"]')
+    target = cfg.notify[0]
+    created = OutboxEvent(1, "e1", "article.created", ("europe",), "{}")
+    assert wants(target, created)
+    assert not wants(target, OutboxEvent(2, "e2", "article.created", ("asia",), "{}"))
+    assert not wants(target, OutboxEvent(3, "e3", "article.updated", ("europe",), "{}"))
+    assert not wants(target, OutboxEvent(4, "e4", "source.failing", (), "{}"))
+
+
+def test_apprise_messages_read_well() -> None:
+    title, body = alerts.message(
+        {
+            "type": "source.failing",
+            "source": {
+                "id": "wire",
+                "reason": "its own document could not be fetched",
+                "last_error": "HTTP 500",
+                "failures": 3,
+                "url": "https://n.example/feed",
+            },
+        }
+    )
+    assert title == "syndicator: source wire is failing"
+    assert "HTTP 500" in body and "3" in body
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def load_config(
+    tmp_path: Path,
+    extra: str = "",
+    url: str = "http://127.0.0.1:9/hook",
+    allow_private: bool = True,
+) -> config.Config:
+    text = f"""
+[service]
+base_url = "http://127.0.0.1:8080"
+feeds_dir = "{tmp_path}/feeds"
+
+[publish]
+hubs = []
+
+[security]
+allow_private_targets = {"true" if allow_private else "false"}
+
+[[region]]
+id = "europe"
+title = "Europe"
+
+[[region]]
+id = "asia"
+title = "Asia"
+
+[[notify]]
+id = "downstream"
+kind = "webhook"
+url = "{url}"
+secret_env = "HOOK_SECRET"
+{extra}
+"""
+    path = tmp_path / "syndicator.toml"
+    path.write_text(text, encoding="utf-8")
+    return config.load(path, environ={"HOOK_SECRET": SECRET})
+
+
+def article(n: int, region: str = "europe") -> Article:
+    paragraphs = (f"paragraph {n} " * 20,)
+    key = f"https://n.example/{n}"
+    return Article(
+        key=key,
+        url=key,
+        title=f"story {n}",
+        paragraphs=paragraphs,
+        content_html=f"<p>{paragraphs[0]}</p>",
+        content_hash=fingerprint.content_hash(f"story {n}", paragraphs),
+        similarity=fingerprint.signature(f"story {n}", paragraphs),
+        published=NOW,
+        regions=(RegionMatch(region, "section", region),),
+    )
+
+
+@pytest.fixture
+def receiver(shared_dir: Path, tmp_path: Path) -> Iterator[Receiver]:
+    with run_receiver(shared_dir, tmp_path / "receiver") as r:
+        yield r
+
+
+async def deliver_all(dispatcher: Dispatcher, store: Store, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await dispatcher.deliver_due()
+        if store.pending_deliveries() == 0 and store.outbox_cursor() == max(
+            (e["seq"] for e in store.events()), default=0
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("deliveries still pending")
+
+
+def dispatcher_for(cfg: config.Config, store: Store, poster: Poster) -> Dispatcher:
+    return Dispatcher(
+        lambda: cfg,
+        store,
+        poster,
+        feeds_dir=lambda: Path(cfg.service.feeds_dir),
+        base_delay=0.1,
+        rng=random.Random(7),
+    )
+
+
+def check_signed(post: dict[str, Any]) -> dict[str, Any]:
+    headers = post["headers"]
+    body = post["body"].encode()
+    assert verify(
+        SECRET, headers["X-Syndicator-Timestamp"], body, headers["X-Syndicator-Signature-256"]
+    )
+    event: dict[str, Any] = json.loads(body)
+    assert headers["X-Syndicator-Event"] == event["type"]
+    assert headers["X-Syndicator-Delivery"] == event["id"]
+    assert set(event) >= {"id", "type", "occurred_at", "regions", "changes"}
+    return event
+
+
+def test_webhooks_are_signed_and_retried_with_the_same_delivery_id(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=2) as receiver:
+        cfg = load_config(tmp_path, url=f"{receiver.base}/hooks")
+        store = Store(f"sqlite:///{tmp_path}/s.db")
+        store.apply("s", [article(1), article(2)], now=NOW)
+
+        async def run() -> None:
+            poster = Poster(allow_private=True)
+            try:
+                await deliver_all(dispatcher_for(cfg, store, poster), store)
+            finally:
+                await poster.aclose()
+
+        asyncio.run(run())
+        posts = receiver.posts()
+        store.close()
+    assert [p["answered"] for p in posts] == [500, 500, 204, 204]
+    events = [check_signed(p) for p in posts]
+    # The first event failed twice, then arrived; the second waited for it (per-target order).
+    assert events[0]["id"] == events[1]["id"] == events[2]["id"]
+    assert [e["article"]["url"] for e in events[2:]] == [
+        "https://n.example/1",
+        "https://n.example/2",
+    ]
+
+
+def test_a_target_that_keeps_failing_is_dead_lettered(shared_dir: Path, tmp_path: Path) -> None:
+    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=100) as receiver:
+        cfg = load_config(tmp_path, "max_attempts = 3", url=f"{receiver.base}/hooks")
+        store = Store(f"sqlite:///{tmp_path}/s.db")
+        store.apply("s", [article(1)], now=NOW)
+
+        async def run() -> None:
+            poster = Poster(allow_private=True)
+            try:
+                await deliver_all(dispatcher_for(cfg, store, poster), store)
+            finally:
+                await poster.aclose()
+
+        asyncio.run(run())
+        assert len(receiver.posts()) == 3
+        (row,) = store.delivery_summary()
+        store.close()
+    assert row["target"] == "notify:downstream"
+    assert row["dead"] == 1 and row["pending"] == 0 and len(row["dead_events"]) == 1
+    assert "HTTP 500" in row["last_error"]
+
+
+def test_private_targets_are_refused_unless_allowed(receiver: Receiver, tmp_path: Path) -> None:
+    cfg = load_config(
+        tmp_path, "max_attempts = 1", url=f"{receiver.base}/hooks", allow_private=False
+    )
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.apply("s", [article(1)], now=NOW)
+
+    async def run() -> None:
+        poster = Poster(allow_private=False)
+        try:
+            await deliver_all(dispatcher_for(cfg, store, poster), store)
+        finally:
+            await poster.aclose()
+
+    asyncio.run(run())
+    (row,) = store.delivery_summary()
+    store.close()
+    assert receiver.posts() == []
+    assert row["dead"] == 1 and row["last_error"].endswith(PRIVATE_REFUSED)
+
+
+def test_fan_out_survives_a_restart_without_duplicates(receiver: Receiver, tmp_path: Path) -> None:
+    cfg = load_config(tmp_path, url=f"{receiver.base}/hooks")
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.apply("s", [article(1)], now=NOW)
+    poster_less = dispatcher_for(cfg, store, Poster(allow_private=True))
+    assert poster_less.fan_out(NOW) == 1
+    asyncio.run(poster_less.poster.aclose())
+    store.close()
+    # A new process: the cursor and the pending delivery are in the store.
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+
+    async def run() -> None:
+        poster = Poster(allow_private=True)
+        try:
+            dispatcher = dispatcher_for(cfg, store, poster)
+            assert dispatcher.fan_out(NOW) == 0
+            await deliver_all(dispatcher, store)
+        finally:
+            await poster.aclose()
+
+    asyncio.run(run())
+    store.close()
+    assert len(receiver.posts()) == 1
+
+
+def test_websub_hub_verifies_and_distributes(receiver: Receiver, tmp_path: Path) -> None:
+    cfg = load_config(tmp_path, 'events = ["feed.updated"]', url=f"{receiver.base}/hooks")
+    feeds = Path(cfg.service.feeds_dir)
+    feeds.mkdir()
+    (feeds / "europe.atom").write_bytes(b"<feed xmlns='http://www.w3.org/2005/Atom'/>")
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    europe, asia = topics_of(cfg, "europe")[0], topics_of(cfg, "asia")[0]
+
+    async def run() -> None:
+        poster = Poster(allow_private=True)
+        hub = Hub(store, poster, lambda: {europe, asia})
+        try:
+            bad = await hub.handle(
+                {
+                    "hub.mode": "subscribe",
+                    "hub.topic": "http://else/x",
+                    "hub.callback": f"{receiver.base}/cb",
+                }
+            )
+            assert bad.status == 400
+            answer = await hub.handle(
+                {
+                    "hub.mode": "subscribe",
+                    "hub.topic": europe,
+                    "hub.callback": f"{receiver.base}/cb",
+                    "hub.secret": "sub-secret",
+                    "hub.lease_seconds": "60",
+                }
+            )
+            assert answer.status == 202
+            await hub.settle()
+            (sub,) = store.subscribers([europe], datetime.now(UTC))
+            assert sub.expires_at - datetime.now(UTC) > timedelta(minutes=50)  # minimum lease
+            store.apply("s", [article(1, "europe"), article(2, "asia")], now=NOW)
+            for pending in store.pending_changes():
+                store.announce(pending, NOW, {"region": pending.region})
+            await deliver_all(dispatcher_for(cfg, store, poster), store)
+        finally:
+            await poster.aclose()
+
+    asyncio.run(run())
+    store.close()
+    verification = [r for r in receiver.received() if r["kind"] == "verify"]
+    assert verification[0]["query"]["hub.topic"] == europe
+    distributions = [p for p in receiver.posts() if p["path"] == "/cb"]
+    assert len(distributions) == 1  # europe changed and is subscribed; asia is not
+    d = distributions[0]
+    assert d["headers"]["Content-Type"] == "application/atom+xml"
+    assert d["headers"]["X-Hub-Signature"] == hub_signature("sub-secret", d["body"].encode())
+    assert f'<{europe}>; rel="self"' in d["headers"]["Link"]
+    hooks = [json.loads(p["body"]) for p in receiver.posts() if p["path"] == "/hooks"]
+    assert sorted(h["regions"][0] for h in hooks) == ["asia", "europe"]
+
+
+def test_external_hubs_get_publish_pings(receiver: Receiver, tmp_path: Path) -> None:
+    cfg = load_config(tmp_path, 'events = ["article.created"]', url=f"{receiver.base}/hooks")
+    cfg = config.from_documents(
+        [
+            (
+                "x.toml",
+                {
+                    "service": {
+                        "base_url": "http://127.0.0.1:8080",
+                        "feeds_dir": str(tmp_path / "feeds"),
+                    },
+                    "publish": {"hubs": [f"{receiver.base}/hub"], "builtin_hub": False},
+                    "security": {"allow_private_targets": True},
+                    "region": [{"id": "europe", "title": "Europe"}],
+                },
+            )
+        ],
+        environ={},
+    )
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.apply("s", [article(1)], now=NOW)
+    for pending in store.pending_changes():
+        store.announce(pending, NOW, {"region": pending.region})
+
+    async def run() -> None:
+        poster = Poster(allow_private=True)
+        try:
+            await deliver_all(dispatcher_for(cfg, store, poster), store)
+        finally:
+            await poster.aclose()
+
+    asyncio.run(run())
+    store.close()
+    pings = [parse_qs(p["body"]) for p in receiver.posts() if p["path"] == "/hub"]
+    topics = topics_of(cfg, "europe")
+    assert [p["hub.mode"][0] for p in pings] == ["publish"] * len(topics)
+    assert [p["hub.url"][0] for p in pings] == topics == [p["hub.topic"][0] for p in pings]
+
+
+def test_apprise_alerts_reach_a_json_endpoint(receiver: Receiver, tmp_path: Path) -> None:
+    host = receiver.base.removeprefix("http://")
+
+    async def run() -> None:
+        await alerts.send(
+            (f"json://{host}/alerts",),
+            {"type": "source.recovered", "source": {"id": "wire", "reason": "read fine"}},
+        )
+
+    asyncio.run(run())
+    (post,) = receiver.posts()
+    assert post["path"] == "/alerts"
+    assert "wire has recovered" in json.loads(post["body"])["title"]
