@@ -11,7 +11,9 @@ The similarity signature is a 64-bit SimHash over word shingles of the folded te
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 import re
 import sys
 import unicodedata
@@ -77,7 +79,53 @@ def _scanned_code_points() -> Iterable[int]:
 
 
 _TABLE = _build_table()
-_SPACE = re.compile(r"\s+")
+
+
+def _character_class(code_points: Iterable[int]) -> str:
+    """A regular-expression class that matches these code points (written as ranges)."""
+    ranges: list[list[int]] = []
+    for cp in sorted(code_points):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return (
+        "["
+        + "".join(rf"\U{lo:08x}" + (rf"-\U{hi:08x}" if hi > lo else "") for lo, hi in ranges)
+        + "]"
+    )
+
+
+# The table, applied by scans in C rather than a dictionary lookup per character (the same
+# result, which a test checks): what it removes from the Basic Multilingual Plane goes with one
+# regex (a class of BMP code points compiles to a bitmap; one with astral code points would be a
+# list of ranges tried in turn), astral removals only when a text has astral characters, then
+# the few replacements one by one.
+_REMOVE = re.compile(
+    _character_class(cp for cp, to in _TABLE.items() if to is None and cp <= 0xFFFF) + "+"
+)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_REPLACE = tuple(sorted((chr(cp), to) for cp, to in _TABLE.items() if to is not None))
+_REPLACED = re.compile(_character_class(ord(char) for char, _ in _REPLACE))
+
+
+def _astral(match: re.Match[str]) -> str:
+    char = match[0]
+    return char if ord(char) not in _TABLE else _TABLE[ord(char)] or ""
+
+
+def _fold_characters(text: str) -> str:
+    """NFKC, the table and casefold: the fold but for whitespace (every step is per character
+    once NFKC is done, so a line break in the text stays where it was)."""
+    text = _REMOVE.sub("", unicodedata.normalize("NFKC", text))
+    if not text.isascii():
+        if len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text):
+            text = _ASTRAL.sub(_astral, text)
+        if _REPLACED.search(text):
+            for char, to in _REPLACE:
+                if char in text:
+                    text = text.replace(char, to)
+    return text.casefold()
 
 
 def fold(text: str) -> str:
@@ -87,8 +135,23 @@ def fold(text: str) -> str:
     (أ إ آ ٱ) → ا, ى → ي, ة → ه; Arabic-Indic and Persian digits → ASCII; punctuation and symbols
     removed; casefold; runs of whitespace → one space, trimmed.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_TABLE).casefold()
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(_fold_characters(text).split())
+
+
+def fold_all(texts: Sequence[str]) -> list[str]:
+    """``[fold(t) for t in texts]``, done as one pass over the texts joined by line breaks.
+
+    A line break is a code point that NFKC never composes with its neighbours and that the
+    table and casefold leave alone, so the texts fold apart exactly as they would one by one;
+    texts that hold line breaks themselves are folded one by one.
+    """
+    if len(texts) < 2:
+        return [fold(t) for t in texts]
+    joined = "\n".join(texts)
+    parts = _fold_characters(joined).split("\n") if joined.count("\n") == len(texts) - 1 else []
+    if len(parts) != len(texts):
+        return [fold(t) for t in texts]
+    return [" ".join(part.split()) for part in parts]
 
 
 def content_hash(title: str, paragraphs: Sequence[str]) -> str:
@@ -97,38 +160,67 @@ def content_hash(title: str, paragraphs: Sequence[str]) -> str:
     Paragraphs are folded as one text (joined by blank lines, so they end up one space apart);
     captions, bylines and page chrome are never part of ``paragraphs``.
     """
-    body = fold("\n\n".join(paragraphs))
-    digest = hashlib.sha256((fold(title) + "\n" + body).encode("utf-8")).hexdigest()
+    folded = fold_all([title, *paragraphs])
+    return folded_content_hash(folded[0], folded[1:])
+
+
+def folded_content_hash(title: str, paragraphs: Iterable[str]) -> str:
+    """:func:`content_hash` from folds already made: ``fold(title)`` and ``fold(p)`` for each
+    paragraph. The fold of paragraphs joined by whitespace is their folds joined by one space,
+    leaving out those that fold to nothing (a property test checks it)."""
+    body = " ".join(p for p in paragraphs if p)
+    digest = hashlib.sha256((title + "\n" + body).encode("utf-8")).hexdigest()
     return f"{HASH_VERSION}:{digest}"
 
 
-def _shingles(words: Sequence[str], size: int = 3) -> Iterable[str]:
-    if len(words) < size:
-        if words:
-            yield " ".join(words)
-        return
-    for i in range(len(words) - size + 1):
-        yield " ".join(words[i : i + size])
+_DIGEST = functools.partial(hashlib.blake2b, digest_size=8)
+_DIGEST_BYTES = operator.methodcaller("digest")
+
+
+def _simhash(words: Sequence[str]) -> int:
+    """The SimHash of word 3-shingles (one shingle of all the words when there are fewer).
+
+    Each shingle is hashed to 64 bits (BLAKE2b, 8 bytes); bit ``b`` of the result is set when
+    more than half of the shingle hashes have it. The hashes are packed into one bytes object
+    and each bit column counted in C: byte ``j`` of every hash is ``packed[j::8]``, read as one
+    integer, and ``(column & mask).bit_count()`` counts one bit of it in all hashes at once.
+    """
+    if not words:
+        return 0
+    if len(words) < 3:
+        shingles: Iterable[str] = [" ".join(words)]
+    else:
+        shingles = map(" ".join, zip(words, words[1:], words[2:], strict=False))
+    packed = b"".join(map(_DIGEST_BYTES, map(_DIGEST, map(str.encode, shingles))))
+    count = len(packed) // 8
+    ones = int.from_bytes(b"\x01" * count, "big")  # bit 0 of the byte of every hash
+    masks = [ones << bit for bit in range(8)]
+    result = 0
+    for byte in range(8):  # byte 0 is the most significant (the digest is read big-endian)
+        column = int.from_bytes(packed[byte::8], "big")
+        for bit, mask in enumerate(masks):
+            if 2 * (column & mask).bit_count() > count:
+                result |= 1 << ((7 - byte) * 8 + bit)
+    return result
 
 
 def simhash(text: str) -> int:
     """A 64-bit SimHash of the folded text's word 3-shingles (0 for an empty text)."""
-    words = fold(text).split()
-    weights = [0] * 64
-    seen = False
-    for shingle in _shingles(words):
-        seen = True
-        h = int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "big")
-        for bit in range(64):
-            weights[bit] += 1 if (h >> bit) & 1 else -1
-    if not seen:
-        return 0
-    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+    return _simhash(fold(text).split())
 
 
 def signature(title: str, paragraphs: Sequence[str]) -> str:
     """The near-duplicate signature of an article, ``s1:`` + 16 hex digits."""
-    return f"{SIGNATURE_VERSION}:{simhash(title + chr(10) + chr(10).join(paragraphs)):016x}"
+    folded = fold_all([title, *paragraphs])
+    return folded_signature(folded[0], folded[1:])
+
+
+def folded_signature(title: str, paragraphs: Iterable[str]) -> str:
+    """:func:`signature` from folds already made (``fold(title)``, ``fold(p)`` per paragraph)."""
+    words = title.split()
+    for paragraph in paragraphs:
+        words.extend(paragraph.split())
+    return f"{SIGNATURE_VERSION}:{_simhash(words):016x}"
 
 
 def signature_bits(sig: str) -> int:

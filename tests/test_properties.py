@@ -1,0 +1,137 @@
+"""Properties of the fingerprints: the quick fold is the v1 fold, and folding once is enough.
+
+The v1 content hash is a contract (DESIGN.md): ``v1:`` + SHA-256 of ``fold(title) + "\\n" +
+fold(" ".join(paragraphs))``. The reference functions below are that definition written the
+plain way (the fold as one ``str.translate`` over the table); the module's quicker fold, the fold
+of many texts in one pass and the hash and signature made from per-paragraph folds must give the
+same values on any text: Arabic letters, marks and digits, characters that NFKC changes or
+composes, every kind of whitespace, invisible and bidi controls, punctuation, symbols, astral
+characters, and empty paragraphs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import unicodedata
+from collections.abc import Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syndicator import fingerprint
+from syndicator.fingerprint import (
+    content_hash,
+    fold,
+    fold_all,
+    folded_content_hash,
+    folded_signature,
+    signature,
+)
+
+_SPACE = re.compile(r"\s+")
+
+
+def reference_fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(fingerprint._TABLE).casefold()
+    return _SPACE.sub(" ", text).strip()
+
+
+def reference_hash(title: str, paragraphs: Sequence[str]) -> str:
+    body = reference_fold(" ".join(paragraphs))
+    digest = hashlib.sha256((reference_fold(title) + "\n" + body).encode("utf-8")).hexdigest()
+    return f"v1:{digest}"
+
+
+# Characters chosen to meet every rule of the fold, and some that meet none.
+_PICKED = (
+    "ابتثجحخدذرسشصضطظعغفقكلمنهوي"  # Arabic letters
+    "أإآٱىةءؤئ"  # alef forms, alef maqsura, ta marbuta, hamza carriers
+    + "".join(map(chr, range(0x0610, 0x061B)))  # Quranic marks
+    + "".join(map(chr, range(0x064B, 0x0660)))  # harakat
+    + "\u0670\u0640"  # superscript alef, tatweel
+    + "".join(map(chr, range(0x06D6, 0x06EE)))  # Quranic annotation marks
+    + "٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹0123456789"  # Arabic-Indic, Persian and ASCII digits
+    + "ﷺﷲﻻﻷﺃﭐﹰ"  # presentation forms (NFKC decomposes them)
+    + "ﬁﬀＡａ²½ℌΩÅẛ\u00a8\u00b4\u0301\u0308\u0323\u0651\u1100\u1161\u11a8각"  # NFKC-sensitive
+    + "ßİΣσςẞǅﬆ"  # casefold
+    + " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2007\u2028\u2029\u202f\u3000"
+    + "\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202e\u2060\u2066\u2069\ufeff"
+    + "!\"#%&'()*,-./:;?@[\\]_{}«»“”„‘’‹›،؛؟۔…—–·•"  # punctuation
+    + "$+<=>^`|~€£¥©®°±×÷™←→★♥"  # symbols
+    + "\U0001f600\U0001f44d\U0001d400\U0001d7ce\U00020000\U0001f1f8\U000e0041"  # astral
+    + "abcxyzABCXYZéèçñüøЖжΩω中文한국"
+)
+_encodable = st.one_of(st.sampled_from(_PICKED), st.characters(codec="utf-8"))
+# Lone surrogates fold too (a hash of text holding one cannot be made: UTF-8 refuses it).
+_characters = st.one_of(_encodable, st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF))
+texts = st.text(_characters, max_size=60)
+paragraph_lists = st.lists(st.one_of(texts, st.just(""), st.just(" \n ")), max_size=8)
+utf8_texts = st.text(_encodable, max_size=60)
+utf8_paragraph_lists = st.lists(st.one_of(utf8_texts, st.just(""), st.just(" \n ")), max_size=8)
+
+_SETTINGS = settings(max_examples=400, deadline=None)
+
+
+@_SETTINGS
+@given(texts)
+def test_fold_is_the_table_fold(text: str) -> None:
+    assert fold(text) == reference_fold(text)
+
+
+@_SETTINGS
+@given(paragraph_lists)
+def test_fold_all_folds_each_text(paragraphs: list[str]) -> None:
+    assert fold_all(paragraphs) == [reference_fold(p) for p in paragraphs]
+
+
+@_SETTINGS
+@given(utf8_texts, utf8_paragraph_lists)
+def test_content_hash_is_the_contract(title: str, paragraphs: list[str]) -> None:
+    expected = reference_hash(title, paragraphs)
+    assert content_hash(title, paragraphs) == expected
+    # The blank-line join that content_hash once used reads the same.
+    assert reference_fold("\n\n".join(paragraphs)) == reference_fold(" ".join(paragraphs))
+    folded = [reference_fold(p) for p in paragraphs]
+    assert folded_content_hash(reference_fold(title), folded) == expected
+
+
+@_SETTINGS
+@given(utf8_texts, utf8_paragraph_lists)
+def test_signature_from_folded_parts(title: str, paragraphs: list[str]) -> None:
+    expected = signature(title, paragraphs)
+    folded = [reference_fold(p) for p in paragraphs]
+    assert folded_signature(reference_fold(title), folded) == expected
+    words = reference_fold(title + "\n" + "\n".join(paragraphs)).split()
+    assert folded_signature(" ".join(words), []) == expected
+
+
+def test_every_code_point_folds_as_the_table_says() -> None:
+    # Each code point alone, between spaces (NFKC never composes across a space).
+    every = " ".join(chr(cp) for cp in range(sys.maxunicode + 1))
+    assert fold(every) == reference_fold(every)
+    alone = [chr(cp) for cp in range(0x3000) if cp != 0x0A]  # a line break is a fold_all case
+    assert fold_all(alone) == [reference_fold(c) for c in alone]
+
+
+def reference_simhash(text: str) -> int:
+    words = reference_fold(text).split()
+    if len(words) < 3:
+        shingles = [" ".join(words)] if words else []
+    else:
+        shingles = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
+    weights = [0] * 64
+    for shingle in shingles:
+        digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest()
+        h = int.from_bytes(digest, "big")
+        for bit in range(64):
+            weights[bit] += 1 if (h >> bit) & 1 else -1
+    return sum(1 << bit for bit in range(64) if shingles and weights[bit] > 0)
+
+
+@_SETTINGS
+@given(utf8_texts, utf8_paragraph_lists)
+def test_signature_is_the_simhash(title: str, paragraphs: list[str]) -> None:
+    text = title + "\n" + "\n".join(paragraphs)
+    assert signature(title, paragraphs) == f"s1:{reference_simhash(text):016x}"
