@@ -423,6 +423,11 @@ class SourcePass:
                 plan.result.page_errors.append(f"{url}: {e.reason}")
             return []
         if fetched.not_modified:
+            # Still there and unchanged: remember that it was checked (and is not missing).
+            stored = self.store.validators(url) or (None, None)
+            plan.validators.append(
+                (url, fetched.etag or stored[0], fetched.last_modified or stored[1], 304)
+            )
             return []
         try:
             document = read_document(

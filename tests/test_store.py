@@ -242,3 +242,42 @@ def test_schema_version_and_integrity(store: Store, store_url: str) -> None:
         conn.execute(sa.update(meta).values(value=str(SCHEMA_VERSION + 1)))
     with pytest.raises(Exception, match="newer than this syndicator"):
         Store(store_url)
+
+
+def test_a_version_1_store_upgrades_itself(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    store = Store(url)
+    store.apply("s", [make("https://n.example/a", "أ", story(1))], now=NOW)
+    # Take the file back to schema version 1 as an older syndicator left it.
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE deliveries"))
+        conn.execute(sa.text("DROP TABLE subscriptions"))
+        conn.execute(sa.text("ALTER TABLE http_cache DROP COLUMN misses"))
+        conn.execute(sa.update(meta).values(value="1"))
+    store.close()
+    upgraded = Store(url)
+    assert upgraded.schema_version() == SCHEMA_VERSION == 2
+    tables = set(sa.inspect(upgraded.engine).get_table_names())
+    assert {"deliveries", "subscriptions"} <= tables
+    columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("http_cache")}
+    assert "misses" in columns
+    assert [e.article.key for e in upgraded.entries("europe")] == ["https://n.example/a"]
+    assert upgraded.integrity_check() == []
+    upgraded.close()
+
+
+def test_removal_leaves_a_tombstone_and_an_event(store: Store) -> None:
+    a = make("https://n.example/a", "أ", story(1))
+    store.apply("s", [a], now=NOW)
+    with store.transaction() as conn:
+        change = store.remove(conn, a.key, NOW + timedelta(hours=1), "gone (HTTP 410)")
+    assert change is not None and change.change == "removed"
+    assert store.entries("europe") == []
+    (tombstone,) = store.removed_entries("europe")
+    assert tombstone.deleted and tombstone.updated == NOW + timedelta(hours=1)
+    event = store.events()[-1]
+    assert event["type"] == "article.removed" and event["changes"]["reason"] == "gone (HTTP 410)"
+    (pending,) = store.pending_changes()
+    assert pending.removed == (tombstone.id,)
+    with store.transaction() as conn:
+        assert store.remove(conn, a.key, NOW, "again") is None

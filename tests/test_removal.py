@@ -1,0 +1,175 @@
+"""A stored article whose page disappears (410 at once, or 404 on two passes) is removed: an
+``article.removed`` event, and an RFC 6721 tombstone instead of its entry in the region's Atom.
+
+A small site on loopback whose pages the test can take down; passes run with ``now`` moved
+forward so that the hourly recheck of recent pages is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import feedparser
+import pytest
+from helpers import jing_validate
+
+from syndicator import config
+from syndicator.app import App
+from syndicator.ingest import run_once
+
+T0 = datetime(2026, 2, 10, 12, tzinfo=UTC)
+PARAGRAPHS = "".join(
+    f"<p>فقرة رقم {i} من الخبر، وفيها ما يكفي من الكلام ليكون نصاً.</p>" for i in range(6)
+)
+
+
+class Site:
+    """Pages by path; a page set to an int answers that status."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, bytes | int] = {}
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                page = site.pages.get(self.path, 404)
+                if isinstance(page, int):
+                    self.send_response(page)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                etag = '"' + hashlib.sha256(page).hexdigest()[:16] + '"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def article(self, slug: str, title: str) -> None:
+        self.pages[f"/a/{slug}.html"] = (
+            f'<html lang="ar"><head><meta property="og:type" content="article">'
+            f'<meta property="article:section" content="أوروبا">'
+            f'<meta property="article:published_time" content="2026-02-10T09:00:00Z">'
+            f"<title>{title}</title></head><body><article><h1>{title}</h1>"
+            f'<div class="article-body">{PARAGRAPHS}</div></article></body></html>'
+        ).encode()
+
+    def listing(self, slugs: list[str]) -> None:
+        cards = "".join(
+            f'<article class="card"><h2><a href="/a/{s}.html">عنوان الخبر {s} الطويل</a></h2>'
+            f"</article>"
+            for s in slugs
+        )
+        self.pages["/europe.html"] = f"<html><body><main>{cards}</main></body></html>".encode()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    s = Site()
+    yield s
+    s.close()
+
+
+def make_app(tmp_path: Path, site: Site) -> App:
+    path = tmp_path / "syndicator.toml"
+    path.write_text(
+        f"""
+[service]
+database = "sqlite:///{tmp_path}/s.db"
+feeds_dir = "{tmp_path}/feeds"
+respect_robots = false
+
+[[region]]
+id = "europe"
+title = "أوروبا"
+sections = ["أوروبا"]
+
+[[source]]
+id = "site"
+kind = "html"
+url = "{site.base}/europe.html"
+""",
+        encoding="utf-8",
+    )
+    return App(config.load(path, environ={}))
+
+
+def once(app: App, when: datetime) -> None:
+    result = asyncio.run(run_once(app.config, app.store, now=when))
+    assert not result.failed, result.failed[0].error
+    app.publish_changes(result.regions)
+
+
+def test_gone_pages_become_tombstones(tmp_path: Path, site: Site) -> None:
+    site.article("one", "الخبر الأول")
+    site.article("two", "الخبر الثاني")
+    site.listing(["one", "two"])
+    app = make_app(tmp_path, site)
+    once(app, T0)
+    atom = Path(app.config.service.feeds_dir) / "europe.atom"
+    assert len(feedparser.parse(atom.read_bytes()).entries) == 2
+
+    site.pages["/a/one.html"] = 410  # gone: removed at the first recheck
+    site.pages["/a/two.html"] = 404  # not found: removed only if it stays so
+    once(app, T0 + timedelta(hours=2))
+    types = [e["type"] for e in app.store.events()]
+    assert types.count("article.removed") == 1
+    once(app, T0 + timedelta(hours=4))
+    removed = [e for e in app.store.events() if e["type"] == "article.removed"]
+    assert [e["article"]["url"] for e in removed] == [
+        f"{site.base}/a/one.html",
+        f"{site.base}/a/two.html",
+    ]
+    assert removed[1]["changes"]["reason"] == "not found (HTTP 404) 2 times"
+
+    text = atom.read_text(encoding="utf-8")
+    parsed = feedparser.parse(atom.read_bytes())
+    assert parsed.entries == []
+    assert text.count("<at:deleted-entry") == 2
+    assert 'xmlns:at="http://purl.org/atompub/tombstones/1.0"' in text
+    jing_validate(atom)
+    app.announce()
+    feed_updates = [e for e in app.store.events() if e["type"] == "feed.updated"]
+    assert sum(len(e["changes"]["removed"]) for e in feed_updates) == 2
+    app.close()
+
+
+def test_a_page_that_comes_back_is_not_removed(tmp_path: Path, site: Site) -> None:
+    site.article("one", "الخبر الأول")
+    site.listing(["one"])
+    app = make_app(tmp_path, site)
+    once(app, T0)
+    page = site.pages["/a/one.html"]
+    site.pages["/a/one.html"] = 404
+    once(app, T0 + timedelta(hours=2))  # one miss
+    site.pages["/a/one.html"] = page
+    once(app, T0 + timedelta(hours=4))  # back (and the miss count reset)
+    site.pages["/a/one.html"] = 404
+    once(app, T0 + timedelta(hours=6))  # one miss again
+    assert not [e for e in app.store.events() if e["type"] == "article.removed"]
+    app.close()
