@@ -17,7 +17,7 @@ run: setup
 test: setup
 	$(PY) -m pytest
 
-lint:
+lint: setup
 	$(PY) -m ruff check syndicator tests bench
 	$(PY) -m ruff format --check syndicator tests bench
 	$(PY) -m mypy
