@@ -122,3 +122,27 @@ def test_similarity_near_and_far() -> None:
     assert signature_bits(a) >= 0
     with pytest.raises(ValueError):
         signature_bits("v1:abc")
+
+
+# Signatures are stored: a change of these is a new signature version (s3:), never a silent one.
+GOLDEN_SIGNATURES = {
+    ("", ()): "s2:0000000000000000",
+    ("Hello, World!", ("One paragraph.",)): "s2:294004a200485800",
+    (TITLE, tuple(PARAGRAPHS)): "s2:d5bd4b061f7d8e77",
+}
+
+
+@pytest.mark.parametrize(("title", "paragraphs"), list(GOLDEN_SIGNATURES))
+def test_golden_signatures(title: str, paragraphs: tuple[str, ...]) -> None:
+    assert signature(title, paragraphs) == GOLDEN_SIGNATURES[(title, paragraphs)]
+
+
+def test_signatures_of_other_versions_are_never_alike() -> None:
+    current = signature(TITLE, PARAGRAPHS)
+    stored_s1 = "s1:b5b31984aa8ec380"  # what an earlier release stored for the same text
+    assert similarity(current, stored_s1) == 0.0
+    assert similarity(stored_s1, stored_s1) == 1.0  # two s1 signatures still compare
+    with pytest.raises(ValueError):
+        signature_bits(stored_s1)  # only the current version is indexed
+    with pytest.raises(ValueError):
+        similarity(current, "x9:0000000000000000")
