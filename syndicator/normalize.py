@@ -915,7 +915,9 @@ def normalize_article(
     else:
         body = body_from_text(draft.body_text)
     title = clean_text(htmllib.unescape(draft.title)) if draft.title else ""
-    paragraphs = _drop_repeats(body.paragraphs, title)
+    # Everything below that compares or fingerprints text reads these folds: one fold each.
+    folded_title, *folded = fingerprint.fold_all([title, *body.paragraphs])
+    paragraphs, folded_paragraphs = _drop_repeats(body.paragraphs, folded, folded_title)
 
     images: list[Image] = []
     for image in (*draft.images, *body.images):
@@ -943,7 +945,7 @@ def normalize_article(
     )
 
     subtitle = clean_or_none(draft.subtitle)
-    if subtitle and fingerprint.fold(subtitle) == fingerprint.fold(title):
+    if subtitle and fingerprint.fold(subtitle) == folded_title:
         subtitle = None
     summary = clean_or_none(htmllib.unescape(draft.summary or "")) or (
         _shorten(paragraphs[0]) if paragraphs else None
@@ -957,8 +959,8 @@ def normalize_article(
         title=title,
         paragraphs=paragraphs,
         content_html=body.html if paragraphs or body.images else "",
-        content_hash=fingerprint.content_hash(title, paragraphs),
-        similarity=fingerprint.signature(title, paragraphs),
+        content_hash=fingerprint.folded_content_hash(folded_title, folded_paragraphs),
+        similarity=fingerprint.folded_signature(folded_title, folded_paragraphs),
         subtitle=subtitle,
         summary=summary,
         section=clean_or_none(draft.section),
@@ -987,18 +989,21 @@ def _date(
         return None
 
 
-def _drop_repeats(paragraphs: Sequence[str], title: str) -> tuple[str, ...]:
-    """Drop a leading repeat of the title and paragraphs repeated word for word."""
+def _drop_repeats(
+    paragraphs: Sequence[str], folded: Sequence[str], folded_title: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Drop a leading repeat of the title and paragraphs repeated word for word (as folded);
+    the paragraphs kept, and their folds."""
     out: list[str] = []
+    kept: list[str] = []
     seen: set[str] = set()
-    folded_title = fingerprint.fold(title)
-    for p in paragraphs:
-        key = fingerprint.fold(p)
+    for p, key in zip(paragraphs, folded, strict=True):
         if not key or key in seen or (not out and key == folded_title):
             continue
         seen.add(key)
         out.append(p)
-    return tuple(out)
+        kept.append(key)
+    return tuple(out), tuple(kept)
 
 
 def _shorten(text: str, limit: int = 300) -> str:
