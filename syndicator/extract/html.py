@@ -15,14 +15,16 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import islice
+from typing import Any, cast
 
 import lxml.html
+from lxml import etree
 from lxml.html import HtmlElement
 
 from syndicator.errors import ExtractError
 from syndicator.extract import dom
-from syndicator.extract.listing import cards
+from syndicator.extract.listing import PageUrls, cards
 from syndicator.model import Draft, Extraction, Image, Selectors, Teaser
 from syndicator.normalize import (
     absolute_url,
@@ -421,8 +423,8 @@ def _find_body(
             for el in found:
                 wrapper.append(copy.deepcopy(el))
             return wrapper
-    for selector in BODY_SELECTORS:
-        parts = [el for el in dom.select(root, selector) if _holds_text(el)]
+    for group in _body_candidates(root):
+        parts = [el for el in group if _holds_text(el)]
         if parts:
             body = _join_parts(parts) if gather else parts[0]
             body.set("data-syndicator-found", "container")
@@ -431,7 +433,50 @@ def _find_body(
 
 
 def _holds_text(el: HtmlElement) -> bool:
-    return len(dom.text_of(el)) >= 150 or len(el.findall(".//p")) >= 2
+    # Two paragraphs are quicker to find than the text is to measure.
+    return next(islice(el.iterdescendants("p"), 1, None), None) is not None or (
+        len(dom.text_of(el)) >= 150
+    )
+
+
+def _selector_atoms(selector: str) -> tuple[tuple[str, str], ...]:
+    """``(attribute, value)`` of each part of a body selector (``.c``, ``#i``, ``[a='v']``)."""
+    atoms = []
+    for part in selector.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"\[([\w-]+)='([^']*)'\]", part)
+        if m:
+            atoms.append((m[1], m[2]))
+        elif re.fullmatch(r"[.#][\w-]+", part):
+            atoms.append(("class" if part[0] == "." else "id", part[1:]))
+        else:
+            raise ValueError(f"not a simple selector: {part!r}")
+    return tuple(atoms)
+
+
+_BODY_ATOMS = tuple(_selector_atoms(selector) for selector in BODY_SELECTORS)
+_WITH_BODY_ATTRIBUTES = etree.XPath("descendant-or-self::*[@class or @id or @itemprop]")
+_XML_SPACE = str.maketrans("\t\n\r", "   ")
+
+
+def _body_candidates(root: HtmlElement) -> Iterator[list[HtmlElement]]:
+    """What each of BODY_SELECTORS selects under ``root`` (in document order, as cssselect would:
+    a class is a word of ``class`` split at XML whitespace, ``id`` and other attributes equal the
+    value), with one walk of the elements that have such attributes instead of one per entry."""
+    candidates = []
+    for el in cast(list[HtmlElement], _WITH_BODY_ATTRIBUTES(root)):
+        cls = el.get("class")
+        classes = set(cls.translate(_XML_SPACE).split(" ")) if cls else set()
+        candidates.append((el, classes))
+    for atoms in _BODY_ATOMS:
+        yield [
+            el
+            for el, classes in candidates
+            if any(
+                (value in classes) if name == "class" else el.get(name) == value
+                for name, value in atoms
+            )
+        ]
 
 
 def _join_parts(parts: list[HtmlElement]) -> HtmlElement:
@@ -877,6 +922,7 @@ def _related_teasers(root: HtmlElement, url: str) -> Iterator[Teaser]:
     """Teasers in related-article boxes ("مقالات ذات صلة", "Read also")."""
     seen: set[str] = set()
     boxes: set[HtmlElement] = set()
+    urls = PageUrls(url)
     # Only <aside> and elements with a class or id can be boxes (one query, in document order).
     for el in root.xpath("//aside | //*[@class or @id]"):
         if not (el.tag == "aside" or dom.RELATED.search(dom.attr_text(el))):
@@ -884,7 +930,7 @@ def _related_teasers(root: HtmlElement, url: str) -> Iterator[Teaser]:
         if any(a in boxes for a in dom.ancestors(el)):
             continue
         boxes.add(el)
-        for teaser in cards(el, url, related=True):
+        for teaser in cards(el, url, related=True, urls=urls):
             if teaser.url and teaser.url not in seen:
                 seen.add(teaser.url)
                 yield teaser

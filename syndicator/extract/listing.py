@@ -16,7 +16,14 @@ from lxml.html import HtmlElement
 
 from syndicator.extract import dom
 from syndicator.model import Image, Teaser
-from syndicator.normalize import absolute_url, canonical_url, split_byline, split_caption
+from syndicator.normalize import (
+    DateError,
+    absolute_url,
+    canonical_url,
+    parse_date,
+    split_byline,
+    split_caption,
+)
 
 _SUMMARY = re.compile(
     r"(?:^|[\s_-])(?:summary|excerpt|dek|description|desc|lede|lead|standfirst|teaser-?text"
@@ -34,19 +41,56 @@ _NOT_ARTICLE_PATH = re.compile(
     re.I,
 )
 _CHROME_CONTAINERS = frozenset({"nav", "header", "footer", "form", "menu"})
+_SITE_CHROME = re.compile(
+    r"(?:^|[\s_-])(?:site-?header|site-?footer|masthead|nav\w*|menu|breadcrumbs?)(?:$|[\s_-])"
+)
+
+
+class PageUrls:
+    """The absolute and canonical forms of a page's links, each worked out once per page."""
+
+    def __init__(self, page_url: str) -> None:
+        self.page_url = page_url
+        self._absolute: dict[str | None, str | None] = {}
+        self._canonical: dict[str, str] = {}
+
+    def absolute(self, href: str | None) -> str | None:
+        """``absolute_url(href, page_url)``."""
+        try:
+            return self._absolute[href]
+        except KeyError:
+            url = self._absolute[href] = absolute_url(href, self.page_url)
+            return url
+
+    def canonical(self, url: str) -> str:
+        """``canonical_url(url)``."""
+        try:
+            return self._canonical[url]
+        except KeyError:
+            key = self._canonical[url] = canonical_url(url)
+            return key
 
 
 def cards(
-    root: HtmlElement, page_url: str, selector: str | None = None, *, related: bool = False
+    root: HtmlElement,
+    page_url: str,
+    selector: str | None = None,
+    *,
+    related: bool = False,
+    urls: PageUrls | None = None,
 ) -> list[Teaser]:
-    """Teasers for the article links under ``root``, in document order, one per URL."""
-    anchors = dom.select(root, selector) if selector else _article_anchors(root, page_url)
+    """Teasers for the article links under ``root``, in document order, one per URL.
+
+    ``urls`` may be shared by the calls made for one page (it resolves links against
+    ``page_url``)."""
+    urls = urls if urls is not None and urls.page_url == page_url else PageUrls(page_url)
+    anchors = dom.select(root, selector) if selector else _article_anchors(root, urls)
     by_url: dict[str, list[HtmlElement]] = {}
     for a in anchors:
-        url = absolute_url(a.get("href"), page_url)
+        url = urls.absolute(a.get("href"))
         if url is None:
             continue
-        by_url.setdefault(canonical_url(url), []).append(a)
+        by_url.setdefault(urls.canonical(url), []).append(a)
     if not by_url:
         return []
     owner: dict[int, str] = {}
@@ -62,8 +106,9 @@ def cards(
     return teasers
 
 
-def _article_anchors(root: HtmlElement, page_url: str) -> list[HtmlElement]:
-    page = canonical_url(page_url) if urlsplit(page_url).scheme in ("http", "https") else page_url
+def _article_anchors(root: HtmlElement, urls: PageUrls) -> list[HtmlElement]:
+    page_url = urls.page_url
+    page = urls.canonical(page_url) if urlsplit(page_url).scheme in ("http", "https") else page_url
     host = urlsplit(page_url).hostname
     # What lies above ``root`` is the same for every link: look at it once.
     above = [root, *dom.ancestors(root)]
@@ -75,8 +120,7 @@ def _article_anchors(root: HtmlElement, page_url: str) -> list[HtmlElement]:
     in_heading = any(x.tag in _HEADINGS for x in above)
     out = []
     for a in root.iter("a"):
-        href = a.get("href")
-        url = absolute_url(href, page_url)
+        url = urls.absolute(a.get("href"))
         if not url or url.startswith("mailto:"):
             continue
         parts = urlsplit(url)
@@ -87,7 +131,7 @@ def _article_anchors(root: HtmlElement, page_url: str) -> list[HtmlElement]:
             and not _same_site(host, parts.hostname)
         ):
             continue
-        if canonical_url(url) == page or _NOT_ARTICLE_PATH.match(parts.path):
+        if urls.canonical(url) == page or _NOT_ARTICLE_PATH.match(parts.path):
             continue
         between = list(_ancestors_below(a, root))
         if any(
@@ -124,12 +168,7 @@ def _same_site(a: str, b: str) -> bool:
 def _is_site_chrome(el: HtmlElement) -> bool:
     words = dom.attr_text(el)
     role = (el.get("role") or "").lower()
-    return role in ("navigation", "banner", "contentinfo") or bool(
-        re.search(
-            r"(?:^|[\s_-])(?:site-?header|site-?footer|masthead|nav\w*|menu|breadcrumbs?)(?:$|[\s_-])",
-            words,
-        )
-    )
+    return role in ("navigation", "banner", "contentinfo") or bool(_SITE_CHROME.search(words))
 
 
 def _has_heading_sibling(a: HtmlElement) -> bool:
@@ -190,8 +229,6 @@ def _teaser(
         summary = max(paragraphs, key=len) if paragraphs else None
     authors, dateline = split_byline(byline)
     image = _card_image(card, page_url)
-    from syndicator.normalize import DateError, parse_date
-
     when = None
     try:
         when = parse_date(published) if published else None
