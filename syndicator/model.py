@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syndicator.normalize import Body
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,10 @@ class Draft:
     ``body_html`` is a fragment of paragraphs and figures (already cut out of the page chrome);
     ``body_text`` is the alternative for plain-text sources (paragraphs separated by blank lines).
     Dates are raw strings; ``normalize`` parses them with the source's timezone.
+
+    ``body`` is optional: ``body_html`` already split by the normalizer (what
+    ``normalize.parse_body(body_html, canonical or url)`` gives), when an extractor had the body's
+    tree at hand and had it read there rather than parsed again from ``body_html``.
     """
 
     url: str
@@ -101,6 +108,7 @@ class Draft:
     complete: bool = True
     method: str = ""
     key: str | None = None
+    body: Body | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -600,6 +600,12 @@ def parse_body(fragment: str | None, base_url: str | None) -> Body:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):
         return Body((), (), "")
+    return body_of(root, base_url)
+
+
+def body_of(root: lxml.html.HtmlElement, base_url: str | None) -> Body:
+    """What :func:`parse_body` gives for the fragment that is the content of ``root`` (for an
+    extractor that has the body's tree already). Reads the tree, never changes it."""
     paragraphs: list[str] = []
     images: list[Image] = []
     parts: list[str] = []
@@ -774,7 +780,10 @@ def _without_captions(
     el: lxml.html.HtmlElement,
 ) -> tuple[lxml.html.HtmlElement, list[lxml.html.HtmlElement]]:
     """A copy of a text block without its caption elements, and those captions (if it has any)."""
-    if not any(isinstance(d.tag, str) and _is_caption(d) for d in el.iterdescendants()):
+    for d in el.iterdescendants():
+        if isinstance(d.tag, str) and _is_caption(d):
+            break
+    else:
         return el, []
     el = copy.deepcopy(el)
     captions: list[lxml.html.HtmlElement] = []
@@ -800,6 +809,11 @@ _IMG_TAG = re.compile(r"<img\b[^>]*>|<amp-img\b[^>]*>(?:</amp-img>)?")
 _DOUBLE_BR = re.compile(r"(?:<br\s*/?>\s*){2,}", re.I)
 
 
+def _has_br(html: str) -> bool:
+    """Could ``_DOUBLE_BR`` match? (Four substring searches are quicker than the regex.)"""
+    return "<br" in html or "<BR" in html or "<Br" in html or "<bR" in html
+
+
 def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
     """The inner HTML and text of a text block, split where it has two <br> in a row."""
     inner = (htmllib.escape(el.text, quote=False) if el.text else "") + "".join(
@@ -809,7 +823,7 @@ def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
     )
     if "<img" in inner or "<amp-img" in inner:
         inner = _IMG_TAG.sub("", inner)
-    chunks = _DOUBLE_BR.split(inner)
+    chunks = _DOUBLE_BR.split(inner) if _has_br(inner) else [inner]
     if len(chunks) == 1:  # one piece: its text is the element's own (no need to parse it again)
         return [(inner.strip(), clean_text(el.text_content()))]
     out = []
@@ -910,7 +924,9 @@ def normalize_article(
     """
     warnings: list[str] = []
     base = draft.canonical or draft.url
-    if draft.body_html:
+    if draft.body is not None:
+        body = draft.body
+    elif draft.body_html:
         body = parse_body(draft.body_html, base)
     else:
         body = body_from_text(draft.body_text)

@@ -28,6 +28,7 @@ from syndicator.extract.listing import PageUrls, cards
 from syndicator.model import Draft, Extraction, Image, Selectors, Teaser
 from syndicator.normalize import (
     absolute_url,
+    body_of,
     clean_or_none,
     clean_text,
     split_byline,
@@ -356,6 +357,10 @@ def extract_article(
         or absolute_url(meta.first("og:url"), url)
         or absolute_url(_ld_url(ld.get("mainEntityOfPage")), url)
     )
+    body = None
+    if body_html is not None and body_el is not None and body_el.tag in _WRAPPERS:
+        # Read the body where it is rather than parse body_html again (normalize would).
+        body = body_of(_fragment_root(lead_images, body_el), canonical or url)
     draft = Draft(
         url=url,
         canonical=canonical,
@@ -377,8 +382,26 @@ def extract_article(
         images=tuple(images),
         complete=True,
         method=method or "none",
+        body=body,
     )
     return draft, related
+
+
+# Body containers whose tree is the one that parsing their HTML inside a <div> gives.
+_WRAPPERS = frozenset({"div", "article", "section", "main"})
+
+
+def _fragment_root(lead_images: list[Image], body_el: HtmlElement) -> HtmlElement:
+    """The tree that ``parse_body`` makes of the body fragment (the lead figures, then the body
+    element with its tail, in a <div>). Moves ``body_el`` there: call it last."""
+    figures = [_figure_html(img) for img in lead_images]
+    if figures:
+        root = lxml.html.fragment_fromstring("\n".join(figures), create_parent="div")
+        root[-1].tail = "\n"
+    else:
+        root = lxml.html.Element("div")
+    root.append(body_el)
+    return root
 
 
 def _has_text(el: HtmlElement) -> bool:
