@@ -196,7 +196,7 @@ def split_byline(byline: str | None) -> tuple[tuple[str, ...], str | None]:
             if (name := unquote_name(piece)) and len(name) <= 120
         )
     )
-    if place is not None and agency(place) and not authors:
+    if place is not None and not authors and agency(place):
         # "(رويترز)" alone is a credit, not a place.
         return (agency(place) or place,), None
     return authors, place

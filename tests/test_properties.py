@@ -16,6 +16,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -146,3 +147,29 @@ def test_signature_is_the_simhash(title: str, paragraphs: list[str]) -> None:
 def test_signature_of_long_texts_with_repeated_words(words: list[str]) -> None:
     text = " ".join(words)
     assert signature("", [text]) == f"s2:{reference_simhash(text):016x}"
+
+
+# --------------------------------------------------------------------------------------------
+# Extraction shortcuts select what the plain way selects.
+
+_TRICKY_PAGE = """<html><body>
+<div class="article-body">one<p>a</p></div>
+<div class=" story-body\tentry-content\n" id="x">two</div>
+<div class="article-body\u00a0more">not a word boundary for CSS</div>
+<div class="Article-Body">case matters</div>
+<section id="article-body"><p itemprop="articleBody">three</p></section>
+<div itemprop="articleBody " class="article-bodyx post-body">four</div>
+<main class="article-body article-body" id="story-body">five</main>
+</body></html>"""
+
+
+def test_body_candidates_are_what_the_selectors_select() -> None:
+    from syndicator.extract import dom
+    from syndicator.extract.charset import decode
+    from syndicator.extract.html import BODY_SELECTORS, _body_candidates
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    pages = [_TRICKY_PAGE, *(decode(p.read_bytes()).text for p in sorted(samples.rglob("*.html")))]
+    for page in pages:
+        root = dom.parse(page, "https://news.example/")
+        assert _body_candidates(root) == [dom.select(root, s) for s in BODY_SELECTORS]

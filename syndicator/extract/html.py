@@ -478,28 +478,48 @@ def _selector_atoms(selector: str) -> tuple[tuple[str, str], ...]:
 
 
 _BODY_ATOMS = tuple(_selector_atoms(selector) for selector in BODY_SELECTORS)
-_WITH_BODY_ATTRIBUTES = etree.XPath("descendant-or-self::*[@class or @id or @itemprop]")
+
+
+def _index_atoms() -> tuple[dict[str, set[int]], dict[tuple[str, str], set[int]]]:
+    """Which entries of BODY_SELECTORS select a class word, and an (attribute, value) pair."""
+    classes: dict[str, set[int]] = {}
+    values: dict[tuple[str, str], set[int]] = {}
+    for i, atoms in enumerate(_BODY_ATOMS):
+        for name, value in atoms:
+            if name == "class":
+                classes.setdefault(value, set()).add(i)
+            else:
+                values.setdefault((name, value), set()).add(i)
+    return classes, values
+
+
+_BODY_CLASSES, _BODY_VALUES = _index_atoms()
+_BODY_ATTRIBUTES = tuple(sorted({name for name, _ in _BODY_VALUES}))
+_WITH_BODY_ATTRIBUTES = etree.XPath(
+    "descendant-or-self::*[@class or " + " or ".join(f"@{name}" for name in _BODY_ATTRIBUTES) + "]"
+)
 _XML_SPACE = str.maketrans("\t\n\r", "   ")
 
 
-def _body_candidates(root: HtmlElement) -> Iterator[list[HtmlElement]]:
+def _body_candidates(root: HtmlElement) -> list[list[HtmlElement]]:
     """What each of BODY_SELECTORS selects under ``root`` (in document order, as cssselect would:
     a class is a word of ``class`` split at XML whitespace, ``id`` and other attributes equal the
     value), with one walk of the elements that have such attributes instead of one per entry."""
-    candidates = []
+    found: list[list[HtmlElement]] = [[] for _ in _BODY_ATOMS]
     for el in cast(list[HtmlElement], _WITH_BODY_ATTRIBUTES(root)):
+        entries: set[int] = set()
         cls = el.get("class")
-        classes = set(cls.translate(_XML_SPACE).split(" ")) if cls else set()
-        candidates.append((el, classes))
-    for atoms in _BODY_ATOMS:
-        yield [
-            el
-            for el, classes in candidates
-            if any(
-                (value in classes) if name == "class" else el.get(name) == value
-                for name, value in atoms
-            )
-        ]
+        if cls:
+            for word in cls.translate(_XML_SPACE).split(" "):
+                if word in _BODY_CLASSES:
+                    entries |= _BODY_CLASSES[word]
+        for name in _BODY_ATTRIBUTES:
+            value = el.get(name)
+            if value is not None and (name, value) in _BODY_VALUES:
+                entries |= _BODY_VALUES[(name, value)]
+        for i in entries:
+            found[i].append(el)
+    return found
 
 
 def _join_parts(parts: list[HtmlElement]) -> HtmlElement:
