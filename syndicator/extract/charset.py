@@ -80,8 +80,9 @@ def decode(body: bytes, content_type: str | None = None) -> Decoded:
     if utf16:
         return Decoded(body.decode(utf16, errors="replace"), utf16, "detected")
 
-    if _is_utf8(body):
-        return Decoded(body.decode("utf-8", errors="replace"), "utf-8", "utf-8")
+    utf8 = _utf8(body)
+    if utf8 is not None:
+        return Decoded(utf8, "utf-8", "utf-8")
 
     declared: list[tuple[str | None, str]] = [(codec_name(header_charset(content_type)), "header")]
     head = body[:4096]
@@ -106,13 +107,15 @@ def decode(body: bytes, content_type: str | None = None) -> Decoded:
     return Decoded(body.decode("utf-8", errors="replace"), "utf-8", "fallback")
 
 
-def _is_utf8(body: bytes) -> bool:
+def _utf8(body: bytes) -> str | None:
+    """The text, if the bytes are UTF-8 (decoded once); None if they are not."""
     try:
-        body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError as e:
         # A multibyte sequence cut off at the very end (a truncated page) still means UTF-8.
-        return e.reason == "unexpected end of data" and e.start >= len(body) - 3 and e.start > 0
-    return True
+        if e.reason == "unexpected end of data" and e.start >= len(body) - 3 and e.start > 0:
+            return body.decode("utf-8", errors="replace")
+        return None
 
 
 def _bomless_utf16(body: bytes) -> str | None:

@@ -25,10 +25,13 @@ _PARSER = lxml.html.HTMLParser(
 )
 
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
 def parse(text: str, url: str | None = None) -> HtmlElement:
     """Parse a decoded HTML document; raises ExtractError when there is no document at all."""
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str input with an encoding decl
-    if not text.strip():
+    text = _XML_DECLARATION.sub("", text)  # lxml refuses str input with an encoding declaration
+    if not text or text.isspace():
         raise ExtractError("empty document", url=url)
     try:
         root = lxml.html.document_fromstring(text, parser=_PARSER, base_url=url)
@@ -57,6 +60,11 @@ def css(selector: str) -> CSSSelector:
         return CSSSelector(selector, translator="html")
     except SelectorError as e:
         raise ExtractError(f"invalid CSS selector {selector!r}: {e}") from e
+
+
+def elements(path: etree.XPath, el: HtmlElement) -> list[HtmlElement]:
+    """The elements a compiled XPath expression (one that selects elements) finds from ``el``."""
+    return cast(list[HtmlElement], path(el))
 
 
 def select(root: HtmlElement, selector: str | None) -> list[HtmlElement]:
@@ -173,14 +181,24 @@ def drop(el: HtmlElement) -> None:
     parent.remove(el)
 
 
+# The descendants that is_chrome can say yes to: a chrome tag, or one of the attributes it reads
+# (the others have nothing it looks at), in document order.
+_MAYBE_CHROME = etree.XPath(
+    "descendant::*[@class or @id or @style or @role or @hidden or @aria-hidden or "
+    + " or ".join(f"self::{tag}" for tag in sorted(CHROME_TAGS))
+    + "]"
+)
+_WITH_CLASS = etree.XPath("descendant-or-self::p[@class]")
+
+
 def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
     """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects."""
-    doomed = [el for el in root.iterdescendants() if isinstance(el.tag, str) and is_chrome(el)]
+    doomed = [el for el in elements(_MAYBE_CHROME, root) if is_chrome(el)]
     # A class that marks paragraphs of running text is a content class (``p.paywall`` on every
     # paragraph of a gated story), also on that story's short paragraphs.
     content_classes = {
         el.get("class")
-        for el in root.iter("p")
+        for el in elements(_WITH_CLASS, root)
         if el.get("class") and _CHROME.search(attr_text(el)) and is_prose(el)
     }
     # The whole text is measured (before anything goes) only if a class may be a misnomer.

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, cast
+from typing import Any
 
 import lxml.html
 from lxml import etree
@@ -309,10 +309,18 @@ def extract_article(
     """The article on a page, and the teasers in its related-article boxes."""
     url = meta.url
     ld = meta.ld_article or {}
-    root = copy.deepcopy(root)  # we cut chrome out of it below
 
     related = tuple(_related_teasers(root, url))
-    body_el = _find_body(root, selectors, gather=True)
+    body_el, later, how = _locate_body(root, selectors)
+    # Below, chrome is cut out of the body: out of a copy of the body alone, unless parts of it
+    # are to be moved together or the source's own selectors remove chrome (a CSS selector may
+    # look at the page around the body): then out of a copy of the page, as it was found.
+    whole_page = bool(later) or bool(selectors and selectors.remove)
+    if whole_page:
+        root = copy.deepcopy(root)
+        body_el, later, how = _locate_body(root, selectors)
+        if body_el is not None and later:
+            body_el = _join_parts(body_el, later)
     container = _article_container(root, body_el)
     title = _title(root, container, meta, selectors)
     if not title:
@@ -320,10 +328,11 @@ def extract_article(
 
     # Read what is around the body before the chrome goes.
     scope = container if container is not None else root
-    bylines = _bylines(scope, ld, meta, selectors)
-    dateline = _dateline(scope)
-    section = _section(scope, ld, meta, selectors)
-    subtitle = _subtitle(scope, ld, title, selectors)
+    marked = dom.elements(_MARKED, scope)  # all that the four below look at, in one query
+    bylines = _bylines(scope, ld, meta, selectors, marked)
+    dateline = _dateline(marked)
+    section = _section(scope, ld, meta, selectors, marked)
+    subtitle = _subtitle(scope, ld, title, selectors, marked)
     published, updated = _dates(scope, ld, meta, selectors)
     lead_images = _lead_images(container, body_el) if container is not None else []
 
@@ -331,6 +340,10 @@ def extract_article(
     body_html = None
     body_text = None
     if body_el is not None:
+        if not whole_page:
+            body_el = copy.deepcopy(body_el)  # the caller's page stays as it is
+        if how == "container":
+            body_el.set("data-syndicator-found", "container")
         dom.strip_chrome(body_el, selectors.remove if selectors else None)
         body_html = "\n".join([_figure_html(img) for img in lead_images] + [_inner_html(body_el)])
         method = method or (
@@ -432,27 +445,35 @@ def _figure_html(image: Image) -> str:
 # Finding the body
 
 
-def _find_body(
-    root: HtmlElement, selectors: Selectors | None, *, gather: bool = False
-) -> HtmlElement | None:
-    """The element that holds the article body. With ``gather``, a body cut into several
-    containers is joined into one (this changes the tree: only on a copy of the page)."""
+def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | None:
+    """The element that holds the article body (its first part, if it is cut into several).
+    Marks a body found by its container's name (``data-syndicator-found``)."""
+    body, _, how = _locate_body(root, selectors)
+    if body is not None and how == "container":
+        body.set("data-syndicator-found", "container")
+    return body
+
+
+def _locate_body(
+    root: HtmlElement, selectors: Selectors | None
+) -> tuple[HtmlElement | None, list[HtmlElement], str]:
+    """The element that holds the article body; the later parts of a body cut into several
+    containers (for :func:`_join_parts`); and how it was found: ``selectors``, ``container``
+    or ``main-text`` (``main_text`` marks what it finds)."""
     if selectors and selectors.body:
         found = dom.select(root, selectors.body)
         if found:
             if len(found) == 1:
-                return found[0]
+                return found[0], [], "selectors"
             wrapper = lxml.html.Element("div")
             for el in found:
                 wrapper.append(copy.deepcopy(el))
-            return wrapper
+            return wrapper, [], "selectors"
     for group in _body_candidates(root):
         parts = [el for el in group if _holds_text(el)]
         if parts:
-            body = _join_parts(parts) if gather else parts[0]
-            body.set("data-syndicator-found", "container")
-            return body
-    return main_text(root)
+            return parts[0], _later_parts(parts), "container"
+    return main_text(root), [], "main-text"
 
 
 def _holds_text(el: HtmlElement) -> bool:
@@ -506,7 +527,7 @@ def _body_candidates(root: HtmlElement) -> list[list[HtmlElement]]:
     a class is a word of ``class`` split at XML whitespace, ``id`` and other attributes equal the
     value), with one walk of the elements that have such attributes instead of one per entry."""
     found: list[list[HtmlElement]] = [[] for _ in _BODY_ATOMS]
-    for el in cast(list[HtmlElement], _WITH_BODY_ATTRIBUTES(root)):
+    for el in dom.elements(_WITH_BODY_ATTRIBUTES, root):
         entries: set[int] = set()
         cls = el.get("class")
         if cls:
@@ -522,25 +543,27 @@ def _body_candidates(root: HtmlElement) -> list[list[HtmlElement]]:
     return found
 
 
-def _join_parts(parts: list[HtmlElement]) -> HtmlElement:
-    """The first body container, with the later parts of the same article moved into it.
+def _later_parts(parts: list[HtmlElement]) -> list[HtmlElement]:
+    """The body containers after the first that hold more of the same article.
 
     Some sites cut the body into several containers of the same kind with ads or related boxes
     in between; the parts of running text that belong to the same article as the first (the same
-    ``<article>`` or ``<main>``, else the same parent) are joined, in document order. Changes the
-    tree.
+    ``<article>`` or ``<main>``, else the same parent) are joined, in document order.
     """
     first = parts[0]
     scope = _body_scope(first)
-    later = [
+    return [
         el
         for el in parts[1:]
         if not _is_inside(el, first)
         and (_body_scope(el) is scope if scope is not None else el.getparent() is first.getparent())
         and dom.link_density(el) < 0.5  # not a box of related links that shares the class
     ]
-    if not later:
-        return first
+
+
+def _join_parts(first: HtmlElement, later: list[HtmlElement]) -> HtmlElement:
+    """A <div> in place of the first body container, holding it and the later parts (moved
+    there, their tail text left where it was). Changes the tree: only on a copy of the page."""
     wrapper = lxml.html.Element("div")
     first.addprevious(wrapper)
     for el in [first, *later]:
@@ -770,15 +793,24 @@ def strip_site_name(title: str, site_names: Iterable[str], h1: str | None = None
     return title
 
 
+# The elements of a scope (itself included) that have an attribute the byline, dateline, section
+# and subtitle searches read; the others cannot be what they look for.
+_MARKED = etree.XPath("descendant-or-self::*[@class or @id or @rel or @itemprop]")
+
+
 def _bylines(
-    scope: HtmlElement, ld: dict[str, Any], meta: PageMeta, selectors: Selectors | None
+    scope: HtmlElement,
+    ld: dict[str, Any],
+    meta: PageMeta,
+    selectors: Selectors | None,
+    marked: list[HtmlElement],
 ) -> list[str]:
     if selectors and selectors.author:
         found = [dom.text_of(el) for el in dom.select(scope, selectors.author)]
         if any(found):
             return [f for f in found if f]
     visible = []
-    for el in scope.iter():
+    for el in marked:
         if not isinstance(el.tag, str) or el.tag in ("script", "style"):
             continue
         words = dom.attr_text(el)
@@ -824,8 +856,8 @@ def _same_names(texts: list[str]) -> bool:
     return len(firsts) == 1
 
 
-def _dateline(scope: HtmlElement) -> str | None:
-    for el in scope.iter():
+def _dateline(marked: list[HtmlElement]) -> str | None:
+    for el in marked:
         if isinstance(el.tag, str) and _DATELINE_CLASSES.search(dom.attr_text(el)):
             if any(
                 a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
@@ -838,7 +870,11 @@ def _dateline(scope: HtmlElement) -> str | None:
 
 
 def _section(
-    scope: HtmlElement, ld: dict[str, Any], meta: PageMeta, selectors: Selectors | None
+    scope: HtmlElement,
+    ld: dict[str, Any],
+    meta: PageMeta,
+    selectors: Selectors | None,
+    marked: list[HtmlElement],
 ) -> str | None:
     if selectors and selectors.section:
         el = dom.select_one(scope, selectors.section)
@@ -849,7 +885,7 @@ def _section(
     )
     if section:
         return section
-    for el in scope.iter():
+    for el in marked:
         if isinstance(el.tag, str) and _SECTION_CLASSES.search(dom.attr_text(el)):
             if any(
                 a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
@@ -882,7 +918,11 @@ def _breadcrumb_section(meta: PageMeta) -> str | None:
 
 
 def _subtitle(
-    scope: HtmlElement, ld: dict[str, Any], title: str, selectors: Selectors | None
+    scope: HtmlElement,
+    ld: dict[str, Any],
+    title: str,
+    selectors: Selectors | None,
+    marked: list[HtmlElement],
 ) -> str | None:
     if selectors and selectors.subtitle:
         el = dom.select_one(scope, selectors.subtitle)
@@ -890,7 +930,7 @@ def _subtitle(
     alternative = _ld_text(ld.get("alternativeHeadline"))
     if alternative and alternative != title:
         return alternative
-    for el in scope.iter():
+    for el in marked:
         if not isinstance(el.tag, str) or el.tag in ("meta", "script"):
             continue
         if (
