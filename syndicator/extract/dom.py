@@ -181,19 +181,20 @@ def drop(el: HtmlElement) -> None:
     parent.remove(el)
 
 
-# The descendants that is_chrome can say yes to: a chrome tag, or one of the attributes it reads
-# (the others have nothing it looks at), in document order.
-_MAYBE_CHROME = etree.XPath(
-    "descendant::*[@class or @id or @style or @role or @hidden or @aria-hidden or "
-    + " or ".join(f"self::{tag}" for tag in sorted(CHROME_TAGS))
-    + "]"
-)
+# is_chrome can say yes only to a chrome tag or an element with one of these attributes.
+_CHROME_ATTRIBUTES = frozenset({"class", "id", "style", "role", "hidden", "aria-hidden"})
 _WITH_CLASS = etree.XPath("descendant-or-self::p[@class]")
 
 
 def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
     """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects."""
-    doomed = [el for el in elements(_MAYBE_CHROME, root) if is_chrome(el)]
+    doomed = [
+        el
+        for el in root.iterdescendants()
+        if isinstance(el.tag, str)
+        and (el.tag in CHROME_TAGS or not _CHROME_ATTRIBUTES.isdisjoint(el.keys()))
+        and is_chrome(el)
+    ]
     # A class that marks paragraphs of running text is a content class (``p.paywall`` on every
     # paragraph of a gated story), also on that story's short paragraphs.
     content_classes = {
@@ -201,13 +202,16 @@ def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
         for el in elements(_WITH_CLASS, root)
         if el.get("class") and _CHROME.search(attr_text(el)) and is_prose(el)
     }
-    # The whole text is measured (before anything goes) only if a class may be a misnomer.
-    total = len(text_of(root)) if any(el.tag not in CHROME_TAGS for el in doomed) else 0
+    # A "chrome" class on a wrapper holding most of the text (over 500 characters) is a misnomer,
+    # not chrome: only a wrapper of more than 250 characters can be one, and only then is the
+    # whole text measured (before anything goes, as are the wrappers: an element's text does not
+    # change when what comes before it goes).
+    sizes = {el: len(text_of(el)) for el in doomed if el.tag not in CHROME_TAGS}
+    total = len(text_of(root)) if any(size > 250 for size in sizes.values()) else 0
     for el in doomed:
         if el.tag == "p" and el.get("class") in content_classes:
             continue
-        # A "chrome" class on a wrapper holding most of the text is a misnomer, not chrome.
-        if el.tag not in CHROME_TAGS and total > 500 and len(text_of(el)) > total * 0.5:
+        if el.tag not in CHROME_TAGS and total > 500 and sizes[el] > total * 0.5:
             continue
         drop(el)
     for el in select(root, extra):
