@@ -19,7 +19,6 @@ from itertools import islice
 from typing import Any
 
 import lxml.html
-from lxml import etree
 from lxml.html import HtmlElement
 
 from syndicator.errors import ExtractError
@@ -310,15 +309,16 @@ def extract_article(
     url = meta.url
     ld = meta.ld_article or {}
 
-    related = tuple(_related_teasers(root, url))
-    body_el, later, how = _locate_body(root, selectors)
+    tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
+    related = tuple(_related_teasers(root, url, tagged))
+    body_el, later, how = _locate_body(root, selectors, tagged)
     # Below, chrome is cut out of the body: out of a copy of the body alone, unless parts of it
     # are to be moved together or the source's own selectors remove chrome (a CSS selector may
     # look at the page around the body): then out of a copy of the page, as it was found.
     whole_page = bool(later) or bool(selectors and selectors.remove)
     if whole_page:
         root = copy.deepcopy(root)
-        body_el, later, how = _locate_body(root, selectors)
+        body_el, later, how = _locate_body(root, selectors, None)
         if body_el is not None and later:
             body_el = _join_parts(body_el, later)
     container = _article_container(root, body_el)
@@ -328,7 +328,7 @@ def extract_article(
 
     # Read what is around the body before the chrome goes.
     scope = container if container is not None else root
-    marked = dom.elements(_MARKED, scope)  # all that the four below look at, in one query
+    marked = dom.with_attributes(scope, _MARKED)  # all that the four below look at
     bylines = _bylines(scope, ld, meta, selectors, marked)
     dateline = _dateline(marked)
     section = _section(scope, ld, meta, selectors, marked)
@@ -448,18 +448,19 @@ def _figure_html(image: Image) -> str:
 def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | None:
     """The element that holds the article body (its first part, if it is cut into several).
     Marks a body found by its container's name (``data-syndicator-found``)."""
-    body, _, how = _locate_body(root, selectors)
+    body, _, how = _locate_body(root, selectors, None)
     if body is not None and how == "container":
         body.set("data-syndicator-found", "container")
     return body
 
 
 def _locate_body(
-    root: HtmlElement, selectors: Selectors | None
+    root: HtmlElement, selectors: Selectors | None, tagged: list[HtmlElement] | None
 ) -> tuple[HtmlElement | None, list[HtmlElement], str]:
     """The element that holds the article body; the later parts of a body cut into several
     containers (for :func:`_join_parts`); and how it was found: ``selectors``, ``container``
-    or ``main-text`` (``main_text`` marks what it finds)."""
+    or ``main-text`` (``main_text`` marks what it finds). ``tagged``: the page's elements with
+    _PAGE_ATTRIBUTES or _PAGE_TAGS, if they were listed already."""
     if selectors and selectors.body:
         found = dom.select(root, selectors.body)
         if found:
@@ -469,7 +470,7 @@ def _locate_body(
             for el in found:
                 wrapper.append(copy.deepcopy(el))
             return wrapper, [], "selectors"
-    for group in _body_candidates(root):
+    for group in _body_candidates(root, tagged):
         parts = [el for el in group if _holds_text(el)]
         if parts:
             return parts[0], _later_parts(parts), "container"
@@ -516,18 +517,22 @@ def _index_atoms() -> tuple[dict[str, set[int]], dict[tuple[str, str], set[int]]
 
 _BODY_CLASSES, _BODY_VALUES = _index_atoms()
 _BODY_ATTRIBUTES = tuple(sorted({name for name, _ in _BODY_VALUES}))
-_WITH_BODY_ATTRIBUTES = etree.XPath(
-    "descendant-or-self::*[@class or " + " or ".join(f"@{name}" for name in _BODY_ATTRIBUTES) + "]"
-)
+# What the body selectors and the related boxes look at: one walk of the page lists them.
+_PAGE_ATTRIBUTES = frozenset({"class", *_BODY_ATTRIBUTES})
+_PAGE_TAGS = frozenset({"aside"})
 _XML_SPACE = str.maketrans("\t\n\r", "   ")
 
 
-def _body_candidates(root: HtmlElement) -> list[list[HtmlElement]]:
+def _body_candidates(
+    root: HtmlElement, tagged: list[HtmlElement] | None = None
+) -> list[list[HtmlElement]]:
     """What each of BODY_SELECTORS selects under ``root`` (in document order, as cssselect would:
     a class is a word of ``class`` split at XML whitespace, ``id`` and other attributes equal the
     value), with one walk of the elements that have such attributes instead of one per entry."""
     found: list[list[HtmlElement]] = [[] for _ in _BODY_ATOMS]
-    for el in dom.elements(_WITH_BODY_ATTRIBUTES, root):
+    if tagged is None:
+        tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES)
+    for el in tagged:
         entries: set[int] = set()
         cls = el.get("class")
         if cls:
@@ -795,7 +800,7 @@ def strip_site_name(title: str, site_names: Iterable[str], h1: str | None = None
 
 # The elements of a scope (itself included) that have an attribute the byline, dateline, section
 # and subtitle searches read; the others cannot be what they look for.
-_MARKED = etree.XPath("descendant-or-self::*[@class or @id or @rel or @itemprop]")
+_MARKED = frozenset({"class", "id", "rel", "itemprop"})
 
 
 def _bylines(
@@ -1001,13 +1006,17 @@ def _keywords(ld: dict[str, Any], meta: PageMeta) -> list[str]:
     return [w for w in dict.fromkeys(words) if w][:20]
 
 
-def _related_teasers(root: HtmlElement, url: str) -> Iterator[Teaser]:
+def _related_teasers(
+    root: HtmlElement, url: str, tagged: list[HtmlElement] | None = None
+) -> Iterator[Teaser]:
     """Teasers in related-article boxes ("مقالات ذات صلة", "Read also")."""
     seen: set[str] = set()
     boxes: set[HtmlElement] = set()
     urls = PageUrls(url)
-    # Only <aside> and elements with a class or id can be boxes (one query, in document order).
-    for el in root.xpath("//aside | //*[@class or @id]"):
+    # Only <aside> and elements with a class or id can be boxes (listed in document order).
+    if tagged is None:
+        tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
+    for el in tagged:  # <aside> and elements with a class, an id (or an itemprop: no words)
         if not (el.tag == "aside" or dom.RELATED.search(dom.attr_text(el))):
             continue
         if any(a in boxes for a in dom.ancestors(el)):
