@@ -1,111 +1,1263 @@
-"""The HTTP face of the service: an ASGI application over a :class:`~syndicator.service.Service`.
+"""The HTTP face of the service: a raw ASGI application over a :class:`~syndicator.service.Service`.
 
-``/feeds/…`` answers from the files held in memory (strong ETag, Last-Modified, 304, gzip, HEAD,
-``Link`` to hub and self); ``/`` is the index page. It renders nothing per request and never
-touches the disk or the database to answer a feed.
+``/feeds/…`` (and ``/``, the published index page) answer from the files held in memory: strong
+ETag per content coding, Last-Modified, 304, gzip, HEAD, ``Link`` to hub and self. That path
+renders nothing, touches neither the disk nor the database, and sends headers prepared once per
+file. Everything else goes through a small router: the ops page (``/status``), ``/healthz``,
+``/metrics``, the JSON API under ``/api/`` and its OpenAPI document. Every request is counted by
+route template, never by raw path.
+
+This module does not fetch, store or render feeds itself: it asks the service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import asyncio
+import hmac
+import html
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 
+from syndicator import __version__
+from syndicator.config import Config
+from syndicator.errors import ConfigError, ConfigErrors, ExtractError, SyndicatorError
+from syndicator.health import HEALTH_STATES
+from syndicator.ingest import parse_ndjson
+from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from syndicator.model import Entry, iso
+from syndicator.publish import is_rtl, language_tag
 from syndicator.service import FeedFile, Service
 
+log = logging.getLogger("syndicator.web")
+
 Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+MAX_BODY = 5 * 1024 * 1024  # bytes: a larger request body is refused with 413
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500  # articles per API answer
+CHART_DAYS = 14
+HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the store before it says it is unreachable
+FEED_CACHE_CONTROL = b"public, max-age=60"
+BODY_TYPES = ("application/json", "application/x-ndjson", "application/ndjson")
+
+HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
+HTML_SECURITY: Headers = [
+    (b"content-security-policy", HTML_CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+FEED_SECURITY: Headers = [
+    (b"content-security-policy", b"default-src 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+]
+NO_STORE = (b"cache-control", b"no-store")
+JSON_TYPE = "application/json"
+TEXT_TYPE = "text/plain; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
 
 
-def make_app(service: Service) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        method = scope["method"]
-        path = scope["path"]
-        if method not in ("GET", "HEAD"):
-            await _plain(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")])
-            return
-        if path == "/":
-            path = "/feeds/index.html"
-        if path.startswith("/feeds/"):
-            file = service.feeds.get(path[len("/feeds/") :])
-            if file is not None:
-                await _feed(service, scope, send, file, head=method == "HEAD")
-                return
-        if path == "/healthz":
-            await _plain(send, 200, b"ok\n")
-            return
-        await _plain(send, 404, b"not found\n")
+def make_app(service: Service, *, manage: bool = False) -> ASGIApp:
+    """The ASGI application of a service (``run`` and ``serve`` hand it to the web server).
 
-    return app
+    With ``manage``, the ASGI lifespan starts and stops the service (``serve``'s workers);
+    otherwise whoever made the service does (``run``)."""
+    return Web(service, manage=manage)
 
 
-async def _plain(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+# --------------------------------------------------------------------------------------------
+# Requests and responses
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = TEXT_TYPE
+    headers: Headers = field(default_factory=list)
 
 
-def _not_modified(scope: Scope, file: FeedFile) -> bool:
-    inm = _header(scope, b"if-none-match")
-    if inm is not None:
-        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
-        return file.etag in tags or "*" in tags
-    ims = _header(scope, b"if-modified-since")
-    if ims:
+class HTTPError(Exception):
+    """A request that cannot be answered as asked: a status, a reason, extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        *,
+        headers: Headers | None = None,
+        errors: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+        self.headers = headers or []
+        self.errors = list(errors) if errors is not None else None
+
+
+class ClientGone(Exception):
+    """The client went away while its request body was being read."""
+
+
+def text_response(status: int, text: str, headers: Headers | None = None) -> Response:
+    return Response(status, (text + "\n").encode(), TEXT_TYPE, headers or [])
+
+
+def json_response(status: int, value: Any, headers: Headers | None = None) -> Response:
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(status, body, JSON_TYPE, [NO_STORE, *(headers or [])])
+
+
+def html_response(page: str) -> Response:
+    return Response(200, page.encode(), HTML_TYPE, [NO_STORE, *HTML_SECURITY])
+
+
+@dataclass(slots=True)
+class Request:
+    scope: Scope
+    receive: Receive
+    method: str
+    path: str
+    param: str = ""  # the ``{id}`` of a route with one
+
+    def header(self, name: bytes) -> str | None:
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return bytes(value).decode("latin-1")
+        return None
+
+    def query(self) -> dict[str, str]:
+        raw = bytes(self.scope.get("query_string", b"")).decode("latin-1")
         try:
-            return int(file.modified) <= parsedate_to_datetime(ims).timestamp()
-        except (TypeError, ValueError):
-            return False
-    return False
+            pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False)
+        except ValueError as e:
+            raise HTTPError(400, f"bad query string: {e}") from e
+        return dict(pairs)
+
+    async def body(self, limit: int = MAX_BODY) -> bytes:
+        """The request body, read as it arrives; 413 as soon as it passes ``limit`` bytes."""
+        length = self.header(b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                raise HTTPError(400, "Content-Length is not a number")
+            if int(length) > limit:
+                raise HTTPError(413, f"the request body is over {limit // 1024 // 1024} MiB")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(413, f"the request body is over {limit // 1024 // 1024} MiB")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
-async def _feed(service: Service, scope: Scope, send: Send, file: FeedFile, *, head: bool) -> None:
-    base = service.config.service.base_url
-    headers = [
-        (b"etag", file.etag.encode()),
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+# --------------------------------------------------------------------------------------------
+# Feed files: headers prepared once per file and config
+
+
+class _Variant(NamedTuple):
+    etag: bytes
+    body: bytes
+    full: Headers  # a 200's headers
+    not_modified: Headers  # a 304's headers
+
+
+class _Prepared(NamedTuple):
+    file: FeedFile
+    config: Config
+    identity: _Variant
+    gzip: _Variant
+    last_modified: bytes
+
+
+def _prepare(file: FeedFile, config: Config) -> _Prepared:
+    common: Headers = [
         (b"last-modified", file.last_modified.encode()),
-        (b"cache-control", b"public, max-age=60"),
+        (b"cache-control", FEED_CACHE_CONTROL),
         (b"vary", b"accept-encoding"),
     ]
     if file.path.endswith((".atom", ".rss", ".json")):
-        links = [f'<{base}/feeds/{file.path}>; rel="self"']
-        if service.config.publish.builtin_hub:
-            links.insert(0, f'<{base}/hub>; rel="hub"')
-        links[:0] = [f'<{hub}>; rel="hub"' for hub in service.config.publish.hubs]
-        headers.append((b"link", ", ".join(links).encode()))
-    if _not_modified(scope, file):
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    gzip_ok = "gzip" in (_header(scope, b"accept-encoding") or "")
-    body = file.gzipped if gzip_ok else file.body
-    headers += [
-        (b"content-type", file.media_type.encode()),
-        (b"content-length", str(len(body)).encode()),
+        base = config.service.base_url
+        links = [f'<{hub}>; rel="hub"' for hub in config.publish.hubs]
+        if config.publish.builtin_hub:
+            links.append(f'<{base}/hub>; rel="hub"')
+        links.append(f'<{base}/feeds/{file.path}>; rel="self"')
+        common.append((b"link", ", ".join(links).encode()))
+    common += HTML_SECURITY if file.media_type.startswith("text/html") else FEED_SECURITY
+    media_type = file.media_type.encode()
+    # A gzip body is another representation of the file: it gets its own strong ETag (RFC 9110
+    # 8.8.3), so that a cache never mixes the two.
+    plain_tag = file.etag.encode()
+    gzip_tag = plain_tag[:-1] + b'-gzip"'
+
+    def variant(tag: bytes, body: bytes, coding: Headers) -> _Variant:
+        head = [(b"etag", tag), *common]
+        full = [
+            *head,
+            (b"content-type", media_type),
+            (b"content-length", str(len(body)).encode()),
+            *coding,
+        ]
+        return _Variant(tag, body, full, head)
+
+    return _Prepared(
+        file,
+        config,
+        variant(plain_tag, file.body, []),
+        variant(gzip_tag, file.gzipped, [(b"content-encoding", b"gzip")]),
+        file.last_modified.encode(),
+    )
+
+
+def accepts_gzip(value: bytes) -> bool:
+    """Whether an Accept-Encoding value allows gzip (``gzip;q=0`` and ``identity`` do not)."""
+    value = value.lower()
+    if b"gzip" not in value and b"*" not in value:
+        return False
+    if b"q=" not in value:
+        return True
+    weights: dict[bytes, float] = {}
+    for part in value.split(b","):
+        name, _, params = part.partition(b";")
+        q = 1.0
+        for param in params.split(b";"):
+            key, _, number = param.strip().partition(b"=")
+            if key == b"q":
+                try:
+                    q = float(number)
+                except ValueError:
+                    q = 0.0
+        weights[name.strip()] = q
+    for name in (b"gzip", b"x-gzip", b"*"):
+        if name in weights:
+            return weights[name] > 0
+    return False
+
+
+def etag_listed(header: bytes, etag: bytes) -> bool:
+    """If-None-Match's weak comparison: is ``etag`` (or ``*``) in the list?"""
+    for tag in header.split(b","):
+        tag = tag.strip()
+        if tag == b"*" or tag.removeprefix(b"W/") == etag:
+            return True
+    return False
+
+
+def not_modified_since(header: bytes, prepared: _Prepared) -> bool:
+    if header == prepared.last_modified:
+        return True
+    try:
+        since = parsedate_to_datetime(header.decode("latin-1"))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False  # not an HTTP date: ignored (RFC 9110 13.1.3)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return int(prepared.file.modified) <= since.timestamp()
+
+
+# --------------------------------------------------------------------------------------------
+# The application
+
+
+class Web:
+    """The ASGI application. ``/feeds/`` is answered inline; the rest goes through the router."""
+
+    def __init__(self, service: Service, *, manage: bool = False) -> None:
+        self.service = service
+        self.manage = manage
+        self._prepared: dict[str, _Prepared] = {}
+        self._counters: dict[tuple[str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
+        self._openapi: tuple[Config, bytes] | None = None
+        self.routes: dict[str, dict[str, Handler]] = {
+            "/status": {"GET": self.status_page},
+            "/healthz": {"GET": self.healthz},
+            "/metrics": {"GET": self.metrics},
+            "/openapi.json": {"GET": self.openapi},
+            "/api/sources": {"GET": self.api_sources},
+            "/api/articles": {"GET": self.api_articles, "POST": self.api_push},
+            "/api/reload": {"POST": self.api_reload},
+        }
+        # Routes with a parameter: prefix → (template, methods); the rest of the path is ``param``.
+        self.param_routes: dict[str, tuple[str, dict[str, Handler]]] = {
+            "/api/articles/": ("/api/articles/{id}", {"GET": self.api_article}),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            started = time.perf_counter()
+            path: str = scope["path"]
+            if path.startswith("/feeds/"):
+                file = self.service.feeds.get(path[7:])
+                status = await self._file(scope, send, file)
+                self._count("/feeds/{file}", status, started)
+            elif path == "/":
+                status = await self._file(scope, send, self.service.feeds.get("index.html"))
+                self._count("/", status, started)
+            else:
+                await self._route(scope, receive, send, path, started)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """The server's startup and shutdown: start and stop the service when it is ours."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.manage:
+                    try:
+                        await self.service.start()
+                    except Exception as e:
+                        log.exception("the service could not start")
+                        await send({"type": "lifespan.startup.failed", "message": str(e)})
+                        return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.manage:
+                    await self.service.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _count(self, route: str, status: int, started: float) -> None:
+        counter = self._counters.get((route, status))
+        if counter is None:
+            counter = self._counters[route, status] = self.service.metrics.http.labels(
+                route, str(status)
+            )
+        counter.inc()
+        timer = self._timers.get(route)
+        if timer is None:
+            timer = self._timers[route] = self.service.metrics.http_seconds.labels(route)
+        timer.observe(time.perf_counter() - started)
+
+    # -- the hot path ----------------------------------------------------------------------
+
+    async def _file(self, scope: Scope, send: Send, file: FeedFile | None) -> int:
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            await _send(send, text_response(405, "method not allowed", [(b"allow", b"GET, HEAD")]))
+            return 405
+        if file is None:
+            await _send(send, text_response(404, "not found"))
+            return 404
+        prepared = self._prepared.get(file.path)
+        config = self.service.config
+        if prepared is None or prepared.file is not file or prepared.config is not config:
+            prepared = self._prepared[file.path] = _prepare(file, config)
+        if_none_match = if_modified_since = accept_encoding = None
+        for key, value in scope["headers"]:
+            if key == b"if-none-match":
+                if_none_match = value
+            elif key == b"if-modified-since":
+                if_modified_since = value
+            elif key == b"accept-encoding":
+                accept_encoding = value
+        variant = (
+            prepared.gzip
+            if accept_encoding is not None and accepts_gzip(accept_encoding)
+            else prepared.identity
+        )
+        # If-None-Match wins over If-Modified-Since when both are sent (RFC 9110 13.2.2).
+        if if_none_match is not None:
+            fresh = if_none_match == variant.etag or etag_listed(if_none_match, variant.etag)
+        else:
+            fresh = if_modified_since is not None and not_modified_since(
+                if_modified_since, prepared
+            )
+        if fresh:
+            await send(
+                {"type": "http.response.start", "status": 304, "headers": variant.not_modified}
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return 304
+        await send({"type": "http.response.start", "status": 200, "headers": variant.full})
+        await send(
+            {"type": "http.response.body", "body": b"" if method == "HEAD" else variant.body}
+        )
+        return 200
+
+    # -- the router ------------------------------------------------------------------------
+
+    async def _route(
+        self, scope: Scope, receive: Receive, send: Send, path: str, started: float
+    ) -> None:
+        method: str = scope["method"]
+        api = path.startswith("/api/")
+        template = path
+        param = ""
+        methods = self.routes.get(path)
+        if methods is None:
+            for prefix, (name, handlers) in self.param_routes.items():
+                if path.startswith(prefix) and len(path) > len(prefix):
+                    template, methods, param = name, handlers, path[len(prefix) :]
+                    break
+        if methods is None:
+            response = (
+                json_response(404, {"error": f"no such endpoint: {path}"})
+                if api
+                else text_response(404, "not found")
+            )
+            await _send(send, response)
+            self._count("unmatched", 404, started)
+            return
+        handler = methods.get("GET" if method == "HEAD" else method)
+        if handler is None:
+            allowed = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
+            response = _error(api, HTTPError(405, "method not allowed"))
+            response.headers.append((b"allow", ", ".join(allowed).encode()))
+        else:
+            try:
+                response = await handler(Request(scope, receive, method, path, param))
+            except HTTPError as e:
+                response = _error(api, e)
+            except ClientGone:
+                self._count(template, 499, started)
+                return
+            except SyndicatorError as e:
+                log.error("%s %s: %s", method, template, e)
+                response = _error(api, HTTPError(503, f"unavailable: {e}"))
+            except Exception:
+                log.exception("%s %s failed", method, template)
+                response = _error(api, HTTPError(500, "internal error (see the service log)"))
+        await _send(send, response, head=method == "HEAD")
+        self._count(template, response.status, started)
+
+    # -- pages -----------------------------------------------------------------------------
+
+    async def status_page(self, request: Request) -> Response:
+        now = datetime.now(UTC)
+        first_day = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(
+            days=CHART_DAYS - 1
+        )
+        service = self.service
+
+        def gather() -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+            return service.sources(), service.store.daily_region_counts(first_day, CHART_DAYS)
+
+        sources, activity = await asyncio.to_thread(gather)
+        page = render_status_page(
+            service.config,
+            sources,
+            activity,
+            first_day=first_day,
+            now=now,
+            started=service.started_at,
+            mode="run" if service.poll else "serve",
+        )
+        return html_response(page)
+
+    async def healthz(self, request: Request) -> Response:
+        service = self.service
+        now = datetime.now(UTC)
+        body: dict[str, Any] = {
+            "status": "ok",
+            "version": __version__,
+            "mode": "run" if service.poll else "serve",
+            "started": iso(service.started_at),
+            "uptime_seconds": round((now - service.started_at).total_seconds(), 3),
+            "store": "ok",
+            "sources": {},
+            "feeds": len(service.feeds.paths()),
+        }
+        try:
+            states = await asyncio.wait_for(
+                asyncio.to_thread(service.store.source_states), HEALTH_TIMEOUT
+            )
+        except Exception as e:  # whatever the driver raises: the store is not answering
+            log.error("healthz: the store is unreachable: %s", e)
+            body.update(status="unavailable", store=f"unreachable: {type(e).__name__}")
+            return json_response(503, body)
+        health = {s.id: s.health for s in states}
+        counts = dict.fromkeys(HEALTH_STATES, 0)
+        for source in service.config.sources:
+            if source.enabled:
+                state = health.get(source.id, "new")
+                counts[state] = counts.get(state, 0) + 1
+        body["sources"] = counts
+        if counts.get("failing") or counts.get("degraded") or counts.get("stale"):
+            body["status"] = "degraded"
+        return json_response(200, body)
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(200, self.service.metrics.render(), METRICS_CONTENT_TYPE, [NO_STORE])
+
+    async def openapi(self, request: Request) -> Response:
+        config = self.service.config
+        if self._openapi is None or self._openapi[0] is not config:
+            document = openapi_document(config.service.base_url)
+            self._openapi = (config, json.dumps(document, ensure_ascii=False, indent=1).encode())
+        return Response(200, self._openapi[1], JSON_TYPE, [(b"cache-control", b"no-cache")])
+
+    # -- the JSON API ----------------------------------------------------------------------
+
+    async def api_sources(self, request: Request) -> Response:
+        return json_response(200, await asyncio.to_thread(self.service.sources))
+
+    async def api_articles(self, request: Request) -> Response:
+        query = request.query()
+        region = query.get("region") or "all"
+        if region != "all" and region not in {r.id for r in self.service.config.regions}:
+            raise HTTPError(400, f"unknown region {region!r}: see /api/sources or the index page")
+        since = _parse_since(query.get("since"))
+        limit = _parse_limit(query.get("limit"))
+        entries = await asyncio.to_thread(self.service.store.updated_since, region, since, limit)
+        return json_response(200, [article_item(e) for e in entries])
+
+    async def api_article(self, request: Request) -> Response:
+        record = await asyncio.to_thread(self.service.store.explain, request.param)
+        if record is None:
+            raise HTTPError(404, f"no stored article is known by {request.param!r}")
+        return json_response(200, record)
+
+    async def api_push(self, request: Request) -> Response:
+        self._authorize(request)
+        content_type = (request.header(b"content-type") or "").partition(";")[0].strip().lower()
+        if content_type not in BODY_TYPES:
+            raise HTTPError(
+                415,
+                "send ARTICLE objects as application/json (one object) or "
+                "application/x-ndjson (one object per line)",
+            )
+        body = await request.body()
+        if not body.strip():
+            raise HTTPError(400, "the request body is empty: send one ARTICLE object or NDJSON")
+        try:
+            objects = parse_ndjson(body)
+        except ExtractError as e:
+            raise HTTPError(400, f"not JSON: {e.reason}", errors=[e.reason]) from e
+        if objects is None:
+            raise HTTPError(400, "expected one ARTICLE object, or NDJSON of them (one per line)")
+        if not objects:
+            raise HTTPError(400, "no ARTICLE object in the request body")
+        results, errors = await self.service.push(objects)
+        if errors:
+            raise HTTPError(400, "invalid articles: nothing was stored", errors=errors)
+        return json_response(200, {"results": results})
+
+    async def api_reload(self, request: Request) -> Response:
+        self._authorize(request)
+        try:
+            result = await self.service.reload()
+        except ConfigError as e:
+            errors = [str(x) for x in e.errors] if isinstance(e, ConfigErrors) else [str(e)]
+            raise HTTPError(
+                400, "the new configuration is invalid; the running one is kept", errors=errors
+            ) from e
+        return json_response(
+            200,
+            {"added": result.added, "removed": result.removed, "rescheduled": result.rescheduled},
+        )
+
+    def _authorize(self, request: Request) -> None:
+        settings = self.service.config.service
+        token = settings.api_token
+        if not token:
+            raise HTTPError(503, f"no API token configured (set ${settings.api_token_env})")
+        scheme, _, given = (request.header(b"authorization") or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise HTTPError(
+                401,
+                "this endpoint needs Authorization: Bearer TOKEN",
+                headers=[(b"www-authenticate", b'Bearer realm="syndicator"')],
+            )
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HTTPError(
+                401,
+                "the bearer token is not valid",
+                headers=[
+                    (b"www-authenticate", b'Bearer realm="syndicator", error="invalid_token"')
+                ],
+            )
+
+
+async def _send(send: Send, response: Response, *, head: bool = False) -> None:
+    headers: Headers = [
+        (b"content-type", response.content_type.encode()),
+        (b"content-length", str(len(response.body)).encode()),
+        *response.headers,
     ]
-    if gzip_ok:
-        headers.append((b"content-encoding", b"gzip"))
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else response.body})
+
+
+def _error(api: bool, error: HTTPError) -> Response:
+    if api:
+        body: dict[str, Any] = {"error": error.reason}
+        if error.errors is not None:
+            body["errors"] = error.errors
+        return json_response(error.status, body, list(error.headers))
+    return text_response(error.status, error.reason, list(error.headers))
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace(" ", "+"))
+    except ValueError:
+        raise HTTPError(
+            400, f"since must be an ISO 8601 date and time, e.g. 2026-03-10T11:20:00Z: {value!r}"
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _parse_limit(value: str | None) -> int:
+    if not value:
+        return DEFAULT_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise HTTPError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}: {value!r}")
+    return int(value)
+
+
+def article_item(entry: Entry) -> dict[str, Any]:
+    """An entry as the API lists it: the ARTICLE object plus its id, regions and entry dates."""
+    item = entry.article.to_json()
+    item.pop("region_reasons", None)  # the reasons are in /api/articles/{id}
+    item.update(
+        id=entry.id,
+        regions=list(entry.article.region_ids),
+        published=iso(entry.published),
+        updated=iso(entry.updated),
+    )
+    return item
+
+
+# --------------------------------------------------------------------------------------------
+# The status page: rendered per request, escaped throughout, no script and no external asset
+
+HEALTH_COLOURS = {
+    "ok": ("#1a7f37", "#dafbe1"),
+    "degraded": ("#9a6700", "#fff8c5"),
+    "stale": ("#7d4e00", "#fde7c4"),
+    "failing": ("#cf222e", "#ffebe9"),
+    "new": ("#57606a", "#eaeef2"),
+}
+STATUS_STYLE = """
+:root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --bar: #3b6fd4; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 24px 32px 48px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI",
+  "Noto Sans", "Noto Sans Arabic", sans-serif; color: var(--ink); background: #f6f8fa; }
+header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 8px 24px; }
+h1 { font-size: 22px; margin: 0; }
+h2 { font-size: 16px; margin: 28px 0 10px; }
+nav a { color: #0550ae; margin-inline-end: 12px; text-decoration: none; }
+.meta { color: var(--muted); width: 100%; margin: 4px 0 0; }
+.summary { display: flex; gap: 8px; margin: 16px 0 0; padding: 0; list-style: none; }
+.badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-weight: 600;
+  font-size: 12px; border: 1px solid currentColor; white-space: nowrap; }
+table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
+th, td { padding: 7px 10px; border-bottom: 1px solid var(--line); text-align: start;
+  vertical-align: top; }
+th { background: #eef1f4; font-size: 12px; color: var(--muted); font-weight: 600; }
+td.n { text-align: end; font-variant-numeric: tabular-nums; }
+tr.failing td:first-child { box-shadow: inset 3px 0 #cf222e; }
+tr.degraded td:first-child, tr.stale td:first-child { box-shadow: inset 3px 0 #bf8700; }
+code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, monospace; }
+.sub { color: var(--muted); font-size: 12px; }
+.url { color: var(--muted); font-size: 12px; word-break: break-all; max-width: 34ch; }
+.error { color: #a40e26; font-size: 12.5px; min-width: 18ch; max-width: 46ch;
+  overflow-wrap: anywhere; }
+.stamp { color: var(--muted); font-size: 12px; white-space: nowrap; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; }
+figure { margin: 0; padding: 10px 12px 6px; background: #fff; border: 1px solid var(--line); }
+figcaption { display: flex; justify-content: space-between; gap: 8px; margin-bottom: 4px; }
+figcaption .title { font-weight: 600; }
+svg { display: block; width: 100%; height: auto; }
+svg .bar { fill: var(--bar); }
+svg .today { fill: #0b3d91; }
+svg .axis { stroke: var(--line); }
+svg text { font: 9px system-ui, sans-serif; fill: var(--muted); }
+.empty { color: var(--muted); }
+"""
+
+
+def render_status_page(
+    config: Config,
+    sources: Sequence[dict[str, Any]],
+    activity: dict[str, list[int]],
+    *,
+    first_day: datetime,
+    now: datetime,
+    started: datetime,
+    mode: str = "run",
+) -> str:
+    """The ops page: every configured source with its health, and articles per region per day."""
+    e = _escape
+    counts = dict.fromkeys(HEALTH_STATES, 0)
+    for row in sources:
+        counts[row.get("health", "new")] = counts.get(row.get("health", "new"), 0) + 1
+    summary = "".join(
+        f"<li>{_badge(state, f'{n} {state}')}</li>" for state, n in counts.items() if n
+    )
+    rows = "\n".join(_source_row(row, now) for row in sources)
+    title = config.publish.title
+    title_attrs = _dir_attributes(_shared_language(config))
+    charts = _charts(config, activity, first_day)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Status · {e(title)}</title>
+<style>{STATUS_STYLE}</style>
+</head>
+<body>
+<header>
+<h1><span{title_attrs}>{e(title)}</span> · status</h1>
+<nav><a href="/">Feeds</a><a href="/api/sources">Sources (JSON)</a><a href="/metrics">Metrics</a>\
+<a href="/healthz">Health</a><a href="/openapi.json">API</a></nav>
+<p class="meta">{len(sources)} sources, {len(config.regions)} regions · mode {e(mode)} · \
+up {e(_duration(now - started))} · \
+rendered <time datetime="{e(iso(now))}">{e(_stamp(now))} UTC</time>\
+</p>
+<ul class="summary">{summary}</ul>
+</header>
+<main>
+<h2>Sources</h2>
+<table>
+<thead><tr><th>Source</th><th>Health</th><th>Last fetch (UTC)</th><th>HTTP</th>\
+<th>Next run (UTC)</th>\
+<th>Created</th><th>Updated</th><th>Duplicates</th><th>Last error</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+<h2>Articles per region per day <span class="sub">(last {CHART_DAYS} days, UTC; \
+the bar on the right is today)</span></h2>
+<div class="charts">
+{charts}
+</div>
+</main>
+</body>
+</html>
+"""
+
+
+def _escape(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _badge(state: str, label: str | None = None) -> str:
+    ink, paper = HEALTH_COLOURS.get(state, HEALTH_COLOURS["new"])
+    return (
+        f'<span class="badge h-{_escape(state)}" style="color:{ink};background:{paper}">'
+        f"{_escape(label or state)}</span>"
+    )
+
+
+def _source_row(row: dict[str, Any], now: datetime) -> str:
+    e = _escape
+    health = str(row.get("health") or "new")
+    reason = row.get("health_reason")
+    error = row.get("last_error") or ""
+    shown = error if len(error) <= 240 else error[:239] + "…"
+    status = row.get("last_status")
+    enabled = "" if row.get("enabled", True) else " · disabled"
+    return (
+        f'<tr id="source-{e(row["id"])}" class="{e(health)}">'
+        f"<td><code>{e(row['id'])}</code><div class=sub>{e(row.get('kind'))} · "
+        f"{e(row.get('schedule'))}{enabled}</div>"
+        f'<div class=url dir="ltr">{e(row.get("url"))}</div></td>'
+        f"<td>{_badge(health)}"
+        + (f'<div class=sub dir="auto">{e(reason)}</div>' if reason else "")
+        + f"</td><td>{_when(row.get('last_fetch_at'), now)}</td>"
+        f'<td class="n">{e(status) if status is not None else "—"}</td>'
+        f"<td>{_when(row.get('next_run'), now)}</td>"
+        f'<td class="n">{e(row.get("created", 0))}</td>'
+        f'<td class="n">{e(row.get("updated", 0))}</td>'
+        f'<td class="n">{e(row.get("duplicates", 0))}</td>'
+        f'<td><div class=error dir="auto" title="{e(error)}">{e(shown)}</div></td></tr>'
+    )
+
+
+def _when(value: str | None, now: datetime) -> str:
+    if not value:
+        return '<span class="sub">—</span>'
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return _escape(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = when - now
+    relative = f"in {_duration(delta)}" if delta.total_seconds() > 0 else f"{_duration(-delta)} ago"
+    return (
+        f'<time datetime="{_escape(iso(when))}">{_escape(relative)}</time>'
+        f"<div class=stamp>{_escape(_stamp(when))}</div>"
+    )
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            rest = seconds % size
+            small = {"d": ("h", 3600), "h": ("min", 60), "min": ("s", 1)}[unit]
+            extra = f" {rest // small[1]} {small[0]}" if rest // small[1] else ""
+            return f"{seconds // size} {unit}{extra}"
+    return f"{seconds} s"
+
+
+def _shared_language(config: Config) -> str | None:
+    languages = {r.language for r in config.regions}
+    return languages.pop() if len(languages) == 1 else None
+
+
+def _dir_attributes(language: str | None) -> str:
+    tag = language_tag(language)
+    if tag is None:
+        return ' dir="auto"'
+    return f' lang="{_escape(tag)}" dir="{"rtl" if is_rtl(tag) else "ltr"}"'
+
+
+def _charts(config: Config, activity: dict[str, list[int]], first_day: datetime) -> str:
+    if not config.regions:
+        return '<p class="empty">No regions are configured.</p>'
+    days = [first_day + timedelta(days=n) for n in range(CHART_DAYS)]
+    top = max((max(c) for c in activity.values() if c), default=0)
+    figures = []
+    for region in config.regions:
+        counts = activity.get(region.id, [0] * CHART_DAYS)
+        attrs = _dir_attributes(region.language)
+        figures.append(
+            f'<figure id="chart-{_escape(region.id)}"><figcaption>'
+            f"<span class=title{attrs}>{_escape(region.title)}</span>"
+            f"<span class=sub><code>{_escape(region.id)}</code> · {sum(counts)} in "
+            f"{CHART_DAYS} days</span></figcaption>"
+            f"{bar_chart(counts, days, top, label=region.id)}</figure>"
+        )
+    return "\n".join(figures)
+
+
+def bar_chart(counts: Sequence[int], days: Sequence[datetime], top: int, *, label: str) -> str:
+    """An inline SVG bar chart of daily counts, on a scale shared by the page (``top``)."""
+    width, height, left, bottom, gap = 300, 112, 22, 16, 3
+    plot_h = height - bottom - 8
+    step = (width - left) / max(len(counts), 1)
+    scale = top if top > 0 else 1
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_escape(label)}: articles per day, {sum(counts)} in {len(counts)} days">',
+        f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{width}" '
+        f'y2="{height - bottom}"/>',
+        f'<text x="{left - 4}" y="{8 + 4}" text-anchor="end">{top}</text>',
+        f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">0</text>',
+    ]
+    for n, (count, day) in enumerate(zip(counts, days, strict=True)):
+        bar_h = round(plot_h * count / scale, 1)
+        x = round(left + n * step + gap / 2, 1)
+        y = round(height - bottom - bar_h, 1)
+        css = "today" if n == len(counts) - 1 else "bar"
+        parts.append(
+            f'<rect class="{css}" x="{x}" y="{y}" width="{round(step - gap, 1)}" '
+            f'height="{bar_h}"><title>{day:%Y-%m-%d}: {count} '
+            f"article{'s' if count != 1 else ''}</title></rect>"
+        )
+        if n % 2 == (len(counts) - 1) % 2:
+            parts.append(
+                f'<text x="{round(x + (step - gap) / 2, 1)}" y="{height - 4}" '
+                f'text-anchor="middle">{day:%d}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# The OpenAPI document (hand-written: it describes the contract, it is not derived from code)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON_TYPE: {"schema": schema}}}
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "Bad request: the reason, and per-item errors when there are any",
+        401: "No valid bearer token (see WWW-Authenticate); nothing was done",
+        404: "Not found",
+        413: "The request body is over 5 MiB",
+        415: "Unsupported content type",
+        503: "No API token is configured, or the store is unavailable",
+    }
+    return {str(s): _json(_ref("Error"), reasons[s]) for s in statuses}
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    """The API described as OpenAPI 3.1."""
+    string, nullable = {"type": "string"}, {"type": ["string", "null"]}
+    date_time = {"type": ["string", "null"], "format": "date-time"}
+    strings = {"type": "array", "items": string}
+    feed_headers = {
+        "ETag": {"schema": string, "description": "Strong; the gzip body has its own"},
+        "Last-Modified": {"schema": string},
+        "Cache-Control": {"schema": string},
+        "Link": {"schema": string, "description": '<hub>; rel="hub", <self>; rel="self"'},
+    }
+    feed_types = {
+        t: {"schema": string}
+        for t in (
+            "application/atom+xml",
+            "application/rss+xml",
+            "application/feed+json",
+            "text/x-opml",
+            "text/html",
+        )
+    }
+    conditional = [
+        {"name": "If-None-Match", "in": "header", "schema": string},
+        {"name": "If-Modified-Since", "in": "header", "schema": string},
+        {"name": "Accept-Encoding", "in": "header", "schema": string},
+    ]
+    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "syndicator",
+            "version": __version__,
+            "description": "Region feeds (Atom, RSS, JSON Feed) with conditional GET, the "
+            "sources' health, the stored articles, pushing articles in and reloading the "
+            "configuration. POST endpoints need the bearer token of $SYNDICATOR_API_TOKEN.",
+        },
+        "servers": [{"url": base_url}],
+        "paths": {
+            "/feeds/{file}": {
+                "get": {
+                    "summary": "A published file: {region}.atom|.rss|.json, index.opml, "
+                    "archive/{region}/{n}.atom",
+                    "parameters": [
+                        {
+                            "name": "file",
+                            "in": "path",
+                            "required": True,
+                            "schema": string,
+                            "example": "europe.atom",
+                        },
+                        *conditional,
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file (gzip when accepted)",
+                            "headers": feed_headers,
+                            "content": feed_types,
+                        },
+                        "304": {"description": "Not modified", "headers": feed_headers},
+                        "404": {"description": "No such file"},
+                    },
+                },
+                "head": {
+                    "summary": "The headers a GET would send",
+                    "parameters": [
+                        {"name": "file", "in": "path", "required": True, "schema": string},
+                        *conditional,
+                    ],
+                    "responses": {
+                        "200": {"description": "Headers only"},
+                        "304": {"description": "Not modified"},
+                    },
+                },
+            },
+            "/": {
+                "get": {
+                    "summary": "The index page: every region with its subscribe links",
+                    "parameters": conditional,
+                    "responses": {
+                        "200": {
+                            "description": "HTML",
+                            "content": {"text/html": {"schema": string}},
+                        },
+                        "304": {"description": "Not modified"},
+                    },
+                }
+            },
+            "/status": {
+                "get": {
+                    "summary": "The ops page: every source's health, last fetch, error, next run "
+                    "and counts; articles per region per day",
+                    "responses": {
+                        "200": {"description": "HTML", "content": {"text/html": {"schema": string}}}
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and readiness",
+                    "responses": {
+                        "200": _json(_ref("Health"), "ok, or degraded when a source is unwell"),
+                        "503": _json(_ref("Health"), "The store is unreachable"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (text exposition format)",
+                    "responses": {
+                        "200": {
+                            "description": "Metrics",
+                            "content": {"text/plain": {"schema": string}},
+                        }
+                    },
+                }
+            },
+            "/api/sources": {
+                "get": {
+                    "summary": "Every configured source with its stored state",
+                    "responses": {
+                        "200": _json({"type": "array", "items": _ref("Source")}, "Sources")
+                    },
+                }
+            },
+            "/api/articles": {
+                "get": {
+                    "summary": "Stored articles, newest updated first",
+                    "parameters": [
+                        {
+                            "name": "region",
+                            "in": "query",
+                            "schema": string,
+                            "description": "A region id, or all (the default)",
+                        },
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time"},
+                            "description": "Only articles whose updated is at or after this",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_LIMIT,
+                                "default": DEFAULT_LIMIT,
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": _ref("ArticleItem")}, "Articles"),
+                        **_error_responses(400),
+                    },
+                },
+                "post": {
+                    "summary": "Push articles in: one ARTICLE object, or NDJSON of them",
+                    "description": "Only url and title are required; the body comes from "
+                    "paragraphs, content_html or text; published defaults to now; regions may "
+                    "be given. When any item is invalid nothing is stored.",
+                    "security": bearer,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            JSON_TYPE: {"schema": _ref("Article")},
+                            "application/x-ndjson": {
+                                "schema": string,
+                                "description": "One ARTICLE object per line",
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_ref("PushResults"), "What each article did"),
+                        **_error_responses(400, 401, 413, 415, 503),
+                    },
+                },
+            },
+            "/api/articles/{id}": {
+                "get": {
+                    "summary": "An article's record: key, entry id, hash, revisions, "
+                    "duplicates, regions and why",
+                    "parameters": [
+                        {
+                            "name": "id",
+                            "in": "path",
+                            "required": True,
+                            "schema": string,
+                            "description": "The entry id (a tag URI, URL-encoded), the key, or "
+                            "any URL the article was seen at",
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {"type": "object"}, "The record (as syndicator explain --json)"
+                        ),
+                        **_error_responses(404),
+                    },
+                }
+            },
+            "/api/reload": {
+                "post": {
+                    "summary": "Re-read the configuration (as SIGHUP does)",
+                    "security": bearer,
+                    "responses": {
+                        "200": _json(_ref("Reload"), "The sources added, removed, rescheduled"),
+                        **_error_responses(400, 401, 503),
+                    },
+                }
+            },
+            "/hub": {
+                "post": {
+                    "summary": "The WebSub hub (W3C WebSub): subscribe, unsubscribe, publish",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["hub.mode"],
+                                    "properties": {
+                                        "hub.mode": {
+                                            "enum": ["subscribe", "unsubscribe", "publish"]
+                                        },
+                                        "hub.topic": {"type": "string", "format": "uri"},
+                                        "hub.callback": {"type": "string", "format": "uri"},
+                                        "hub.lease_seconds": {"type": "integer"},
+                                        "hub.secret": string,
+                                        "hub.url": {"type": "string", "format": "uri"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {"description": "Accepted; the intent is verified asynchronously"},
+                        "400": {"description": "Bad request"},
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": string, "errors": strings},
+                },
+                "Image": {
+                    "type": "object",
+                    "properties": {"url": string, "caption": nullable, "credit": nullable},
+                },
+                "Article": {
+                    "type": "object",
+                    "description": "The ARTICLE object of the contract",
+                    "required": ["url", "title"],
+                    "properties": {
+                        "url": {"type": "string", "format": "uri"},
+                        "key": string,
+                        "title": string,
+                        "subtitle": nullable,
+                        "summary": nullable,
+                        "section": nullable,
+                        "categories": strings,
+                        "authors": strings,
+                        "dateline": nullable,
+                        "language": nullable,
+                        "published": date_time,
+                        "updated": date_time,
+                        "images": {"type": "array", "items": _ref("Image")},
+                        "paragraphs": strings,
+                        "text": string,
+                        "content_html": string,
+                        "content_hash": string,
+                        "similarity": string,
+                        "regions": strings,
+                    },
+                },
+                "ArticleItem": {
+                    "allOf": [
+                        _ref("Article"),
+                        {
+                            "type": "object",
+                            "required": ["id", "regions", "published", "updated"],
+                            "properties": {"id": string},
+                        },
+                    ]
+                },
+                "PushResults": {
+                    "type": "object",
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "url": string,
+                                    "id": nullable,
+                                    "change": {
+                                        "enum": ["created", "updated", "duplicate", "unchanged"]
+                                    },
+                                },
+                            },
+                        }
+                    },
+                },
+                "Source": {
+                    "type": "object",
+                    "properties": {
+                        "id": string,
+                        "kind": string,
+                        "url": string,
+                        "schedule": string,
+                        "enabled": {"type": "boolean"},
+                        "regions": strings,
+                        "health": {"enum": list(HEALTH_STATES)},
+                        "health_reason": nullable,
+                        "last_fetch_at": date_time,
+                        "last_success_at": date_time,
+                        "last_status": {"type": ["integer", "null"]},
+                        "last_error": nullable,
+                        "failures": {"type": "integer"},
+                        "next_run": date_time,
+                        "created": {"type": "integer"},
+                        "updated": {"type": "integer"},
+                        "duplicates": {"type": "integer"},
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"enum": ["ok", "degraded", "unavailable"]},
+                        "uptime_seconds": {"type": "number"},
+                        "store": string,
+                        "sources": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    },
+                },
+                "Reload": {
+                    "type": "object",
+                    "properties": {"added": strings, "removed": strings, "rescheduled": strings},
+                },
+            },
+        },
+    }
