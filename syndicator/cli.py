@@ -436,12 +436,12 @@ def _when(value: datetime | None) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from syndicator.logs import setup_logging
-    from syndicator.service import run
+    from syndicator.service import run_forever
 
     setup_logging(json_lines=args.log_json, verbose=args.verbose)
     config.load(args.config)  # a bad config stops here with exit 2, before anything starts
     try:
-        asyncio.run(run(args.config, json_logs=args.log_json))
+        run_forever(args.config, json_logs=args.log_json)
     except OSError as e:
         print(f"syndicator: cannot serve: {e.strerror or e}", file=sys.stderr)
         return EXIT_FAILED
