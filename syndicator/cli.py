@@ -114,6 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser(
+        "serve",
+        help="the web server alone, over what is stored and published (no polling)",
+        description="Serve the feeds, the API and the status page without polling anything: "
+        "another process (`once` from cron, or `run` elsewhere) fetches and publishes, and "
+        "changed feed files are picked up within a second. Runs under granian; SIGHUP (or "
+        "POST /api/reload) reloads the config, SIGTERM or Ctrl-C stops cleanly.",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (default 1; each keeps its own metrics)",
+    )
+    p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("status", help="one row per source: health, last fetch, errors, counts")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
@@ -442,6 +460,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     config.load(args.config)  # a bad config stops here with exit 2, before anything starts
     try:
         run_forever(args.config, json_logs=args.log_json)
+    except OSError as e:
+        print(f"syndicator: cannot serve: {e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from syndicator.logs import setup_logging
+    from syndicator.service import serve
+
+    if args.workers < 1:
+        print("syndicator: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(json_lines=args.log_json)
+    config.load(args.config)  # a bad config stops here with exit 2, before anything starts
+    try:
+        serve(args.config, workers=args.workers, json_logs=args.log_json)
     except OSError as e:
         print(f"syndicator: cannot serve: {e.strerror or e}", file=sys.stderr)
         return EXIT_FAILED

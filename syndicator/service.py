@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -167,6 +167,7 @@ class Service:
         self._first_request: float | None = None
         self._running = False
         self._watch_task: asyncio.Task[None] | None = None
+        self.on_reload: Callable[[], None] | None = None  # after a reload that was applied
         self._stop = asyncio.Event()
         self.poster = self.app.poster()
         self.dispatcher = Dispatcher(
@@ -395,6 +396,8 @@ class Service:
                 self.metrics.set_health(source_id, "new")
             self.metrics.reloads.labels("ok").inc()
             log.info("config reloaded: %s", result)
+            if self.on_reload is not None:
+                self.on_reload()
             return result
         self.store.sync_sources((s.id, s.kind, s.url) for s in new.sources)
         states = {s.id: s for s in self.store.source_states()}
@@ -538,3 +541,119 @@ async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = F
         await service.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------------------------
+# ``syndicator serve``: granian worker processes over what is stored and published
+
+SERVE_SNAPSHOT_ENV = "SYNDICATOR_SERVE_SNAPSHOT"  # the validated config the workers load
+SERVE_CONFIG_ENV = "SYNDICATOR_SERVE_CONFIG"  # the config as ops edit it (POST /api/reload)
+SERVE_WORKERS_ENV = "SYNDICATOR_SERVE_WORKERS"
+SERVE_LOG_JSON_ENV = "SYNDICATOR_SERVE_LOG_JSON"
+
+
+def serve(
+    config_path: str | os.PathLike[str] | None, *, workers: int = 1, json_logs: bool = False
+) -> None:
+    """``syndicator serve``: the web server alone (no polling) under granian, ``workers``
+    processes, until SIGTERM or Ctrl-C.
+
+    Each worker is a ``Service(poll=False)`` made by :func:`worker_app`: it serves the feed
+    files (re-read when another process publishes them), the store's state and the API. The
+    workers load a copy of the config taken when it was last found valid: SIGHUP (or
+    ``POST /api/reload``) validates the config again and, only when it is valid, replaces the
+    copy; granian then restarts the workers one by one on it. A bad config changes nothing.
+    """
+    import tempfile
+
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.server import Server as Granian
+
+    path = config_module.config_path(config_path).resolve()
+    cfg = config_module.load(path)
+    with tempfile.TemporaryDirectory(prefix="syndicator-serve-") as tmp:
+        snapshot = Path(tmp)
+        _snapshot(cfg, snapshot)
+        os.environ.update(
+            {
+                SERVE_SNAPSHOT_ENV: str(snapshot),
+                SERVE_CONFIG_ENV: str(path),
+                SERVE_WORKERS_ENV: str(workers),
+                SERVE_LOG_JSON_ENV: "1" if json_logs else "",
+            }
+        )
+        server = Granian(
+            "syndicator.service:worker_app",
+            address=cfg.service.host,
+            port=cfg.service.port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            factory=True,
+            loop=Loops.uvloop if _has_uvloop() else Loops.asyncio,
+            http=HTTPModes.http1,
+            websockets=False,
+            log_enabled=False,
+            respawn_failed_workers=True,
+            respawn_interval=1.0,
+            workers_kill_timeout=10,
+        )
+
+        def on_hangup() -> None:
+            try:
+                new = config_module.load(path)
+            except ConfigError as e:
+                log.error("reload refused, the workers keep the running config:\n%s", e)
+                return
+            _snapshot(new, snapshot)
+            log.info("config reloaded: restarting the workers on it")
+
+        server.on_reload(on_hangup)
+        log.info(
+            "serving on http://%s/ (feeds at %s/feeds/), %d worker(s), no polling",
+            cfg.service.listen,
+            cfg.service.base_url,
+            workers,
+        )
+        server.serve()
+
+
+def worker_app() -> Any:
+    """One ``serve`` worker's ASGI application (granian calls this in each worker process):
+    a Service without scheduler over the config snapshot, started and stopped by the ASGI
+    lifespan."""
+    from syndicator.logs import setup_logging
+    from syndicator.web import make_app
+
+    setup_logging(json_lines=bool(os.environ.get(SERVE_LOG_JSON_ENV)))
+    cfg = config_module.load(os.environ[SERVE_SNAPSHOT_ENV])
+    service = Service(cfg, config_path=os.environ[SERVE_CONFIG_ENV], poll=False)
+    master = os.getppid()
+
+    def restart_workers() -> None:
+        # The master validates the config again, snapshots it and restarts every worker.
+        with contextlib.suppress(OSError):
+            os.kill(master, signal.SIGHUP)
+
+    service.on_reload = restart_workers
+    return make_app(service, manage=True)
+
+
+def _snapshot(cfg: Config, folder: Path) -> None:
+    """Copy the config's files into ``folder`` (in merge order), replacing what was there."""
+    staged = []
+    for n, name in enumerate(cfg.files):
+        target = folder / f"{n:03d}-{Path(name).name}.new"
+        target.write_bytes(Path(name).read_bytes())
+        staged.append(target)
+    for old in folder.glob("*.toml"):
+        old.unlink()
+    for target in staged:
+        target.rename(target.with_suffix(""))
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return False
+    return True
