@@ -43,7 +43,8 @@ def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
         return ""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    if _INVISIBLE.search(text):
+    # Every invisible character is unprintable: most texts are printable (a quicker test).
+    if not text.isprintable() and _INVISIBLE.search(text):
         text = _INVISIBLE.sub("", text)
     if keep_newlines:
         return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
@@ -674,7 +675,8 @@ def _walk_blocks(
             run.append(el)  # inline: its tail stays with it
             continue
         else:
-            yield from flush()
+            if held or run:
+                yield from flush()
             if tag in ("figure", "picture", "img", "amp-img"):
                 image = _figure_image(el, base_url)
                 if image is not None:
@@ -809,6 +811,13 @@ _IMG_TAG = re.compile(r"<img\b[^>]*>|<amp-img\b[^>]*>(?:</amp-img>)?")
 _DOUBLE_BR = re.compile(r"(?:<br\s*/?>\s*){2,}", re.I)
 
 
+def _escape_text(text: str) -> str:
+    """``html.escape(text, quote=False)``, quicker for text with nothing to escape."""
+    if "&" in text or "<" in text or ">" in text:
+        return htmllib.escape(text, quote=False)
+    return text
+
+
 def _has_br(html: str) -> bool:
     """Could ``_DOUBLE_BR`` match? (Four substring searches are quicker than the regex.)"""
     return "<br" in html or "<BR" in html or "<Br" in html or "<bR" in html
@@ -816,7 +825,7 @@ def _has_br(html: str) -> bool:
 
 def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
     """The inner HTML and text of a text block, split where it has two <br> in a row."""
-    inner = (htmllib.escape(el.text, quote=False) if el.text else "") + "".join(
+    inner = (_escape_text(el.text) if el.text else "") + "".join(
         etree.tostring(child, encoding="unicode", with_tail=True, method="html")
         for child in el
         if isinstance(child.tag, str) or child.tail

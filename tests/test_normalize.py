@@ -250,3 +250,14 @@ def test_normalize_article_end_to_end() -> None:
 def test_feed_items_without_a_link_are_keyed_by_source_and_guid() -> None:
     draft = Draft(url="urn:nothing", guid="item-42", title="t", body_text="p")
     assert normalize_article(draft, source_id="wire").key == "urn:syndicator:wire:item-42"
+
+
+def test_invisible_characters_are_unprintable() -> None:
+    """clean_text skips its search for invisible characters in printable text."""
+    import sys
+
+    from syndicator.normalize import _INVISIBLE
+
+    for cp in range(sys.maxunicode + 1):
+        if _INVISIBLE.match(chr(cp)):
+            assert not chr(cp).isprintable(), hex(cp)

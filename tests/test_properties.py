@@ -173,3 +173,24 @@ def test_body_candidates_are_what_the_selectors_select() -> None:
     for page in pages:
         root = dom.parse(page, "https://news.example/")
         assert _body_candidates(root) == [dom.select(root, s) for s in BODY_SELECTORS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.none(), utf8_texts),
+    st.one_of(st.none(), utf8_texts),
+    st.text(st.sampled_from("ab/:?&=#%\"'<> é"), min_size=1, max_size=30),
+)
+def test_lead_figure_built_as_parsed(caption: str | None, credit: str | None, url: str) -> None:
+    import lxml.html
+    from lxml import etree
+
+    from syndicator.extract.html import _figure_element, _figure_html
+    from syndicator.model import Image
+    from syndicator.normalize import clean_or_none
+
+    # Captions and credits reach a lead figure cleaned (split_caption), as URLs do (urljoin).
+    image = Image(url=url.strip(), caption=clean_or_none(caption), credit=clean_or_none(credit))
+    parsed = lxml.html.fragment_fromstring(_figure_html(image) + "\n<p>x</p>", create_parent="div")
+    built = _figure_element(image)
+    assert etree.tostring(built) == etree.tostring(parsed[0])

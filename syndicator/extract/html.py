@@ -19,6 +19,7 @@ from itertools import islice
 from typing import Any
 
 import lxml.html
+from lxml import etree
 from lxml.html import HtmlElement
 
 from syndicator.errors import ExtractError
@@ -349,7 +350,7 @@ def extract_article(
         method = method or (
             "container" if body_el.get("data-syndicator-found") == "container" else "main-text"
         )
-    if (body_el is None or not _has_text(body_el)) and isinstance(ld.get("articleBody"), str):
+    if isinstance(ld.get("articleBody"), str) and (body_el is None or not _has_text(body_el)):
         body_text = ld["articleBody"]
         body_html = None
         method = "json-ld"
@@ -407,14 +408,31 @@ _WRAPPERS = frozenset({"div", "article", "section", "main"})
 def _fragment_root(lead_images: list[Image], body_el: HtmlElement) -> HtmlElement:
     """The tree that ``parse_body`` makes of the body fragment (the lead figures, then the body
     element with its tail, in a <div>). Moves ``body_el`` there: call it last."""
-    figures = [_figure_html(img) for img in lead_images]
-    if figures:
-        root = lxml.html.fragment_fromstring("\n".join(figures), create_parent="div")
-        root[-1].tail = "\n"
-    else:
-        root = lxml.html.Element("div")
+    root = lxml.html.Element("div")
+    for image in lead_images:
+        root.append(_figure_element(image))
     root.append(body_el)
     return root
+
+
+def _figure_element(image: Image) -> HtmlElement:
+    """What parsing ``_figure_html(image) + "\\n"`` gives, built without a parser."""
+    caption = _figure_caption(image)
+    try:
+        figure = lxml.html.Element("figure")
+        etree.SubElement(figure, "img", src=image.url or "")
+        if caption:
+            etree.SubElement(figure, "figcaption").text = caption
+        else:
+            etree.SubElement(figure, "figcaption")
+    except ValueError:  # a character lxml will not store (the parser would drop it)
+        figure = lxml.html.fragment_fromstring(_figure_html(image))
+    figure.tail = "\n"
+    return figure
+
+
+def _figure_caption(image: Image) -> str:
+    return " ".join(p for p in (image.caption, f"({image.credit})" if image.credit else None) if p)
 
 
 def _has_text(el: HtmlElement) -> bool:
@@ -432,9 +450,7 @@ def _inner_html(el: HtmlElement) -> str:
 def _figure_html(image: Image) -> str:
     from html import escape
 
-    caption = " ".join(
-        p for p in (image.caption, f"({image.credit})" if image.credit else None) if p
-    )
+    caption = _figure_caption(image)
     return (
         f'<figure><img src="{escape(image.url or "")}">'
         f"<figcaption>{escape(caption, quote=False)}</figcaption></figure>"
