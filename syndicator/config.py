@@ -197,6 +197,13 @@ def parse_duration(value: Any) -> float:
     return float(total)
 
 
+def _jitter(value: Any) -> float:
+    """A duration that may be zero (no jitter)."""
+    if value in (0, "0", "0s"):
+        return 0.0
+    return parse_duration(value)
+
+
 def validate_cron(expr: str) -> None:
     fields = expr.split()
     if len(fields) != 5:
@@ -622,7 +629,7 @@ class _Validator:
                     every=every,
                     cron=cron,
                     timezone=tzname,
-                    jitter=self.get(t, name, "jitter", None, parse_duration, "a duration"),
+                    jitter=self.get(t, name, "jitter", None, _jitter, "a duration"),
                     regions=regions,
                     language=self.get(t, name, "language", None, _language, "a language tag"),
                     select=select,

@@ -1,0 +1,156 @@
+"""The scheduler and source health: triggers from config, first runs after a restart spread out,
+backoff after failures, reload that adds, removes and reschedules; health verdicts and events."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from syndicator import config
+from syndicator.config import Source
+from syndicator.health import PassFacts, assess, retry_delay
+from syndicator.scheduler import Scheduler, first_run, jitter_of, spread, trigger_of
+
+NOW = datetime(2026, 2, 10, 12, tzinfo=UTC)
+STALE = timedelta(days=2)
+
+
+def source(**fields: object) -> Source:
+    base: dict[str, object] = {"id": "s", "kind": "rss", "url": "http://x/", "every": 600.0}
+    return Source(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_interval_and_cron_triggers() -> None:
+    assert trigger_of(source()).interval == timedelta(minutes=10)  # type: ignore[attr-defined]
+    assert jitter_of(source()) == 60 and jitter_of(source(every=30.0)) == 3
+    cron = trigger_of(source(every=None, cron="*/15 6-23 * * *", timezone="Asia/Riyadh"))
+    nxt = cron.get_next_fire_time(None, datetime(2026, 2, 10, 2, 59, tzinfo=UTC))
+    assert nxt == datetime(2026, 2, 10, 3, 0, tzinfo=UTC)  # 06:00 in Riyadh
+
+
+def test_first_runs_follow_the_last_fetch_and_spread_when_overdue() -> None:
+    s = source()
+    assert first_run(s, NOW - timedelta(minutes=4), NOW) == NOW + timedelta(minutes=6)
+    overdue = first_run(s, NOW - timedelta(hours=5), NOW)
+    assert NOW <= overdue < NOW + timedelta(seconds=30)
+    offsets = {spread(f"source-{i}", 30) for i in range(50)}
+    assert len(offsets) == 50 and all(0 <= o < 30 for o in offsets)
+    assert first_run(s, None, NOW) == NOW + timedelta(seconds=spread("s", 30))
+
+
+def test_retry_delay_doubles_is_capped_and_honours_retry_after() -> None:
+    assert [retry_delay(600, n) for n in range(4)] == [600, 600, 1200, 2400]
+    assert retry_delay(600, 20) == 6 * 3600
+    assert retry_delay(7 * 3600, 3) == 7 * 3600  # never below the interval
+    assert retry_delay(60, 1, retry_after=900) == 900
+
+
+def facts(**fields: object) -> PassFacts:
+    base: dict[str, object] = {"ok": True, "not_modified": False, "found": 5, "read": 5}
+    return PassFacts(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_health_verdicts_and_their_events() -> None:
+    v = assess("ok", 5, NOW, NOW, facts(ok=False), NOW, STALE)
+    assert (v.health, v.event) == ("failing", "source.failing")
+    v = assess("failing", 5, NOW, NOW, facts(ok=False), NOW, STALE)
+    assert (v.health, v.event) == ("failing", None)
+    v = assess("failing", 5, NOW, NOW, facts(changed=True), NOW, STALE)
+    assert (v.health, v.event) == ("ok", "source.recovered")
+    v = assess("ok", 5, NOW, NOW, facts(found=0), NOW, STALE)
+    assert v.health == "degraded" and "found nothing" in v.reason
+    v = assess("ok", 5, NOW, NOW, facts(missing_title=4), NOW, STALE)
+    assert v.health == "degraded" and "titles" in v.reason
+    v = assess("ok", 5, NOW - timedelta(days=3), NOW, facts(not_modified=True), NOW, STALE)
+    assert (v.health, v.event) == ("stale", "source.stale")
+    v = assess("stale", 5, NOW - timedelta(days=3), NOW, facts(not_modified=True), NOW, STALE)
+    assert (v.health, v.event) == ("stale", None)
+
+
+def write(path: Path, sources: str) -> config.Config:
+    path.write_text('[[region]]\nid = "r"\n' + sources, encoding="utf-8")
+    return config.load(path, environ={})
+
+
+def test_reload_adds_removes_and_reschedules(tmp_path: Path) -> None:
+    async def main() -> None:
+        ran: list[str] = []
+
+        async def run(source_id: str) -> None:
+            ran.append(source_id)
+
+        path = tmp_path / "c.toml"
+        first = write(
+            path,
+            '[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\nevery = "1h"\n'
+            '[[source]]\nid = "b"\nkind = "rss"\nurl = "http://b/"\nevery = "1h"\n',
+        )
+        scheduler = Scheduler(run)
+        scheduler.start(first, {"a": NOW, "b": NOW}, now=NOW)
+        try:
+            before = scheduler.next_runs()
+            assert before["a"] == NOW + timedelta(hours=1)
+            second = write(
+                path,
+                '[[source]]\nid = "b"\nkind = "rss"\nurl = "http://b2/"\n'
+                'every = "1h"\n'
+                '[[source]]\nid = "c"\nkind = "rss"\nurl = "http://c/"\n'
+                'every = "1s"\n',
+            )
+            result = scheduler.apply(second, {}, now=datetime.now(UTC))
+            assert (result.added, result.removed, result.rescheduled) == (["c"], ["a"], [])
+            assert scheduler.next_runs()["b"] == before["b"]  # untouched: keeps its next run
+            third = write(
+                path,
+                '[[source]]\nid = "b"\nkind = "rss"\nurl = "http://b2/"\n'
+                'every = "2h"\n'
+                '[[source]]\nid = "c"\nkind = "rss"\nurl = "http://c/"\n'
+                'every = "1s"\n',
+            )
+            assert scheduler.apply(third, {}).rescheduled == ["b"]
+            await asyncio.sleep(2.5)
+            assert "c" in ran and "a" not in ran  # the new source is polled
+            scheduler.defer("b", NOW + timedelta(days=1))
+            assert scheduler.next_runs()["b"] == NOW + timedelta(days=1)
+        finally:
+            scheduler.shutdown()
+
+    asyncio.run(main())
+
+
+def test_a_source_never_runs_twice_at_once(tmp_path: Path) -> None:
+    async def main() -> None:
+        running = 0
+        most = 0
+
+        async def run(source_id: str) -> None:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(1.5)
+            running -= 1
+
+        cfg = write(
+            tmp_path / "c.toml",
+            '[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\nevery = "1s"\njitter = "0s"\n',
+        )
+        scheduler = Scheduler(run)
+        scheduler.start(cfg, {}, now=datetime.now(UTC))
+        try:
+            await asyncio.sleep(4)
+        finally:
+            scheduler.shutdown()
+        assert most == 1
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("bad", ['jitter = "soon"', 'every = "0s"'])
+def test_bad_schedules_are_config_errors(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(config.ConfigError):
+        write(
+            tmp_path / "c.toml", f'[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\n{bad}\n'
+        )
