@@ -51,6 +51,12 @@ def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
     return " ".join(text.split())
 
 
+def element_text(el: lxml.html.HtmlElement) -> str:
+    """The text of an element and its descendants: ``el.text_content()``, without the XPath
+    machinery behind it (libxml2 writes the text nodes out in one call; the same string)."""
+    return str(etree.tostring(el, method="text", encoding="unicode", with_tail=False))
+
+
 def clean_or_none(text: str | None) -> str | None:
     return clean_text(text) or None
 
@@ -700,7 +706,7 @@ def _is_caption(el: lxml.html.HtmlElement) -> bool:
 
 
 def _with_caption(image: Image, el: lxml.html.HtmlElement) -> Image:
-    text, credit = split_caption(el.text_content())
+    text, credit = split_caption(element_text(el))
     if credit is None:
         credit = _credit_element(el)
     return Image(url=image.url, caption=text or image.caption, credit=credit or image.credit)
@@ -718,7 +724,7 @@ def _block(
         items = [
             t
             for li in el.iterchildren()
-            if isinstance(li.tag, str) and (t := clean_text(li.text_content()))
+            if isinstance(li.tag, str) and (t := clean_text(element_text(li)))
         ]
         if items and not has_nested_lists(el):
             for text in items:
@@ -834,11 +840,11 @@ def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
         inner = _IMG_TAG.sub("", inner)
     chunks = _DOUBLE_BR.split(inner) if _has_br(inner) else [inner]
     if len(chunks) == 1:  # one piece: its text is the element's own (no need to parse it again)
-        return [(inner.strip(), clean_text(el.text_content()))]
+        return [(inner.strip(), clean_text(element_text(el)))]
     out = []
     for chunk in chunks:
         text = clean_text(
-            lxml.html.fragment_fromstring(chunk, create_parent="span").text_content()
+            element_text(lxml.html.fragment_fromstring(chunk, create_parent="span"))
             if chunk.strip()
             else ""
         )
@@ -866,7 +872,7 @@ def _figure_image(el: lxml.html.HtmlElement, base_url: str | None) -> Image | No
     if url and url.startswith("data:"):
         url = None
     captions = list(el.iter("figcaption")) if el.tag in ("figure", "picture") else []
-    caption_raw = captions[0].text_content() if captions else (alt or "")
+    caption_raw = element_text(captions[0]) if captions else (alt or "")
     text, credit = split_caption(caption_raw)
     if not url and not text:
         return None
@@ -879,7 +885,7 @@ def _credit_element(el: lxml.html.HtmlElement) -> str | None:
     for node in el.iter():
         cls = (node.get("class") or "").lower()
         if isinstance(node.tag, str) and ("credit" in cls or "copyright" in cls):
-            raw = clean_text(node.text_content())
+            raw = clean_text(element_text(node))
             return agency(raw) or raw or None
     return None
 

@@ -194,3 +194,40 @@ def test_lead_figure_built_as_parsed(caption: str | None, credit: str | None, ur
     parsed = lxml.html.fragment_fromstring(_figure_html(image) + "\n<p>x</p>", create_parent="div")
     built = _figure_element(image)
     assert etree.tostring(built) == etree.tostring(parsed[0])
+
+
+_TAGS_AND_ENTITIES = [
+    "<p>",
+    "</p>",
+    "<b>",
+    "</b>",
+    "<a>",
+    "</a>",
+    "<br>",
+    "<!--c-->",
+    "&amp;",
+    "&nbsp;",
+    "&lt;",
+    "<div>",
+    "</div>",
+    "<li>",
+    "<?pi?>",
+    "<script>s</script>",
+]
+_markup = st.lists(st.one_of(utf8_texts, st.sampled_from(_TAGS_AND_ENTITIES)), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_markup)
+def test_element_text_is_text_content(pieces: list[str]) -> None:
+    import lxml.html
+    from lxml import etree
+
+    from syndicator.normalize import element_text
+
+    try:
+        root = lxml.html.fragment_fromstring("".join(pieces), create_parent="div")
+    except (etree.ParserError, ValueError):
+        return
+    for el in root.iter(etree.Element):
+        assert element_text(el) == el.text_content()

@@ -18,7 +18,7 @@ from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
 from syndicator.errors import ExtractError
-from syndicator.normalize import clean_text
+from syndicator.normalize import clean_text, element_text
 
 _PARSER = lxml.html.HTMLParser(
     remove_comments=True, remove_pis=True, collect_ids=False, huge_tree=False
@@ -57,7 +57,7 @@ def text_of(el: HtmlElement | None) -> str:
     """The element's text with whitespace collapsed ("" for None)."""
     if el is None:
         return ""
-    return clean_text(el.text_content())
+    return clean_text(element_text(el))
 
 
 def attr_text(el: HtmlElement) -> str:

@@ -31,6 +31,7 @@ from syndicator.normalize import (
     body_of,
     clean_or_none,
     clean_text,
+    element_text,
     split_byline,
     split_caption,
 )
@@ -131,7 +132,7 @@ def read_meta(root: HtmlElement, url: str) -> PageMeta:
             if "canonical" in rel and el.get("href") and meta.canonical is None:
                 meta.canonical = absolute_url(el.get("href"), url)
         elif tag == "title" and meta.title_tag is None and not _in_svg(el):
-            meta.title_tag = clean_or_none(el.text_content())
+            meta.title_tag = clean_or_none(element_text(el))
         elif tag == "script" and (el.get("type") or "").lower().strip() == "application/ld+json":
             meta.ld.extend(_ld_nodes(_load_json(el.text or "")))
     meta.ld_article = _pick_ld_article(meta.ld)
