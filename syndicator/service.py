@@ -548,7 +548,6 @@ async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = F
 
 SERVE_SNAPSHOT_ENV = "SYNDICATOR_SERVE_SNAPSHOT"  # the validated config the workers load
 SERVE_CONFIG_ENV = "SYNDICATOR_SERVE_CONFIG"  # the config as ops edit it (POST /api/reload)
-SERVE_WORKERS_ENV = "SYNDICATOR_SERVE_WORKERS"
 SERVE_LOG_JSON_ENV = "SYNDICATOR_SERVE_LOG_JSON"
 
 
@@ -578,7 +577,6 @@ def serve(
             {
                 SERVE_SNAPSHOT_ENV: str(snapshot),
                 SERVE_CONFIG_ENV: str(path),
-                SERVE_WORKERS_ENV: str(workers),
                 SERVE_LOG_JSON_ENV: "1" if json_logs else "",
             }
         )
@@ -592,13 +590,14 @@ def serve(
             loop=Loops.uvloop if _has_uvloop() else Loops.asyncio,
             http=HTTPModes.http1,
             websockets=False,
-            log_enabled=False,
+            # granian's own messages (workers started, restarted) go to our log handler
+            log_dictconfig={"loggers": {"_granian": {"propagate": True}}},
             respawn_failed_workers=True,
-            respawn_interval=1.0,
+            respawn_interval=3.0,  # a new worker starts before the old one stops
             workers_kill_timeout=10,
         )
 
-        def on_hangup() -> None:
+        def on_hangup(*_: Any) -> None:
             try:
                 new = config_module.load(path)
             except ConfigError as e:
@@ -606,8 +605,11 @@ def serve(
                 return
             _snapshot(new, snapshot)
             log.info("config reloaded: restarting the workers on it")
+            server.signal_handler_reload()  # type: ignore[no-untyped-call]  # granian's own
 
-        server.on_reload(on_hangup)
+        # Installed once granian has set its own handlers: SIGHUP restarts the workers only
+        # when the config is valid.
+        server.on_startup(lambda: signal.signal(signal.SIGHUP, on_hangup))
         log.info(
             "serving on http://%s/ (feeds at %s/feeds/), %d worker(s), no polling",
             cfg.service.listen,
