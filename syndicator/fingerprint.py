@@ -143,19 +143,25 @@ def fold(text: str) -> str:
 
 
 def fold_all(texts: Sequence[str]) -> list[str]:
-    """``[fold(t) for t in texts]``, done as one pass over the texts joined by line breaks.
+    """``[fold(t) for t in texts]``, done as one pass over the texts (see :func:`fold_words`)."""
+    return [" ".join(words) for words in fold_words(texts)]
+
+
+def fold_words(texts: Sequence[str]) -> list[list[str]]:
+    """``[fold(t).split() for t in texts]``, done as one pass over the texts joined by line
+    breaks.
 
     A line break is a code point that NFKC never composes with its neighbours and that the
     table and casefold leave alone, so the texts fold apart exactly as they would one by one;
     texts that hold line breaks themselves are folded one by one.
     """
     if len(texts) < 2:
-        return [fold(t) for t in texts]
+        return [_fold_characters(t).split() for t in texts]
     joined = "\n".join(texts)
     parts = _fold_characters(joined).split("\n") if joined.count("\n") == len(texts) - 1 else []
     if len(parts) != len(texts):
-        return [fold(t) for t in texts]
-    return [" ".join(part.split()) for part in parts]
+        return [_fold_characters(t).split() for t in texts]
+    return [part.split() for part in parts]
 
 
 def content_hash(title: str, paragraphs: Sequence[str]) -> str:
@@ -233,6 +239,11 @@ def folded_signature(title: str, paragraphs: Iterable[str]) -> str:
     words = title.split()
     for paragraph in paragraphs:
         words.extend(paragraph.split())
+    return words_signature(words)
+
+
+def words_signature(words: Sequence[str]) -> str:
+    """:func:`signature` from the words of the folded title and paragraphs, in order."""
     return f"{SIGNATURE_VERSION}:{_simhash(words):016x}"
 
 

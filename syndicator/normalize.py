@@ -947,8 +947,11 @@ def normalize_article(
         body = body_from_text(draft.body_text)
     title = clean_text(htmllib.unescape(draft.title)) if draft.title else ""
     # Everything below that compares or fingerprints text reads these folds: one fold each.
-    folded_title, *folded = fingerprint.fold_all([title, *body.paragraphs])
-    paragraphs, folded_paragraphs = _drop_repeats(body.paragraphs, folded, folded_title)
+    title_words, *words = fingerprint.fold_words([title, *body.paragraphs])
+    folded_title = " ".join(title_words)
+    kept = _drop_repeats([" ".join(w) for w in words], folded_title)
+    paragraphs = tuple(body.paragraphs[i] for i, _ in kept)
+    signature_words = title_words + [word for i, _ in kept for word in words[i]]
 
     images: list[Image] = []
     for image in (*draft.images, *body.images):
@@ -990,8 +993,8 @@ def normalize_article(
         title=title,
         paragraphs=paragraphs,
         content_html=body.html if paragraphs or body.images else "",
-        content_hash=fingerprint.folded_content_hash(folded_title, folded_paragraphs),
-        similarity=fingerprint.folded_signature(folded_title, folded_paragraphs),
+        content_hash=fingerprint.folded_content_hash(folded_title, (key for _, key in kept)),
+        similarity=fingerprint.words_signature(signature_words),
         subtitle=subtitle,
         summary=summary,
         section=clean_or_none(draft.section),
@@ -1020,21 +1023,17 @@ def _date(
         return None
 
 
-def _drop_repeats(
-    paragraphs: Sequence[str], folded: Sequence[str], folded_title: str
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Drop a leading repeat of the title and paragraphs repeated word for word (as folded);
-    the paragraphs kept, and their folds."""
-    out: list[str] = []
-    kept: list[str] = []
+def _drop_repeats(folded: Sequence[str], folded_title: str) -> list[tuple[int, str]]:
+    """Drop a leading repeat of the title and paragraphs repeated word for word (as folded):
+    the index and fold of each paragraph kept."""
+    kept: list[tuple[int, str]] = []
     seen: set[str] = set()
-    for p, key in zip(paragraphs, folded, strict=True):
-        if not key or key in seen or (not out and key == folded_title):
+    for i, key in enumerate(folded):
+        if not key or key in seen or (not kept and key == folded_title):
             continue
         seen.add(key)
-        out.append(p)
-        kept.append(key)
-    return tuple(out), tuple(kept)
+        kept.append((i, key))
+    return kept
 
 
 def _shorten(text: str, limit: int = 300) -> str:

@@ -26,6 +26,7 @@ from syndicator.fingerprint import (
     content_hash,
     fold,
     fold_all,
+    fold_words,
     folded_content_hash,
     folded_signature,
     signature,
@@ -85,6 +86,7 @@ def test_fold_is_the_table_fold(text: str) -> None:
 @given(paragraph_lists)
 def test_fold_all_folds_each_text(paragraphs: list[str]) -> None:
     assert fold_all(paragraphs) == [reference_fold(p) for p in paragraphs]
+    assert fold_words(paragraphs) == [reference_fold(p).split() for p in paragraphs]
 
 
 @_SETTINGS
