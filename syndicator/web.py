@@ -49,6 +49,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 500  # articles per API answer
 CHART_DAYS = 14
 HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the store before it says it is unreachable
 FEED_CACHE_CONTROL = b"public, max-age=60"
+ARCHIVE_CACHE_CONTROL = b"public, max-age=86400"  # archive pages are complete (RFC 5005)
 BODY_TYPES = ("application/json", "application/x-ndjson", "application/ndjson")
 
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
@@ -192,7 +193,10 @@ class _Prepared(NamedTuple):
 def _prepare(file: FeedFile, config: Config) -> _Prepared:
     common: Headers = [
         (b"last-modified", file.last_modified.encode()),
-        (b"cache-control", FEED_CACHE_CONTROL),
+        (
+            b"cache-control",
+            ARCHIVE_CACHE_CONTROL if file.path.startswith("archive/") else FEED_CACHE_CONTROL,
+        ),
         (b"vary", b"accept-encoding"),
     ]
     if file.path.endswith((".atom", ".rss", ".json")):
