@@ -43,11 +43,15 @@ def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
         return ""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    # Every invisible character is unprintable: most texts are printable (a quicker test).
-    if not text.isprintable() and _INVISIBLE.search(text):
+    # Invisible characters, and all whitespace but the space, are unprintable: most texts are
+    # printable, which is quicker to test than to look for them.
+    printable = text.isprintable()
+    if not printable and _INVISIBLE.search(text):
         text = _INVISIBLE.sub("", text)
     if keep_newlines:
         return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
+    if printable and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text  # single spaces between words already
     return " ".join(text.split())
 
 

@@ -261,3 +261,12 @@ def test_invisible_characters_are_unprintable() -> None:
     for cp in range(sys.maxunicode + 1):
         if _INVISIBLE.match(chr(cp)):
             assert not chr(cp).isprintable(), hex(cp)
+
+
+def test_whitespace_but_the_space_is_unprintable() -> None:
+    """clean_text keeps a printable text with single spaces as it is."""
+    import sys
+
+    for cp in range(sys.maxunicode + 1):
+        if chr(cp).isspace() and cp != 0x20:
+            assert not chr(cp).isprintable(), hex(cp)

@@ -233,3 +233,22 @@ def test_element_text_is_text_content(pieces: list[str]) -> None:
         return
     for el in root.iter(etree.Element):
         assert element_text(el) == el.text_content()
+
+
+def reference_clean_text(text: str) -> str:
+    from syndicator.normalize import _INVISIBLE
+
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text)
+    return " ".join(_INVISIBLE.sub("", text).split())
+
+
+@_SETTINGS
+@given(texts)
+def test_clean_text_is_the_plain_clean(text: str) -> None:
+    from syndicator.normalize import clean_text
+
+    assert clean_text(text) == reference_clean_text(text)
+    words = text.split()
+    assert clean_text(" ".join(words)) == reference_clean_text(" ".join(words))
