@@ -105,9 +105,10 @@ def _character_class(code_points: Iterable[int]) -> str:
 # regex (a class of BMP code points compiles to a bitmap; one with astral code points would be a
 # list of ranges tried in turn), astral removals only when a text has astral characters, then
 # the few replacements one by one.
-_REMOVE = re.compile(
-    _character_class(cp for cp, to in _TABLE.items() if to is None and cp <= 0xFFFF) + "+"
-)
+_REMOVED_BMP = _character_class(cp for cp, to in _TABLE.items() if to is None and cp <= 0xFFFF)
+# "[…][…]*" rather than "[…]+": a pattern that starts with a class lets the regex engine skip
+# to the next candidate character; one that starts with a repeat is tried at every position.
+_REMOVE = re.compile(_REMOVED_BMP + _REMOVED_BMP + "*")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _REPLACE = tuple(sorted((chr(cp), to) for cp, to in _TABLE.items() if to is not None))
 _REPLACED = re.compile(_character_class(ord(char) for char, _ in _REPLACE))

@@ -252,3 +252,17 @@ def test_clean_text_is_the_plain_clean(text: str) -> None:
     assert clean_text(text) == reference_clean_text(text)
     words = text.split()
     assert clean_text(" ".join(words)) == reference_clean_text(" ".join(words))
+
+
+@_SETTINGS
+@given(
+    st.lists(
+        st.sampled_from(["<br>", "<BR/>", "<br />", " ", "\n", "x", "<b>", "br>"]), max_size=12
+    )
+)
+def test_double_br_pattern_is_the_plain_one(pieces: list[str]) -> None:
+    from syndicator.normalize import _DOUBLE_BR, _SPACES
+
+    html = "".join(pieces)
+    assert _DOUBLE_BR.split(html) == re.split(r"(?:<br\s*/?>\s*){2,}", html, flags=re.I)
+    assert _SPACES.sub(" ", html) == re.sub(r"[^\S\n]+", " ", html)
