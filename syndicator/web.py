@@ -64,6 +64,7 @@ FEED_SECURITY: Headers = [
     (b"x-content-type-options", b"nosniff"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -111,12 +112,12 @@ class ClientGone(Exception):
 
 
 def text_response(status: int, text: str, headers: Headers | None = None) -> Response:
-    return Response(status, (text + "\n").encode(), TEXT_TYPE, headers or [])
+    return Response(status, (text + "\n").encode(), TEXT_TYPE, [NOSNIFF, *(headers or [])])
 
 
 def json_response(status: int, value: Any, headers: Headers | None = None) -> Response:
     body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(status, body, JSON_TYPE, [NO_STORE, *(headers or [])])
+    return Response(status, body, JSON_TYPE, [NO_STORE, NOSNIFF, *(headers or [])])
 
 
 def html_response(page: str) -> Response:
@@ -367,6 +368,8 @@ class Web:
         prepared = self._prepared.get(file.path)
         config = self.service.config
         if prepared is None or prepared.file is not file or prepared.config is not config:
+            if len(self._prepared) > 2 * len(self.service.feeds.paths()) + 64:
+                self._prepared.clear()  # files were removed: forget their headers
             prepared = self._prepared[file.path] = _prepare(file, config)
         if_none_match = if_modified_since = accept_encoding = None
         for key, value in scope["headers"]:
@@ -503,14 +506,17 @@ class Web:
         return json_response(200, body)
 
     async def metrics(self, request: Request) -> Response:
-        return Response(200, self.service.metrics.render(), METRICS_CONTENT_TYPE, [NO_STORE])
+        body = self.service.metrics.render()
+        return Response(200, body, METRICS_CONTENT_TYPE, [NO_STORE, NOSNIFF])
 
     async def openapi(self, request: Request) -> Response:
         config = self.service.config
         if self._openapi is None or self._openapi[0] is not config:
             document = openapi_document(config.service.base_url)
             self._openapi = (config, json.dumps(document, ensure_ascii=False, indent=1).encode())
-        return Response(200, self._openapi[1], JSON_TYPE, [(b"cache-control", b"no-cache")])
+        return Response(
+            200, self._openapi[1], JSON_TYPE, [(b"cache-control", b"no-cache"), NOSNIFF]
+        )
 
     # -- the JSON API ----------------------------------------------------------------------
 

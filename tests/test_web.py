@@ -387,6 +387,7 @@ def test_unknown_routes_and_methods(svc: Server) -> None:
     assert missing.status == 404 and missing.headers["content-type"].startswith("text/plain")
     api_missing = svc.get("/api/nope")
     assert api_missing.status == 404 and api_missing.json()["error"]
+    assert api_missing.headers["x-content-type-options"] == "nosniff"
     wrong = svc.request("DELETE", "/feeds/world.atom")
     assert wrong.status == 405 and wrong.headers["allow"] == "GET, HEAD"
     post_status = svc.request("POST", "/status")
