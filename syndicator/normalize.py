@@ -422,11 +422,42 @@ def absolute_url(url: str | None, base: str | None) -> str | None:
     url = url.strip()
     if not url or url.startswith("#"):
         return None
+    if base:
+        quick = _quick_join(base, url)
+        if quick is not None:
+            return quick
     resolved = urljoin(base, url) if base else url
     scheme = urlsplit(resolved).scheme.lower()
     if scheme not in ("http", "https", "mailto", "ftp", "file"):
         return None
     return resolved
+
+
+# What urljoin would change or read in a URL besides a plain path: query, fragment, params,
+# the tab and newlines urlsplit drops, dot segments (and, after a scheme, an IPv6 host).
+_NOT_PLAIN = re.compile(r"[?#;\t\r\n\[\]]|/\.")
+
+
+def _quick_join(base: str, url: str) -> str | None:
+    """``urljoin(base, url)`` for the two commonest links on an http(s) page, without parsing
+    them: a plain absolute path (``/news/1.html``: the base's scheme and host, then the path)
+    and a plain absolute http(s) URL (itself). None for anything else."""
+    if url[:1] == "/":
+        if url[1:2] == "/" or _NOT_PLAIN.search(url):
+            return None
+        parts = urlsplit(base)
+        if parts.scheme in ("http", "https"):
+            return f"{parts.scheme}://{parts.netloc}{url}"
+        return None
+    if (
+        url.startswith(("http://", "https://"))
+        and url.isascii()
+        and url.partition("://")[2][:1] not in ("/", "")  # a host
+        and not _NOT_PLAIN.search(url)
+    ):
+        urlsplit(base)  # raises for a base urljoin would refuse
+        return url
+    return None
 
 
 # --------------------------------------------------------------------------------------------

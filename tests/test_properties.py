@@ -266,3 +266,41 @@ def test_double_br_pattern_is_the_plain_one(pieces: list[str]) -> None:
     html = "".join(pieces)
     assert _DOUBLE_BR.split(html) == re.split(r"(?:<br\s*/?>\s*){2,}", html, flags=re.I)
     assert _SPACES.sub(" ", html) == re.sub(r"[^\S\n]+", " ", html)
+
+
+_BASES = [
+    "https://news.example/asia/2024/06/20/putin-vietnam.html",
+    "http://news.example",
+    "HTTPS://User:pw@News.Example:8443/a/b/?q=1#f",
+    "https://[::1]:8080/x",
+    "file:///srv/samples/site/article/kosovo.html",
+    "https://xn--mgbh0fb.example/قسم/",
+]
+_URL_PIECES = ["/", "//", ".", "..", "a", "news", "1.html", "?", "q=1", "#", "f", ";", "p=2"]
+_URL_PIECES += [":", "@", "[", "]", "\t", "\n", "%2F", "\\", " ", "خبر", "http:", "https:"]
+_url_pieces = st.sampled_from([*_URL_PIECES, "mailto:", "HTTP:"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(_BASES), st.lists(_url_pieces, min_size=1, max_size=10))
+def test_quick_join_is_urljoin(base: str, pieces: list[str]) -> None:
+    from urllib.parse import urljoin
+
+    from syndicator.normalize import _quick_join
+
+    url = "".join(pieces).strip()
+    if not url:
+        return
+    quick = _quick_join(base, url)
+    assert quick is None or quick == urljoin(base, url), (base, url)
+
+
+def test_quick_join_takes_the_common_links() -> None:
+    from urllib.parse import urljoin
+
+    from syndicator.normalize import _quick_join
+
+    for base in _BASES[:4]:
+        for url in ["/news/123456.html", "/", "/img/a b.jpg", "https://cdn.example/x.jpg"]:
+            assert _quick_join(base, url) == urljoin(base, url), (base, url)
+    assert _quick_join(_BASES[4], "/news/1.html") is None  # file: pages go through urljoin
