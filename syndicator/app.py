@@ -30,7 +30,7 @@ from syndicator.ingest import (
 from syndicator.model import Article
 from syndicator.notify import Dispatcher, Round
 from syndicator.publish import Publisher, PublishResult
-from syndicator.store import ChangeSet, Store
+from syndicator.store import ChangeSet, PendingChanges, Store
 
 
 def open_store(config: Config) -> Store:
@@ -95,14 +95,21 @@ class App:
             await poster.aclose()
 
     def publish_changes(self, regions: Iterable[str], outcome: Outcome | None = None) -> Outcome:
-        """Re-render the regions that changed (and any whose files are missing), then write one
-        ``feed.updated`` event per region whose published entries changed."""
+        """Re-render the regions that changed, those with stored changes not yet announced (a
+        run stopped or failed between storing and publishing them) and any whose files are
+        missing, then write one ``feed.updated`` event per region whose published entries
+        changed. Raises PublishError when a file cannot be written (the old one stays)."""
         outcome = outcome or Outcome()
-        wanted = set(regions) | self.missing_regions()
+        # Taken before rendering: a change stored meanwhile (by a pass running beside us) is
+        # announced after the publish that includes it, never before.
+        pending = self.store.pending_changes()
+        configured = {r.id for r in self.config.regions} | {"all"}
+        unannounced = {p.region for p in pending} & configured
+        wanted = set(regions) | unannounced | self.missing_regions()
         if wanted:
             wanted.add("all")
             outcome.published = self.publisher.publish(sorted(wanted))
-        outcome.announced = self.announce()
+        outcome.announced = self.announce(pending=pending)
         return outcome
 
     def missing_regions(self) -> set[str]:
@@ -111,14 +118,17 @@ class App:
         fmt = self.config.publish.formats[0] if self.config.publish.formats else "atom"
         return {r for r in ids if not (folder / f"{r}.{fmt}").exists()}
 
-    def announce(self, now: datetime | None = None) -> list[str]:
-        """One ``feed.updated`` per region with unannounced changes (after it was published)."""
+    def announce(
+        self, now: datetime | None = None, *, pending: Sequence[PendingChanges] | None = None
+    ) -> list[str]:
+        """One ``feed.updated`` per region with unannounced changes (after it was published):
+        the ``pending`` ones read before publishing, else all of them."""
         when = now or datetime.now(UTC)
         events = []
         base = self.config.service.base_url
-        for pending in self.store.pending_changes():
-            feed = {"region": pending.region, "url": f"{base}/feeds/{pending.region}.atom"}
-            events.append(self.store.announce(pending, when, feed))
+        for change in self.store.pending_changes() if pending is None else pending:
+            feed = {"region": change.region, "url": f"{base}/feeds/{change.region}.atom"}
+            events.append(self.store.announce(change, when, feed))
         return events
 
     def ingest(
