@@ -100,6 +100,7 @@ class App:
         missing, then write one ``feed.updated`` event per region whose published entries
         changed. Raises PublishError when a file cannot be written (the old one stays)."""
         outcome = outcome or Outcome()
+        self.publisher.sweep()
         # Taken before rendering: a change stored meanwhile (by a pass running beside us) is
         # announced after the publish that includes it, never before.
         pending = self.store.pending_changes()
