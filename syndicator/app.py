@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator.config import Config
-from syndicator.errors import ExtractError
+from syndicator.errors import ExtractError, PublishError
 from syndicator.fetch import Poster
 from syndicator.ingest import (
     PUSH_SOURCE,
@@ -47,6 +47,7 @@ class Outcome:
     pushed: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     published: PublishResult | None = None
+    publish_error: str | None = None
     announced: list[str] = field(default_factory=list)
     notified: Round | None = None
 
@@ -69,7 +70,12 @@ class App:
         """``syndicator once``: one pass over the sources, then publish and announce."""
         result = await run_once(self.config, self.store, source_ids=source_ids, progress=progress)
         outcome = Outcome(once=result)
-        self.publish_changes(result.regions, outcome)
+        try:
+            self.publish_changes(result.regions, outcome)
+        except PublishError as e:
+            # What was stored stays stored and is published by the next run; the article
+            # events written with it are still delivered.
+            outcome.publish_error = str(e)
         outcome.notified = await self.deliver()
         return outcome
 

@@ -150,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"syndicator: configuration error:\n{e}", file=sys.stderr)
         return EXIT_USAGE
+    except SyndicatorError as e:  # the store or the feeds folder failed: say which and why
+        print(f"syndicator: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -300,7 +303,9 @@ def cmd_once(args: argparse.Namespace) -> int:
         for error in result.page_errors[:5]:
             print(f"  page error: {error}")
     _print_published(outcome)
-    return EXIT_FAILED if outcome.once.failed else EXIT_OK
+    if outcome.publish_error:
+        print(f"syndicator: publishing failed: {outcome.publish_error}", file=sys.stderr)
+    return EXIT_FAILED if outcome.once.failed or outcome.publish_error else EXIT_OK
 
 
 def _print_published(outcome: Outcome) -> None:
@@ -308,7 +313,7 @@ def _print_published(outcome: Outcome) -> None:
     if published is not None:
         changed = len(published.changed)
         print(f"published {changed} changed file(s) in {published.seconds * 1000:.0f} ms")
-    else:
+    elif not outcome.publish_error:
         print("nothing to publish")
     if outcome.announced:
         print(f"{len(outcome.announced)} feed.updated event(s) written")

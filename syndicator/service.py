@@ -196,13 +196,20 @@ class Service:
         for source in cfg.sources:
             state = states.get(source.id)
             self.metrics.set_health(source.id, state.health if state else "new")
-        # Files always match the store at start (unchanged files are not rewritten).
-        await asyncio.to_thread(self.app.publish_changes, [r.id for r in cfg.regions])
+        # Files always match the store at start (unchanged files are not rewritten). When they
+        # cannot be written (a full disk), the service starts on the files already published.
+        try:
+            await asyncio.to_thread(self.app.publish_changes, [r.id for r in cfg.regions])
+        except SyndicatorError as e:
+            log.error("publishing at start failed, serving the files already published: %s", e)
+            self._pending.update(r.id for r in cfg.regions)
         self.feeds.load()
         self.scheduler.start(cfg, {k: v.last_fetch_at for k, v in states.items()})
         self._record_next_runs()
         self._dispatching = asyncio.ensure_future(self.dispatcher.run(self._stop))
         self._running = True
+        if self._pending:
+            self._retry_publish()
         log.info(
             "service started: %d sources, %d regions, feeds in %s",
             sum(s.enabled for s in cfg.sources),
@@ -350,7 +357,9 @@ class Service:
             outcome = await asyncio.to_thread(self.app.publish_changes, regions)
         except SyndicatorError as e:
             log.error("publishing %s failed: %s", ", ".join(sorted(regions)), e)
-            self._pending.update(regions)  # keep them: the next change retries
+            self._pending.update(regions)  # keep them: retried, or sooner with the next change
+            if self._running:
+                self._retry_publish()
             return
         self.metrics.publish_seconds.observe(time.monotonic() - started)
         if outcome.published is not None:
@@ -362,6 +371,11 @@ class Service:
                 len(outcome.published.changed),
             )
         self.dispatcher.wake.set()
+
+    def _retry_publish(self) -> None:
+        """Publish what is pending again later, even if nothing else changes meanwhile."""
+        delay = max(1.0, self.config.publish.debounce * MAX_PUBLISH_DELAY)
+        self._publish_task = asyncio.ensure_future(self._publish_later(delay))
 
     async def publish_pending(self) -> None:
         """Publish now whatever is waiting (tests, shutdown)."""
