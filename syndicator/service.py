@@ -499,7 +499,8 @@ def run_forever(config_path: str | os.PathLike[str] | None, *, json_logs: bool =
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it where it builds
         asyncio.run(run(config_path, json_logs=json_logs))
     else:
-        uvloop.run(run(config_path, json_logs=json_logs))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run(config_path, json_logs=json_logs))
 
 
 async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = False) -> None:
