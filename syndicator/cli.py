@@ -489,12 +489,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from syndicator.scheduler import first_run
+
     cfg = config.load(args.config)
     print(f"configuration OK: {', '.join(cfg.files)}")
     regions, sources, targets = len(cfg.regions), len(cfg.sources), len(cfg.notify)
     print(f"{regions} regions, {sources} sources, {targets} notification targets")
-    width = max((len(s.id) for s in cfg.sources), default=0)
+    last = _last_fetches(cfg)
+    now = datetime.now(UTC)
+    rows = []
     for s in cfg.sources:
-        state = "" if s.enabled else "  (disabled)"
-        print(f"  {s.id:<{width}}  {s.kind:<8} {s.schedule:<14} {s.url}{state}")
+        nxt = _when(first_run(s, last.get(s.id), now)) if s.enabled else "disabled"
+        rows.append((s.id, s.kind, s.schedule, nxt, s.url))
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
+    if rows:
+        print(
+            "  "
+            + "  ".join(
+                h.ljust(w)
+                for h, w in zip(
+                    ("source", "kind", "schedule", "next run (UTC)"), widths, strict=True
+                )
+            )
+            + "  url"
+        )
+    for row in rows:
+        print(
+            "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[4]
+        )
     return EXIT_OK
+
+
+def _last_fetches(cfg: config.Config) -> dict[str, datetime | None]:
+    """Last fetches from an existing store (never creates one): next runs depend on them."""
+    url = cfg.service.database
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {}
+    try:
+        from syndicator.store import Store
+
+        store = Store(url)
+    except SyndicatorError:
+        return {}
+    try:
+        return {s.id: s.last_fetch_at for s in store.source_states()}
+    finally:
+        store.close()

@@ -179,6 +179,8 @@ class SourcePass:
         self.source, self.config, self.store, self.fetcher = source, config, store, fetcher
         self.now = now
         self.rules = rules_of(config)
+        # Config order ranks sources: the first to carry a story gives its entry's address.
+        self.priority = {s.id: n for n, s in enumerate(config.sources)}
         self.known_validators: dict[str, tuple[str | None, str | None]] = {}
         self.recheck = True  # look for stored pages due for a recheck (run_once knows better)
 
@@ -217,6 +219,7 @@ class SourcePass:
                 now=self.now,
                 suppress=suppress,
                 validators=plan.validators,
+                priority=self.priority,
                 conn=conn,
             )
         for entry in plan.log:
@@ -354,7 +357,11 @@ class SourcePass:
 
         for url in self._rechecks():
             wanted.setdefault(url, None)
-        known = self.store.known(wanted) if wanted else set()
+        known = (
+            self.store.known(wanted, source_id=source.id, priority=self.priority)
+            if wanted
+            else set()
+        )
         jobs = []
         for url, wanted_item in wanted.items():
             if url in known:

@@ -28,7 +28,13 @@ from syndicator.app import App
 from syndicator.config import Config
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
 from syndicator.health import retry_delay
-from syndicator.ingest import PassResult, SourcePass, article_from_object, make_fetcher
+from syndicator.ingest import (
+    PassResult,
+    SourcePass,
+    article_from_object,
+    make_fetcher,
+    run_once,
+)
 from syndicator.metrics import Metrics
 from syndicator.notify import Dispatcher, all_topics
 from syndicator.notify.websub import Hub
@@ -179,6 +185,7 @@ class Service:
         )
         self.hub = Hub(self.app.store, self.poster, lambda: all_topics(self.config))
         self._dispatching: asyncio.Task[None] | None = None
+        self._first_pass: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> Any:
@@ -204,8 +211,20 @@ class Service:
             log.error("publishing at start failed, serving the files already published: %s", e)
             self._pending.update(r.id for r in cfg.regions)
         self.feeds.load()
-        self.scheduler.start(cfg, {k: v.last_fetch_at for k, v in states.items()})
+        # Sources never read before get their first pass together, stored in config order (as
+        # `once` does): which copy of a story a fresh deployment links to never depends on which
+        # server answered first. Their scheduled runs start one interval later.
+        now = datetime.now(UTC)
+        fresh = [
+            s.id
+            for s in cfg.sources
+            if s.enabled and not (states.get(s.id) and states[s.id].last_fetch_at)
+        ]
+        last = {k: v.last_fetch_at for k, v in states.items()} | dict.fromkeys(fresh, now)
+        self.scheduler.start(cfg, last)
         self._record_next_runs()
+        if fresh:
+            self._first_pass = asyncio.ensure_future(self._first_passes(fresh))
         self._dispatching = asyncio.ensure_future(self.dispatcher.run(self._stop))
         self._running = True
         if self._pending:
@@ -216,6 +235,21 @@ class Service:
             len(cfg.regions),
             cfg.service.feeds_dir,
         )
+
+    async def _first_passes(self, source_ids: list[str]) -> None:
+        try:
+            result = await run_once(
+                self.config, self.store, source_ids=source_ids, fetcher=self.fetcher
+            )
+        except SyndicatorError as e:
+            log.error("first passes: %s", e)
+            return
+        for one in result.passes:
+            self._account(one)
+            log.info("source %s: %s", one.source_id, one.summary())
+        if result.regions:
+            self.request_publish(result.regions)
+        self.dispatcher.wake.set()
 
     async def _start_serving(self) -> None:
         """``serve``: what is stored and published, read only; the files watched for changes."""
@@ -250,6 +284,10 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
         self.scheduler.shutdown()
+        if self._first_pass is not None and not self._first_pass.done():
+            self._first_pass.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._first_pass
         if self._publish_task is not None:
             self._publish_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -611,8 +611,18 @@ class Store:
         with self.transaction() as conn:
             self._save_validators(conn, url, etag, last_modified, status, now)
 
-    def known(self, urls: Iterable[str]) -> set[str]:
-        """Which of these URLs (canonical form) are already stored, as a key or a location."""
+    def known(
+        self,
+        urls: Iterable[str],
+        *,
+        source_id: str | None = None,
+        priority: Mapping[str, int] | None = None,
+    ) -> set[str]:
+        """Which of these URLs (canonical form) are already stored, as a key or a location.
+
+        With ``priority``, a location of an article stored from a source ranking after
+        ``source_id`` does not count: that source's own copy is worth reading (it may take over
+        as the entry's address, see :meth:`apply`)."""
         wanted = list(dict.fromkeys(urls))
         found: set[str] = set()
         with self.engine.connect() as conn:
@@ -622,11 +632,14 @@ class Store:
                         sa.select(articles.c.key).where(articles.c.key.in_(chunk))
                     ).scalars()
                 )
-                found.update(
-                    conn.execute(
-                        sa.select(locations.c.url).where(locations.c.url.in_(chunk))
-                    ).scalars()
-                )
+                rows = conn.execute(
+                    sa.select(locations.c.url, articles.c.source_id)
+                    .join(articles, articles.c.id == locations.c.article_id)
+                    .where(locations.c.url.in_(chunk))
+                ).all()
+                for url, owner in rows:
+                    if not _outranks(priority, source_id, owner):
+                        found.add(url)
         return found
 
     def log_fetch(
@@ -759,6 +772,7 @@ class Store:
         now: datetime,
         suppress: frozenset[str] = frozenset(),
         validators: Sequence[tuple[str, str | None, str | None, int | None]] = (),
+        priority: Mapping[str, int] | None = None,
         conn: Connection | None = None,
     ) -> ChangeSet:
         """Store what a pass found, in one transaction (or in ``conn``'s).
@@ -768,15 +782,26 @@ class Store:
         location of the stored article); otherwise created, clustered with a near-duplicate if
         one is stored. Region memberships and change events are written alongside.
         ``validators`` (url, etag, last_modified, status) are saved in the same transaction.
+        ``priority`` ranks sources (lower first): a copy of a stored story from a source that
+        ranks before the one stored becomes the entry's address (same entry id), so the outcome
+        does not depend on which source happened to run first.
         """
         if conn is None:
             with self.transaction() as c:
                 return self.apply(
-                    source_id, items, now=now, suppress=suppress, validators=validators, conn=c
+                    source_id,
+                    items,
+                    now=now,
+                    suppress=suppress,
+                    validators=validators,
+                    priority=priority,
+                    conn=c,
                 )
         result = ChangeSet()
         for item in items:
-            result.changes.append(self._apply_one(conn, source_id, item, now, suppress, result))
+            result.changes.append(
+                self._apply_one(conn, source_id, item, now, suppress, result, priority)
+            )
         for url, etag, last_modified, status in validators:
             self._save_validators(conn, url, etag, last_modified, status, now)
         return result
@@ -789,6 +814,7 @@ class Store:
         now: datetime,
         suppress: frozenset[str],
         result: ChangeSet,
+        priority: Mapping[str, int] | None = None,
     ) -> Change:
         row = conn.execute(sa.select(articles).where(articles.c.key == item.key)).first()
         if row is not None:
@@ -814,6 +840,12 @@ class Store:
                 >= fingerprint.NEAR_DUPLICATE
             ):
                 same = original
+        if (
+            same is not None
+            and _outranks(priority, source_id, same.source_id)
+            and (same.content_hash == item.content_hash)
+        ):
+            return self._promote(conn, source_id, same, item, now, suppress, result)
         if same is not None:
             reason = (
                 f"same content hash as {same.key}"
@@ -828,6 +860,55 @@ class Store:
             result.regions.update(regions)
             return Change("duplicate", item.url, same.entry_id, item.key, tuple(regions), reason)
         return self._create(conn, source_id, item, now, suppress, result)
+
+    def _promote(
+        self,
+        conn: Connection,
+        source_id: str | None,
+        row: Any,
+        item: Article,
+        now: datetime,
+        suppress: frozenset[str],
+        result: ChangeSet,
+    ) -> Change:
+        """The same story from a source that ranks first: its copy becomes the entry's address
+        and metadata (the entry id, dates of the entry and revisions stay); the stored copy
+        becomes a duplicate location."""
+        values = self._article_values(item)
+        values.update(key=item.key, source_id=source_id)
+        if item.published is None:
+            values.pop("published_at", None)
+        conn.execute(sa.update(articles).where(articles.c.id == row.id).values(values))
+        reason = f"same content hash as {item.key}, from a source that ranks first"
+        conn.execute(
+            sa.update(locations)
+            .where(locations.c.url == row.key)
+            .values(relation="duplicate", reason=reason)
+        )
+        own = "the article's own address (its source ranks first)"
+        moved = conn.execute(
+            sa.update(locations)
+            .where(locations.c.url == item.key)
+            .values(article_id=row.id, relation="self", reason=own, source_id=source_id)
+        )
+        if not moved.rowcount:
+            self._locate(conn, row.id, item.key, source_id, "self", own, now)
+        self._locate_fetched(conn, row.id, item, source_id, now)
+        joined = self._join_regions(conn, row.id, item.regions, now, suppress, row.cluster_id)
+        for region in self._regions_of(conn, row.id):
+            if region not in joined:
+                self._region_change(conn, region, row.id, "updated", now)
+        members = self._regions_of(conn, row.id)
+        result.regions.update(members)
+        return Change(
+            "duplicate",
+            item.url,
+            row.entry_id,
+            item.key,
+            tuple(members),
+            f"the story stored from {row.key}; this copy's source ranks first, so its address "
+            "is now the entry's",
+        )
 
     def _create(
         self,
@@ -1761,6 +1842,13 @@ class Store:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(subscriptions)).scalar() or 0
             )
+
+
+def _outranks(priority: Mapping[str, int] | None, source: str | None, other: str | None) -> bool:
+    """Does ``source`` rank strictly before ``other`` (config order; unknown sources last)?"""
+    if not priority or source is None or source not in priority:
+        return False
+    return priority[source] < priority.get(other or "", len(priority))
 
 
 def _source_state(r: Any) -> SourceState:

@@ -170,6 +170,7 @@ class Request:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+MAX_HUB_BODY = 64 * 1024  # a WebSub request is a handful of short parameters
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,6 +302,7 @@ class Web:
             "/api/sources": {"GET": self.api_sources},
             "/api/articles": {"GET": self.api_articles, "POST": self.api_push},
             "/api/reload": {"POST": self.api_reload},
+            "/hub": {"POST": self.hub},
         }
         # Routes with a parameter: prefix → (template, methods); the rest of the path is ``param``.
         self.param_routes: dict[str, tuple[str, dict[str, Handler]]] = {
@@ -577,6 +579,24 @@ class Web:
             200,
             {"added": result.added, "removed": result.removed, "rescheduled": result.rescheduled},
         )
+
+    async def hub(self, request: Request) -> Response:
+        """The built-in WebSub hub: form-encoded subscribe, unsubscribe and publish requests."""
+        if not self.service.config.publish.builtin_hub:
+            raise HTTPError(404, "this service runs no WebSub hub ([publish] builtin_hub)")
+        kind = (request.header(b"content-type") or "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            raise HTTPError(415, "WebSub requests are application/x-www-form-urlencoded")
+        body = await request.body(limit=MAX_HUB_BODY)
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise HTTPError(400, f"not a form: {e}") from e
+        form: dict[str, str] = {}
+        for key, value in pairs:
+            form.setdefault(key, value)  # the first of repeated parameters counts
+        answer = await self.service.hub.handle(form)
+        return text_response(answer.status, answer.text)
 
     def _authorize(self, request: Request) -> None:
         settings = self.service.config.service

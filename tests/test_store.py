@@ -281,3 +281,25 @@ def test_removal_leaves_a_tombstone_and_an_event(store: Store) -> None:
     assert pending.removed == (tombstone.id,)
     with store.transaction() as conn:
         assert store.remove(conn, a.key, NOW, "again") is None
+
+
+def test_the_source_ranked_first_gives_the_entry_its_address(store: Store) -> None:
+    """Order independence: a reprint stored first yields to the original when it arrives."""
+    priority = {"site": 0, "partner": 1}
+    reprint = make("https://partner.example/copy", "خبر", story(1), regions=())
+    original = make("https://n.example/a", "خبر", story(1))
+    first = store.apply("partner", [reprint], now=NOW, priority=priority).changes[0]
+    assert first.change == "created"
+    assert store.known([original.key], source_id="site", priority=priority) == set()
+    second = store.apply("site", [original], now=NOW, priority=priority).changes[0]
+    assert second.change == "duplicate" and "ranks first" in second.reason
+    assert second.entry_id == first.entry_id  # the entry id never changes
+    (entry,) = store.entries("europe")
+    assert (entry.id, entry.article.url) == (first.entry_id, original.url)
+    record = store.explain(reprint.key)
+    assert record is not None and record["key"] == original.key
+    assert record["found_via"]["relation"] == "duplicate"
+    # The reverse order gives the same final state.
+    again = store.apply("partner", [reprint], now=NOW, priority=priority).changes[0]
+    assert again.change == "duplicate"
+    assert store.entries("europe")[0].article.url == original.url
