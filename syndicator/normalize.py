@@ -14,7 +14,7 @@ import html as htmllib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -981,7 +981,9 @@ def normalize_article(
         body = parse_body(draft.body_html, base)
     else:
         body = body_from_text(draft.body_text)
+    body = _bounded_body(body, warnings)
     title = clean_text(htmllib.unescape(draft.title)) if draft.title else ""
+    title = _bounded(title, MAX_TITLE, "title", warnings) or ""
     # Everything below that compares or fingerprints text reads these folds: one fold each.
     title_words, *words = fingerprint.fold_words([title, *body.paragraphs])
     folded_title = " ".join(title_words)
@@ -994,8 +996,17 @@ def normalize_article(
         if image.url and any(i.url == image.url for i in images):
             continue
         images.append(image)
+    if len(images) > MAX_IMAGES:
+        warnings.append(f"{len(images)} images: kept the first {MAX_IMAGES}")
+        images = images[:MAX_IMAGES]
+    images = [
+        replace(i, caption=_bounded(i.caption, MAX_CAPTION, "caption", warnings))
+        if i.caption and len(i.caption) > MAX_CAPTION
+        else i
+        for i in images
+    ]
 
-    authors = split_authors(draft.bylines)
+    authors = split_authors(draft.bylines)[:MAX_AUTHORS]
     dateline = clean_or_none(draft.dateline)
     if dateline is None:
         for raw in draft.bylines:
@@ -1014,12 +1025,12 @@ def normalize_article(
         language_tag(draft.language) or language_tag(language) or detect_language(text_for_language)
     )
 
-    subtitle = clean_or_none(draft.subtitle)
+    subtitle = _bounded(clean_or_none(draft.subtitle), MAX_TITLE, "subtitle", warnings)
     if subtitle and fingerprint.fold(subtitle) == folded_title:
         subtitle = None
-    summary = clean_or_none(htmllib.unescape(draft.summary or "")) or (
-        _shorten(paragraphs[0]) if paragraphs else None
-    )
+    summary = _bounded(
+        clean_or_none(htmllib.unescape(draft.summary or "")), MAX_SUMMARY, "summary", warnings
+    ) or (_shorten(paragraphs[0]) if paragraphs else None)
     if not title:
         warnings.append("no title")
 
@@ -1033,10 +1044,12 @@ def normalize_article(
         similarity=fingerprint.words_signature(signature_words),
         subtitle=subtitle,
         summary=summary,
-        section=clean_or_none(draft.section),
-        categories=tuple(dict.fromkeys(c for c in map(clean_text, draft.categories) if c)),
+        section=_bounded(clean_or_none(draft.section), MAX_NAME, "section", warnings),
+        categories=tuple(
+            dict.fromkeys(c[:MAX_NAME] for c in map(clean_text, draft.categories) if c)
+        )[:MAX_CATEGORIES],
         authors=authors,
-        dateline=dateline,
+        dateline=_bounded(dateline, MAX_NAME, "dateline", warnings),
         language=lang,
         published=published,
         updated=updated or published,
@@ -1047,6 +1060,54 @@ def normalize_article(
         method=draft.method,
         warnings=tuple(warnings),
     )
+
+
+# Limits on what one article may carry: hostile or broken pages are cut, with a warning.
+MAX_TITLE = 1_000
+MAX_SUMMARY = 2_000
+MAX_NAME = 200  # section, category, dateline
+MAX_CAPTION = 1_000
+MAX_CATEGORIES = 30
+MAX_AUTHORS = 20
+MAX_IMAGES = 100
+MAX_PARAGRAPHS = 2_000
+MAX_PARAGRAPH = 20_000
+MAX_HTML = 2_000_000
+
+
+def _bounded(text: str | None, limit: int, what: str, warnings: list[str]) -> str | None:
+    """``text`` cut to ``limit`` characters (at a space when there is one), with a warning."""
+    if text is None or len(text) <= limit:
+        return text
+    warnings.append(f"{what} cut from {len(text)} to {limit} characters")
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
+def _bounded_body(body: Body, warnings: list[str]) -> Body:
+    """A body within the limits; past them its HTML is rebuilt from the kept paragraphs."""
+    paragraphs = body.paragraphs
+    too_many = len(paragraphs) > MAX_PARAGRAPHS
+    too_long = any(len(p) > MAX_PARAGRAPH for p in paragraphs)
+    if not (too_many or too_long or len(body.html) > MAX_HTML):
+        return body
+    if too_many:
+        warnings.append(f"{len(paragraphs)} paragraphs: kept the first {MAX_PARAGRAPHS}")
+        paragraphs = paragraphs[:MAX_PARAGRAPHS]
+    kept: list[str] = []
+    parts: list[str] = []
+    size = 0
+    for p in paragraphs:
+        text = _bounded(p, MAX_PARAGRAPH, "paragraph", warnings) or ""
+        part = f"<p>{htmllib.escape(text, quote=False)}</p>"
+        if size + len(part) > MAX_HTML:
+            warnings.append(f"body cut at {len(kept)} paragraphs ({MAX_HTML} characters of HTML)")
+            break
+        kept.append(text)
+        parts.append(part)
+        size += len(part) + 1
+    return Body(tuple(kept), body.images[:MAX_IMAGES], "\n".join(parts))
 
 
 def _date(

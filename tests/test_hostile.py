@@ -151,3 +151,31 @@ events = ["article.created", "feed.updated"]
     for post in posts:
         body = json.loads(post["body"])
         assert not ACTIVE.search(json.dumps(body, ensure_ascii=False))
+
+
+def test_oversized_fields_are_cut_with_a_warning() -> None:
+    from syndicator.model import Draft
+    from syndicator.normalize import MAX_PARAGRAPHS, MAX_TITLE, normalize_article
+
+    huge_title = "كلمة " * 5_000
+    body = "".join(f"<p>فقرة {i}.</p>" for i in range(MAX_PARAGRAPHS + 500))
+    body += "<p>" + "x" * 100_000 + "</p>"
+    article = normalize_article(
+        Draft(
+            url="https://n.example/a",
+            title=huge_title,
+            summary="s " * 10_000,
+            section="ق" * 5_000,
+            categories=tuple(f"c{i}" for i in range(500)),
+            bylines=tuple(f"Author {i}" for i in range(100)),
+            body_html=body,
+        )
+    )
+    assert len(article.title) <= MAX_TITLE and article.title.endswith("…")
+    assert len(article.paragraphs) == MAX_PARAGRAPHS
+    assert article.summary is not None and len(article.summary) <= 2_000
+    assert article.section is not None and len(article.section) <= 200
+    assert len(article.categories) <= 30 and len(article.authors) <= 20
+    assert len(article.content_html) <= 2_000_000
+    assert any("title cut" in w for w in article.warnings)
+    assert any("paragraphs: kept the first" in w for w in article.warnings)
