@@ -11,6 +11,7 @@ from the environment variables the config names, never from the files.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -25,6 +26,7 @@ from syndicator.model import Selectors
 from syndicator.normalize import zone
 
 DEFAULT_PATH = "config"
+DATABASE_ENV = "SYNDICATOR_DATABASE"  # replaces [service] database when set
 SOURCE_KINDS = ("html", "rss", "atom", "jsonfeed", "sitemap", "text")
 FEED_FORMATS = ("atom", "rss", "json")
 EVENT_TYPES = (
@@ -62,6 +64,8 @@ class Service:
     timeout: float = 20.0
     max_bytes: int = 20 * 1024 * 1024
     stale_after: float = 2 * 86400.0
+    rate_limit: float = 20.0  # write requests (POST /api/*, /hub) per second per client; 0: off
+    rate_burst: int = 40  # how many of them a client may send at once
 
     @property
     def host(self) -> str:
@@ -368,6 +372,25 @@ class _Validator:
     ) -> bool:
         return bool(self.get(table, name, key, default, _bool, "true or false"))
 
+    def database(self, t: Mapping[str, tuple[str, Any]], default: str) -> str:
+        """``[service] database``, unless ``$SYNDICATOR_DATABASE`` replaces it (one config
+        shared by machines that reach the database differently; tests on PostgreSQL)."""
+        expect = "a database URL (sqlite:///PATH or postgresql+psycopg://…)"
+        url: str = self.get(t, "service", "database", default, _database, expect)
+        override = self.env.get(DATABASE_ENV)
+        if not override:
+            return url
+        try:
+            return _database(override)
+        except ValueError as e:
+            self.error(
+                f"${DATABASE_ENV}",
+                "service.database",
+                f"expected {expect}, got {_safe_database(override)!r}: {e}",
+                f"fix or unset {DATABASE_ENV}",
+            )
+            return url
+
     # -- sections --------------------------------------------------------------------------
 
     def service(self, t: Mapping[str, tuple[str, Any]]) -> Service:
@@ -385,6 +408,8 @@ class _Validator:
             "timeout",
             "max_bytes",
             "stale_after",
+            "rate_limit",
+            "rate_burst",
         }
         self.unknown(t, "service", known)
         base_url = self.get(t, "service", "base_url", d.base_url, _http_url, "an http(s) URL")
@@ -400,14 +425,7 @@ class _Validator:
         return Service(
             base_url=base_url.rstrip("/"),
             listen=listen,
-            database=self.get(
-                t,
-                "service",
-                "database",
-                d.database,
-                _database,
-                "a database URL (sqlite:///PATH or postgresql+psycopg://…)",
-            ),
+            database=self.database(t, d.database),
             feeds_dir=Path(self.get(t, "service", "feeds_dir", str(d.feeds_dir), _text, "a path")),
             user_agent=self.get(t, "service", "user_agent", d.user_agent, _text, "a string"),
             api_token_env=token_env,
@@ -430,6 +448,17 @@ class _Validator:
                 d.stale_after,
                 parse_duration,
                 'a duration such as "2d"',
+            ),
+            rate_limit=self.get(
+                t,
+                "service",
+                "rate_limit",
+                d.rate_limit,
+                _rate,
+                "a number of requests per second (0 turns the limit off)",
+            ),
+            rate_burst=self.get(
+                t, "service", "rate_burst", d.rate_burst, _positive_int, "a positive integer"
             ),
         )
 
@@ -816,6 +845,13 @@ def _non_negative(v: Any) -> float:
     return float(v)
 
 
+def _rate(v: Any) -> float:
+    rate = _non_negative(v)
+    if not math.isfinite(rate):
+        raise ValueError("not a finite number")
+    return rate
+
+
 def _http_url(v: Any) -> str:
     text = _text(v)
     parts = urlsplit(text)
@@ -851,6 +887,12 @@ def _database(v: Any) -> str:
     if not text.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
         raise ValueError("unsupported database URL")
     return text
+
+
+def _safe_database(url: str) -> str:
+    """A database URL as it may be printed: without its password."""
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
 
 
 def _env_name(v: Any) -> str:

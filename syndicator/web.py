@@ -5,7 +5,9 @@ ETag per content coding, Last-Modified, 304, gzip, HEAD, ``Link`` to hub and sel
 renders nothing, touches neither the disk nor the database, and sends headers prepared once per
 file. Everything else goes through a small router: the ops page (``/status``), ``/healthz``,
 ``/metrics``, the JSON API under ``/api/`` and its OpenAPI document. Every request is counted by
-route template, never by raw path.
+route template, never by raw path. The write endpoints (``POST /api/…`` and ``POST /hub``) are
+rate-limited per client address (a token bucket, ``[service] rate_limit`` and ``rate_burst``);
+nothing else is.
 
 This module does not fetch, store or render feeds itself: it asks the service.
 """
@@ -17,7 +19,9 @@ import hmac
 import html
 import json
 import logging
+import math
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +55,8 @@ HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the store before it says it i
 FEED_CACHE_CONTROL = b"public, max-age=60"
 ARCHIVE_CACHE_CONTROL = b"public, max-age=86400"  # archive pages are complete (RFC 5005)
 BODY_TYPES = ("application/json", "application/x-ndjson", "application/ndjson")
+
+MAX_CLIENTS = 10_000  # client addresses the rate limiter keeps a bucket for
 
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
 HTML_SECURITY: Headers = [
@@ -153,7 +159,7 @@ class Request:
             if not length.strip().isdigit():
                 raise HTTPError(400, "Content-Length is not a number")
             if int(length) > limit:
-                raise HTTPError(413, f"the request body is over {limit // 1024 // 1024} MiB")
+                raise HTTPError(413, f"the request body is over {_size(limit)}")
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -163,14 +169,73 @@ class Request:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise HTTPError(413, f"the request body is over {limit // 1024 // 1024} MiB")
+                raise HTTPError(413, f"the request body is over {_size(limit)}")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
 
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
+
+
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_HUB_BODY = 64 * 1024  # a WebSub request is a handful of short parameters
+
+
+# --------------------------------------------------------------------------------------------
+# Rate limits of the write endpoints
+
+
+class RateLimiter:
+    """A token bucket per client: ``burst`` requests at once, then ``rate`` per second.
+
+    Memory is bounded: buckets are kept least recently used first; a bucket idle for long enough
+    to be full again is forgotten (a new one would be the same), and past ``max_clients`` the
+    least recently used is dropped. Each call does a constant amount of work on average."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_clients: int = MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate <= 0 or burst < 1 or max_clients < 1:
+            raise ValueError("rate, burst and max_clients must be positive")
+        self.rate, self.burst, self.max_clients = rate, burst, max_clients
+        self.clock = clock
+        self._refill = burst / rate  # seconds in which an empty bucket fills up
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, client: str) -> float:
+        """Spend one of the client's tokens: 0.0 when it had one, else the seconds until it
+        will (and nothing is spent)."""
+        now = self.clock()
+        buckets = self._buckets
+        while buckets:  # forget the idle: their buckets are full again
+            oldest, (_, when) = next(iter(buckets.items()))
+            if now - when < self._refill:
+                break
+            del buckets[oldest]
+        bucket = buckets.pop(client, None)
+        if bucket is None:
+            tokens = float(self.burst)
+        else:
+            tokens = min(float(self.burst), bucket[0] + (now - bucket[1]) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
+        buckets[client] = (tokens, now)
+        if len(buckets) > self.max_clients:
+            buckets.popitem(last=False)
+        return wait
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,6 +359,7 @@ class Web:
         self._counters: dict[tuple[str, int], Any] = {}
         self._timers: dict[str, Any] = {}
         self._openapi: tuple[Config, bytes] | None = None
+        self._limiter: RateLimiter | None = None
         self.routes: dict[str, dict[str, Handler]] = {
             "/status": {"GET": self.status_page},
             "/healthz": {"GET": self.healthz},
@@ -434,6 +500,15 @@ class Web:
             allowed = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
             response = _error(api, HTTPError(405, "method not allowed"))
             response.headers.append((b"allow", ", ".join(allowed).encode()))
+        elif method == "POST" and (wait := self._rate_limited(scope)):
+            response = _error(
+                api,
+                HTTPError(
+                    429,
+                    "too many requests from this address: retry after the time in Retry-After",
+                    headers=[(b"retry-after", str(max(1, math.ceil(wait))).encode())],
+                ),
+            )
         else:
             try:
                 response = await handler(Request(scope, receive, method, path, param))
@@ -450,6 +525,20 @@ class Web:
                 response = _error(api, HTTPError(500, "internal error (see the service log)"))
         await _send(send, response, head=method == "HEAD")
         self._count(template, response.status, started)
+
+    def _rate_limited(self, scope: Scope) -> float:
+        """0.0 when this write request may go ahead, else the seconds its client must wait."""
+        settings = self.service.config.service
+        if settings.rate_limit <= 0:
+            return 0.0
+        limiter = self._limiter
+        if limiter is None or (limiter.rate, limiter.burst) != (
+            settings.rate_limit,
+            settings.rate_burst,
+        ):
+            limiter = self._limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        client = scope.get("client")
+        return limiter.take(str(client[0]) if client else "")
 
     # -- pages -----------------------------------------------------------------------------
 
@@ -596,7 +685,10 @@ class Web:
         for key, value in pairs:
             form.setdefault(key, value)  # the first of repeated parameters counts
         answer = await self.service.hub.handle(form)
-        return text_response(answer.status, answer.text)
+        headers: Headers = []
+        if answer.retry_after is not None:
+            headers.append((b"retry-after", str(answer.retry_after).encode()))
+        return text_response(answer.status, answer.text, headers)
 
     def _authorize(self, request: Request) -> None:
         settings = self.service.config.service
@@ -935,6 +1027,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         404: "Not found",
         413: "The request body is over 5 MiB",
         415: "Unsupported content type",
+        429: "Too many requests from this address (see Retry-After); nothing was done",
         503: "No API token is configured, or the store is unavailable",
     }
     return {str(s): _json(_ref("Error"), reasons[s]) for s in statuses}
@@ -1114,7 +1207,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("PushResults"), "What each article did"),
-                        **_error_responses(400, 401, 413, 415, 503),
+                        **_error_responses(400, 401, 413, 415, 429, 503),
                     },
                 },
             },
@@ -1146,7 +1239,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "security": bearer,
                     "responses": {
                         "200": _json(_ref("Reload"), "The sources added, removed, rescheduled"),
-                        **_error_responses(400, 401, 503),
+                        **_error_responses(400, 401, 429, 503),
                     },
                 }
             },
@@ -1177,6 +1270,12 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "responses": {
                         "202": {"description": "Accepted; the intent is verified asynchronously"},
                         "400": {"description": "Bad request"},
+                        "413": {"description": "The request body is over 64 KiB"},
+                        "415": {"description": "Not application/x-www-form-urlencoded"},
+                        "429": {
+                            "description": "Too many requests from this address, or too many "
+                            "verifications under way (see Retry-After)"
+                        },
                     },
                 }
             },
