@@ -5,10 +5,13 @@ Publisher: on every change of a region, each configured hub gets ``hub.mode=publ
 
 Hub (``POST /hub``): subscribe and unsubscribe requests for our own feeds are answered 202 and
 then verified asynchronously (intent verification: the callback must echo ``hub.challenge``);
-leases have a default, a minimum and a maximum; ``hub.secret`` makes distributions signed with
-``X-Hub-Signature: sha256=…``. Callbacks that resolve to private or loopback addresses are
-refused unless ``[security] allow_private_targets``. Content distribution itself is a delivery
-like any other (see the dispatcher): the new feed body, with ``Link`` headers to hub and self.
+the verification request is the callback URL with our parameters appended to its own query
+string, which is kept as it is. Leases have a default, a minimum and a maximum, and run from the
+verification request; ``hub.secret`` makes distributions signed with ``X-Hub-Signature:
+sha256=…``. Callbacks that resolve to private or loopback addresses are refused unless
+``[security] allow_private_targets``. Content distribution itself is a delivery like any other
+(see the dispatcher): the new feed body, with ``Link`` headers to hub and self; a subscriber that
+answers 410 Gone has ended its subscription.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from syndicator.errors import FetchError, NotifyError
 from syndicator.fetch import Poster
@@ -33,12 +37,30 @@ DEFAULT_LEASE = 10 * 86400
 MIN_LEASE = 3600
 MAX_LEASE = 30 * 86400
 MAX_SECRET = 199  # "less than 200 bytes"
-MAX_PENDING_VERIFICATIONS = 100
+# Bounds on what subscribe and unsubscribe requests can make the hub hold. Verifications under
+# way share the notifier's HTTP client (100 connections), so they are kept well under that.
+MAX_PENDING_VERIFICATIONS = 64
+MAX_PENDING_PER_HOST = 8  # one callback host cannot take every verification slot
+VERIFY_TIMEOUT = 15.0  # seconds for the whole verification request, however the callback drips
+SETTLE_TIMEOUT = 5.0  # seconds shutdown waits for verifications before it gives them up
 MAX_SUBSCRIPTIONS = 10_000
+RETRY_AFTER = 15  # seconds a refused subscriber is told to wait (about one verification timeout)
 
 
 def hub_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verification_url(callback: str, params: Mapping[str, str]) -> str:
+    """The callback URL with ``params`` appended after its own query string, which is kept
+    byte for byte (WebSub 5.1: the hub preserves the query string and appends to its end)."""
+    parts = urlsplit(callback)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+class SubscriptionGone(NotifyError):
+    """The subscriber answered 410 Gone: it has deleted the subscription (WebSub 7)."""
 
 
 async def ping(poster: Poster, hub: str, topics: list[str]) -> None:
@@ -67,6 +89,8 @@ async def distribute(
     if secret:
         headers["X-Hub-Signature"] = hub_signature(secret, body)
     answer = await poster.post(callback, body, headers)
+    if answer.status == 410:
+        raise SubscriptionGone(f"subscriber {callback} answered 410 Gone")
     if not 200 <= answer.status < 300:
         raise NotifyError(f"subscriber {callback} answered HTTP {answer.status}")
 
@@ -75,6 +99,7 @@ async def distribute(
 class HubAnswer:
     status: int
     text: str
+    retry_after: int | None = None  # seconds, with a 429
 
 
 class Hub:
@@ -92,12 +117,14 @@ class Hub:
         self.topics = topics
         self.clock = clock
         self._pending: set[asyncio.Task[None]] = set()
+        self._reserved = 0  # requests past the checks whose verification is about to start
+        self._hosts: Counter[str] = Counter()  # callback host → its verifications held
 
     async def handle(self, form: Mapping[str, str]) -> HubAnswer:
         """A POST to /hub (already form-decoded)."""
         mode = form.get("hub.mode", "")
         if mode in ("subscribe", "unsubscribe"):
-            return self._subscription(mode, form)
+            return await self._subscription(mode, form)
         if mode == "publish":
             url = form.get("hub.url") or form.get("hub.topic") or ""
             if url not in self.topics():
@@ -105,7 +132,7 @@ class Hub:
             return HubAnswer(202, "accepted: subscribers get every change as it is published")
         return HubAnswer(400, "hub.mode must be subscribe, unsubscribe or publish")
 
-    def _subscription(self, mode: str, form: Mapping[str, str]) -> HubAnswer:
+    async def _subscription(self, mode: str, form: Mapping[str, str]) -> HubAnswer:
         callback = form.get("hub.callback", "")
         topic = form.get("hub.topic", "")
         parts = urlsplit(callback)
@@ -118,19 +145,51 @@ class Hub:
             return HubAnswer(400, "hub.secret must be shorter than 200 bytes")
         if mode == "subscribe" and not callback.startswith(("https://", "http://")):
             return HubAnswer(400, "hub.callback must be http(s)")
+        lease = DEFAULT_LEASE
+        if mode == "subscribe":  # an unsubscription's lease is ignored (WebSub 5.1)
+            try:
+                requested = int(form.get("hub.lease_seconds") or DEFAULT_LEASE)
+            except ValueError:
+                return HubAnswer(400, "hub.lease_seconds must be a number of seconds")
+            lease = max(MIN_LEASE, min(MAX_LEASE, requested))
+        host = parts.hostname or ""
+        if len(self._pending) + self._reserved >= MAX_PENDING_VERIFICATIONS:
+            return HubAnswer(
+                429, "too many subscription requests waiting; retry later", RETRY_AFTER
+            )
+        if self._hosts[host] >= MAX_PENDING_PER_HOST:
+            return HubAnswer(
+                429, "too many verifications under way for this callback host", RETRY_AFTER
+            )
+        # The slot is held across the store query, so that concurrent requests cannot pass
+        # the checks above together.
+        self._hosts[host] += 1
+        self._reserved += 1
         try:
-            requested = int(form.get("hub.lease_seconds") or DEFAULT_LEASE)
-        except ValueError:
-            return HubAnswer(400, "hub.lease_seconds must be a number of seconds")
-        lease = max(MIN_LEASE, min(MAX_LEASE, requested))
-        if len(self._pending) >= MAX_PENDING_VERIFICATIONS:
-            return HubAnswer(429, "too many subscription requests waiting; retry later")
-        if mode == "subscribe" and self.store.count_subscriptions() >= MAX_SUBSCRIPTIONS:
-            return HubAnswer(429, "this hub has all the subscriptions it can take")
-        task = asyncio.ensure_future(self._verify(mode, topic, callback, lease, secret))
+            if mode == "subscribe":
+                count = await asyncio.to_thread(self.store.count_subscriptions)
+                if count >= MAX_SUBSCRIPTIONS:
+                    self._release(host)
+                    return HubAnswer(429, "this hub has all the subscriptions it can take")
+            task = asyncio.ensure_future(self._verify(mode, topic, callback, lease, secret))
+        except BaseException:
+            self._release(host)
+            raise
+        finally:
+            self._reserved -= 1
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._pending.discard(task)
+            self._release(host)
+
+        task.add_done_callback(done)
         return HubAnswer(202, "accepted: the callback will be asked to confirm")
+
+    def _release(self, host: str) -> None:
+        self._hosts[host] -= 1
+        if self._hosts[host] <= 0:
+            del self._hosts[host]
 
     async def _verify(
         self, mode: str, topic: str, callback: str, lease: int, secret: str | None
@@ -139,10 +198,21 @@ class Hub:
         params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
         if mode == "subscribe":
             params["hub.lease_seconds"] = str(lease)
+        asked_at = self.clock()  # the lease runs from the verification request (WebSub 5.3)
         try:
-            answer = await self.poster.get(callback, params)
+            async with asyncio.timeout(VERIFY_TIMEOUT):
+                # Not poster.get(callback, params): httpx would drop the callback's own query.
+                answer = await self.poster._send("GET", verification_url(callback, params))
         except FetchError as e:
             log.warning("websub %s to %s not verified: %s", mode, callback, e.reason)
+            return
+        except TimeoutError:
+            log.warning(
+                "websub %s to %s not verified: no answer within %.0f s",
+                mode,
+                callback,
+                VERIFY_TIMEOUT,
+            )
             return
         if not 200 <= answer.status < 300 or answer.body.decode("utf-8", "replace") != challenge:
             log.info(
@@ -150,14 +220,23 @@ class Hub:
             )
             return
         if mode == "subscribe":
-            await asyncio.to_thread(
-                self.store.subscribe, topic, callback, secret, lease, self.clock()
-            )
+            await asyncio.to_thread(self.store.subscribe, topic, callback, secret, lease, asked_at)
         else:
             await asyncio.to_thread(self.store.unsubscribe, topic, callback)
         log.info("websub %s verified: %s → %s", mode, topic, callback)
 
-    async def settle(self) -> None:
-        """Wait for the verifications under way (tests, shutdown)."""
+    async def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
+        """Wait for the verifications under way (tests, shutdown), at most ``timeout`` seconds;
+        those still waiting then are given up (their subscribers did not get a verification and
+        will ask again, as WebSub subscribers do)."""
+        deadline = asyncio.get_running_loop().time() + timeout
         while self._pending:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            await asyncio.wait(list(self._pending), timeout=left)
+        if self._pending:
+            log.warning("websub: %d verification(s) given up at shutdown", len(self._pending))
+            for task in list(self._pending):
+                task.cancel()
             await asyncio.gather(*list(self._pending), return_exceptions=True)
