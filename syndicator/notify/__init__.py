@@ -221,9 +221,13 @@ class Dispatcher:
         except OSError as e:
             raise NotifyError(f"cannot read {name}: {e.strerror}") from e
         content_type = FEED_TYPES.get(path.suffix.lstrip("."), "application/octet-stream")
-        await websub.distribute(
-            self.poster, sub.callback, sub.topic, hub_url(cfg), body, content_type, sub.secret
-        )
+        try:
+            await websub.distribute(
+                self.poster, sub.callback, sub.topic, hub_url(cfg), body, content_type, sub.secret
+            )
+        except websub.SubscriptionGone as e:  # the subscriber deleted it: no retries, no more
+            await asyncio.to_thread(self.store.unsubscribe, sub.topic, sub.callback)
+            raise _Gone(str(e)) from e
 
     async def _failed(
         self, delivery: Delivery, error: str, max_attempts: int, *, gone: bool
