@@ -25,7 +25,7 @@ from typing import Any
 
 from syndicator import config as config_module
 from syndicator.app import App
-from syndicator.config import Config
+from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
 from syndicator.health import retry_delay
 from syndicator.ingest import (
@@ -237,9 +237,10 @@ class Service:
         )
 
     async def _first_passes(self, source_ids: list[str]) -> None:
+        now = datetime.now(UTC)
         try:
             result = await run_once(
-                self.config, self.store, source_ids=source_ids, fetcher=self.fetcher
+                self.config, self.store, source_ids=source_ids, fetcher=self.fetcher, now=now
             )
         except SyndicatorError as e:
             log.error("first passes: %s", e)
@@ -247,6 +248,10 @@ class Service:
         for one in result.passes:
             self._account(one)
             log.info("source %s: %s", one.source_id, one.summary())
+            if not one.ok:
+                with contextlib.suppress(KeyError):  # unless a reload removed it meanwhile
+                    self._back_off(self.config.source(one.source_id), one, now)
+        self._record_next_runs(one.source_id for one in result.passes)
         if result.regions:
             self.request_publish(result.regions)
         self.dispatcher.wake.set()
@@ -325,16 +330,7 @@ class Service:
             return None
         self._account(result)
         if not result.ok:
-            state = self.store.source_state(source_id)
-            failures = state.failures if state else 1
-            delay = retry_delay(source.every or 3600, failures, result.retry_after)
-            self.scheduler.defer(source_id, now + timedelta(seconds=delay))
-            log.warning(
-                "source %s failed (%s); retry in %s",
-                source_id,
-                result.error,
-                config_module.format_duration(delay),
-            )
+            self._back_off(source, result, now)
         else:
             log.info("source %s: %s", source_id, result.summary())
         self._record_next_runs([source_id])
@@ -343,6 +339,20 @@ class Service:
         if result.changes.changed or result.event:
             self.dispatcher.wake.set()
         return result
+
+    def _back_off(self, source: Source, result: PassResult, now: datetime) -> None:
+        """After a failed pass (begun at ``now``): the next run waits longer with each failure
+        in a row, and at least as long as the server's Retry-After."""
+        state = self.store.source_state(source.id)
+        failures = state.failures if state else 1
+        delay = retry_delay(source.every or 3600, failures, result.retry_after)
+        self.scheduler.defer(source.id, now + timedelta(seconds=delay))
+        log.warning(
+            "source %s failed (%s); retry in %s",
+            source.id,
+            result.error,
+            config_module.format_duration(delay),
+        )
 
     def _account(self, result: PassResult) -> None:
         m = self.metrics
