@@ -442,6 +442,15 @@ class Fetcher:
         raise FetchError(url, "redirect loop" if looped else "too many redirects")
 
     async def _read_body(self, url: str, response: httpx.Response, max_bytes: int) -> bytes:
+        """The body, within the limits; a refusal still says what the server answered."""
+        try:
+            return await self._read_limited(url, response, max_bytes)
+        except FetchError as e:
+            if e.status is None:
+                raise FetchError(url, e.reason, status=response.status_code) from e
+            raise
+
+    async def _read_limited(self, url: str, response: httpx.Response, max_bytes: int) -> bytes:
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > max_bytes:
             raise FetchError(url, f"body larger than {max_bytes} bytes")

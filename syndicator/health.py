@@ -74,6 +74,8 @@ def _health(
     if not facts.not_modified:
         if facts.found == 0 and (last_found or 0) > 0:
             return "degraded", f"found nothing, where the pass before found {last_found}"
+        if facts.found == 0 and last_found is None:
+            return "degraded", "found nothing to read (is the URL a listing, feed or sitemap?)"
         if facts.read >= 2:
             for what, count in (
                 ("titles", facts.missing_title),

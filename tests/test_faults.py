@@ -51,13 +51,13 @@ ACTIVE = re.compile(r"<script|onerror=|onload=|javascript:|<iframe", re.I)
 FAILING = [
     ("fault-500", "rss", "/__fault/status/500", "HTTP 500", 500),
     ("fault-slow", "rss", "/__fault/slow/10", "timed out", None),
-    ("fault-huge", "html", "/__fault/huge/512", f"body larger than {MAX_BYTES} bytes", None),
+    ("fault-huge", "html", "/__fault/huge/512", f"body larger than {MAX_BYTES} bytes", 200),
     (
         "fault-gzip-bomb",
         "html",
         "/__fault/gzip-bomb",
         f"decompressed body larger than {MAX_BYTES} bytes",
-        None,
+        200,
     ),
     ("fault-redirect-loop", "rss", "/__fault/redirect-loop", "redirect loop", None),
     (
@@ -307,7 +307,11 @@ def check_faulty_run(
     assert status[UNANNOUNCED[0]]["health"] == "failing"
     for source_id, _, _, found, new in BEST_EFFORT:
         row = status[source_id]
-        assert (row["health"], row["last_error"], row["failures"]) == ("ok", None, 0), source_id
+        # Read without error; one that found nothing at all is flagged for ops to look at.
+        health = "degraded" if found == 0 else "ok"
+        assert (row["health"], row["last_error"], row["failures"]) == (health, None, 0), source_id
+        if found == 0:
+            assert "found nothing" in row["health_reason"], source_id
         assert row["last_found"] == found, source_id
         assert (row["created"], row["updated"]) == (new, 0), source_id
         assert not lines[source_id].startswith("failed"), source_id
