@@ -371,6 +371,13 @@ def is_tracking_param(name: str) -> bool:
     return lower.startswith(("utm_", "pk_", "mtm_", "hsa_")) or lower in TRACKING_PARAMS
 
 
+# A URL that canonical_url gives back as it is: http(s), a lower-case host name without port or
+# user, and a path of characters that need no percent-encoding; no query, no fragment.
+_CANONICAL_ALREADY = re.compile(
+    r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*/[A-Za-z0-9_.~/:@!$&'()*+,;=-]*"
+)
+
+
 def canonical_url(url: str, base: str | None = None) -> str:
     """The article key form of a URL (DESIGN.md): resolved against ``base``; scheme and host in
     lower case; no default port, no fragment, no tracking parameters; query sorted; percent-
@@ -379,6 +386,8 @@ def canonical_url(url: str, base: str | None = None) -> str:
     url = url.strip()
     if base:
         url = urljoin(base, url)
+    elif _CANONICAL_ALREADY.fullmatch(url):
+        return url
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):

@@ -304,3 +304,22 @@ def test_quick_join_takes_the_common_links() -> None:
         for url in ["/news/123456.html", "/", "/img/a b.jpg", "https://cdn.example/x.jpg"]:
             assert _quick_join(base, url) == urljoin(base, url), (base, url)
     assert _quick_join(_BASES[4], "/news/1.html") is None  # file: pages go through urljoin
+
+
+_CANONICAL_PIECES = [*_URL_PIECES, "https://", "http://", "News.", "x.example", ":443", "%41"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_CANONICAL_PIECES), min_size=1, max_size=10))
+def test_canonical_shortcut_is_the_full_canonical(pieces: list[str]) -> None:
+    from syndicator import normalize
+
+    url = "".join(pieces)
+    if normalize._CANONICAL_ALREADY.fullmatch(url.strip()):
+        pattern = normalize._CANONICAL_ALREADY
+        normalize._CANONICAL_ALREADY = re.compile("(?!)")  # the full way, for comparison
+        try:
+            expected = normalize.canonical_url(url)
+        finally:
+            normalize._CANONICAL_ALREADY = pattern
+        assert normalize.canonical_url(url) == expected == url.strip()

@@ -93,13 +93,15 @@ def cards(
         by_url.setdefault(urls.canonical(url), []).append(a)
     if not by_url:
         return []
-    owner: dict[int, str] = {}
+    # The article URLs linked from within each element up to the root (the link's own too).
+    inside: dict[HtmlElement, set[str]] = {}
     for url, links in by_url.items():
         for a in links:
-            owner[id(a)] = url
+            for x in _up_to(a, root):
+                inside.setdefault(x, set()).add(url)
     teasers = []
     for url, links in by_url.items():
-        card = _card(links[0], url, owner, root)
+        card = _card(links[0], url, inside, root)
         teaser = _teaser(card, links, url, page_url, related or _in_related_box(card, root))
         if teaser is not None:
             teasers.append(teaser)
@@ -118,6 +120,15 @@ def _article_anchors(root: HtmlElement, urls: PageUrls) -> list[HtmlElement]:
     ):
         return []
     in_heading = any(x.tag in _HEADINGS for x in above)
+    chrome: dict[HtmlElement, bool] = {}  # links share ancestors: look at each one once
+
+    def is_chrome(x: HtmlElement) -> bool:
+        if x not in chrome:
+            chrome[x] = isinstance(x.tag, str) and (
+                x.tag in _CHROME_CONTAINERS or _is_site_chrome(x)
+            )
+        return chrome[x]
+
     out = []
     for a in root.iter("a"):
         url = urls.absolute(a.get("href"))
@@ -134,10 +145,7 @@ def _article_anchors(root: HtmlElement, urls: PageUrls) -> list[HtmlElement]:
         if urls.canonical(url) == page or _NOT_ARTICLE_PATH.match(parts.path):
             continue
         between = list(_ancestors_below(a, root))
-        if any(
-            isinstance(x.tag, str) and (x.tag in _CHROME_CONTAINERS or _is_site_chrome(x))
-            for x in between
-        ):
+        if any(is_chrome(x) for x in between):
             continue
         text = dom.text_of(a) or (a.get("title") or "")
         heading = in_heading or any(x.tag in _HEADINGS for x in between)
@@ -175,14 +183,26 @@ def _has_heading_sibling(a: HtmlElement) -> bool:
     return any(x.tag in ("h1", "h2", "h3", "h4") for x in a.iter())
 
 
-def _card(anchor: HtmlElement, url: str, owner: dict[int, str], root: HtmlElement) -> HtmlElement:
+def _up_to(el: HtmlElement, root: HtmlElement) -> Iterator[HtmlElement]:
+    """``el`` and its ancestors up to ``root`` (included)."""
+    yield el
+    if el is root:
+        return
+    for x in dom.ancestors(el):
+        yield x
+        if x is root:
+            return
+
+
+def _card(
+    anchor: HtmlElement, url: str, inside: dict[HtmlElement, set[str]], root: HtmlElement
+) -> HtmlElement:
     """Climb from the link while the element links to no other article."""
     card = anchor
     for parent in dom.ancestors(anchor):
         if parent is root.getparent():
             break
-        others = {owner[id(a)] for a in parent.iter("a") if id(a) in owner}
-        if others - {url}:
+        if not inside.get(parent, set()) <= {url}:
             break
         card = parent
         if parent is root:
@@ -213,7 +233,9 @@ def _teaser(
         if not isinstance(el.tag, str) or (el.tag == "a" and el in links):
             continue
         words = dom.attr_text(el)
-        if summary is None and _SUMMARY.search(words):
+        if words == " ":  # no class, no id: none of the patterns below can match
+            pass
+        elif summary is None and _SUMMARY.search(words):
             summary = dom.text_of(el) or None
         elif section is None and _SECTION.search(words) and not _SUMMARY.search(words):
             text = dom.text_of(el)
