@@ -31,6 +31,10 @@ from syndicator.errors import StoreError
 from syndicator.model import Article, Entry, Image, RegionMatch
 
 SCHEMA_VERSION = 2
+# PostgreSQL advisory locks, held to the end of a transaction: writers of the identity tables
+# (passes, pushes, removals) one at a time; the schema upgraded by one process at a time.
+WRITE_LOCK = 0x73796E6400000001
+SCHEMA_LOCK = 0x73796E6400000002
 ALL = "all"  # the feed of every region: every article joins it, with its own sequence
 
 metadata = sa.MetaData()
@@ -388,11 +392,13 @@ class Store:
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("meta"):
-                return 0
-            value = conn.execute(
-                sa.select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar()
+            return self.schema_version_in(conn)
+
+    @staticmethod
+    def schema_version_in(conn: Connection) -> int:
+        if not sa.inspect(conn).has_table("meta"):
+            return 0
+        value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
         return int(value) if value else 0
 
     def upgrade(self) -> int:
@@ -404,6 +410,8 @@ class Store:
                 f"syndicator ({SCHEMA_VERSION}): upgrade syndicator"
             )
         with self.engine.begin() as conn:
+            _exclusive(conn, SCHEMA_LOCK)  # processes starting together upgrade once
+            current = self.schema_version_in(conn)
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[version](conn)
                 self._set_meta(conn, "schema_version", str(version))
@@ -509,6 +517,7 @@ class Store:
 
     def record_miss(self, conn: Connection, url: str, now: datetime) -> int:
         """A 404 for a known page: how many in a row now (validators are kept)."""
+        _exclusive(conn, WRITE_LOCK)
         updated = conn.execute(
             sa.update(http_cache)
             .where(http_cache.c.url == url)
@@ -564,6 +573,7 @@ class Store:
     def remove(self, conn: Connection, url: str, now: datetime, reason: str) -> Change | None:
         """The article at this address is gone: it leaves the feeds (as a tombstone in Atom)
         and an ``article.removed`` event is written. None if no live article is there."""
+        _exclusive(conn, WRITE_LOCK)
         row = conn.execute(
             sa.select(articles).where(articles.c.key == url, articles.c.removed_at.is_(None))
         ).first()
@@ -620,18 +630,18 @@ class Store:
     ) -> set[str]:
         """Which of these URLs (canonical form) are already stored, as a key or a location.
 
-        With ``priority``, a location of an article stored from a source ranking after
-        ``source_id`` does not count: that source's own copy is worth reading (it may take over
-        as the entry's address, see :meth:`apply`)."""
+        With ``priority``, an article (or a location of one) stored from a source ranking after
+        ``source_id`` does not count: that source's own copy is worth reading (it takes the
+        story over, see :meth:`apply`)."""
         wanted = list(dict.fromkeys(urls))
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(wanted, 500):
-                found.update(
-                    conn.execute(
-                        sa.select(articles.c.key).where(articles.c.key.in_(chunk))
-                    ).scalars()
-                )
+                for key, owner in conn.execute(
+                    sa.select(articles.c.key, articles.c.source_id).where(articles.c.key.in_(chunk))
+                ):
+                    if not _outranks(priority, source_id, owner):
+                        found.add(key)
                 rows = conn.execute(
                     sa.select(locations.c.url, articles.c.source_id)
                     .join(articles, articles.c.id == locations.c.article_id)
@@ -785,6 +795,11 @@ class Store:
         ``priority`` ranks sources (lower first): a copy of a stored story from a source that
         ranks before the one stored becomes the entry's address (same entry id), so the outcome
         does not depend on which source happened to run first.
+
+        Passes store one after another (on PostgreSQL a transaction-level advisory lock, on
+        SQLite its write lock, taken first): deciding that an article is new, a duplicate or a
+        near-duplicate, and numbering region entries, reads what every pass before stored,
+        whether the passes run in threads of one process or in workers on several machines.
         """
         if conn is None:
             with self.transaction() as c:
@@ -797,6 +812,7 @@ class Store:
                     priority=priority,
                     conn=c,
                 )
+        _exclusive(conn, WRITE_LOCK)
         result = ChangeSet()
         for item in items:
             result.changes.append(
@@ -818,6 +834,8 @@ class Store:
     ) -> Change:
         row = conn.execute(sa.select(articles).where(articles.c.key == item.key)).first()
         if row is not None:
+            if _outranks(priority, source_id, row.source_id):
+                self._take_over(conn, source_id, row, item, now)
             return self._revisit(conn, source_id, row, item, now, suppress, result)
         located = conn.execute(
             sa.select(locations.c.article_id, locations.c.relation).where(
@@ -860,6 +878,29 @@ class Store:
             result.regions.update(regions)
             return Change("duplicate", item.url, same.entry_id, item.key, tuple(regions), reason)
         return self._create(conn, source_id, item, now, suppress, result)
+
+    def _take_over(
+        self, conn: Connection, source_id: str | None, row: Any, item: Article, now: datetime
+    ) -> None:
+        """The same address from a source that ranks before the one that stored it: the story
+        is now that source's, and (when it is the same text, and not a summary of a stored full
+        text) so is its metadata, as if this copy had been stored first: the outcome does not
+        depend on which source a worker happened to run first. Its feeds are re-rendered; a
+        different text is then a revision, as from any source."""
+        values: dict[str, Any] = {"source_id": source_id}
+        if item.content_hash == row.content_hash and (item.complete or not row.complete):
+            values.update(self._article_values(item))
+            if row.revision == 0:
+                published = item.published or utc(row.published_at) or now
+                values["updated_at"] = max(item.updated or published, published)
+        conn.execute(sa.update(articles).where(articles.c.id == row.id).values(values))
+        conn.execute(
+            sa.update(locations)
+            .where(locations.c.url == row.key, locations.c.article_id == row.id)
+            .values(source_id=source_id)
+        )
+        for region in self._regions_of(conn, row.id):
+            self._region_change(conn, region, row.id, "updated", now)
 
     def _promote(
         self,
@@ -1415,6 +1456,18 @@ class Store:
             for region, c in grouped.items()
         ]
 
+    def has_unannounced_changes(self) -> bool:
+        """Are there region changes not yet published and announced (a cheap look)?"""
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(region_changes.c.id)
+                    .where(region_changes.c.published.is_(False))
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
     def announce(self, pending: PendingChanges, now: datetime, feed: dict[str, Any]) -> str:
         """Write the region's ``feed.updated`` event and mark its changes announced, atomically."""
         with self.transaction() as conn:
@@ -1691,6 +1744,23 @@ class Store:
             for r in rows
         ]
 
+    def notifications_due(self, now: datetime) -> bool:
+        """Is there anything for the dispatcher to do now: events not yet fanned out, or a
+        pending delivery whose attempt is due?"""
+        with self.engine.connect() as conn:
+            cursor = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "outbox_fanned_out")
+            ).scalar()
+            newest = conn.execute(sa.select(sa.func.max(outbox.c.id))).scalar()
+            if newest is not None and int(newest) > int(cursor or 0):
+                return True
+            due = conn.execute(
+                sa.select(deliveries.c.id)
+                .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+                .limit(1)
+            ).first()
+        return due is not None
+
     def next_delivery_at(self) -> datetime | None:
         with self.engine.connect() as conn:
             value = conn.execute(
@@ -1893,6 +1963,19 @@ def _safe_url(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
+
+
+def _exclusive(conn: Connection, lock: int) -> None:
+    """Hold ``lock`` until the transaction ends: a PostgreSQL advisory lock. On SQLite, the
+    write lock stands for the identity lock: taken first, with a write that changes nothing,
+    so that what the transaction reads next is what the writer before it committed (pysqlite
+    begins a transaction only at the first write, and reads before it see an older state)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+    elif lock == WRITE_LOCK:
+        conn.execute(
+            sa.update(meta).where(meta.c.key == "schema_version").values(value=meta.c.value)
+        )
 
 
 def _v1(conn: Connection) -> None:
