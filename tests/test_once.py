@@ -39,7 +39,8 @@ class Deployment:
         self.config = folder / "syndicator.toml"
         self.config.write_text(text, encoding="utf-8")
         self.feeds = folder / "feeds"
-        self.database = f"sqlite:///{folder}/syndicator.db"
+        # The config names a SQLite file; $SYNDICATOR_DATABASE (a PostgreSQL run) replaces it.
+        self.database = os.environ.get("SYNDICATOR_DATABASE") or f"sqlite:///{folder}/syndicator.db"
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
