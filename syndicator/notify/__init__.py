@@ -158,15 +158,20 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """The service's loop: deliver, then sleep until the next retry or a wake-up."""
         while not stop.is_set():
+            # Cleared before the round, not after it: a wake-up during the round (a push, a
+            # publish) starts the next one at once instead of waiting for the timeout.
+            self.wake.clear()
             try:
-                await self.deliver_due()
+                attempted = (await self.deliver_due()).attempted
             except StoreError as e:
                 log.error("notifications: %s", e)
+                attempted = 0
+            if attempted:
+                continue  # a round sends one delivery per target: the next may be due already
             next_at = await asyncio.to_thread(self.store.next_delivery_at)
             wait = 1.0
             if next_at is not None:
                 wait = max(0.05, min(wait, (next_at - datetime.now(UTC)).total_seconds()))
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=wait)
 
