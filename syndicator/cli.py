@@ -108,7 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="the service: scheduler, publisher and web server in one process",
         description="Poll every source on its schedule, publish changed regions, and serve the "
         "feeds, the API and the status page. SIGHUP (or POST /api/reload) reloads the config; "
-        "SIGTERM or Ctrl-C stops cleanly.",
+        "SIGTERM or Ctrl-C stops cleanly. With a PostgreSQL store, the work can be shared by "
+        "several processes on several machines: one --role scheduler (others stand by), any "
+        "number of --role worker and --role web (docs/DEPLOY.md).",
+    )
+    p.add_argument(
+        "--role",
+        choices=("all", "scheduler", "worker", "web"),
+        default="all",
+        help="all: everything in this process (default); scheduler: defers the source passes, "
+        "publishing and deliveries as jobs (one active at a time); worker: runs those jobs; "
+        "web: serves the feeds and the API (the last three need PostgreSQL)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --role web: web server processes (default 1)",
     )
     p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
@@ -463,8 +480,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(json_lines=args.log_json, verbose=args.verbose)
     config.load(args.config)  # a bad config stops here with exit 2, before anything starts
+    if args.workers < 1:
+        print("syndicator: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        run_forever(args.config, json_logs=args.log_json)
+        if args.role == "all":
+            run_forever(args.config, json_logs=args.log_json)
+        else:
+            from syndicator import jobs
+
+            if args.role == "web":
+                jobs.serve_web(args.config, workers=args.workers, json_logs=args.log_json)
+            else:
+                jobs.run_role(args.role, args.config, verbose=args.verbose)
     except OSError as e:
         print(f"syndicator: cannot serve: {e.strerror or e}", file=sys.stderr)
         return EXIT_FAILED

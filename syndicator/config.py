@@ -145,10 +145,20 @@ class Notify:
 
 
 @dataclass(frozen=True, slots=True)
+class Jobs:
+    """The scaled mode (``run --role scheduler|worker|web``, on PostgreSQL)."""
+
+    concurrency: int = 8  # jobs one worker runs at once
+    heartbeat: float = 5.0  # how often a worker tells the database it is alive
+    stalled_after: float = 30.0  # a worker silent this long is dead: its jobs are run again
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     service: Service = Service()
     publish: Publish = Publish()
     security: Security = Security()
+    jobs: Jobs = Jobs()
     regions: tuple[Region, ...] = ()
     sources: tuple[Source, ...] = ()
     notify: tuple[Notify, ...] = ()
@@ -285,6 +295,7 @@ class _Validator:
             "service": {},
             "publish": {},
             "security": {},
+            "jobs": {},
         }
         lists: dict[str, list[tuple[str, int, Any]]] = {
             "region": [],
@@ -320,6 +331,7 @@ class _Validator:
             )
         )
         self.unknown(tables["security"], "security", {"allow_private_targets"})
+        jobs = self.jobs(tables["jobs"])
         regions = self.regions(lists["region"])
         region_ids = {r.id for r in regions}
         sources = self.sources(lists["source"], region_ids)
@@ -330,6 +342,7 @@ class _Validator:
             service=service,
             publish=publish,
             security=security,
+            jobs=jobs,
             regions=regions,
             sources=sources,
             notify=notify,
@@ -461,6 +474,30 @@ class _Validator:
                 t, "service", "rate_burst", d.rate_burst, _positive_int, "a positive integer"
             ),
         )
+
+    def jobs(self, t: Mapping[str, tuple[str, Any]]) -> Jobs:
+        d = Jobs()
+        self.unknown(t, "jobs", {"concurrency", "heartbeat", "stalled_after"})
+        duration = 'a duration such as "5s"'
+        jobs = Jobs(
+            concurrency=self.get(
+                t, "jobs", "concurrency", d.concurrency, _positive_int, "a positive integer"
+            ),
+            heartbeat=self.get(t, "jobs", "heartbeat", d.heartbeat, parse_duration, duration),
+            stalled_after=self.get(
+                t, "jobs", "stalled_after", d.stalled_after, parse_duration, duration
+            ),
+        )
+        if jobs.stalled_after < 2 * jobs.heartbeat:
+            file = (t.get("stalled_after") or t.get("heartbeat") or ("?", None))[0]
+            self.error(
+                file,
+                "jobs.stalled_after",
+                f"a worker is taken for dead after {format_duration(jobs.stalled_after)}, "
+                f"less than two heartbeats ({format_duration(jobs.heartbeat)} each)",
+                "make stalled_after at least twice the heartbeat",
+            )
+        return jobs
 
     def publish(self, t: Mapping[str, tuple[str, Any]]) -> Publish:
         d = Publish()

@@ -174,6 +174,8 @@ class Service:
         self._running = False
         self._watch_task: asyncio.Task[None] | None = None
         self.on_reload: Callable[[], None] | None = None  # after a reload that was applied
+        # Scaled mode (``run --role web``): publishing is a job for the workers, not ours.
+        self.publish_requester: Callable[[set[str]], None] | None = None
         self._stop = asyncio.Event()
         self.poster = self.app.poster()
         self.dispatcher = Dispatcher(
@@ -382,6 +384,9 @@ class Service:
     def request_publish(self, regions: Iterable[str]) -> None:
         """Publish these regions soon: after ``debounce`` seconds without a new request, or
         ``MAX_PUBLISH_DELAY`` × debounce after the first one, whichever comes first."""
+        if self.publish_requester is not None:
+            self.publish_requester(set(regions))
+            return
         self._pending.update(regions)
         now = time.monotonic()
         if self._first_request is None:
@@ -615,7 +620,11 @@ SERVE_LOG_JSON_ENV = "SYNDICATOR_SERVE_LOG_JSON"
 
 
 def serve(
-    config_path: str | os.PathLike[str] | None, *, workers: int = 1, json_logs: bool = False
+    config_path: str | os.PathLike[str] | None,
+    *,
+    workers: int = 1,
+    json_logs: bool = False,
+    factory: str = "syndicator.service:worker_app",
 ) -> None:
     """``syndicator serve``: the web server alone (no polling) under granian, ``workers``
     processes, until SIGTERM or Ctrl-C.
@@ -625,6 +634,8 @@ def serve(
     workers load a copy of the config taken when it was last found valid: SIGHUP (or
     ``POST /api/reload``) validates the config again and, only when it is valid, replaces the
     copy; granian then restarts the workers one by one on it. A bad config changes nothing.
+    ``factory`` names the function that makes a worker's application (``run --role web``
+    gives its own).
     """
     import tempfile
 
@@ -644,7 +655,7 @@ def serve(
             }
         )
         server = Granian(
-            "syndicator.service:worker_app",
+            factory,
             address=cfg.service.host,
             port=cfg.service.port,
             interface=Interfaces.ASGI,
@@ -686,8 +697,14 @@ def worker_app() -> Any:
     """One ``serve`` worker's ASGI application (granian calls this in each worker process):
     a Service without scheduler over the config snapshot, started and stopped by the ASGI
     lifespan."""
-    from syndicator.logs import setup_logging
     from syndicator.web import make_app
+
+    return make_app(worker_service(), manage=True)
+
+
+def worker_service() -> Service:
+    """The Service of one ``serve`` worker process, over the config snapshot."""
+    from syndicator.logs import setup_logging
 
     setup_logging(json_lines=bool(os.environ.get(SERVE_LOG_JSON_ENV)))
     cfg = config_module.load(os.environ[SERVE_SNAPSHOT_ENV])
@@ -700,7 +717,7 @@ def worker_app() -> Any:
             os.kill(master, signal.SIGHUP)
 
     service.on_reload = restart_workers
-    return make_app(service, manage=True)
+    return service
 
 
 def _snapshot(cfg: Config, folder: Path) -> None:

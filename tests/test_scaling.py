@@ -1,0 +1,370 @@
+"""The scaled mode end to end: one PostgreSQL, a scheduler (and a standby), three workers and
+60 sources on the fixture site, every process the real ``syndicator run --role …``.
+
+- Every source is fetched once per due time, never twice at once: in the fixture server's
+  request log no source's URL is fetched twice within half its interval, each is fetched about
+  as often as it is due, and the engine's table never shows two running jobs of one source.
+- ``kill -9`` of the worker running a (slow) pass: its job runs again on another worker within
+  the stall time; every source goes on being fetched.
+- ``kill -9`` of the active scheduler: the standby takes over within seconds.
+- The feeds the workers published are byte-identical to a one-process ``once`` over the same
+  sources into another database.
+
+Skips, saying why, when PostgreSQL or ../shared is absent. Bounded: every process runs under a
+``timeout`` backstop and the test stops them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from conftest import FixtureSite
+
+POSTGRES = os.environ.get(
+    "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
+LIBPQ = POSTGRES.replace("postgresql+psycopg://", "postgresql://", 1)
+BACKSTOP = 150  # seconds: no process of this test outlives it
+EVERY = 5.0
+HEARTBEAT = 1.0
+STALLED_AFTER = 4.0
+# What a loaded machine (CI runs on 2 cores) may add to a bound: every process here polls or
+# ticks once a second, and any of them may wait a few seconds for a core.
+SLACK = 6.0
+DOCUMENTS = (
+    ("html", "section/europe.html"),
+    ("html", "section/asia.html"),
+    ("rss", "feed.rss"),
+    ("rss", "partner/feed.xml"),
+)
+SOURCES = 60  # the last one is slow: its pass takes SLOW seconds
+SLOW = 12
+REGIONS = """
+[[region]]
+id = "europe"
+title = "أوروبا"
+language = "ar"
+sections = ["أوروبا", "Europe"]
+places = ["موسكو", "وارسو", "بروكسل", "باريس", "روما", "لاهاي", "بريشتينا"]
+
+[[region]]
+id = "asia"
+title = "آسيا"
+language = "ar"
+sections = ["آسيا", "Asia"]
+places = ["هانوي", "طوكيو", "بكين", "سيول"]
+"""
+
+
+def admin() -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(f"{LIBPQ}/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: the scaled mode needs it")
+
+
+@pytest.fixture
+def databases() -> Iterator[Callable[[], str]]:
+    """Fresh databases of this test (URLs), dropped at the end."""
+    conn = admin()
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"syndicator_scaling_{uuid.uuid4().hex[:10]}"
+        conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"{POSTGRES}/{name}"
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+def source_url(site: FixtureSite, n: int) -> str:
+    if n == SOURCES - 1:
+        return site.url(f"__fault/slow/{SLOW}?source=s{n:02d}")
+    return site.url(f"{DOCUMENTS[n % len(DOCUMENTS)][1]}?source=s{n:02d}")
+
+
+def write_config(site: FixtureSite, folder: Path) -> Path:
+    lines = [
+        "[service]",
+        'base_url = "http://127.0.0.1:8080"',
+        f'database = "sqlite:///{folder}/unused.db"',  # each process is given $SYNDICATOR_DATABASE
+        f'feeds_dir = "{folder}/feeds"',
+        "[publish]",
+        "debounce = 0.5",
+        "[jobs]",
+        f"heartbeat = {HEARTBEAT:g}",
+        f"stalled_after = {STALLED_AFTER:g}",
+        "concurrency = 4",
+        REGIONS,
+    ]
+    for n in range(SOURCES):
+        kind = "html" if n == SOURCES - 1 else DOCUMENTS[n % len(DOCUMENTS)][0]
+        lines += [
+            "[[source]]",
+            f'id = "s{n:02d}"',
+            f'kind = "{kind}"',
+            f'url = "{source_url(site, n)}"',
+            f'every = "{EVERY:g}s"',
+            'jitter = "0s"',
+        ]
+    path = folder / "syndicator.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Process:
+    """``syndicator run --role ROLE`` under a ``timeout`` backstop, its log in a file."""
+
+    def __init__(self, name: str, config: Path, database: str, *args: str) -> None:
+        self.name = name
+        self.log = config.parent / f"{name}.log"
+        env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+        env["SYNDICATOR_DATABASE"] = database
+        command = [sys.executable, "-m", "syndicator", "--config", str(config), *args]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                ["timeout", "--kill-after=5", str(BACKSTOP), *command],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=config.parent,
+            )
+
+    @property
+    def pid(self) -> int:
+        """The syndicator process itself (the child of ``timeout``)."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            children = path.read_text().split() if path.exists() else []
+            if children:
+                return int(children[0])
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name} has no process")
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def kill9(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # timeout passes it on
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def wait_for(check: Callable[[], Any], what: str, seconds: float = 40) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds:.0f} s: {what}")
+
+
+def query(database: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    url = database.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+
+
+def feed_files(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def test_scheduler_and_three_workers_share_sixty_sources(
+    private_site: FixtureSite, databases: Callable[[], str], tmp_path: Path
+) -> None:
+    scaled = tmp_path / "scaled"
+    scaled.mkdir()
+    config = write_config(private_site, scaled)
+    database = databases()
+    processes: list[Process] = []
+
+    def start(name: str, *args: str) -> Process:
+        process = Process(name, config, database, "run", *args)
+        processes.append(process)
+        return process
+
+    try:
+        # Two schedulers (one takes the lock, the other stands by) and three workers, started
+        # together; each worker says which of the engine's workers it is.
+        first = start("scheduler-1", "--role", "scheduler")
+        wait_for(lambda: "scheduler active" in first.output(), "a scheduler became active", 60)
+        second = start("scheduler-2", "--role", "scheduler")
+        started_workers = [start(f"worker-{n}", "--role", "worker") for n in range(1, 4)]
+        wait_for(lambda: "standing by" in second.output(), "the second scheduler stood by", 60)
+        workers: dict[int, Process] = {}
+        for worker in started_workers:
+            line = wait_for(
+                lambda w=worker: re.search(r"is the engine's worker (\d+)", w.output()),
+                f"{worker.name} running jobs",
+                60,
+            )
+            workers[int(line.group(1))] = worker
+        started = time.time()
+        running_per_lock: list[int] = []
+
+        def watch(seconds: float) -> None:
+            """Meanwhile, how many jobs of one source run at once (the engine's own table)."""
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                rows = query(
+                    database,
+                    "SELECT lock, count(*) FROM procrastinate_jobs "
+                    "WHERE status = 'doing' AND lock LIKE 'source:%%' GROUP BY lock",
+                )
+                running_per_lock.append(max((r[1] for r in rows), default=0))
+                time.sleep(0.25)
+
+        watch(8)
+        # kill -9 the worker running the slow source's pass.
+        slow_lock = f"source:s{SOURCES - 1:02d}"
+
+        def slow_job() -> tuple[int, int] | None:
+            rows = query(
+                database,
+                "SELECT id, worker_id FROM procrastinate_jobs WHERE status = 'doing' "
+                "AND lock = %s AND worker_id IS NOT NULL",
+                slow_lock,
+            )
+            return (rows[0][0], rows[0][1]) if rows and rows[0][1] in workers else None
+
+        _, victim_id = wait_for(slow_job, "a worker running the slow pass", 30)
+        victim = workers.pop(victim_id)
+        victim.kill9()
+        killed = time.time()
+
+        def taken_over() -> bool:
+            """The slow source's pass runs again on a live worker: its job queued again, or
+            (when the scheduler had queued a newer one meanwhile) that newer one."""
+            rows = query(
+                database,
+                "SELECT worker_id FROM procrastinate_jobs WHERE status = 'doing' AND lock = %s",
+                slow_lock,
+            )
+            return bool(rows) and rows[0][0] in workers
+
+        wait_for(taken_over, "the dead worker's job running on another worker", 30)
+        recovered = time.time() - killed
+        watch(4)
+        # kill -9 the active scheduler: the standby takes over.
+        first.kill9()
+        scheduler_killed = time.time()
+        wait_for(lambda: "scheduler active" in second.output(), "the standby took over", 30)
+        took_over = time.time() - scheduler_killed
+        watch(3 * EVERY)
+        # Let the last changes be published, then stop everything.
+        wait_for(
+            lambda: (
+                not query(
+                    database,
+                    "SELECT 1 FROM region_changes WHERE NOT published UNION ALL "
+                    "SELECT 1 FROM procrastinate_jobs WHERE task_name <> 'syndicator:source_pass' "
+                    "AND status IN ('todo', 'doing')",
+                )
+            ),
+            "the changes published",
+            20,
+        )
+        finished = time.time()
+        log = private_site.requests()
+    finally:
+        for process in processes:
+            process.stop()
+    outputs = "\n".join(f"--- {p.name}\n{p.output()[-3000:]}" for p in processes)
+    assert "Traceback" not in outputs, outputs
+
+    # Once per due time, never twice at once.
+    fetches: dict[str, list[float]] = defaultdict(list)
+    for entry in log:
+        query_string = urlsplit(entry["path"]).query
+        if query_string.startswith("source=") and entry["t"] >= started:
+            fetches[query_string].append(entry["t"])
+    regular = [f"source=s{n:02d}" for n in range(SOURCES - 1)]
+    assert set(regular) <= set(fetches), sorted(set(regular) - set(fetches))
+    window = finished - started
+    closest = min(b - a for s in regular for a, b in zip(fetches[s], fetches[s][1:], strict=False))
+    assert closest > EVERY / 2, f"a source was fetched twice within {closest:.2f} s"
+    counts = sorted(len(fetches[s]) for s in regular)
+    due = window / EVERY
+    # Each source is due about window/EVERY times: never fetched more often, and (on a busy
+    # machine, with a worker and a scheduler killed on the way) at least half as often.
+    assert counts[-1] <= due + 1, (counts, due)
+    assert counts[0] >= due / 2 - 1, (counts, due)
+    assert running_per_lock and max(running_per_lock) == 1
+    # The dead worker's job ran again within the stall time (its last heartbeat up to
+    # HEARTBEAT s before the kill, the scheduler looks every second, a worker polls for a job
+    # queued again every second).
+    assert recovered <= STALLED_AFTER + HEARTBEAT + 2 + SLACK, recovered
+    assert took_over <= 1 + SLACK, took_over
+    # After each kill every source went on: no gap longer than the stall time and an interval.
+    longest, where, after = max(
+        (b - a, s, a - started)
+        for s in regular
+        for a, b in zip(fetches[s], fetches[s][1:], strict=False)
+    )
+    assert longest <= STALLED_AFTER + 2 * EVERY + SLACK, (
+        f"{where} not fetched for {longest:.1f} s from {after:.1f} s on; worker killed at "
+        f"{killed - started:.1f} s, scheduler at {scheduler_killed - started:.1f} s"
+    )
+    print(
+        f"\n{len(regular)} sources over {window:.0f} s, due {due:.1f} times each: fetched "
+        f"{counts[0]}–{counts[-1]} times, closest fetches {closest:.2f} s apart, longest gap "
+        f"{longest:.2f} s; dead worker's job resumed after {recovered:.1f} s, standby "
+        f"scheduler active after {took_over:.1f} s"
+    )
+
+    # The same sources through one process into another database: the same feed bytes.
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    text = config.read_text(encoding="utf-8").replace(str(scaled), str(reference))
+    (reference / "syndicator.toml").write_text(text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+    env["SYNDICATOR_DATABASE"] = databases()
+    once = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(reference / "syndicator.toml"), "once"]
+        + [a for n in range(SOURCES - 1) for a in ("--source", f"s{n:02d}")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+        cwd=reference,
+    )
+    assert once.returncode == 0, once.stdout + once.stderr
+    ours, theirs = feed_files(scaled / "feeds"), feed_files(reference / "feeds")
+    assert ours.keys() == theirs.keys()
+    different = [name for name in ours if ours[name] != theirs[name]]
+    assert not different, different
