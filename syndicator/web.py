@@ -15,6 +15,7 @@ This module does not fetch, store or render feeds itself: it asks the service.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import html
 import json
@@ -702,7 +703,10 @@ class Web:
                 "this endpoint needs Authorization: Bearer TOKEN",
                 headers=[(b"www-authenticate", b'Bearer realm="syndicator"')],
             )
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        # Digests of equal length: the comparison takes the same time whatever the token sent,
+        # its length included (compare_digest alone returns early on a length mismatch).
+        sent = hashlib.sha256(given.strip().encode()).digest()
+        if not hmac.compare_digest(sent, hashlib.sha256(token.encode()).digest()):
             raise HTTPError(
                 401,
                 "the bearer token is not valid",
