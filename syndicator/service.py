@@ -169,7 +169,9 @@ class Service:
         self.fetcher = make_fetcher(config)
         self.started_at = datetime.now(UTC)
         self._pending: set[str] = set()
-        self._publish_task: asyncio.Task[None] | None = None
+        self._publish_task: asyncio.Task[None] | None = None  # the debounce wait
+        self._publishing: asyncio.Task[None] | None = None  # a publish under way
+        self._publish_lock = asyncio.Lock()  # one publish at a time
         self._first_request: float | None = None
         self._running = False
         self._watch_task: asyncio.Task[None] | None = None
@@ -299,6 +301,7 @@ class Service:
             self._publish_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._publish_task
+        await self._publish_finished()
         if self._pending:
             await self._publish_now()
         self._stop.set()
@@ -400,9 +403,21 @@ class Service:
 
     async def _publish_later(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        await self._publish_now()
+        # A newer request cancels the wait, never the publish once begun: cancelled, it went
+        # on in its thread, but the web server kept the old files and the notifier was not
+        # woken (an external hub pinged for the change fetched the old feed).
+        self._publishing = asyncio.ensure_future(self._publish_now())
+
+    async def _publish_finished(self) -> None:
+        if self._publishing is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publishing
 
     async def _publish_now(self) -> None:
+        async with self._publish_lock:
+            await self._publish_locked()
+
+    async def _publish_locked(self) -> None:
         regions, self._pending = set(self._pending), set()
         self._first_request = None
         started = time.monotonic()
@@ -434,6 +449,7 @@ class Service:
         """Publish now whatever is waiting (tests, shutdown)."""
         if self._publish_task is not None and not self._publish_task.done():
             self._publish_task.cancel()
+        await self._publish_finished()
         if self._pending:
             await self._publish_now()
 
