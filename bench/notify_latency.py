@@ -270,6 +270,14 @@ def push_all(port: int, count: int, rate: float, run: str) -> dict[int, float]:
 # --------------------------------------------------------------------------------------------
 
 
+def publish_seconds(base: str) -> tuple[int, float]:
+    """How many publishes the service made, and their total seconds (its /metrics)."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = dict(re.findall(r"^syndicator_publish_seconds_(count|sum) (\S+)$", text, re.M))
+    return int(float(found.get("count", 0))), float(found.get("sum", 0))
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -317,6 +325,7 @@ def one_run(debounce: float, count: int, rate: float, entries: int, burst: int) 
                     time.sleep(debounce + 1)  # the last publish and its deliveries are done
                     burst_returned = push_burst(port, count, burst, f"{debounce}")
                     wait_all(arrivals, range(count, count + burst), debounce * 10 + 30)
+                publishes = publish_seconds(base)
     finally:
         server.shutdown()
         server.server_close()
@@ -338,6 +347,8 @@ def one_run(debounce: float, count: int, rate: float, entries: int, burst: int) 
             "entries_per_feed": entries,
             "webhook": {"received": len(hook), **percentiles(hook)},
             "websub": {"received": len(sub), **percentiles(sub)},
+            "publishes": publishes[0],
+            "publish_mean_seconds": publishes[1] / publishes[0] if publishes[0] else None,
             "webhook_posts": arrivals.webhook_posts,
             "distributions": arrivals.distributions,
             "bad_signatures": arrivals.bad_signatures,
@@ -387,6 +398,13 @@ def main() -> None:
         results.append(result)
         print(f"debounce {debounce:g} s done", file=sys.stderr)
     print(table(results))
+    for r in results:
+        mean = r["publish_mean_seconds"]
+        print(
+            f"debounce {r['debounce']:g} s: {r['publishes']} publishes"
+            + (f", {mean * 1000:,.0f} ms each on average" if mean else "")
+            + f"; {r['distributions']} WebSub distributions, {r['webhook_posts']} webhook POSTs"
+        )
     if args.json:
         print(json.dumps(results, indent=2))
 
