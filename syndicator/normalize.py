@@ -633,6 +633,18 @@ _BOILERPLATE_LINE = re.compile(
 )
 
 
+# What a line over 200 characters must start with to be boilerplate (the patterns above, and
+# what matches their first letters ignoring case: ſ is an s), or a digit.
+_BOILERPLATE_STARTS = frozenset("aAsSſrRcCtTإامش")
+
+
+def _is_boilerplate(line: str) -> bool:
+    """``_BOILERPLATE_LINE.match(line)``, without running it on long lines that cannot match."""
+    if len(line) > 200 and line[:1] not in _BOILERPLATE_STARTS and not line[:1].isdigit():
+        return False
+    return bool(_BOILERPLATE_LINE.match(line))
+
+
 @dataclass(frozen=True, slots=True)
 class Body:
     """A body fragment split into what the hash reads (paragraphs) and what readers see."""
@@ -682,7 +694,7 @@ def body_from_text(text: str | None) -> Body:
         re.split(r"\n\s*\n", text or "") if re.search(r"\n\s*\n", text or "") else raw.split("\n")
     )
     paragraphs = tuple(
-        p for chunk in chunks if (p := clean_text(chunk)) and not _BOILERPLATE_LINE.match(p)
+        p for chunk in chunks if (p := clean_text(chunk)) and not _is_boilerplate(p)
     )
     html_body = "\n".join(f"<p>{htmllib.escape(p, quote=False)}</p>" for p in paragraphs)
     return Body(paragraphs, (), html_body)
@@ -772,7 +784,7 @@ def _block(
         ]
         if items and not has_nested_lists(el):
             for text in items:
-                if not _BOILERPLATE_LINE.match(text):
+                if not _is_boilerplate(text):
                     yield "p", text, f"<p>{htmllib.escape(text, quote=False)}</p>"
             return
     if has_blocks:
@@ -822,7 +834,7 @@ def _text_block(
         return
     pieces = _split_on_double_br(el)
     for piece_html, text in pieces:
-        if not text or _BOILERPLATE_LINE.match(text):
+        if not text or _is_boilerplate(text):
             continue
         out_tag = tag if tag in ("h2", "h3", "h4", "h5", "h6", "blockquote", "pre") else "p"
         yield "p", text, f"<{out_tag}>{piece_html}</{out_tag}>"

@@ -323,3 +323,16 @@ def test_canonical_shortcut_is_the_full_canonical(pieces: list[str]) -> None:
         finally:
             normalize._CANONICAL_ALREADY = pattern
         assert normalize.canonical_url(url) == expected == url.strip()
+
+
+_LINE_STARTS = ["Advertisement", "SHARE THIS", "ſponsored", "The post ", "tt", "12", "١٢", "x"]
+_LINE_STARTS += ["إعلان", "اقرأ أيضا", "مساحة إعلانية", "شارك", "Read more", "© 2024", ""]
+
+
+@_SETTINGS
+@given(st.sampled_from(_LINE_STARTS), utf8_texts, st.integers(0, 260), st.sampled_from(" .:…x"))
+def test_boilerplate_shortcut_is_the_pattern(start: str, text: str, n: int, fill: str) -> None:
+    from syndicator.normalize import _BOILERPLATE_LINE, _is_boilerplate
+
+    for line in (start + fill * n + text, start + fill * n, text + fill * n):
+        assert _is_boilerplate(line) == bool(_BOILERPLATE_LINE.match(line)), line
