@@ -693,9 +693,7 @@ def body_from_text(text: str | None) -> Body:
     chunks = (
         re.split(r"\n\s*\n", text or "") if re.search(r"\n\s*\n", text or "") else raw.split("\n")
     )
-    paragraphs = tuple(
-        p for chunk in chunks if (p := clean_text(chunk)) and not _is_boilerplate(p)
-    )
+    paragraphs = tuple(p for chunk in chunks if (p := clean_text(chunk)) and not _is_boilerplate(p))
     html_body = "\n".join(f"<p>{htmllib.escape(p, quote=False)}</p>" for p in paragraphs)
     return Body(paragraphs, (), html_body)
 
