@@ -42,10 +42,26 @@ POSTGRES = os.environ.get(
     "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
 )
 DATABASE_ENV = "SYNDICATOR_DATABASE"
-# Fixtures through which a test can make a store: it needs a folder for the config and feeds.
-# A test without them is given the name of a database that does not exist, so that one which
-# opens a store after all fails loudly instead of quietly using SQLite.
-NEEDS_A_DATABASE = {"tmp_path", "tmp_path_factory", "fixture_site", "private_site"}
+# Fixtures through which a test can make a store of its own: a folder of the test's own for the
+# config and feeds. A test without them is given the name of a database that does not exist, so
+# that one which opens a store after all fails loudly instead of quietly using SQLite. (A server
+# shared by a module's tests, made in a module-scoped fixture, starts before any test's database
+# is made: it keeps the SQLite file its config names.)
+NEEDS_A_DATABASE = {"tmp_path", "private_site"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "store: can hold a store (given automatically to tests that make a folder); "
+        "`SYNDICATOR_TEST_STORE=postgresql pytest -m store` runs only what PostgreSQL changes",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if NEEDS_A_DATABASE & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.store)
 
 
 class PostgresDatabases:
