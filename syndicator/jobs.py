@@ -622,6 +622,7 @@ def web_app() -> Any:
     from syndicator.web import make_app
 
     service = worker_service()
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
     engine = make_engine(service.config)
     engine.open()
     pending: set[asyncio.Future[None]] = set()
