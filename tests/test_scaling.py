@@ -233,6 +233,17 @@ def test_scheduler_and_three_workers_share_sixty_sources(
                 60,
             )
             workers[int(line.group(1))] = worker
+        # The first passes (one job, every source, the slow one too) are over: from here on
+        # each source has passes of its own.
+        wait_for(
+            lambda: not query(
+                database,
+                "SELECT 1 FROM procrastinate_jobs WHERE task_name = 'syndicator:first_passes' "
+                "AND status IN ('todo', 'doing')",
+            ),
+            "the first passes done",
+            60,
+        )
         started = time.time()
         running_per_lock: list[int] = []
 
@@ -253,15 +264,19 @@ def test_scheduler_and_three_workers_share_sixty_sources(
         slow_lock = f"source:s{SOURCES - 1:02d}"
 
         def slow_job() -> tuple[int, int] | None:
-            rows = query(
-                database,
+            """A job of the slow source running on a worker, and still running a second
+            later: a pass fetching (one that finds nothing to do ends in milliseconds)."""
+            sql = (
                 "SELECT id, worker_id FROM procrastinate_jobs WHERE status = 'doing' "
-                "AND lock = %s AND worker_id IS NOT NULL",
-                slow_lock,
+                "AND lock = %s AND worker_id IS NOT NULL"
             )
-            return (rows[0][0], rows[0][1]) if rows and rows[0][1] in workers else None
+            rows = query(database, sql, slow_lock)
+            if not rows or rows[0][1] not in workers:
+                return None
+            time.sleep(1)
+            return (rows[0][0], rows[0][1]) if query(database, sql, slow_lock) == rows else None
 
-        _, victim_id = wait_for(slow_job, "a worker running the slow pass", 30)
+        _, victim_id = wait_for(slow_job, "a worker running the slow pass", 40)
         victim = workers.pop(victim_id)
         victim.kill9()
         killed = time.time()
