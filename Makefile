@@ -15,7 +15,7 @@ run: setup
 	.venv/bin/syndicator --config config run
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist worksteal
 
 lint: setup
 	$(PY) -m ruff check syndicator tests bench
