@@ -236,10 +236,12 @@ def test_scheduler_and_three_workers_share_sixty_sources(
         # The first passes (one job, every source, the slow one too) are over: from here on
         # each source has passes of its own.
         wait_for(
-            lambda: not query(
-                database,
-                "SELECT 1 FROM procrastinate_jobs WHERE task_name = 'syndicator:first_passes' "
-                "AND status IN ('todo', 'doing')",
+            lambda: (
+                not query(
+                    database,
+                    "SELECT 1 FROM procrastinate_jobs WHERE task_name = 'syndicator:first_passes' "
+                    "AND status IN ('todo', 'doing')",
+                )
             ),
             "the first passes done",
             60,
