@@ -352,10 +352,16 @@ def worker_name() -> str:
 
 
 async def run_worker(config_path: str | os.PathLike[str] | None) -> None:
-    """``run --role worker``: run jobs until SIGTERM or Ctrl-C (the running ones finish)."""
+    """``run --role worker``: run jobs until SIGTERM or Ctrl-C; the running ones finish first.
+
+    The signals are ours, not the engine's: it would take a second SIGTERM (a supervisor that
+    signals the process and then its group, an impatient operator) as "die now", leaving its
+    jobs to be found stalled. Here a repeated signal changes nothing; ``kill -9`` is the way to
+    stop at once, and the jobs then run again elsewhere."""
     cfg = config_module.load(config_path)
     engine = make_engine(cfg)
     await ensure_schema(cfg)
+    stop = _stop_on_signals()
     async with engine.open_async():
         runtime = Runtime(cfg, engine)
         _on_hangup(config_path, runtime.reload)
@@ -365,8 +371,8 @@ async def run_worker(config_path: str | os.PathLike[str] | None) -> None:
             cfg.jobs.concurrency,
             config_module.format_duration(cfg.jobs.heartbeat),
         )
-        try:
-            await engine.run_worker_async(
+        worker = asyncio.create_task(
+            engine.run_worker_async(
                 name=worker_name(),
                 concurrency=cfg.jobs.concurrency,
                 update_heartbeat_interval=cfg.jobs.heartbeat,
@@ -374,9 +380,19 @@ async def run_worker(config_path: str | os.PathLike[str] | None) -> None:
                 fetch_job_polling_interval=POLL_JOBS,
                 delete_jobs="successful",
                 additional_context={"runtime": runtime},
-                install_signal_handlers=True,
+                install_signal_handlers=False,
             )
+        )
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not worker.done():
+                log.info("worker stopping: the running jobs finish first")
+                worker.cancel()  # the engine's graceful stop: no new job, the running ones end
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
         finally:
+            stopping.cancel()
             await runtime.close()
     log.info("worker stopped")
 

@@ -7,8 +7,13 @@
 - ``kill -9`` of the worker running a (slow) pass: its job runs again on another worker within
   the stall time; every source goes on being fetched.
 - ``kill -9`` of the active scheduler: the standby takes over within seconds.
+- Publishing and deliveries, single-flight: never two jobs of one lock running at once.
 - The feeds the workers published are byte-identical to a one-process ``once`` over the same
   sources into another database.
+
+And a web node (``run --role web``) beside a scheduler and a worker: it serves what the worker
+published, a pushed article is published by the worker and announced to a webhook target by a
+``deliver`` job; every role but ``all`` refuses a SQLite store.
 
 Skips, saying why, when PostgreSQL or ../shared is absent. Bounded: every process runs under a
 ``timeout`` backstop and the test stops them all.
@@ -17,12 +22,15 @@ Skips, saying why, when PostgreSQL or ../shared is absent. Bounded: every proces
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -30,9 +38,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import feedparser
 import psycopg
 import pytest
-from conftest import FixtureSite
+from conftest import FixtureSite, Receiver, run_receiver
+from test_web import free_port
+
+from syndicator.notify.webhooks import verify
 
 POSTGRES = os.environ.get(
     "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -135,10 +147,12 @@ def write_config(site: FixtureSite, folder: Path) -> Path:
 class Process:
     """``syndicator run --role ROLE`` under a ``timeout`` backstop, its log in a file."""
 
-    def __init__(self, name: str, config: Path, database: str, *args: str) -> None:
+    def __init__(
+        self, name: str, config: Path, database: str, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.log = config.parent / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+        env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"} | (env or {})
         env["SYNDICATOR_DATABASE"] = database
         command = [sys.executable, "-m", "syndicator", "--config", str(config), *args]
         with self.log.open("wb") as log:
@@ -250,13 +264,14 @@ def test_scheduler_and_three_workers_share_sixty_sources(
         running_per_lock: list[int] = []
 
         def watch(seconds: float) -> None:
-            """Meanwhile, how many jobs of one source run at once (the engine's own table)."""
+            """Meanwhile, how many jobs of one lock (a source's, publishing's, delivering's) run
+            at once (the engine's own table)."""
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 rows = query(
                     database,
                     "SELECT lock, count(*) FROM procrastinate_jobs "
-                    "WHERE status = 'doing' AND lock LIKE 'source:%%' GROUP BY lock",
+                    "WHERE status = 'doing' AND lock IS NOT NULL GROUP BY lock",
                 )
                 running_per_lock.append(max((r[1] for r in rows), default=0))
                 time.sleep(0.25)
@@ -385,3 +400,156 @@ def test_scheduler_and_three_workers_share_sixty_sources(
     assert ours.keys() == theirs.keys()
     different = [name for name in ours if ours[name] != theirs[name]]
     assert not different, different
+
+
+SECRET = "downstream-secret"
+TOKEN = "scaled-token"
+
+
+def get(url: str, token: str | None = None, body: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError:
+        return 0, b""
+
+
+def events_of(receiver: Receiver) -> list[dict[str, Any]]:
+    """The webhook events answered 204, each signature checked."""
+    out = []
+    for post in receiver.posts():
+        headers, body = post["headers"], post["body"].encode()
+        assert verify(
+            SECRET, headers["X-Syndicator-Timestamp"], body, headers["X-Syndicator-Signature-256"]
+        )
+        if post["answered"] == 204:
+            out.append(json.loads(body))
+    return out
+
+
+def test_a_web_node_serves_and_pushes_while_workers_publish_and_deliver(
+    private_site: FixtureSite, shared_dir: Path, databases: Callable[[], str], tmp_path: Path
+) -> None:
+    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=1) as receiver:
+        port = free_port()
+        folder = tmp_path / "scaled"
+        folder.mkdir()
+        lines = [
+            "[service]",
+            f'base_url = "http://127.0.0.1:{port}"',
+            f'listen = "127.0.0.1:{port}"',
+            f'database = "sqlite:///{folder}/unused.db"',
+            f'feeds_dir = "{folder}/feeds"',
+            "[publish]",
+            "debounce = 0.3",
+            "[jobs]",
+            "heartbeat = 1",
+            "stalled_after = 4",
+            "[security]",
+            "allow_private_targets = true",  # the receiver is on loopback
+            REGIONS,
+            "[[notify]]",
+            'id = "downstream"',
+            'kind = "webhook"',
+            f'url = "{receiver.base}/hook"',
+            'secret_env = "HOOK_SECRET"',
+            'events = ["article.created", "feed.updated"]',
+        ]
+        for n in range(2):
+            kind, path = DOCUMENTS[n]
+            lines += ["[[source]]", f'id = "s{n:02d}"', f'kind = "{kind}"']
+            lines += [f'url = "{private_site.url(path)}"', 'every = "30s"']
+        config = folder / "syndicator.toml"
+        config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        database = databases()
+        env = {"HOOK_SECRET": SECRET, "SYNDICATOR_API_TOKEN": TOKEN}
+        processes = [
+            Process(role, config, database, "run", "--role", role, env=env)
+            for role in ("scheduler", "worker", "web")
+        ]
+        base = f"http://127.0.0.1:{port}"
+        try:
+            # The worker's first passes, published into the shared folder, served by the web node.
+            def europe() -> bytes:
+                status, body = get(f"{base}/feeds/europe.atom")
+                return body if status == 200 and b"<entry" in body else b""
+
+            feed = wait_for(europe, "the europe feed served by the web node", 60)
+            first = feedparser.parse(feed)
+            assert first.entries
+            # Each new story announced by a delivery job (the first POST failed and was retried).
+            wanted = {e.link for e in first.entries}
+            wait_for(
+                lambda: (
+                    wanted
+                    <= {
+                        e["article"]["url"]
+                        for e in events_of(receiver)
+                        if e["type"] == "article.created"
+                    }
+                ),
+                "article.created for each story of the europe feed",
+                30,
+            )
+            # A push to the web node: stored there, published by the worker, announced.
+            story = {
+                "url": "https://push.example/europe/scaled",
+                "title": "قصة مدفوعة إلى عقدة الويب",
+                "section": "أوروبا",
+                "paragraphs": ["فقرة طويلة بما يكفي لتكون نص الخبر المدفوع إلى الخدمة الموزعة."],
+            }
+            status, answer = get(f"{base}/api/articles", TOKEN, json.dumps(story).encode())
+            assert status == 200, answer
+            assert json.loads(answer)["results"][0]["change"] == "created"
+            wait_for(
+                lambda: story["url"].encode() in europe(), "the pushed story in the europe feed", 30
+            )
+            wait_for(
+                lambda: any(
+                    e["type"] == "article.created" and e["article"]["url"] == story["url"]
+                    for e in events_of(receiver)
+                ),
+                "article.created of the pushed story",
+                30,
+            )
+            assert get(f"{base}/healthz")[0] == 200
+        finally:
+            for process in processes:
+                process.stop()
+        outputs = "\n".join(f"--- {p.name}\n{p.output()[-3000:]}" for p in processes)
+        assert "Traceback" not in outputs, outputs
+        codes = {p.name: p.process.returncode for p in processes}
+        assert set(codes.values()) == {0}, (codes, outputs)
+        events = events_of(receiver)
+        ids = [e["id"] for e in events]
+        assert len(ids) == len(set(ids)), "an event delivered twice"
+        assert {"article.created", "feed.updated"} <= {e["type"] for e in events}
+
+
+@pytest.mark.parametrize("role", ["scheduler", "worker", "web"])
+def test_the_scaled_roles_refuse_a_sqlite_store(tmp_path: Path, role: str) -> None:
+    config = tmp_path / "syndicator.toml"
+    config.write_text(
+        f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n'
+        '[[region]]\nid = "all-news"\ntitle = "News"\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "run", "--role", role],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "PostgreSQL" in done.stderr and "service.database" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
