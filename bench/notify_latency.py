@@ -2,9 +2,11 @@
 at a webhook target and at a WebSub subscriber of our built-in hub.
 
     .venv/bin/python bench/notify_latency.py [--articles 300] [--rate 20] [--burst 100]
-                                             [--debounce 2,0.2] [--entries 50] [--json]
+                                             [--debounce 2,0.2] [--max-delay S] [--entries 50]
+                                             [--json]
 
-For each ``[publish] debounce`` given, in turn: the real ``syndicator run`` in a temporary folder
+For each ``[publish] debounce`` given (with ``[publish] max_delay = --max-delay`` when given), in
+turn: the real ``syndicator run`` in a temporary folder
 (one region, no sources, ``entries_per_feed = --entries``, ``allow_private_targets``), with one
 webhook target for ``article.created`` (signed) and, subscribed through ``POST /hub`` with a
 secret, one WebSub callback on ``world.atom``. Both receivers live in this process, on loopback,
@@ -135,8 +137,11 @@ def free_port() -> int:
         return port
 
 
-def write_config(folder: Path, port: int, hook: str, debounce: float, entries: int) -> Path:
+def write_config(
+    folder: Path, port: int, hook: str, debounce: float, entries: int, max_delay: float | None
+) -> Path:
     config = folder / "syndicator.toml"
+    longest = "" if max_delay is None else f"max_delay = {max_delay}"
     config.write_text(
         f"""
 [service]
@@ -147,6 +152,7 @@ feeds_dir = "{folder}/feeds"
 
 [publish]
 debounce = {debounce}
+{longest}
 entries_per_feed = {entries}
 formats = ["atom", "rss", "json"]
 
@@ -305,7 +311,9 @@ def wait_all(arrivals: Arrivals, ids: range, seconds: float) -> None:
         time.sleep(0.02)
 
 
-def one_run(debounce: float, count: int, rate: float, entries: int, burst: int) -> dict[str, Any]:
+def one_run(
+    debounce: float, count: int, rate: float, entries: int, burst: int, max_delay: float | None
+) -> dict[str, Any]:
     arrivals = Arrivals()
     server = receiver(arrivals)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -314,12 +322,12 @@ def one_run(debounce: float, count: int, rate: float, entries: int, burst: int) 
     try:
         with tempfile.TemporaryDirectory(prefix="syndicator-latency-") as tmp:
             folder, port = Path(tmp), free_port()
-            config = write_config(folder, port, recv + "/hook", debounce, entries)
+            config = write_config(folder, port, recv + "/hook", debounce, entries, max_delay)
             with running(folder, config, port) as base:
                 subscribe(base, recv + "/websub", arrivals)
                 returned = push_all(port, count, rate, f"{debounce}")
                 # Wait for every webhook, and for WebSub until a publish can no longer come.
-                wait_all(arrivals, range(count), debounce * 10 + 5)
+                wait_all(arrivals, range(count), max(debounce * 10, max_delay or 0) + 5)
                 burst_returned = 0.0
                 if burst:
                     time.sleep(debounce + 1)  # the last publish and its deliveries are done
@@ -342,6 +350,7 @@ def one_run(debounce: float, count: int, rate: float, entries: int, burst: int) 
                 "websub": {"received": len(burst_sub), **percentiles(burst_sub)},
             },
             "debounce": debounce,
+            "max_delay": max_delay,
             "articles": count,
             "rate": rate,
             "entries_per_feed": entries,
@@ -357,14 +366,18 @@ def one_run(debounce: float, count: int, rate: float, entries: int, burst: int) 
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| debounce | pushed           | channel | received | p50 ms | p95 ms | p99 ms | max ms |",
-        "|---------:|------------------|---------|---------:|-------:|-------:|-------:|-------:|",
+        "| debounce, max_delay | pushed           | channel | received | p50 ms | p95 ms | p99 ms "
+        "| max ms |",
+        "|--------------------:|------------------|---------|---------:|-------:|-------:|-------:"
+        "|-------:|",
     ]
 
-    def row(debounce: float, pushed: str, channel: str, c: dict[str, Any], n: int) -> str:
+    def row(r: dict[str, Any], pushed: str, channel: str, c: dict[str, Any], n: int) -> str:
         figures = [f"{c[k] * 1000:,.0f}" if k in c else "–" for k in ("p50", "p95", "p99", "max")]
+        longest = r["max_delay"] if r["max_delay"] is not None else r["debounce"] * 10
+        settings = f"{r['debounce']:g} s, {longest:g} s"
         return (
-            f"| {debounce:>6g} s | {pushed:<16} | {channel:<7} | {c['received']:>4}/{n:<3} | "
+            f"| {settings:>19} | {pushed:<16} | {channel:<7} | {c['received']:>4}/{n:<3} | "
             + " | ".join(f"{f:>6}" for f in figures)
             + " |"
         )
@@ -372,12 +385,12 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         spaced = f"{r['articles']} at {r['rate']:g}/s"
         for channel in ("webhook", "websub"):
-            lines.append(row(r["debounce"], spaced, channel, r[channel], r["articles"]))
+            lines.append(row(r, spaced, channel, r[channel], r["articles"]))
         b = r["burst"]
         if b["articles"]:
             for channel in ("webhook", "websub"):
                 pushed = f"{b['articles']} in 1 POST"
-                lines.append(row(r["debounce"], pushed, channel, b[channel], b["articles"]))
+                lines.append(row(r, pushed, channel, b[channel], b["articles"]))
     return "\n".join(lines)
 
 
@@ -387,12 +400,17 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20.0, help="articles pushed per second")
     ap.add_argument("--burst", type=int, default=100, help="then this many in one POST (0: none)")
     ap.add_argument("--debounce", default="2,0.2", help="comma-separated [publish] debounce")
+    ap.add_argument(
+        "--max-delay", type=float, default=None, help="[publish] max_delay (default: 10 × debounce)"
+    )
     ap.add_argument("--entries", type=int, default=50, help="[publish] entries_per_feed")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = ap.parse_args()
     results = []
     for debounce in (float(d) for d in args.debounce.split(",")):
-        result = one_run(debounce, args.articles, args.rate, args.entries, args.burst)
+        result = one_run(
+            debounce, args.articles, args.rate, args.entries, args.burst, args.max_delay
+        )
         if result["bad_signatures"]:
             raise SystemExit(f"{result['bad_signatures']} notifications had a bad signature")
         results.append(result)

@@ -76,6 +76,9 @@ class Service:
         return int(self.listen.rpartition(":")[2])
 
 
+MAX_DELAY_FACTOR = 10  # [publish] max_delay by default: this many times the debounce
+
+
 @dataclass(frozen=True, slots=True)
 class Publish:
     entries_per_feed: int = 50
@@ -85,6 +88,14 @@ class Publish:
     archive_page_size: int = 50
     title: str = "syndicator"
     debounce: float = 2.0
+    max_delay: float | None = None  # None: MAX_DELAY_FACTOR × debounce
+
+    @property
+    def longest_wait(self) -> float:
+        """The longest a change waits for a quiet spell before it is published anyway."""
+        if self.max_delay is not None:
+            return self.max_delay
+        return self.debounce * MAX_DELAY_FACTOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,6 +523,7 @@ class _Validator:
                 "archive_page_size",
                 "title",
                 "debounce",
+                "max_delay",
             },
         )
         formats = self.get(
@@ -544,6 +556,7 @@ class _Validator:
             ),
             title=self.get(t, "publish", "title", d.title, _text, "a string"),
             debounce=self.get(t, "publish", "debounce", d.debounce, _non_negative, "seconds"),
+            max_delay=self.get(t, "publish", "max_delay", d.max_delay, _non_negative, "seconds"),
         )
 
     def regions(self, items: list[tuple[str, int, Any]]) -> tuple[Region, ...]:

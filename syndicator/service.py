@@ -49,7 +49,6 @@ MEDIA_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
 }
-MAX_PUBLISH_DELAY = 10  # × debounce: a steady stream of changes still gets published
 WATCH_SECONDS = 1.0  # how often ``serve`` looks for feed files another process published
 
 
@@ -386,7 +385,8 @@ class Service:
 
     def request_publish(self, regions: Iterable[str]) -> None:
         """Publish these regions soon: after ``debounce`` seconds without a new request, or
-        ``MAX_PUBLISH_DELAY`` × debounce after the first one, whichever comes first."""
+        ``max_delay`` seconds after the first one, whichever comes first (a steady stream of
+        changes is still published)."""
         if self.publish_requester is not None:
             self.publish_requester(set(regions))
             return
@@ -396,9 +396,9 @@ class Service:
             self._first_request = now
         if self._publish_task is not None and not self._publish_task.done():
             self._publish_task.cancel()
-        debounce = self.config.publish.debounce
-        deadline = self._first_request + debounce * MAX_PUBLISH_DELAY
-        delay = max(0.0, min(debounce, deadline - now))
+        settings = self.config.publish
+        deadline = self._first_request + settings.longest_wait
+        delay = max(0.0, min(settings.debounce, deadline - now))
         self._publish_task = asyncio.ensure_future(self._publish_later(delay))
 
     async def _publish_later(self, delay: float) -> None:
@@ -442,7 +442,7 @@ class Service:
 
     def _retry_publish(self) -> None:
         """Publish what is pending again later, even if nothing else changes meanwhile."""
-        delay = max(1.0, self.config.publish.debounce * MAX_PUBLISH_DELAY)
+        delay = max(1.0, self.config.publish.longest_wait)
         self._publish_task = asyncio.ensure_future(self._publish_later(delay))
 
     async def publish_pending(self) -> None:

@@ -137,6 +137,7 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path: Path) -> None:
         ('[[region]]\nid = "all"', "region 'all'.id", "not be 'all'"),
         ('[service]\nlisten = "8080"', "service.listen", "HOST:PORT"),
         ('[publish]\nformats = ["atom", "html"]', "publish.formats", "unknown 'html'"),
+        ("[publish]\nmax_delay = -1", "publish.max_delay", "seconds"),
         (
             '[[notify]]\nkind = "webhook"\nurl = "http://a/"\nsecret_env = "NO_SUCH_SECRET_XYZ"',
             "notify[0].secret_env",

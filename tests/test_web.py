@@ -631,6 +631,32 @@ def test_pushed_article_is_published(svc: Server) -> None:
     assert record["url"] == article("one")["url"]
 
 
+def test_a_steady_stream_of_pushes_is_published_within_max_delay(
+    server_factory: Callable[..., Server],
+) -> None:
+    """A push every 0.3 s never leaves 1 s without a change, so the debounce alone would wait
+    for the stream to end; ``max_delay`` publishes the first pushes while it goes on."""
+    server = server_factory("stream")
+    world = '[[region]]\nid = "world"\ntitle = "World"\nsections = ["World"]\n'
+    (server.config / "syndicator.toml").write_text(
+        server.service_toml(debounce=1.0, max_delay=1.5) + world, encoding="utf-8"
+    )
+    server.start()
+    first = article("stream-0")
+    published_at = None
+    started = time.monotonic()
+    for n in range(20):  # 6 s of pushes
+        assert server.post("/api/articles", json.dumps(article(f"stream-{n}"))).status == 200
+        feed = server.get("/feeds/world.json")
+        if published_at is None and feed.status == 200 and first["url"] in feed.text:
+            published_at = time.monotonic() - started
+        time.sleep(0.3)
+    assert published_at is not None, "nothing was published while the pushes went on"
+    # Unchanged default: ten debounces, so the same stream is published only after it ends.
+    assert config_module.Publish(debounce=0.5).longest_wait == 5.0
+    assert config_module.Publish(debounce=0.5, max_delay=0.2).longest_wait == 0.2
+
+
 def test_push_ndjson_all_or_nothing(svc: Server) -> None:
     good = "\n".join(json.dumps(article(n)) for n in ("nd-1", "nd-2"))
     answer = svc.post("/api/articles", good + "\n", content_type="application/x-ndjson")
