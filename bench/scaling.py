@@ -290,6 +290,12 @@ def stamp(record: str, job: str) -> None:
         f.write(f"{job} {os.getpid()} {time.time():.6f}\n")
 
 
+def tiny(record: str, job: str, sleep: float = 0.0) -> None:
+    """The job both engines run: note its start, then sleep (0: none)."""
+    stamp(record, job)
+    time.sleep(sleep)
+
+
 def starts(record: Path) -> list[tuple[str, int, float]]:
     if not record.exists():
         return []
@@ -307,12 +313,7 @@ def procrastinate_app(url: str) -> Any:
     import procrastinate
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
-
-    @app.task(name="tiny")
-    def tiny(record: str, job: str, sleep: float = 0.0) -> None:
-        stamp(record, job)
-        time.sleep(sleep)
-
+    app.task(name="tiny")(tiny)
     return app
 
 
@@ -390,12 +391,7 @@ def celery_app(broker: str) -> Any:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
-
-    @app.task(name="tiny")
-    def tiny(record: str, job: str, sleep: float = 0.0) -> None:
-        stamp(record, job)
-        time.sleep(sleep)
-
+    app.task(name="tiny")(tiny)
     return app
 
 
