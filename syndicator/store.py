@@ -974,7 +974,7 @@ class Store:
             revision=0,
             cluster_id=cluster_id,
         )
-        inserted = conn.execute(sa.insert(articles).values(values)).inserted_primary_key
+        inserted = conn.execute(sa.insert(articles), values).inserted_primary_key
         assert inserted is not None
         article_id = int(inserted[0])
         if cluster_id is None:
@@ -1033,16 +1033,17 @@ class Store:
         stated = item.updated
         updated_at = stated if stated and stated > updated_at else max(now, updated_at)
         conn.execute(
-            sa.insert(revisions).values(
-                article_id=row.id,
-                revision=revision,
-                revised_at=now,
-                previous_hash=row.content_hash,
-                new_hash=item.content_hash,
-                previous_title=row.title,
-                diff=text_diff([row.title, *previous], [item.title, *item.paragraphs]),
-                source_id=source_id,
-            )
+            sa.insert(revisions),
+            {
+                "article_id": row.id,
+                "revision": revision,
+                "revised_at": now,
+                "previous_hash": row.content_hash,
+                "new_hash": item.content_hash,
+                "previous_title": row.title,
+                "diff": text_diff([row.title, *previous], [item.title, *item.paragraphs]),
+                "source_id": source_id,
+            },
         )
         values = self._article_values(item)
         values.update(revision=revision, updated_at=updated_at, removed_at=None)
@@ -1131,14 +1132,15 @@ class Store:
         exists = conn.execute(sa.select(locations.c.id).where(locations.c.url == url)).first()
         if exists is None:
             conn.execute(
-                sa.insert(locations).values(
-                    article_id=article_id,
-                    url=url,
-                    source_id=source_id,
-                    relation=relation,
-                    reason=reason,
-                    first_seen_at=now,
-                )
+                sa.insert(locations),
+                {
+                    "article_id": article_id,
+                    "url": url,
+                    "source_id": source_id,
+                    "relation": relation,
+                    "reason": reason,
+                    "first_seen_at": now,
+                },
             )
 
     def _locate_fetched(
@@ -1181,14 +1183,15 @@ class Store:
             or 0
         ) + 1
         conn.execute(
-            sa.insert(region_entries).values(
-                region=ALL,
-                article_id=article_id,
-                seq=seq,
-                added_at=now,
-                reasons="[]",
-                suppressed=False,
-            )
+            sa.insert(region_entries),
+            {
+                "region": ALL,
+                "article_id": article_id,
+                "seq": seq,
+                "added_at": now,
+                "reasons": "[]",
+                "suppressed": False,
+            },
         )
 
     def _join_regions(
@@ -1237,14 +1240,15 @@ class Store:
                 or 0
             ) + 1
             conn.execute(
-                sa.insert(region_entries).values(
-                    region=region,
-                    article_id=article_id,
-                    seq=seq,
-                    added_at=now,
-                    reasons=_dumps(reasons),
-                    suppressed=suppressed,
-                )
+                sa.insert(region_entries),
+                {
+                    "region": region,
+                    "article_id": article_id,
+                    "seq": seq,
+                    "added_at": now,
+                    "reasons": _dumps(reasons),
+                    "suppressed": suppressed,
+                },
             )
             if not suppressed:
                 self._region_change(conn, region, article_id, "created", now)
@@ -1256,9 +1260,14 @@ class Store:
         conn: Connection, region: str, article_id: int, change: str, now: datetime
     ) -> None:
         conn.execute(
-            sa.insert(region_changes).values(
-                region=region, article_id=article_id, change=change, at=now, published=False
-            )
+            sa.insert(region_changes),
+            {
+                "region": region,
+                "article_id": article_id,
+                "change": change,
+                "at": now,
+                "published": False,
+            },
         )
 
     def _event(
@@ -1275,13 +1284,14 @@ class Store:
         }
         body.setdefault("changes", {})
         conn.execute(
-            sa.insert(outbox).values(
-                event_id=event_id,
-                type=kind,
-                occurred_at=now,
-                regions=_dumps(region_list),
-                body=_dumps(body),
-            )
+            sa.insert(outbox),
+            {
+                "event_id": event_id,
+                "type": kind,
+                "occurred_at": now,
+                "regions": _dumps(region_list),
+                "body": _dumps(body),
+            },
         )
         return event_id
 
