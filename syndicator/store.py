@@ -30,7 +30,7 @@ from syndicator import fingerprint
 from syndicator.errors import StoreError
 from syndicator.model import Article, Entry, Image, RegionMatch
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # PostgreSQL advisory locks, held to the end of a transaction: writers of the identity tables
 # (passes, pushes, removals) one at a time; the schema upgraded by one process at a time.
 WRITE_LOCK = 0x73796E6400000001
@@ -142,6 +142,7 @@ region_entries = sa.Table(
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Column("suppressed", sa.Boolean, nullable=False, default=False),
     sa.UniqueConstraint("region", "seq", name="uq_region_seq"),
+    sa.Index("ix_region_entries_article", "article_id"),  # an article's regions (version 3)
 )
 region_changes = sa.Table(
     "region_changes", metadata,
@@ -2015,4 +2016,12 @@ def _v2(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE http_cache ADD COLUMN misses INTEGER NOT NULL DEFAULT 0"))
 
 
-MIGRATIONS = {1: _v1, 2: _v2}
+def _v3(conn: Connection) -> None:
+    # An article's regions were found by scanning every region entry: the store slowed down as
+    # it grew (an unchanged article cost 0.45 ms at 10,000 articles, and more with each one).
+    for index in region_entries.indexes:
+        if index.name == "ix_region_entries_article":
+            index.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}

@@ -254,14 +254,15 @@ def test_a_version_1_store_upgrades_itself(store_url: str) -> None:
         conn.execute(sa.text("DROP TABLE deliveries"))
         conn.execute(sa.text("DROP TABLE subscriptions"))
         conn.execute(sa.text("ALTER TABLE http_cache DROP COLUMN misses"))
+        conn.execute(sa.text("DROP INDEX ix_region_entries_article"))
         conn.execute(sa.update(meta).values(value="1"))
     store.close()
     upgraded = Store(url)
-    assert upgraded.schema_version() == SCHEMA_VERSION == 2
-    tables = set(sa.inspect(upgraded.engine).get_table_names())
-    assert {"deliveries", "subscriptions"} <= tables
-    columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("http_cache")}
-    assert "misses" in columns
+    assert upgraded.schema_version() == SCHEMA_VERSION == 3
+    inspect = sa.inspect(upgraded.engine)
+    assert {"deliveries", "subscriptions"} <= set(inspect.get_table_names())
+    assert "misses" in {c["name"] for c in inspect.get_columns("http_cache")}
+    assert "ix_region_entries_article" in {i["name"] for i in inspect.get_indexes("region_entries")}
     assert [e.article.key for e in upgraded.entries("europe")] == ["https://n.example/a"]
     assert upgraded.integrity_check() == []
     upgraded.close()
