@@ -279,3 +279,21 @@ def test_no_extractor_raises_anything_but_extract_error(body: bytes, kind: str) 
         extract(body, "http://fuzz.example/doc", kind=kind)
     with contextlib.suppress(ExtractError):
         read_document(body, "http://fuzz.example/doc", now=NOW, kind=kind)
+
+
+# Regressions the fuzz run found, pinned on small documents.
+
+
+def test_control_characters_in_a_page_are_dropped() -> None:
+    """An HTML parser keeps control characters in text, where lxml's API refuses them: a byte
+    \x01 between two paragraphs made the body walk raise ValueError."""
+    body = (
+        "<html><head><title>عنوان الخبر</title></head><body><article><h1>عنوان الخبر</h1>"
+        "<p>فقرة أولى طويلة بما يكفي لتكون من نص الخبر نفسه وليست من حواشيه.</p>\x01"
+        "<p>فقرة\x0cثانية\x02 طويلة بما يكفي لتكون من نص الخبر نفسه وليست من حواشيه.</p>"
+        "</article></body></html>"
+    ).encode()
+    extract(body, "https://n.example/a", kind="auto")  # raised ValueError
+    article = read_document(body, "https://n.example/a", now=NOW, kind="article").articles[0]
+    assert article.paragraphs[1].startswith("فقرة ثانية طويلة")
+    assert not any(c in "".join(article.paragraphs) for c in "\x01\x02\x0c")

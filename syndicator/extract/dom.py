@@ -37,11 +37,20 @@ _PARSER.set_element_class_lookup(
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# Characters an HTML parser keeps in text but that no tree built through lxml's API may hold
+# (XML 1.0 cannot carry them): removed before parsing, the form feed read as the space it is.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_char(match: re.Match[str]) -> str:
+    return " " if match.group() == "\x0c" else ""
 
 
 def parse(text: str, url: str | None = None) -> HtmlElement:
     """Parse a decoded HTML document; raises ExtractError when there is no document at all."""
     text = _XML_DECLARATION.sub("", text)  # lxml refuses str input with an encoding declaration
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub(_xml_char, text)
     if not text or text.isspace():
         raise ExtractError("empty document", url=url)
     try:
