@@ -492,7 +492,10 @@ def _is_web(url: str) -> bool:
 
 
 def _is_web_or_file(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https", "file")
+    try:
+        return urlsplit(url).scheme in ("http", "https", "file")
+    except ValueError:  # "http://]x/": not a URL
+        return False
 
 
 def _unique_by_key(items: Iterable[Article]) -> list[Article]:

@@ -435,8 +435,11 @@ def absolute_url(url: str | None, base: str | None) -> str | None:
         quick = _quick_join(base, url)
         if quick is not None:
             return quick
-    resolved = urljoin(base, url) if base else url
-    scheme = urlsplit(resolved).scheme.lower()
+    try:
+        resolved = urljoin(base, url) if base else url
+        scheme = urlsplit(resolved).scheme.lower()
+    except ValueError:  # not a URL at all: "http://]x/", an unclosed IPv6 bracket, …
+        return None
     if scheme not in ("http", "https", "mailto", "ftp", "file"):
         return None
     return resolved

@@ -297,3 +297,15 @@ def test_control_characters_in_a_page_are_dropped() -> None:
     article = read_document(body, "https://n.example/a", now=NOW, kind="article").articles[0]
     assert article.paragraphs[1].startswith("فقرة ثانية طويلة")
     assert not any(c in "".join(article.paragraphs) for c in "\x01\x02\x0c")
+
+
+def test_a_url_that_cannot_be_parsed_is_dropped() -> None:
+    """``urljoin`` raises ValueError on an unclosed IPv6 bracket: a sitemap <loc> like that
+    made the sitemap extractor raise it."""
+    body = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>http://]>x.example/a</loc></url>"
+        b"<url><loc>http://x.example/b</loc></url></urlset>"
+    )
+    found = extract(body, "http://fuzz.example/doc", kind="auto")
+    assert [t.url for t in found.teasers] == ["http://x.example/b"]

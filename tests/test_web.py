@@ -675,6 +675,7 @@ def test_push_ndjson_all_or_nothing(svc: Server) -> None:
         ("{not json", "application/json", 400),
         ('[{"url": "https://push.example/a", "title": "a"}]', "application/json", 400),
         ("", "application/json", 400),
+        ('{"url": "http://]x/a", "title": "a", "paragraphs": ["p"]}', "application/json", 400),
         ('{"url": "https://push.example/a", "title": "a"}', "text/plain", 415),
         (
             '{"url": "https://push.example/a", "title": "a"}',

@@ -135,7 +135,10 @@ class Hub:
     async def _subscription(self, mode: str, form: Mapping[str, str]) -> HubAnswer:
         callback = form.get("hub.callback", "")
         topic = form.get("hub.topic", "")
-        parts = urlsplit(callback)
+        try:
+            parts = urlsplit(callback)
+        except ValueError:  # "http://]x/": not a URL
+            return HubAnswer(400, "hub.callback must be an absolute http(s) URL")
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
             return HubAnswer(400, "hub.callback must be an absolute http(s) URL")
         if topic not in self.topics():
