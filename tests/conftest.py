@@ -310,3 +310,10 @@ def run_receiver(shared_dir: Path, folder: Path, fail_first: int = 0) -> Iterato
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def receiver(shared_dir: Path, tmp_path: Path) -> Iterator[Receiver]:
+    """``receiver.py`` for this test: webhook target and WebSub subscriber."""
+    with run_receiver(shared_dir, tmp_path / "receiver") as r:
+        yield r

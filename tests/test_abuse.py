@@ -237,16 +237,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (server.config / "10-samples.toml").write_text(samples_toml(every="10m"), encoding="utf-8")
     try:
         start(server, abuse_toml(rate_limit=1000, rate_burst=1000))
-        # Every source read and what it gave published: the counts the tests compare before
-        # and after their requests are no longer moved by the first passes.
-        server.wait_until(
-            lambda: all(r["last_fetch_at"] for r in server.get("/api/sources").json()),
-            "every source has been read",
-        )
-        server.wait_until(
-            lambda: len(server.get("/feeds/all.json").json()["items"]) == articles_stored(server),
-            "what was read is published",
-        )
+        server.wait_until_settled()
         yield server
         code = server.stop()
         assert code == 0, server.output()

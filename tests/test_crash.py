@@ -37,13 +37,12 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Receiver, run_receiver
+from conftest import Receiver
 from lxml import etree
 from test_once import expected_regions, gold_of
 
@@ -386,12 +385,6 @@ def check_after_kill(deployment: Deployment, tally: Tally, what: str) -> None:
     for path in left:
         assert path.name.endswith(".tmp"), f"{what}: {path}"
     tally.temporary_left += len(left)
-
-
-@pytest.fixture
-def receiver(shared_dir: Path, tmp_path: Path) -> Iterator[Receiver]:
-    with run_receiver(shared_dir, tmp_path / "receiver") as r:
-        yield r
 
 
 def test_kill_9_loses_nothing(

@@ -165,6 +165,19 @@ def run_measured(args: list[str], *, cwd: Path, timeout: float) -> Finished:
         )
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL to its group if it does not stop in 20 s; then anything it left
+    behind in its group."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            _kill_group(process.pid)
+            process.wait(timeout=10)
+    _kill_group(process.pid)
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -508,14 +521,7 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
     finally:
         if store is not None:
             store.close()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                _kill_group(process.pid)
-                process.wait(timeout=10)
-        _kill_group(process.pid)  # anything it left behind
+        _stop(process)
         log.close()
     assert process.returncode == 0, (tmp_path / "run.log").read_text(errors="replace")[-3000:]
 
@@ -620,14 +626,7 @@ def test_a_full_disk_keeps_the_old_feeds_served_and_says_why(
                 wait_for("the retry", lambda: get(url) not in (None, served), 30, process)
                 assert set(gold["created"]) <= set(deployment.entries("europe"))
             finally:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-                    try:
-                        process.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        _kill_group(process.pid)
-                        process.wait(timeout=10)
-                _kill_group(process.pid)
+                _stop(process)
                 log.close()
             assert process.returncode == 0
             assert [p.name for p in feeds.iterdir() if p.name.endswith(".tmp")] == []

@@ -9,12 +9,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Receiver, run_receiver
+from conftest import Receiver
 
 from syndicator import config
 from syndicator.errors import ConfigError, ExtractError
@@ -85,12 +84,6 @@ def test_source_ids_cannot_name_paths(tmp_path: Path, bad: str) -> None:
 
 # --------------------------------------------------------------------------------------------
 # The XSS fixture through once: feeds and webhooks
-
-
-@pytest.fixture
-def receiver(shared_dir: Path, tmp_path: Path) -> Iterator[Receiver]:
-    with run_receiver(shared_dir, tmp_path / "receiver") as r:
-        yield r
 
 
 def test_xss_page_is_neutralised_in_every_output(

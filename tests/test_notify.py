@@ -13,13 +13,11 @@ import hmac
 import json
 import random
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import pytest
 from conftest import Receiver, run_receiver
 
 from syndicator import config, fingerprint
@@ -131,12 +129,6 @@ def article(n: int, region: str = "europe") -> Article:
         published=NOW,
         regions=(RegionMatch(region, "section", region),),
     )
-
-
-@pytest.fixture
-def receiver(shared_dir: Path, tmp_path: Path) -> Iterator[Receiver]:
-    with run_receiver(shared_dir, tmp_path / "receiver") as r:
-        yield r
 
 
 async def deliver_all(dispatcher: Dispatcher, store: Store, seconds: float = 20) -> None:

@@ -182,6 +182,25 @@ class Server:
         data = body.encode() if isinstance(body, str) else body
         return self.request("POST", path, sent, data)
 
+    def wait_until_settled(self) -> None:
+        """Every interval source read and what it gave published: counts a test compares
+        before and after its requests are no longer moved by the first passes."""
+        self.wait_until(
+            lambda: all(
+                r["last_fetch_at"]
+                for r in self.get("/api/sources").json()
+                if r["schedule"].startswith("every")
+            ),
+            "every interval source has been read",
+        )
+        self.wait_until(
+            lambda: (
+                len(feedparser.parse(self.get("/feeds/all.atom").body).entries)
+                == len(self.get("/api/articles?limit=500").json())
+            ),
+            "what was read is published",
+        )
+
     def wait_until(self, check: Callable[[], Any], what: str, seconds: float = 20) -> Any:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -255,22 +274,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     try:
         server.start()
-        # Ready when every interval source has been read and what it gave is published.
-        server.wait_until(
-            lambda: all(
-                r["last_fetch_at"]
-                for r in server.get("/api/sources").json()
-                if r["schedule"].startswith("every")
-            ),
-            "every interval source has been read",
-        )
-        server.wait_until(
-            lambda: (
-                len(feedparser.parse(server.get("/feeds/all.atom").body).entries)
-                == len(server.get("/api/articles?limit=500").json())
-            ),
-            "what was read is published",
-        )
+        server.wait_until_settled()
         yield server
         code = server.stop()
         assert code == 0, server.output()
