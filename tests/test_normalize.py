@@ -174,11 +174,35 @@ def test_canonical_url_resolves_relative_links() -> None:
             "fr",
         ),
         ("Министр иностранных дел заявил во вторник, что нет причин для энтузиазма", "ru"),
+        (
+            "حکومت نے منگل کو اعلان کیا کہ شہر میں نئے اسکول کھولے جائیں گے اور اساتذہ بھرتی"
+            " ہوں گے",
+            "ur",
+        ),
+        ("שר החוץ אמר ביום שלישי כי אין סיבה להתלהב מהלחץ האמריקאי על הממשלה", "he"),
+        # short headlines, which common words alone could not tell
+        ("Heavy rain floods old city market", "en"),
+        ("Inondations record dans le sud du pays", "fr"),
+        ("افزایش قیمت نان در تهران", "fa"),
+        # mostly Arabic with English names and terms in it
+        (
+            "أعلنت شركة Apple Inc. يوم الثلاثاء عن إطلاق هاتف iPhone الجديد في مؤتمر"
+            " Worldwide Developers Conference بمدينة سان فرانسيسكو",
+            "ar",
+        ),
         ("short", None),
+        ("", None),
     ],
 )
 def test_detect_language(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+def test_detect_language_reads_any_string() -> None:
+    arabic = "قال وزير الخارجية الروسي إنه لا يوجد ما يدعو إلى التحمس تجاه الضغوط الأميركية"
+    assert detect_language("\ud800" + arabic + "\udfff") == "ar"
+    assert detect_language("\x00\x01" * 5000) is None
+    assert detect_language(arabic * 1000) == "ar"  # only a sample is read
 
 
 def test_sanitize_html_removes_everything_active() -> None:
