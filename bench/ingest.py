@@ -1,0 +1,203 @@
+"""Benchmark: the whole ``syndicator ingest`` command on generated articles, and where time goes.
+
+    .venv/bin/python bench/ingest.py [--articles 10000] [--database sqlite|postgresql|URL]
+                                     [--files 1] [--no-profile]
+
+Writes ``--articles`` ARTICLE objects (six Arabic paragraphs of ~40 words, a section that routes
+to one region, no declared language, so the detector runs; words drawn at random from a small
+vocabulary, so that no two are near-duplicates) as NDJSON in ``--files`` files, then:
+
+1. runs ``python -m syndicator --config … ingest FILE…`` as a separate process on an empty
+   store, and prints articles per second of its wall time (start-up, reading, normalizing,
+   storing, publishing and exit included);
+2. runs the same command again in this process under cProfile, on another empty store, and
+   prints the share of each stage, by where the time is spent: extract (``syndicator/extract``,
+   JSON decoding), normalize, language (the detector), fingerprint, store (``syndicator/store``,
+   SQLAlchemy and the database driver), publish (``syndicator/publish``, feedgen, lxml's
+   serializer), and the rest. Profiling slows Python code more than C code, so the shares are a
+   guide, the first figure the measure.
+
+Stores: ``sqlite`` (a file in a temporary folder, the default), ``postgresql`` (a new database on
+the server at ``$SYNDICATOR_TEST_POSTGRES``, default ``postgresql+psycopg://postgres@127.0.0.1:5432``,
+dropped afterwards) or a database URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES = os.environ.get(
+    "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
+TEXT = (
+    "قال المتحدث باسم الحكومة إن الاجتماع الذي عقد في العاصمة يوم الثلاثاء ناقش خطة جديدة "
+    "لتحسين شبكة النقل العام وتوسيع خطوط القطارات بين المدن الكبرى خلال السنوات المقبلة "
+    "وأضاف أن التمويل سيأتي من صندوق خاص بالبنية التحتية بالتعاون مع البلديات والقطاع الخاص "
+    "ومن المتوقع أن تبدأ الأعمال في الربيع المقبل بعد استكمال الدراسات الفنية والبيئية اللازمة"
+)
+WORDS = TEXT.split()
+
+CONFIG = """
+[service]
+base_url = "http://127.0.0.1:8080"
+database = "{database}"
+feeds_dir = "{feeds}"
+
+[[region]]
+id = "europe"
+title = "أوروبا"
+language = "ar"
+sections = ["أوروبا"]
+"""
+
+# Where a profiled function's time is counted, by the first pattern its file name matches.
+STAGES = (
+    ("language", ("pycld2", "normalize.py:detect_language", "normalize.py:guess_language")),
+    ("extract", ("syndicator/extract", "json/", "_json")),
+    ("fingerprint", ("syndicator/fingerprint",)),
+    ("normalize", ("syndicator/normalize", "nh3", "unicodedata", "dateutil")),
+    ("store", ("syndicator/store", "sqlalchemy", "sqlite3", "psycopg")),
+    ("publish", ("syndicator/publish", "feedgen", "lxml")),
+)
+
+
+def article(n: int) -> dict[str, object]:
+    """Article ``n``: its words drawn at random (seeded by ``n``), so no two are near-duplicates."""
+    rng = random.Random(n)
+    paragraphs = [" ".join(rng.choices(WORDS, k=40)) + "." for _ in range(6)]
+    return {
+        "url": f"https://news.example/{n // 1000}/story-{n}.html",
+        "title": f"خبر رقم {n} عن خطة النقل الجديدة",
+        "section": "أوروبا",
+        "published": f"2026-02-{1 + n % 28:02d}T{n % 24:02d}:00:00Z",
+        "paragraphs": paragraphs,
+    }
+
+
+def write_articles(folder: Path, count: int, files: int) -> list[Path]:
+    paths = [folder / f"articles-{i}.ndjson" for i in range(files)]
+    handles = [p.open("w", encoding="utf-8") for p in paths]
+    try:
+        for n in range(count):
+            handles[n % files].write(json.dumps(article(n), ensure_ascii=False) + "\n")
+    finally:
+        for h in handles:
+            h.close()
+    return paths
+
+
+@contextlib.contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """A URL of an empty store, removed afterwards when this made it."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / f'store-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    if kind != "postgresql":
+        yield kind
+        return
+    import sqlalchemy as sa
+
+    name = f"syndicator_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def config_file(folder: Path, url: str, name: str) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(CONFIG.format(database=url, feeds=folder / f"feeds-{name}"), encoding="utf-8")
+    return path
+
+
+def whole_process(config: Path, files: list[Path]) -> tuple[float, str]:
+    command = [sys.executable, "-m", "syndicator", "--config", str(config), "ingest", "--json"]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"ingest exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return elapsed, done.stdout
+
+
+def stage_of(where: str) -> str:
+    for stage, patterns in STAGES:
+        if any(p in where for p in patterns):
+            return stage
+    return "other"
+
+
+def profiled(config: Path, files: list[Path]) -> dict[str, float]:
+    from syndicator import cli
+
+    profile = cProfile.Profile()
+    with contextlib.redirect_stdout(io.StringIO()):
+        profile.enable()
+        code = cli.main(["--config", str(config), "ingest", "--json", *map(str, files)])
+        profile.disable()
+    if code != 0:
+        sys.exit(f"ingest (profiled) exited {code}")
+    shares: dict[str, float] = {}
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    for (filename, _, function), (_, _, tottime, _, _) in stats.items():
+        stage = stage_of(f"{filename}:{function}")
+        shares[stage] = shares.get(stage, 0.0) + tottime
+    return shares
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=1, help="NDJSON files to spread them over")
+    parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a URL")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiled run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        files = write_articles(folder, args.articles, args.files)
+        size = sum(p.stat().st_size for p in files)
+        print(f"{args.articles:,} articles in {args.files} file(s), {size / 1e6:.1f} MB")
+        with database(args.database, folder) as url:
+            elapsed, out = whole_process(config_file(folder, url, "whole"), files)
+        changes = [r["change"] for r in json.loads(out)["results"]]
+        created = changes.count("created")
+        print(
+            f"whole process ({args.database}): {elapsed:.1f} s, "
+            f"{args.articles / elapsed:,.0f} articles/s ({created:,} created)"
+        )
+        if args.no_profile:
+            return
+        with database(args.database, folder) as url:
+            started = time.perf_counter()
+            shares = profiled(config_file(folder, url, "profiled"), files)
+            elapsed = time.perf_counter() - started
+        total = sum(shares.values())
+        print(f"in process, profiled: {elapsed:.1f} s")
+        for stage in (*(s for s, _ in STAGES), "other"):
+            print(f"  {stage:<12}{100 * shares.get(stage, 0.0) / total:5.1f} %")
+
+
+if __name__ == "__main__":
+    main()
