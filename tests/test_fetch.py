@@ -547,7 +547,7 @@ def test_multi_member_gzip_and_identity() -> None:
         ("br", b"\x1b\x00", "unsupported content encoding 'br'"),
         ("gzip, br", b"", "unsupported content encoding 'gzip, br'"),
         ("gzip", b"this is not gzip", "bad gzip body"),
-        ("gzip", gzip.compress(b"x" * 1000)[:-12], "truncated gzip body"),
+        ("gzip", gzip.compress(b"x" * 1000, mtime=0)[:-12], "truncated gzip body"),
     ],
 )
 def test_undecodable_bodies(encoding: str, body: bytes, reason: str) -> None:
