@@ -471,7 +471,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+    """A time as the tables show it: in UTC, whatever zone it was computed in."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from syndicator import cron
 from syndicator.errors import ConfigError, ConfigErrors
 from syndicator.model import Selectors
 from syndicator.normalize import zone
@@ -43,10 +44,6 @@ FETCH_PAGES = ("auto", "always", "never")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
-_CRON_FIELD = re.compile(
-    r"^(?:\*|\?|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/\d+)?"
-    r"(?:,(?:\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/\d+)?)*$"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,15 +227,8 @@ def _jitter(value: Any) -> float:
 
 
 def validate_cron(expr: str) -> None:
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"a cron expression has 5 fields (minute hour day month weekday), "
-            f"this one has {len(fields)}"
-        )
-    for f in fields:
-        if not _CRON_FIELD.match(f):
-            raise ValueError(f"bad cron field {f!r}")
+    """Raise ValueError unless ``expr`` is a crontab expression that can fire (see cron.py)."""
+    cron.parse(expr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -679,7 +669,7 @@ class _Validator:
                 continue
             if "every" in raw and "cron" in raw:
                 self.error(file, name, "has both every and cron", "keep one of them")
-            cron = self.get(t, name, "cron", None, _cron, "a 5-field cron expression")
+            cron = self.get(t, name, "cron", None, _cron, "a crontab expression")
             every = (
                 None
                 if cron

@@ -14,15 +14,17 @@ from __future__ import annotations
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syndicator import cron
 from syndicator.config import Config, Source
 from syndicator.normalize import zone
 
@@ -57,10 +59,38 @@ def jitter_of(source: Source) -> float:
 
 def trigger_of(source: Source) -> BaseTrigger:
     if source.cron:
-        return CronTrigger.from_crontab(source.cron, timezone=zone(source.timezone) or UTC)
+        return cron_trigger(cron.parse(source.cron), zone(source.timezone) or UTC)
     return IntervalTrigger(
         seconds=source.every or 600, jitter=jitter_of(source) or None, timezone=UTC
     )
+
+
+def cron_trigger(crontab: cron.Crontab, timezone: tzinfo) -> BaseTrigger:
+    """APScheduler's trigger for a checked crontab. Its fields are given as the explicit values
+    crontab means, never as crontab text: APScheduler counts weekdays from Monday = 0, and
+    requires the day of month *and* the weekday to match. Crontab's "either day" is the earlier
+    of two triggers, one per day field."""
+
+    def one(days: tuple[int, ...] | None, weekdays: tuple[int, ...] | None) -> CronTrigger:
+        return CronTrigger(
+            minute=_values(crontab.minutes),
+            hour=_values(crontab.hours),
+            day="*" if days is None else _values(days),
+            month=_values(crontab.months),
+            day_of_week="*" if weekdays is None else ",".join(WEEKDAY_NAMES[d] for d in weekdays),
+            timezone=timezone,
+        )
+
+    if crontab.either_day:
+        return OrTrigger([one(crontab.days, None), one(None, crontab.weekdays)])
+    return one(crontab.days, crontab.weekdays)
+
+
+WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's 0–6, by name
+
+
+def _values(values: tuple[int, ...]) -> str:
+    return ",".join(str(v) for v in values)
 
 
 def spread(source_id: str, window: float) -> float:
