@@ -180,10 +180,12 @@ class Scheduler:
         self.defer(source_id, datetime.now(UTC))
 
     def next_runs(self) -> dict[str, datetime | None]:
+        """Each source's next run, in UTC (a cron job's own times are in its timezone)."""
         out: dict[str, datetime | None] = {}
         for source_id in self._sources:
             job = self._job(source_id)
-            out[source_id] = job.next_run_time if job is not None else None
+            nxt = job.next_run_time if job is not None else None
+            out[source_id] = nxt.astimezone(UTC) if nxt is not None else None
         return out
 
     # -- jobs ------------------------------------------------------------------------------

@@ -37,9 +37,29 @@ WRITE_LOCK = 0x73796E6400000001
 SCHEMA_LOCK = 0x73796E6400000002
 ALL = "all"  # the feed of every region: every article joins it, with its own sequence
 
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A point in time, held in UTC on every database: an aware time in any zone is converted
+    on the way in (SQLite keeps no offset: it would keep the zone's wall-clock time and read it
+    back as UTC), a naive one is taken as UTC, and every time read back is aware, in UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = _as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        return utc(value)
+
+
 metadata = sa.MetaData()
 # fmt: off
-TS = sa.DateTime(timezone=True)
+TS = UTCDateTime()
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 meta = sa.Table(
@@ -704,9 +724,10 @@ class Store:
             values: dict[str, Any] = {
                 "last_fetch_at": at,
                 "last_status": status,
-                "next_due_at": next_due_at,
                 "first_fetch_at": sa.func.coalesce(sources.c.first_fetch_at, at),
             }
+            if next_due_at is not None:  # the scheduler's to say; a pass leaves it alone
+                values["next_due_at"] = next_due_at
             if ok:
                 values.update(last_success_at=at, last_error=None, failures=0)
                 if found is not None:

@@ -357,3 +357,45 @@ def test_passes_of_several_workers_store_one_after_another(store_url: str) -> No
     finally:
         for s in stores:
             s.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Times: the store holds UTC, whatever zone a time was computed in
+
+
+def test_times_in_any_zone_are_stored_and_read_as_the_same_instant(store: Store) -> None:
+    from zoneinfo import ZoneInfo
+
+    from syndicator.store import sources
+
+    beirut = datetime(2026, 12, 7, 17, 0, tzinfo=ZoneInfo("Asia/Beirut"))  # 15:00 UTC
+    tokyo = datetime(2026, 12, 7, 9, 30, tzinfo=ZoneInfo("Asia/Tokyo"))  # 00:30 UTC
+    store.sync_sources([("s", "rss", "http://x/")])
+    store.set_next_due("s", beirut)
+    store.record_pass("s", at=tokyo, ok=True, status=200, error=None, found=1)
+    state = store.source_state("s")
+    assert state is not None
+    assert state.next_due_at == beirut and state.next_due_at.utcoffset() == timedelta(0)
+    assert state.last_fetch_at == tokyo and state.last_fetch_at.utcoffset() == timedelta(0)
+    assert state.to_json()["next_due_at"] == "2026-12-07T15:00:00Z"
+    # What the database itself holds: 15:00 in UTC (SQLite keeps no offset; PostgreSQL's
+    # timestamptz, read in UTC).
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TIME ZONE 'UTC'")
+        raw = conn.execute(
+            sa.select(sa.cast(sources.c.next_due_at, sa.String)).where(sources.c.id == "s")
+        ).scalar()
+    assert str(raw).startswith("2026-12-07 15:00:00"), raw
+    # Queries compare instants: an hour after the Beirut time, it is due; an hour before, not.
+    with store.engine.connect() as conn:
+        due = conn.execute(
+            sa.select(sources.c.id).where(sources.c.next_due_at <= beirut + timedelta(hours=1))
+        ).all()
+        early = conn.execute(
+            sa.select(sources.c.id).where(
+                sources.c.next_due_at
+                <= datetime(2026, 12, 7, 16, 30, tzinfo=ZoneInfo("Asia/Beirut"))
+            )
+        ).all()
+    assert [r.id for r in due] == ["s"] and early == []

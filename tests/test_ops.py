@@ -1,0 +1,112 @@
+"""What ops read and trust, end to end through the real service: schedules and next runs on
+every surface, reloads that apply whole or not at all, and health that says what is wrong.
+
+The service is ``syndicator run`` (or ``serve``) as a subprocess on loopback (``test_web.Server``);
+the commands (``status``, ``check``) run as subprocesses on the same config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from test_web import REPO, Server, server_factory  # noqa: F401 (a fixture)
+
+BEIRUT = ZoneInfo("Asia/Beirut")
+
+
+def command(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m syndicator --config FOLDER ARGS`` on the server's config and store."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(server.config), *args],
+        cwd=server.folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def next_local(hour: int, zone: ZoneInfo, after: datetime) -> datetime:
+    local = after.astimezone(zone)
+    at = datetime(local.year, local.month, local.day, hour, tzinfo=zone)
+    if at <= local:
+        day = local.date() + timedelta(days=1)
+        at = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+    return at.astimezone(UTC)
+
+
+def stamps(text: str) -> set[str]:
+    return set(re.findall(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d", text))
+
+
+# --------------------------------------------------------------------------------------------
+# Next runs: one instant, in UTC, on every surface
+
+
+def test_every_surface_shows_the_same_next_run_of_a_cron_source_in_another_zone(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory()
+    (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
+    (server.config / "20-sources.toml").write_text(
+        f'[[source]]\nid = "beirut"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n'
+        'cron = "0 17 * * *"\ntimezone = "Asia/Beirut"\n',
+        encoding="utf-8",
+    )
+    before = datetime.now(UTC)
+    server.start()
+    row = server.wait_until(
+        lambda: next(
+            (
+                r
+                for r in server.get("/api/sources").json()
+                if r["last_fetch_at"] and r["next_due_at"]
+            ),
+            None,
+        ),
+        "the source read once, its next run recorded",
+    )
+    after = datetime.now(UTC)
+    expected = {next_local(17, BEIRUT, before), next_local(17, BEIRUT, after)}
+    due = datetime.fromisoformat(row["next_due_at"])
+    assert due in expected and row["next_due_at"].endswith("Z"), row  # 15:00 UTC in winter
+    assert row["next_run"] == row["next_due_at"], row
+    stamp = due.strftime("%Y-%m-%d %H:%M:%S")
+    iso = due.strftime("%Y-%m-%dT%H:%M:%S")
+
+    page = server.get("/status").text
+    assert stamp in page and f'datetime="{iso}Z"' in page
+    status = command(server, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)[0]["next_due_at"] == row["next_due_at"]
+    table = command(server, "status")
+    assert stamp in table.stdout and stamps(table.stdout) - {stamp} <= stamps(
+        row["last_fetch_at"].replace("T", " ")
+    ), table.stdout
+    check = command(server, "check")
+    assert check.returncode == 0 and stamp in check.stdout, check.stdout
+    assert server.stop() == 0
+
+    # `serve` reads the next run from the store: the same instant.
+    serve = server_factory("serve", "serve")
+    serve.config = server.config
+    (server.config / "10-service.toml").write_text(
+        f'[service]\nbase_url = "{serve.base}"\nlisten = "127.0.0.1:{serve.port}"\n'
+        f'database = "sqlite:///{server.folder}/syndicator.db"\n'
+        f'feeds_dir = "{server.folder}/feeds"\n',
+        encoding="utf-8",
+    )
+    serve.start()
+    (row,) = serve.get("/api/sources").json()
+    assert row["next_run"] == row["next_due_at"] == due.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert stamp in serve.get("/status").text
