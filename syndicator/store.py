@@ -38,7 +38,6 @@ SCHEMA_LOCK = 0x73796E6400000002
 ALL = "all"  # the feed of every region: every article joins it, with its own sequence
 
 
-
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A point in time, held in UTC on every database: an aware time in any zone is converted
     on the way in (SQLite keeps no offset: it would keep the zone's wall-clock time and read it
@@ -343,10 +342,12 @@ def _bands(signature: str) -> tuple[int, int, int, int]:
     return tuple((bits >> (16 * i)) & 0xFFFF for i in range(4))  # type: ignore[return-value]
 
 
-def entry_id_for(key: str, host: str, first_seen: datetime) -> str:
-    """The entry id of a new article: a tag URI (RFC 4151) derived from its key, so that the same
-    article gets the same id in every store that meets it first on the same day."""
-    return f"tag:{host},{first_seen:%Y-%m-%d}:article/{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+def entry_id_for(key: str, host: str, published: datetime | None, first_seen: datetime) -> str:
+    """The entry id of a new article: a tag URI (RFC 4151) derived from its key and dated by the
+    article's own publication date (UTC), or the day it was first stored when it states none:
+    every store that meets the article gives it the same id, whatever the day it does."""
+    day = _as_utc(published or first_seen)
+    return f"tag:{host},{day:%Y-%m-%d}:article/{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
 
 
 def text_diff(before: Sequence[str], after: Sequence[str]) -> str:
@@ -983,7 +984,7 @@ class Store:
         result: ChangeSet,
     ) -> Change:
         cluster_id, near = self._near_duplicate(conn, item)
-        entry_id = entry_id_for(item.key, self.host, now)
+        entry_id = entry_id_for(item.key, self.host, item.published, now)
         published = item.published or now
         values = self._article_values(item)
         values.update(

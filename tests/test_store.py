@@ -399,3 +399,49 @@ def test_times_in_any_zone_are_stored_and_read_as_the_same_instant(store: Store)
             )
         ).all()
     assert [r.id for r in due] == ["s"] and early == []
+
+
+# --------------------------------------------------------------------------------------------
+# Entry ids: the same in every store that meets the article, whatever the day
+
+
+def test_entry_ids_are_dated_by_the_article_not_the_day_it_was_stored(store_url: str) -> None:
+    dated = make("https://n.example/dated", "خبر مؤرخ", story(1), published=NOW - timedelta(days=3))
+    undated = make("https://n.example/undated", "خبر بلا تاريخ", story(2), published=None)
+    first = Store(store_url, host="test.example")
+    try:
+        ids = {c.key: c.entry_id for c in first.apply("src", [dated, undated], now=NOW).changes}
+    finally:
+        first.close()
+    assert ids[dated.key] is not None and ids[dated.key].startswith("tag:test.example,2026-02-07:")
+    assert ids[undated.key] is not None and ids[undated.key].startswith(
+        "tag:test.example,2026-02-10:"
+    )
+    # The store rebuilt (emptied) a week later, the same article stored again: the same id.
+    from syndicator.store import meta, metadata
+
+    rebuilt = Store(store_url, host="test.example")
+    try:
+        with rebuilt.engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                if table is not meta:
+                    conn.execute(table.delete())
+        later = rebuilt.apply("src", [dated], now=NOW + timedelta(days=7)).changes[0]
+    finally:
+        rebuilt.close()
+    assert later.change == "created" and later.entry_id == ids[dated.key]
+
+
+def test_an_id_already_published_is_kept(store: Store) -> None:
+    """A store written by an earlier release dated its ids by the day they were stored: those
+    ids stay, through revisions and passes."""
+    a = make("https://n.example/a", "خبر", story(1), published=NOW - timedelta(days=3))
+    store.apply("src", [a], now=NOW)
+    old = "tag:test.example,2026-02-10:article/kept"
+    from syndicator.store import articles
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(articles).values(entry_id=old))
+    corrected = make("https://n.example/a", "خبر", [*story(1), "تصحيح."], published=a.published)
+    assert store.apply("src", [corrected], now=NOW + timedelta(days=8)).changes[0].entry_id == old
+    assert store.apply("src", [corrected], now=NOW + timedelta(days=9)).changes[0].entry_id == old
