@@ -50,7 +50,7 @@ from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.health import retry_delay
 from syndicator.ingest import SourcePass, make_fetcher, run_once
 from syndicator.notify import Dispatcher
-from syndicator.scheduler import Scheduler, trigger_of
+from syndicator.scheduler import Scheduler, trigger_of, triggers_of
 
 log = logging.getLogger("syndicator.jobs")
 
@@ -194,11 +194,13 @@ class Runtime:
             log.info("worker %s is the engine's worker %d", worker_name(), self.engine_id)
 
     async def reload(self, new: Config) -> None:
-        old, self.config = self.config, new
+        """Apply a new config whole: the new fetcher is made before anything is swapped."""
+        fetcher = make_fetcher(new) if new.service != self.config.service else None
+        self.config = new
         self.app.config = new
         self.app.publisher.config = new
-        if new.service != old.service:
-            old_fetcher, self.fetcher = self.fetcher, make_fetcher(new)
+        if fetcher is not None:
+            old_fetcher, self.fetcher = self.fetcher, fetcher
             await old_fetcher.aclose()
 
     async def close(self) -> None:
@@ -448,12 +450,17 @@ class ActiveScheduler:
             self.app.close()
 
     async def reload(self, new: Config) -> None:
+        """Apply a new config whole, or raise and change nothing: every trigger is built and
+        the new sources recorded before the schedules and the config are swapped."""
+        triggers = triggers_of(new)
+        store = self.app.store
+        await asyncio.to_thread(store.sync_sources, [(s.id, s.kind, s.url) for s in new.sources])
+        states = await asyncio.to_thread(store.source_states)
         self.app.config = new
         self.app.publisher.config = new
-        store = self.app.store
-        await asyncio.to_thread(store.sync_sources, ((s.id, s.kind, s.url) for s in new.sources))
-        states = await asyncio.to_thread(store.source_states)
-        result = self.scheduler.apply(new, {s.id: s.last_fetch_at for s in states})
+        result = self.scheduler.apply(
+            new, {s.id: s.last_fetch_at for s in states}, triggers=triggers
+        )
         log.info("config reloaded: %s", result)
 
     async def due(self, source_id: str) -> None:
@@ -540,9 +547,7 @@ async def run_scheduler(config_path: str | os.PathLike[str] | None) -> None:
     active: list[ActiveScheduler] = []
 
     async def reload(new: Config) -> None:
-        roles.config = new
-        for one in active:
-            await one.reload(new)
+        await reload_roles(roles, active, new)
 
     _on_hangup(config_path, reload)
     async with engine.open_async():
@@ -561,6 +566,14 @@ async def run_scheduler(config_path: str | os.PathLike[str] | None) -> None:
                 with contextlib.suppress(psycopg.Error, OSError):
                     await lock.close()
     log.info("scheduler stopped")
+
+
+async def reload_roles(roles: Roles, active: list[ActiveScheduler], new: Config) -> None:
+    """The scheduler's reload: the active scheduler's schedules first (which raise, changing
+    nothing, when the new config cannot be applied), then the config every role reads."""
+    for one in active:
+        await one.reload(new)
+    roles.config = new
 
 
 async def _take_lock(roles: Roles, stop: asyncio.Event) -> psycopg.AsyncConnection[Any] | None:
@@ -613,10 +626,9 @@ def _on_hangup(config_path: str | os.PathLike[str] | None, apply: Callable[[Conf
         try:
             new = await asyncio.to_thread(config_module.load, config_path)
             conninfo(new.service.database)
-        except ConfigError as e:
+            await apply(new)
+        except SyndicatorError as e:  # a bad config, or the store failing: nothing applied
             log.error("reload refused, keeping the running config:\n%s", e)
-            return
-        await apply(new)
 
     def on_hangup() -> None:
         task = asyncio.ensure_future(reload())

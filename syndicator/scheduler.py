@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syndicator import cron
 from syndicator.config import Config, Source
+from syndicator.errors import ConfigError
 from syndicator.normalize import zone
 
 STARTUP_SPREAD = 30.0  # seconds over which overdue sources are spread after a restart
@@ -113,6 +114,23 @@ def first_run(source: Source, last_fetch: datetime | None, now: datetime) -> dat
     return due
 
 
+def triggers_of(config: Config) -> dict[str, BaseTrigger]:
+    """Every enabled source's trigger, built before anything is scheduled with them: a reload
+    is refused whole (ConfigError naming the file and key) when one cannot be built."""
+    triggers: dict[str, BaseTrigger] = {}
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        try:
+            triggers[source.id] = trigger_of(source)
+        except ValueError as e:
+            key = "cron" if source.cron else "every"
+            raise ConfigError(
+                f"cannot be scheduled: {e}", file=source.file, key=f"source {source.id!r}.{key}"
+            ) from e
+    return triggers
+
+
 def _signature(source: Source) -> tuple[Any, ...]:
     return (source.every, source.cron, source.timezone, source.jitter, source.enabled)
 
@@ -140,10 +158,18 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
     def apply(
-        self, config: Config, last_fetch: Mapping[str, datetime | None], now: datetime | None = None
+        self,
+        config: Config,
+        last_fetch: Mapping[str, datetime | None],
+        now: datetime | None = None,
+        triggers: Mapping[str, BaseTrigger] | None = None,
     ) -> ReloadResult:
-        """Reconcile jobs with a new config; untouched sources keep their next run."""
+        """Reconcile jobs with a new config; untouched sources keep their next run.
+
+        ``triggers`` are the new config's, from :func:`triggers_of` (built here when not given,
+        before any job changes): nothing below can fail on a source's schedule."""
         now = now or datetime.now(UTC)
+        triggers = triggers_of(config) if triggers is None else triggers
         result = ReloadResult()
         wanted = {s.id: s for s in config.sources if s.enabled}
         for source_id in list(self._sources):
@@ -153,7 +179,9 @@ class Scheduler:
         for source_id, source in wanted.items():
             old = self._sources.get(source_id)
             if old is None:
-                self._add(source, first_run(source, last_fetch.get(source_id), now))
+                self._add(
+                    source, first_run(source, last_fetch.get(source_id), now), triggers[source_id]
+                )
                 result.added.append(source_id)
             elif _signature(old) != _signature(source):
                 job = self._job(source_id)
@@ -164,6 +192,7 @@ class Scheduler:
                     first_run(source, last_fetch.get(source_id), now)
                     if source.cron or keep is None
                     else keep,
+                    triggers[source_id],
                 )
                 result.rescheduled.append(source_id)
             else:
@@ -190,11 +219,11 @@ class Scheduler:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def _add(self, source: Source, next_run: datetime) -> None:
+    def _add(self, source: Source, next_run: datetime, trigger: BaseTrigger | None = None) -> None:
         self._sources[source.id] = source
         self._scheduler.add_job(
             self._run,
-            trigger_of(source),
+            trigger or trigger_of(source),
             args=[source.id],
             id=_job_id(source.id),
             name=f"source {source.id}",

@@ -27,6 +27,7 @@ from syndicator import config as config_module
 from syndicator.app import App
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
+from syndicator.fetch import Fetcher
 from syndicator.health import retry_delay
 from syndicator.ingest import (
     PassResult,
@@ -38,7 +39,7 @@ from syndicator.ingest import (
 from syndicator.metrics import Metrics
 from syndicator.notify import Dispatcher, all_topics
 from syndicator.notify.websub import Hub
-from syndicator.scheduler import ReloadResult, Scheduler
+from syndicator.scheduler import ReloadResult, Scheduler, triggers_of
 
 log = logging.getLogger("syndicator")
 
@@ -175,6 +176,7 @@ class Service:
         self._running = False
         self._watch_task: asyncio.Task[None] | None = None
         self.on_reload: Callable[[], None] | None = None  # after a reload that was applied
+        self.reload_refused: str | None = None  # why the last reload was refused, until a good one
         # Scaled mode (``run --role web``): publishing is a job for the workers, not ours.
         self.publish_requester: Callable[[set[str]], None] | None = None
         self._stop = asyncio.Event()
@@ -456,46 +458,64 @@ class Service:
     # -- what the web layer calls ----------------------------------------------------------
 
     async def reload(self) -> ReloadResult:
-        """Re-read the config. A bad config changes nothing and raises ConfigError."""
+        """Re-read the config and apply it whole, or not at all.
+
+        Everything that can fail — reading and validating the files, building every source's
+        trigger, recording new sources in the store, opening a new fetcher — happens before
+        anything is swapped. A refused reload keeps the running config and schedules, logs one
+        error, counts ``syndicator_config_reloads_total{result="error"}``, makes ``/healthz``
+        and the status page say "degraded: last reload refused (…)" until a good reload, and
+        raises (ConfigError for a bad config, another SyndicatorError when the store failed)."""
         if self.config_path is None:
             raise ConfigError("this service was not started from a config path")
+        old = self.config
+        fetcher: Fetcher | None = None
         try:
             new = await asyncio.to_thread(config_module.load, self.config_path)
-        except ConfigError:
+            triggers = triggers_of(new) if self.poll else {}
+            states: dict[str, Any] = {}
+            if self.poll:
+                await asyncio.to_thread(
+                    self.store.sync_sources, [(s.id, s.kind, s.url) for s in new.sources]
+                )
+                states = {s.id: s for s in await asyncio.to_thread(self.store.source_states)}
+            if new.service != old.service:
+                fetcher = make_fetcher(new)
+        except SyndicatorError as e:
+            if fetcher is not None:
+                await fetcher.aclose()
             self.metrics.reloads.labels("error").inc()
+            self.reload_refused = str(e)
+            log.error("reload refused, keeping the running config:\n%s", e)
             raise
-        old = self.config
+        # The swap: nothing below can fail on the new config.
+        self.reload_refused = None
         self.config = new
         self.app.config = new
         self.app.publisher.config = new
-        if new.service != old.service:
-            old_fetcher, self.fetcher = self.fetcher, make_fetcher(new)
+        if fetcher is not None:
+            old_fetcher, self.fetcher = self.fetcher, fetcher
             await old_fetcher.aclose()
         if not self.poll:
             result = _diff_sources(old, new)
-            for source_id in result.removed:
-                self.metrics.forget(source_id)
-            for source_id in result.added:
-                self.metrics.set_health(source_id, "new")
-            self.metrics.reloads.labels("ok").inc()
-            log.info("config reloaded: %s", result)
-            if self.on_reload is not None:
-                self.on_reload()
-            return result
-        self.store.sync_sources((s.id, s.kind, s.url) for s in new.sources)
-        states = {s.id: s for s in self.store.source_states()}
-        result = self.scheduler.apply(new, {k: v.last_fetch_at for k, v in states.items()})
+        else:
+            last = {k: v.last_fetch_at for k, v in states.items()}
+            result = self.scheduler.apply(new, last, triggers=triggers)
         for source_id in result.removed:
             self.metrics.forget(source_id)
         for source_id in result.added:
             self.metrics.set_health(
                 source_id, states[source_id].health if source_id in states else "new"
             )
+        self.metrics.reloads.labels("ok").inc()
+        log.info("config reloaded: %s", result)
+        if not self.poll:
+            if self.on_reload is not None:
+                self.on_reload()
+            return result
         self._record_next_runs()
         if old.regions != new.regions or old.publish != new.publish:
             self.request_publish([r.id for r in new.regions])
-        self.metrics.reloads.labels("ok").inc()
-        log.info("config reloaded: %s", result)
         return result
 
     async def push(self, objects: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -517,6 +537,14 @@ class Service:
             self.request_publish(changes.regions)
         self.dispatcher.wake.set()
         return [{"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes], []
+
+    def problems(self) -> list[str]:
+        """What makes the service itself degraded, whatever its sources' health: a refused
+        reload (until a good one)."""
+        out = []
+        if self.reload_refused is not None:
+            out.append(f"last reload refused ({self.reload_refused})")
+        return out
 
     def _delivered(self, target: str, outcome: str) -> None:
         kind = target.split(":", 1)[0]
@@ -666,10 +694,8 @@ async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = F
 
     def on_hangup() -> None:
         async def reload() -> None:
-            try:
+            with contextlib.suppress(SyndicatorError):  # refused: logged and shown by reload()
                 await service.reload()
-            except ConfigError as e:
-                log.error("reload refused, keeping the running config:\n%s", e)
 
         task = asyncio.ensure_future(reload())
         reloads.add(task)

@@ -562,6 +562,7 @@ class Web:
             now=now,
             started=service.started_at,
             mode="run" if service.poll else "serve",
+            problems=service.problems(),
         )
         return html_response(page)
 
@@ -595,6 +596,9 @@ class Web:
         body["sources"] = counts
         if counts.get("failing") or counts.get("degraded") or counts.get("stale"):
             body["status"] = "degraded"
+        if service.reload_refused is not None:
+            body["status"] = "degraded"
+            body["reload"] = f"last reload refused ({service.reload_refused})"
         return json_response(200, body)
 
     async def metrics(self, request: Request) -> Response:
@@ -663,7 +667,7 @@ class Web:
         except ConfigError as e:
             errors = [str(x) for x in e.errors] if isinstance(e, ConfigErrors) else [str(e)]
             raise HTTPError(
-                400, "the new configuration is invalid; the running one is kept", errors=errors
+                422, "the new configuration is invalid; the running one is kept", errors=errors
             ) from e
         return json_response(
             200,
@@ -788,6 +792,7 @@ h1 { font-size: 22px; margin: 0; }
 h2 { font-size: 16px; margin: 28px 0 10px; }
 nav a { color: #0550ae; margin-inline-end: 12px; text-decoration: none; }
 .meta { color: var(--muted); width: 100%; margin: 4px 0 0; }
+.problem { margin: 12px 0 0; }
 .summary { display: flex; gap: 8px; margin: 16px 0 0; padding: 0; list-style: none; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-weight: 600;
   font-size: 12px; border: 1px solid currentColor; white-space: nowrap; }
@@ -826,8 +831,10 @@ def render_status_page(
     now: datetime,
     started: datetime,
     mode: str = "run",
+    problems: Sequence[str] = (),
 ) -> str:
-    """The ops page: every configured source with its health, and articles per region per day."""
+    """The ops page: every configured source with its health, and articles per region per day;
+    above them, what makes the service itself degraded (``problems``)."""
     e = _escape
     counts = dict.fromkeys(HEALTH_STATES, 0)
     for row in sources:
@@ -857,6 +864,7 @@ up {e(_duration(now - started))} · \
 rendered <time datetime="{e(iso(now))}">{e(_stamp(now))} UTC</time>\
 </p>
 <ul class="summary">{summary}</ul>
+{"".join(f'<p class="problem">{_badge("degraded")} degraded: {e(p)}</p>' for p in problems)}
 </header>
 <main>
 <h2>Sources</h2>
@@ -1031,6 +1039,8 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         404: "Not found",
         413: "The request body is over 5 MiB",
         415: "Unsupported content type",
+        422: "The configuration is invalid (the errors name file and key); the running one is "
+        "kept and the service is degraded until a reload succeeds",
         429: "Too many requests from this address (see Retry-After); nothing was done",
         503: "No API token is configured, or the store is unavailable",
     }
@@ -1243,7 +1253,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "security": bearer,
                     "responses": {
                         "200": _json(_ref("Reload"), "The sources added, removed, rescheduled"),
-                        **_error_responses(400, 401, 429, 503),
+                        **_error_responses(401, 422, 429, 503),
                     },
                 }
             },

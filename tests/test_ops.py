@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -43,6 +44,15 @@ def next_local(hour: int, zone: ZoneInfo, after: datetime) -> datetime:
         day = local.date() + timedelta(days=1)
         at = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
     return at.astimezone(UTC)
+
+
+def hang_up(server: Server) -> None:
+    """SIGHUP to the service itself. (``Server.signal`` signals the ``timeout`` backstop, which
+    passes the signal on but then kills the service five seconds later.)"""
+    assert server.process is not None
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    os.kill(int(children[0]), signal.SIGHUP)
 
 
 def stamps(text: str) -> set[str]:
@@ -156,3 +166,71 @@ def test_a_store_rebuilt_a_week_later_publishes_the_same_entry_ids(tmp_path: Pat
         else:
             assert f",{now:%Y-%m-%d}:" in entry_id
             assert f",{now + timedelta(days=7):%Y-%m-%d}:" in week_later[key][0]
+
+
+# --------------------------------------------------------------------------------------------
+# Reload: whole or not at all
+
+
+def schedules(server: Server) -> dict[str, tuple[str, str | None]]:
+    return {r["id"]: (r["schedule"], r["next_run"]) for r in server.get("/api/sources").json()}
+
+
+def test_a_refused_reload_keeps_everything_and_says_so_until_a_good_one(
+    server_factory: Callable[..., Server],  # noqa: F811
+) -> None:
+    server = server_factory()
+    (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
+    good = (
+        f'[[source]]\nid = "hourly"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n'
+        'cron = "0 * * * *"\n'
+        f'[[source]]\nid = "steady"\nkind = "atom"\nurl = "{REPO}/samples/feeds/atom.xml"\n'
+        'every = "1h"\n'
+    )
+    sources = server.config / "20-sources.toml"
+    sources.write_text(good, encoding="utf-8")
+    server.start()
+    server.wait_until(
+        lambda: all(n for _, n in schedules(server).values()), "every source is scheduled"
+    )
+    before = schedules(server)
+    assert server.get("/healthz").json()["status"] == "ok"
+
+    # SIGHUP with an hour that does not exist: refused whole, said once, counted, degraded.
+    sources.write_text(good.replace('cron = "0 * * * *"', 'cron = "0 25 * * *"'), encoding="utf-8")
+    hang_up(server)
+    health = server.wait_until(
+        lambda: (h := server.get("/healthz").json())["status"] == "degraded" and h,
+        "the refused reload shows in /healthz",
+    )
+    assert health["reload"].startswith("last reload refused (")
+    assert "20-sources.toml: source 'hourly'.cron" in health["reload"]
+    assert "hours are 0–23" in health["reload"]
+    assert server.metric("syndicator_config_reloads_total", result="error") == 1
+    assert server.metric("syndicator_config_reloads_total", result="ok") == 0
+    assert schedules(server) == before  # the old schedules run on, none left unscheduled
+    page = server.get("/status").text
+    assert "degraded: last reload refused (" in page and "source &#x27;hourly&#x27;.cron" in page
+    log = server.output()
+    assert "Traceback" not in log and "never retrieved" not in log
+    assert len(re.findall(r"reload refused", log)) == 1, log
+
+    # POST /api/reload with the same config: 422 with the reason, nothing changed.
+    answer = server.post("/api/reload")
+    assert answer.status == 422, answer.text
+    assert any(
+        "source 'hourly'.cron" in e and "hours are 0–23" in e for e in answer.json()["errors"]
+    )
+    assert server.metric("syndicator_config_reloads_total", result="error") == 2
+    assert schedules(server) == before
+    assert server.get("/healthz").json()["status"] == "degraded"
+
+    # A good config: applied, and health is ok again.
+    sources.write_text(good.replace('cron = "0 * * * *"', 'cron = "30 * * * *"'), encoding="utf-8")
+    answer = server.post("/api/reload")
+    assert answer.status == 200 and answer.json()["rescheduled"] == ["hourly"]
+    health = server.get("/healthz").json()
+    assert health["status"] == "ok" and "reload" not in health
+    assert "last reload refused" not in server.get("/status").text
+    assert datetime.fromisoformat(schedules(server)["hourly"][1] or "").minute == 30
+    assert server.metric("syndicator_config_reloads_total", result="ok") == 1

@@ -154,3 +154,77 @@ def test_bad_schedules_are_config_errors(tmp_path: Path, bad: str) -> None:
         write(
             tmp_path / "c.toml", f'[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\n{bad}\n'
         )
+
+
+def test_a_reload_whose_trigger_cannot_be_built_changes_nothing(tmp_path: Path) -> None:
+    """Validation refuses such a config first; should a trigger still fail to build, the
+    scheduler refuses the reload before any job is touched (ConfigError naming file and key)."""
+    from dataclasses import replace
+
+    async def main() -> None:
+        async def run(source_id: str) -> None:
+            return None
+
+        path = tmp_path / "c.toml"
+        cfg = write(
+            path,
+            '[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\nevery = "1h"\n'
+            '[[source]]\nid = "b"\nkind = "rss"\nurl = "http://b/"\ncron = "0 * * * *"\n',
+        )
+        scheduler = Scheduler(run)
+        scheduler.start(cfg, {"a": NOW, "b": NOW}, now=NOW)
+        try:
+            before = scheduler.next_runs()
+            a, b = cfg.sources
+            broken = replace(
+                cfg,
+                sources=(
+                    replace(a, every=7200.0),
+                    replace(b, cron="0 25 * * *"),
+                    replace(a, id="c"),
+                ),
+            )
+            with pytest.raises(config.ConfigError) as info:
+                scheduler.apply(broken, {})
+            assert str(info.value).startswith(f"{path}: source 'b'.cron: cannot be scheduled")
+            assert scheduler.next_runs() == before  # a not rescheduled, c not added
+        finally:
+            scheduler.shutdown()
+
+    asyncio.run(main())
+
+
+def test_the_scaled_scheduler_refuses_a_reload_whole(tmp_path: Path) -> None:
+    """``run --role scheduler``: a reload that fails after the config was read (a trigger that
+    cannot be built) leaves the running config and every schedule as they were."""
+    from dataclasses import replace
+
+    from syndicator import jobs
+
+    async def main() -> None:
+        cfg = write(
+            tmp_path / "c.toml",
+            f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\n'
+            '[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\nevery = "1h"\n',
+        )
+        roles = jobs.Roles(tmp_path / "c.toml", cfg)
+        active = jobs.ActiveScheduler(roles, None, None)  # type: ignore[arg-type]
+        active.app.store.sync_sources([("a", "rss", "http://a/")])
+        now = datetime.now(UTC)
+        active.scheduler.start(cfg, {"a": now}, now=now)
+        try:
+            before = active.scheduler.next_runs()
+            (a,) = cfg.sources
+            broken = replace(
+                cfg, sources=(replace(a, every=60.0), replace(a, id="z", cron="61 * * * *"))
+            )
+            with pytest.raises(config.ConfigError):
+                await jobs.reload_roles(roles, [active], broken)
+            assert roles.config is cfg and active.app.config is cfg
+            assert active.scheduler.next_runs() == before
+            assert [s.id for s in active.app.store.source_states()] == ["a"]
+        finally:
+            active.scheduler.shutdown()
+            active.app.close()
+
+    asyncio.run(main())

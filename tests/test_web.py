@@ -788,12 +788,12 @@ def test_reload(server_factory: Callable[..., Server]) -> None:
         seconds=10,
     )
 
-    # POST /api/reload with a broken config: 400 with the errors, the old config kept.
+    # POST /api/reload with a broken config: 422 with the errors, the old config kept.
     (server.config / "30-late.toml").write_text(
         '[[source]]\nid = "late"\nkind = "podcast"\nurl = "x"\n', encoding="utf-8"
     )
     answer = server.post("/api/reload")
-    assert answer.status == 400
+    assert answer.status == 422
     errors = answer.json()["errors"]
     assert any("podcast" in e and "30-late.toml" in e for e in errors)
     assert "late" in [r["id"] for r in server.get("/api/sources").json()]
@@ -878,7 +878,7 @@ def test_serve_picks_up_what_another_process_publishes(
     started = server.get("/healthz").json()["started"]
     late.write_text('[[source]]\nid = "late"\nkind = "podcast"\n', encoding="utf-8")
     refused = server.post("/api/reload")
-    assert refused.status == 400 and any("podcast" in e for e in refused.json()["errors"])
+    assert refused.status == 422 and any("podcast" in e for e in refused.json()["errors"])
     server.signal(signal.SIGHUP)
     server.wait_until(lambda: "reload refused" in server.output(), "SIGHUP refuses it")
     assert server.get("/healthz").json()["started"] == started  # not restarted
