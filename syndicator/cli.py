@@ -529,22 +529,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     rows = []
     for s in cfg.sources:
         nxt = _when(first_run(s, last.get(s.id), now)) if s.enabled else "disabled"
-        rows.append((s.id, s.kind, s.schedule, nxt, s.url))
-    widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
+        rows.append((s.id, s.kind, s.schedule, nxt, f"recheck {s.rechecks}", s.url))
+    headers = ("source", "kind", "schedule", "next run (UTC)", "pages of recent articles")
+    widths = [max((len(r[i]) for r in [headers, *rows]), default=0) for i in range(5)]
     if rows:
-        print(
-            "  "
-            + "  ".join(
-                h.ljust(w)
-                for h, w in zip(
-                    ("source", "kind", "schedule", "next run (UTC)"), widths, strict=True
-                )
-            )
-            + "  url"
-        )
+        print("  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "  url")
     for row in rows:
         print(
-            "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[4]
+            "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[5]
         )
     return EXIT_OK
 

@@ -73,6 +73,8 @@ class Service:
         return int(self.listen.rpartition(":")[2])
 
 
+DEFAULT_RECHECK = 3600.0  # [[source]] recheck: pages of recent articles re-requested hourly …
+DEFAULT_RECHECK_WINDOW = 2 * 86400.0  # … while their article is two days old or less
 MAX_DELAY_FACTOR = 10  # [publish] max_delay by default: this many times the debounce
 
 
@@ -128,7 +130,17 @@ class Source:
     enabled: bool = True
     max_articles: int = 100
     title: str | None = None
+    recheck: float | None = DEFAULT_RECHECK  # seconds between rechecks of a page; None: never
+    recheck_window: float = DEFAULT_RECHECK_WINDOW  # pages of articles this recent
     file: str | None = None
+
+    @property
+    def rechecks(self) -> str:
+        """How the pages of recent articles are rechecked, as ``check`` shows it."""
+        if self.recheck is None:
+            return "off"
+        often = "every pass" if self.recheck == 0 else f"every {format_duration(self.recheck)}"
+        return f"{often} for {format_duration(self.recheck_window)}"
 
     @property
     def schedule(self) -> str:
@@ -217,6 +229,26 @@ def parse_duration(value: Any) -> float:
     if total <= 0:
         raise ValueError("must be positive")
     return float(total)
+
+
+MAX_RECHECK = 3650 * 86400.0  # ten years: longer means never, and overflows date arithmetic
+
+
+def _recheck(value: Any) -> float | None:
+    """A recheck interval: a duration, ``"0s"`` (every pass) or ``"off"`` (never: None)."""
+    if value == "off":
+        return None
+    return _at_most_ten_years(_jitter(value))
+
+
+def _recheck_window(value: Any) -> float:
+    return _at_most_ten_years(parse_duration(value))
+
+
+def _at_most_ten_years(seconds: float) -> float:
+    if seconds > MAX_RECHECK:
+        raise ValueError("longer than ten years")
+    return seconds
 
 
 def _jitter(value: Any) -> float:
@@ -625,6 +657,8 @@ class _Validator:
             "enabled",
             "max_articles",
             "title",
+            "recheck",
+            "recheck_window",
         }
         for file, i, raw in items:
             name = f"source[{i}]"
@@ -715,6 +749,22 @@ class _Validator:
                         t, name, "max_articles", 100, _positive_int, "a positive integer"
                     ),
                     title=self.get(t, name, "title", None, _text, "a string"),
+                    recheck=self.get(
+                        t,
+                        name,
+                        "recheck",
+                        DEFAULT_RECHECK,
+                        _recheck,
+                        'a duration such as "1h", "0s" (every pass) or "off"',
+                    ),
+                    recheck_window=self.get(
+                        t,
+                        name,
+                        "recheck_window",
+                        DEFAULT_RECHECK_WINDOW,
+                        _recheck_window,
+                        'a duration such as "2d"',
+                    ),
                     file=file,
                 )
             )

@@ -142,14 +142,14 @@ class PassResult:
     def summary(self) -> str:
         if not self.ok:
             return f"failed: {self.error}"
-        if self.not_modified:
-            return "not modified"
         c = self.changes
         parts = [
             f"{c.count(k)} {k}"
-            for k in ("created", "updated", "duplicate", "unchanged")
+            for k in ("created", "updated", "removed", "duplicate", "unchanged")
             if c.count(k)
         ]
+        if self.not_modified:  # what rechecks of its pages found, if anything
+            return f"{', '.join(parts)} (the listing was not modified)" if parts else "not modified"
         text = ", ".join(parts) or "nothing new"
         if self.page_errors:
             text += f"; {len(self.page_errors)} page(s) failed"
@@ -386,13 +386,16 @@ class SourcePass:
             )
 
     def _rechecks(self) -> list[str]:
-        if not self.recheck:
+        """Pages of this source's recent articles due for a recheck (``recheck`` and
+        ``recheck_window`` of the source), at most RECHECK_LIMIT a pass, oldest check first."""
+        source = self.source
+        if not self.recheck or source.recheck is None:
             return []
         return self.store.recheck_candidates(
-            self.source.id,
+            source.id,
             self.now,
-            window=RECHECK_WINDOW,
-            every=RECHECK_EVERY,
+            window=timedelta(seconds=source.recheck_window),
+            every=timedelta(seconds=source.recheck),
             limit=RECHECK_LIMIT,
         )
 
@@ -481,9 +484,7 @@ class SourcePass:
 
 MAX_CHILD_SITEMAPS = 20
 MISSES_BEFORE_REMOVAL = 2  # a known page answering 404 this many passes in a row is removed
-RECHECK_WINDOW = timedelta(days=2)  # articles this recent are rechecked …
-RECHECK_EVERY = timedelta(hours=1)  # … this often, with a conditional GET
-RECHECK_LIMIT = 20
+RECHECK_LIMIT = 20  # pages rechecked in one pass at most (the source's recheck says how often)
 QUIET_BATCH = 200
 
 
@@ -539,6 +540,22 @@ class OnceResult:
         return [p for p in self.passes if not p.ok]
 
 
+def sources_due_for_rechecks(store: Store, sources: Sequence[Source], now: datetime) -> set[str]:
+    """Which of these sources have pages due for a recheck: one query per distinct (recheck,
+    recheck_window) setting, not one per source (``once`` over a thousand sources)."""
+    groups: dict[tuple[float, float], set[str]] = {}
+    for source in sources:
+        if source.recheck is not None:
+            groups.setdefault((source.recheck, source.recheck_window), set()).add(source.id)
+    due: set[str] = set()
+    for (every, window), ids in groups.items():
+        found = store.sources_with_rechecks(
+            now, window=timedelta(seconds=window), every=timedelta(seconds=every)
+        )
+        due |= found & ids
+    return due
+
+
 def make_fetcher(config: Config) -> Fetcher:
     service = config.service
     return Fetcher(
@@ -573,7 +590,7 @@ async def run_once(
             SourcePass(s, config=config, store=store, fetcher=fetcher, now=when) for s in chosen
         ]
         listings = store.validators_of(s.url for s in chosen)
-        due = store.sources_with_rechecks(when, window=RECHECK_WINDOW, every=RECHECK_EVERY)
+        due = sources_due_for_rechecks(store, chosen, when)
         for source_pass in passes:
             source_pass.known_validators = listings
             source_pass.recheck = source_pass.source.id in due

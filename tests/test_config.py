@@ -201,3 +201,57 @@ def test_check_command_exits_2_on_errors(
     assert cli.main(["--config", str(path), "check"]) == 2
     err = capsys.readouterr().err
     assert "a.toml" in err and "source 'x'.kind" in err
+
+
+@pytest.mark.parametrize(
+    ("keys", "recheck", "window", "shown"),
+    [
+        ("", 3600.0, 172800.0, "recheck every 1h for 2d"),
+        ('recheck = "0s"\nrecheck_window = "6h"', 0.0, 21600.0, "recheck every pass for 6h"),
+        ('recheck = "off"', None, 172800.0, "recheck off"),
+        (
+            'recheck = "15m"\nrecheck_window = "1d12h"',
+            900.0,
+            129600.0,
+            "recheck every 15m for 1d12h",
+        ),
+    ],
+)
+def test_recheck_keys_are_read_and_shown_by_check(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    keys: str,
+    recheck: float | None,
+    window: float,
+    shown: str,
+) -> None:
+    path = write(
+        tmp_path, "a.toml", f'[[source]]\nid = "x"\nkind = "rss"\nurl = "http://a/"\n{keys}\n'
+    )
+    (source,) = config.load(path, environ={}).sources
+    assert (source.recheck, source.recheck_window) == (recheck, window)
+    assert cli.main(["--config", str(path), "check"]) == 0
+    assert shown in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("keys", "key", "words"),
+    [
+        ('recheck = "sometimes"', "recheck", '"0s" (every pass) or "off"'),
+        ("recheck = -5", "recheck", "must be positive"),
+        ('recheck = "4000d"', "recheck", "longer than ten years"),
+        ('recheck_window = "0s"', "recheck_window", "must be positive"),
+        ('recheck_window = "off"', "recheck_window", "a duration"),
+        ('recheck_window = "99999999999d"', "recheck_window", "longer than ten years"),
+    ],
+)
+def test_bad_recheck_keys_name_file_and_key(
+    tmp_path: Path, keys: str, key: str, words: str
+) -> None:
+    path = write(
+        tmp_path, "a.toml", f'[[source]]\nid = "x"\nkind = "rss"\nurl = "http://a/"\n{keys}\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(path, environ={})
+    message = str(info.value)
+    assert f"{path}: source 'x'.{key}" in message and words in message, message

@@ -13,14 +13,23 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+from helpers import PARAGRAPHS, Site
 from test_web import REPO, Server, server_factory  # noqa: F401 (a fixture)
 
 BEIRUT = ZoneInfo("Asia/Beirut")
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    s = Site()
+    yield s
+    s.close()
 
 
 def command(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
@@ -234,3 +243,113 @@ def test_a_refused_reload_keeps_everything_and_says_so_until_a_good_one(
     assert "last reload refused" not in server.get("/status").text
     assert datetime.fromisoformat(schedules(server)["hourly"][1] or "").minute == 30
     assert server.metric("syndicator_config_reloads_total", result="ok") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Rechecks: a correction made only on the article page is found by the next pass due for one
+
+
+def corrected_site(site: Site, *, corrected: bool) -> None:
+    """A feed whose item carries a summary only (so the page is read), and the page: before
+    and after a correction that changes its text and dateModified but not the feed."""
+    site.pages["/feed.rss"] = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<link>{site.base}/</link><description>d</description><item>"
+        f"<title>الخبر الأول</title><link>{site.base}/a/story.html</link>"
+        f"<guid>{site.base}/a/story.html</guid><description>ملخص قصير.</description>"
+        "<pubDate>Thu, 03 Dec 2026 09:00:00 GMT</pubDate></item></channel></rss>"
+    ).encode()
+    modified = "2026-12-03T11:00:00Z" if corrected else "2026-12-03T09:00:00Z"
+    extra = "<p>تصحيح: الرقم الصحيح هو اثنا عشر وليس عشرة كما ورد سابقاً.</p>" if corrected else ""
+    site.pages["/a/story.html"] = (
+        '<html lang="ar"><head><meta property="og:type" content="article">'
+        '<meta property="article:published_time" content="2026-12-03T09:00:00Z">'
+        f'<meta property="article:modified_time" content="{modified}">'
+        "<title>الخبر الأول</title></head><body><article><h1>الخبر الأول</h1>"
+        f'<div class="article-body">{PARAGRAPHS}{extra}</div></article></body></html>'
+    ).encode()
+
+
+def recheck_config(folder: Path, site: Site, recheck: str, every: str = "1h") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "c.toml"
+    path.write_text(
+        f'[service]\ndatabase = "sqlite:///{folder}/s.db"\nfeeds_dir = "{folder}/feeds"\n'
+        'respect_robots = false\n[[region]]\nid = "world"\n'
+        f'[[source]]\nid = "news"\nkind = "rss"\nurl = "{site.base}/feed.rss"\n'
+        f'every = "{every}"\nrecheck = "{recheck}"\nrecheck_window = "30d"\n'
+        'regions = ["world"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def once_command(config: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "once"],
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def test_a_correction_only_on_the_page_is_found_by_the_next_recheck_in_once(
+    tmp_path: Path, site: Site
+) -> None:
+    corrected_site(site, corrected=False)
+    due = recheck_config(tmp_path / "due", site, recheck="0s")  # every pass
+    never = recheck_config(tmp_path / "never", site, recheck="off")
+    later = recheck_config(tmp_path / "later", site, recheck="1h")
+    for config in (due, never, later):
+        assert "news: 1 created" in once_command(config)
+    corrected_site(site, corrected=True)
+
+    site.requests.clear()
+    assert "news: 1 updated" in once_command(due)  # the feed said nothing: 304
+    assert site.requests == ["/feed.rss", "/a/story.html"]
+    feed = (tmp_path / "due" / "feeds" / "world.atom").read_text(encoding="utf-8")
+    assert "تصحيح" in feed and "<updated>2026-12-03T11:00:00" in feed
+
+    for config in (never, later):  # not due: the page is not asked for, nothing changes
+        site.requests.clear()
+        assert "news: not modified" in once_command(config)
+        assert site.requests == ["/feed.rss"]
+
+
+def test_a_correction_only_on_the_page_is_found_by_the_next_recheck_in_run(
+    server_factory: Callable[..., Server],  # noqa: F811
+    site: Site,
+) -> None:
+    corrected_site(site, corrected=False)
+    server = server_factory()
+    (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
+    (server.config / "20-source.toml").write_text(
+        f'[[source]]\nid = "news"\nkind = "rss"\nurl = "{site.base}/feed.rss"\n'
+        'every = "1s"\njitter = "0s"\nrecheck = "2s"\nrecheck_window = "30d"\n',
+        encoding="utf-8",
+    )
+    server.start()
+    server.wait_until(
+        lambda: len(server.get("/api/articles").json()) == 1, "the story is stored", seconds=20
+    )
+    corrected_site(site, corrected=True)
+    article = server.wait_until(
+        lambda: next(
+            (
+                a
+                for a in server.get("/api/articles").json()
+                if a["updated"].startswith("2026-12-03T11")
+            ),
+            None,
+        ),
+        "the correction is found by a recheck",
+        seconds=20,
+    )
+    record = server.get(f"/api/articles/{article['id']}").json()
+    assert record["revision"] == 1 and "تصحيح" in record["revisions"][0]["diff"]

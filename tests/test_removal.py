@@ -8,84 +8,19 @@ forward so that the hourly recheck of recent pages is due.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import feedparser
 import pytest
-from helpers import jing_validate
+from helpers import Site, jing_validate
 
 from syndicator import config
 from syndicator.app import App
 from syndicator.ingest import run_once
 
 T0 = datetime(2026, 2, 10, 12, tzinfo=UTC)
-PARAGRAPHS = "".join(
-    f"<p>فقرة رقم {i} من الخبر، وفيها ما يكفي من الكلام ليكون نصاً.</p>" for i in range(6)
-)
-
-
-class Site:
-    """Pages by path; a page set to an int answers that status."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, bytes | int] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                page = site.pages.get(self.path, 404)
-                if isinstance(page, int):
-                    self.send_response(page)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                etag = '"' + hashlib.sha256(page).hexdigest()[:16] + '"'
-                if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def article(self, slug: str, title: str) -> None:
-        self.pages[f"/a/{slug}.html"] = (
-            f'<html lang="ar"><head><meta property="og:type" content="article">'
-            f'<meta property="article:section" content="أوروبا">'
-            f'<meta property="article:published_time" content="2026-02-10T09:00:00Z">'
-            f"<title>{title}</title></head><body><article><h1>{title}</h1>"
-            f'<div class="article-body">{PARAGRAPHS}</div></article></body></html>'
-        ).encode()
-
-    def listing(self, slugs: list[str]) -> None:
-        cards = "".join(
-            f'<article class="card"><h2><a href="/a/{s}.html">عنوان الخبر {s} الطويل</a></h2>'
-            f"</article>"
-            for s in slugs
-        )
-        self.pages["/europe.html"] = f"<html><body><main>{cards}</main></body></html>".encode()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
