@@ -1,8 +1,9 @@
 """Source health: ok, degraded, failing or stale, decided from a pass and what came before.
 
 - **failing**: the source's own document (feed, sitemap, listing) could not be fetched or used.
-- **degraded**: it was read, but a pass that used to find articles found none, or extraction has
-  started missing titles, bodies or dates in most of what it read.
+- **degraded**: it was read, but found nothing — where a pass before found articles, or ever —
+  and stays so on every pass (a 304 included: the document is the same) until it finds some;
+  or extraction has started missing titles, bodies or dates in most of what it read.
 - **stale**: it works, but nothing new has arrived for longer than ``stale_after``.
 - **ok**: none of the above.
 
@@ -48,9 +49,15 @@ def assess(
     facts: PassFacts,
     now: datetime,
     stale_after: timedelta,
+    found_some: int | None = None,
 ) -> Verdict:
-    """The source's health after this pass, and the event its change of health calls for."""
-    health, reason = _health(last_found, last_change, first_seen, facts, now, stale_after)
+    """The source's health after this pass, and the event its change of health calls for.
+
+    ``last_found`` is what the last pass that read the document found; ``found_some`` what the
+    last pass that found anything found."""
+    health, reason = _health(
+        last_found, found_some, last_change, first_seen, facts, now, stale_after
+    )
     event = None
     if health == "failing" and previous != "failing":
         event = "source.failing"
@@ -63,6 +70,7 @@ def assess(
 
 def _health(
     last_found: int | None,
+    found_some: int | None,
     last_change: datetime | None,
     first_seen: datetime | None,
     facts: PassFacts,
@@ -71,19 +79,20 @@ def _health(
 ) -> tuple[str, str]:
     if not facts.ok:
         return "failing", "its own document could not be fetched or read"
-    if not facts.not_modified:
-        if facts.found == 0 and (last_found or 0) > 0:
-            return "degraded", f"found nothing, where the pass before found {last_found}"
-        if facts.found == 0 and last_found is None:
-            return "degraded", "found nothing to read (is the URL a listing, feed or sitemap?)"
-        if facts.read >= 2:
-            for what, count in (
-                ("titles", facts.missing_title),
-                ("bodies", facts.missing_body),
-                ("dates", facts.missing_date),
-            ):
-                if count * 2 > facts.read:
-                    return "degraded", f"extraction is missing {what} ({count} of {facts.read})"
+    found = last_found if facts.not_modified else facts.found  # a 304: the same document
+    if found == 0:
+        if found_some or (last_found or 0) > 0:
+            some = found_some or last_found
+            return "degraded", f"found nothing, where an earlier pass found {some}"
+        return "degraded", "found nothing to read (is the URL a listing, feed or sitemap?)"
+    if not facts.not_modified and facts.read >= 2:
+        for what, count in (
+            ("titles", facts.missing_title),
+            ("bodies", facts.missing_body),
+            ("dates", facts.missing_date),
+        ):
+            if count * 2 > facts.read:
+                return "degraded", f"extraction is missing {what} ({count} of {facts.read})"
     since = last_change or first_seen
     if not facts.changed and since is not None and now - since > stale_after:
         return "stale", f"nothing new since {since:%Y-%m-%d %H:%M} UTC"

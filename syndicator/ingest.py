@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from syndicator import health
 from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
-from syndicator.extract import extract
+from syndicator.extract import extract, sniff
 from syndicator.fetch import Fetched, Fetcher, Validators
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
 from syndicator.normalize import canonical_url, normalize_article, zone
@@ -100,6 +101,46 @@ def read_document(
         teasers=extraction.teasers,
         sitemaps=extraction.sitemaps,
         errors=tuple(errors),
+    )
+
+
+# What a source's own document may be, by the source's kind (as extract.sniff names documents).
+# Feeds and sitemaps are both lists of items, and the extractor reads either under either kind.
+DOCUMENTS_OF_KIND = {
+    "rss": ("feed", "sitemap"),
+    "atom": ("feed", "sitemap"),
+    "jsonfeed": ("feed", "sitemap"),
+    "sitemap": ("sitemap", "feed"),
+    "html": ("html", "text"),
+    "text": ("text", "html"),
+}
+DOCUMENT_NAMES = {
+    "feed": "a feed",
+    "sitemap": "a sitemap",
+    "html": "an HTML page",
+    "text": "plain text",
+    "binary": "binary data",
+}
+
+
+def check_kind(body: bytes, content_type: str | None, kind: str, url: str) -> None:
+    """Raise ExtractError when a source's document is not of the source's kind (an HTML page
+    where a feed was configured): the pass fails with that reason, every pass, until it is."""
+    head = body[:4096]
+    if head.startswith(b"\x1f\x8b"):  # a gzipped sitemap: its first bytes, inflated
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body[:65536], 4096)
+        except zlib.error:
+            return  # the extractor says what is wrong with it
+    found = sniff(head, content_type)
+    allowed = DOCUMENTS_OF_KIND.get(kind)
+    if allowed is None or found in allowed or found == "binary" or not head.strip():
+        return
+    wanted = "a feed" if allowed[0] == "feed" else DOCUMENT_NAMES[allowed[0]]
+    raise ExtractError(
+        f"not {wanted}: the document is {DOCUMENT_NAMES[found]} (the source's kind is {kind!r};"
+        " fix the source's url or kind)",
+        url=url,
     )
 
 
@@ -226,7 +267,7 @@ class SourcePass:
             self.store.log_fetch(self.source.id, conn=conn, **entry)
         removals = list(plan.gone)
         for url in plan.missing:
-            if self.store.record_miss(conn, url, self.now) >= MISSES_BEFORE_REMOVAL:
+            if self.store.record_miss(conn, self.source.id, url, self.now) >= MISSES_BEFORE_REMOVAL:
                 removals.append((url, f"not found (HTTP 404) {MISSES_BEFORE_REMOVAL} times"))
         for url, why in removals:
             removed = self.store.remove(conn, url, self.now, why)
@@ -278,6 +319,7 @@ class SourcePass:
             facts,
             self.now,
             timedelta(seconds=self.config.service.stale_after),
+            found_some=previous.last_found_some if previous else None,
         )
 
     # -- the work --------------------------------------------------------------------------
@@ -285,7 +327,7 @@ class SourcePass:
     async def _fetch(self, plan: _Plan, url: str, *, conditional: bool = True) -> Fetched:
         stored = None
         if conditional:
-            stored = self.known_validators.get(url) or self.store.validators(url)
+            stored = self.known_validators.get(url) or self.store.validators(self.source.id, url)
         validators = Validators(*stored) if stored else None
         started = time.monotonic()
         try:
@@ -318,6 +360,8 @@ class SourcePass:
         source = self.source
         listing = await self._fetch(plan, source.url)
         plan.result.status = listing.status
+        if not listing.not_modified:
+            check_kind(listing.body, listing.content_type, source.kind, listing.final_url)
         if listing.not_modified:
             plan.result.not_modified = True
             if self.recheck:
@@ -335,9 +379,11 @@ class SourcePass:
             content_type=listing.content_type,
         )
         teasers = list(document.teasers)
+        unchanged = 0  # child sitemaps that answered 304: they hold what they held
         if document.sitemaps:
-            teasers += await self._child_sitemaps(plan, document.sitemaps)
-        plan.result.found = len(document.articles) + len(teasers)
+            children, unchanged = await self._child_sitemaps(plan, document.sitemaps)
+            teasers += children
+        plan.result.found = len(document.articles) + len(teasers) + unchanged
         plan.result.page_errors.extend(document.errors)
 
         ready: list[Article] = []
@@ -366,7 +412,7 @@ class SourcePass:
         for url, wanted_item in wanted.items():
             if url in known:
                 # Known already: look again only if it is cheap (a conditional GET).
-                if self.store.validators(url):
+                if self.store.validators(source.id, url):
                     jobs.append(self._page(plan, url, wanted_item, conditional=True))
             else:
                 jobs.append(self._page(plan, url, wanted_item, conditional=False))
@@ -399,8 +445,10 @@ class SourcePass:
             limit=RECHECK_LIMIT,
         )
 
-    async def _child_sitemaps(self, plan: _Plan, urls: Sequence[str]) -> list[Teaser]:
+    async def _child_sitemaps(self, plan: _Plan, urls: Sequence[str]) -> tuple[list[Teaser], int]:
+        """The teasers of a sitemap index's children, and how many children answered 304."""
         teasers: list[Teaser] = []
+        unchanged = 0
         for url in urls[:MAX_CHILD_SITEMAPS]:
             try:
                 child = await self._fetch(plan, url)
@@ -408,6 +456,7 @@ class SourcePass:
                 plan.result.page_errors.append(f"{url}: {e.reason}")
                 continue
             if child.not_modified:
+                unchanged += 1
                 continue
             try:
                 doc = read_document(child.body, child.final_url, now=self.now, kind="sitemap")
@@ -416,7 +465,7 @@ class SourcePass:
                 continue
             teasers.extend(doc.teasers)
             plan.validators.append((url, child.etag, child.last_modified, child.status))
-        return teasers
+        return teasers, unchanged
 
     async def _page(
         self, plan: _Plan, url: str, item: Article | None, *, conditional: bool
@@ -434,7 +483,7 @@ class SourcePass:
             return []
         if fetched.not_modified:
             # Still there and unchanged: remember that it was checked (and is not missing).
-            stored = self.store.validators(url) or (None, None)
+            stored = self.store.validators(self.source.id, url) or (None, None)
             plan.validators.append(
                 (url, fetched.etag or stored[0], fetched.last_modified or stored[1], 304)
             )
@@ -589,10 +638,12 @@ async def run_once(
         passes = [
             SourcePass(s, config=config, store=store, fetcher=fetcher, now=when) for s in chosen
         ]
-        listings = store.validators_of(s.url for s in chosen)
+        listings = store.validators_of((s.id, s.url) for s in chosen)
         due = sources_due_for_rechecks(store, chosen, when)
         for source_pass in passes:
-            source_pass.known_validators = listings
+            source = source_pass.source
+            if (source.id, source.url) in listings:
+                source_pass.known_validators = {source.url: listings[(source.id, source.url)]}
             source_pass.recheck = source_pass.source.id in due
         tasks = [asyncio.ensure_future(p.plan()) for p in passes]
         results: list[PassResult] = []

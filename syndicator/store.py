@@ -30,7 +30,7 @@ from syndicator import fingerprint
 from syndicator.errors import StoreError
 from syndicator.model import Article, Entry, Image, RegionMatch
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # PostgreSQL advisory locks, held to the end of a transaction: writers of the identity tables
 # (passes, pushes, removals) one at a time; the schema upgraded by one process at a time.
 WRITE_LOCK = 0x73796E6400000001
@@ -82,12 +82,16 @@ sources = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, default=0),
     sa.Column("next_due_at", TS),
     sa.Column("last_found", sa.Integer),
+    sa.Column("last_found_some", sa.Integer),  # what the last pass that found any found (v4)
     sa.Column("created", sa.Integer, nullable=False, default=0),
     sa.Column("updated", sa.Integer, nullable=False, default=0),
     sa.Column("duplicates", sa.Integer, nullable=False, default=0),
 )
+# HTTP validators belong to a (source, URL) pair (version 4): one source's 304 never stands for
+# another's read of the same address.
 http_cache = sa.Table(
     "http_cache", metadata,
+    sa.Column("source_id", sa.String(64), primary_key=True),  # "" for pushed documents
     sa.Column("url", sa.Text, primary_key=True),
     sa.Column("etag", sa.Text),
     sa.Column("last_modified", sa.Text),
@@ -274,6 +278,7 @@ class SourceState:
     failures: int
     next_due_at: datetime | None
     last_found: int | None
+    last_found_some: int | None
     created: int
     updated: int
     duplicates: int
@@ -495,24 +500,33 @@ class Store:
                         sa.update(sources).where(sources.c.id == sid).values(kind=kind, url=url)
                     )
 
-    def validators_of(self, urls: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
-        """Stored validators for many URLs at once (the listings of a whole ``once`` run)."""
-        found: dict[str, tuple[str | None, str | None]] = {}
+    def validators_of(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        """Stored validators for many (source, URL) pairs at once (the listings of a whole
+        ``once`` run)."""
+        wanted = set(pairs)
+        found: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(dict.fromkeys(urls)), 500):
+            for chunk in _chunks(sorted({url for _, url in wanted}), 500):
                 for row in conn.execute(
                     sa.select(
-                        http_cache.c.url, http_cache.c.etag, http_cache.c.last_modified
+                        http_cache.c.source_id,
+                        http_cache.c.url,
+                        http_cache.c.etag,
+                        http_cache.c.last_modified,
                     ).where(http_cache.c.url.in_(chunk))
                 ):
-                    found[row.url] = (row.etag, row.last_modified)
+                    if (row.source_id, row.url) in wanted:
+                        found[(row.source_id, row.url)] = (row.etag, row.last_modified)
         return found
 
-    def validators(self, url: str) -> tuple[str | None, str | None] | None:
+    def validators(self, source_id: str, url: str) -> tuple[str | None, str | None] | None:
+        """The validators this source last saved for this URL (never another source's)."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(http_cache.c.etag, http_cache.c.last_modified).where(
-                    http_cache.c.url == url
+                    http_cache.c.source_id == source_id, http_cache.c.url == url
                 )
             ).first()
         return (row.etag, row.last_modified) if row else None
@@ -520,6 +534,7 @@ class Store:
     @staticmethod
     def _save_validators(
         conn: Connection,
+        source_id: str,
         url: str,
         etag: str | None,
         last_modified: str | None,
@@ -533,26 +548,27 @@ class Store:
             "status": status,
             "misses": 0,
         }
-        updated = conn.execute(sa.update(http_cache).where(http_cache.c.url == url).values(values))
+        this = (http_cache.c.source_id == source_id) & (http_cache.c.url == url)
+        updated = conn.execute(sa.update(http_cache).where(this).values(values))
         if not updated.rowcount:
-            conn.execute(sa.insert(http_cache).values(url=url, **values))
+            conn.execute(sa.insert(http_cache).values(source_id=source_id, url=url, **values))
 
-    def record_miss(self, conn: Connection, url: str, now: datetime) -> int:
-        """A 404 for a known page: how many in a row now (validators are kept)."""
+    def record_miss(self, conn: Connection, source_id: str, url: str, now: datetime) -> int:
+        """A 404 for a known page of this source: how many in a row now (validators kept)."""
         _exclusive(conn, WRITE_LOCK)
+        this = (http_cache.c.source_id == source_id) & (http_cache.c.url == url)
         updated = conn.execute(
             sa.update(http_cache)
-            .where(http_cache.c.url == url)
+            .where(this)
             .values(misses=http_cache.c.misses + 1, checked_at=now, status=404)
         )
         if not updated.rowcount:
             conn.execute(
-                sa.insert(http_cache).values(url=url, checked_at=now, status=404, misses=1)
+                sa.insert(http_cache).values(
+                    source_id=source_id, url=url, checked_at=now, status=404, misses=1
+                )
             )
-        return int(
-            conn.execute(sa.select(http_cache.c.misses).where(http_cache.c.url == url)).scalar()
-            or 0
-        )
+        return int(conn.execute(sa.select(http_cache.c.misses).where(this)).scalar() or 0)
 
     def recheck_candidates(
         self, source_id: str, now: datetime, *, window: timedelta, every: timedelta, limit: int
@@ -563,6 +579,7 @@ class Store:
             sa.select(http_cache.c.url)
             .join(articles, articles.c.key == http_cache.c.url)
             .where(
+                http_cache.c.source_id == source_id,
                 articles.c.source_id == source_id,
                 articles.c.removed_at.is_(None),
                 articles.c.first_seen_at > now - window,
@@ -582,7 +599,11 @@ class Store:
         query = (
             sa.select(articles.c.source_id)
             .distinct()
-            .join(http_cache, articles.c.key == http_cache.c.url)
+            .join(
+                http_cache,
+                (articles.c.key == http_cache.c.url)
+                & (http_cache.c.source_id == articles.c.source_id),
+            )
             .where(
                 articles.c.removed_at.is_(None),
                 articles.c.first_seen_at > now - window,
@@ -634,6 +655,7 @@ class Store:
 
     def save_validators(
         self,
+        source_id: str,
         url: str,
         etag: str | None,
         last_modified: str | None,
@@ -641,7 +663,7 @@ class Store:
         now: datetime,
     ) -> None:
         with self.transaction() as conn:
-            self._save_validators(conn, url, etag, last_modified, status, now)
+            self._save_validators(conn, source_id, url, etag, last_modified, status, now)
 
     def known(
         self,
@@ -733,6 +755,8 @@ class Store:
                 values.update(last_success_at=at, last_error=None, failures=0)
                 if found is not None:
                     values["last_found"] = found
+                    if found > 0:
+                        values["last_found_some"] = found
             else:
                 values.update(last_error=error, failures=sources.c.failures + 1)
             if changes is not None:
@@ -842,7 +866,7 @@ class Store:
                 self._apply_one(conn, source_id, item, now, suppress, result, priority)
             )
         for url, etag, last_modified, status in validators:
-            self._save_validators(conn, url, etag, last_modified, status, now)
+            self._save_validators(conn, source_id or "", url, etag, last_modified, status, now)
         return result
 
     def _apply_one(
@@ -1970,6 +1994,7 @@ def _source_state(r: Any) -> SourceState:
         failures=r.failures,
         next_due_at=utc(r.next_due_at),
         last_found=r.last_found,
+        last_found_some=r.last_found_some,
         created=r.created,
         updated=r.updated,
         duplicates=r.duplicates,
@@ -2046,4 +2071,38 @@ def _v3(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
+def _v4(conn: Connection) -> None:
+    """Validators keyed by (source, URL), and the last count of a pass that found anything.
+
+    A version 3 row (keyed by URL) is kept for every source that owns its URL: the source whose
+    listing it is, and the source of the article stored at it. A row no source owns (a child
+    sitemap, an address an article was fetched at) is dropped: it costs one full GET."""
+    inspector = sa.inspect(conn)
+    if "last_found_some" not in {c["name"] for c in inspector.get_columns("sources")}:
+        conn.execute(sa.text("ALTER TABLE sources ADD COLUMN last_found_some INTEGER"))
+        conn.execute(
+            sa.text("UPDATE sources SET last_found_some = last_found WHERE last_found > 0")
+        )
+    if "source_id" in {c["name"] for c in inspector.get_columns("http_cache")}:
+        return
+    old = sa.Table(
+        "http_cache",
+        sa.MetaData(),
+        *(sa.Column(c.name, c.type) for c in http_cache.columns if c.name != "source_id"),
+    )
+    rows = [r._asdict() for r in conn.execute(sa.select(old))]
+    owners: dict[str, set[str]] = {}
+    for sid, url in conn.execute(sa.select(sources.c.id, sources.c.url)):
+        owners.setdefault(url, set()).add(sid)
+    for key, sid in conn.execute(
+        sa.select(articles.c.key, articles.c.source_id).where(articles.c.source_id.is_not(None))
+    ):
+        owners.setdefault(key, set()).add(sid)
+    conn.execute(sa.text("DROP TABLE http_cache"))
+    http_cache.create(conn)
+    moved = [row | {"source_id": sid} for row in rows for sid in sorted(owners.get(row["url"], ()))]
+    for chunk in _chunks(moved, 1000):
+        conn.execute(sa.insert(http_cache), list(chunk))
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}

@@ -369,3 +369,101 @@ def test_apprise_alerts_reach_a_json_endpoint(receiver: Receiver, tmp_path: Path
     (post,) = receiver.posts()
     assert post["path"] == "/alerts"
     assert "wire has recovered" in json.loads(post["body"])["title"]
+
+
+# --------------------------------------------------------------------------------------------
+# WebSub: requests for one subscription take effect in the order they arrived
+
+
+class SlowSubscriber:
+    """A subscriber on loopback that confirms every verification; the Nth verification it is
+    asked for waits ``delays[N]`` seconds before its answer (none past the list)."""
+
+    def __init__(self, delays: list[float]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        self.asked: list[str] = []
+        subscriber = self
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                with lock:
+                    n = len(subscriber.asked)
+                    subscriber.asked.append(query["hub.mode"])
+                time.sleep(delays[n] if n < len(delays) else 0.0)
+                body = query["hub.challenge"].encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the hub gave up on this one
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.callback = f"http://127.0.0.1:{self.httpd.server_address[1]}/cb?id=1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+TOPIC = "http://hub.test/feeds/world.atom"
+
+
+def requests_in_order(tmp_path: Path, delays: list[float], *phases: list[str]) -> list[int]:
+    """Send each phase's requests to one (topic, callback), one after another, each while the
+    ones before are still verifying; after each phase, once every verification is over, how
+    many subscriptions are stored."""
+
+    async def main() -> list[int]:
+        store = Store(f"sqlite:///{tmp_path}/hub.db")
+        poster = Poster(allow_private=True)
+        subscriber = SlowSubscriber(delays)
+        hub = Hub(store, poster, lambda: {TOPIC})
+        stored = []
+        try:
+            for modes in phases:
+                for mode in modes:
+                    form = {
+                        "hub.mode": mode,
+                        "hub.topic": TOPIC,
+                        "hub.callback": subscriber.callback,
+                    }
+                    assert (await hub.handle(form)).status == 202
+                    await asyncio.sleep(0.05)
+                await hub.settle(timeout=30)
+                stored.append(len(store.subscribers([TOPIC], datetime.now(UTC))))
+            return stored
+        finally:
+            subscriber.close()
+            await poster.aclose()
+            store.close()
+
+    return asyncio.run(main())
+
+
+def test_an_unsubscribe_after_a_subscribe_still_verifying_wins(tmp_path: Path) -> None:
+    assert requests_in_order(tmp_path, [1.5], ["subscribe", "unsubscribe"]) == [0]
+
+
+def test_the_latest_of_several_requests_wins(tmp_path: Path) -> None:
+    phases = ["subscribe", "unsubscribe", "subscribe"], ["unsubscribe", "subscribe", "unsubscribe"]
+    assert requests_in_order(tmp_path, [1.5, 1.0, 0.0, 1.5, 1.0], *phases) == [1, 0]
+
+
+def test_a_subscribe_after_an_unsubscribe_still_verifying_wins(tmp_path: Path) -> None:
+    assert requests_in_order(tmp_path, [0.0, 1.5], ["subscribe"], ["unsubscribe", "subscribe"]) == [
+        1,
+        1,
+    ]

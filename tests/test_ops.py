@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -353,3 +354,178 @@ def test_a_correction_only_on_the_page_is_found_by_the_next_recheck_in_run(
     )
     record = server.get(f"/api/articles/{article['id']}").json()
     assert record["revision"] == 1 and "تصحيح" in record["revisions"][0]["diff"]
+
+
+# --------------------------------------------------------------------------------------------
+# Health that says what is wrong: a document of another kind, a source that stopped finding
+
+
+def ops_config(folder: Path, sources: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "c.toml"
+    path.write_text(
+        f'[service]\ndatabase = "sqlite:///{folder}/s.db"\nfeeds_dir = "{folder}/feeds"\n'
+        "respect_robots = false\n" + sources,
+        encoding="utf-8",
+    )
+    return path
+
+
+def once_lines(config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "once"],
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in run.stderr, run.stderr
+    return dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
+
+
+def source_status(config: Path) -> dict[str, dict[str, Any]]:
+    """What ``status --json`` shows, read from the store the config names."""
+    from syndicator import config as config_module
+    from syndicator.store import Store
+
+    store = Store(config_module.load(config, environ={}).service.database)
+    try:
+        return {state.id: state.to_json() for state in store.source_states()}
+    finally:
+        store.close()
+
+
+def test_a_document_not_of_the_sources_kind_fails_every_pass(tmp_path: Path, site: Site) -> None:
+    """An rss source on an HTML page that an html source reads too, and one on a local HTML
+    file that happens to be well-formed XML: each pass fails with the reason, never a 304 of
+    the other source's, never "nothing new"."""
+    site.article("story", "الخبر الأول")
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<!DOCTYPE html>\n<html lang="ar"><head><title>صفحة</title></head><body></body></html>\n',
+        encoding="utf-8",
+    )
+    config = ops_config(
+        tmp_path / "kinds",
+        f'[[source]]\nid = "page-html"\nkind = "html"\nurl = "{site.base}/a/story.html"\n'
+        f'[[source]]\nid = "page-rss"\nkind = "rss"\nurl = "{site.base}/a/story.html"\n'
+        f'[[source]]\nid = "file-rss"\nkind = "rss"\nurl = "{page}"\n'
+        f'[[source]]\nid = "feed-html"\nkind = "html"\nurl = "{REPO}/samples/feeds/rss2.xml"\n',
+    )
+    reasons = {
+        "page-rss": "not a feed: the document is an HTML page (the source's kind is 'rss'",
+        "file-rss": "not a feed: the document is an HTML page (the source's kind is 'rss'",
+        "feed-html": "not an HTML page: the document is a feed (the source's kind is 'html'",
+    }
+    for n in range(1, 4):
+        lines = once_lines(config)
+        assert lines["page-html"] == ("1 created" if n == 1 else "not modified"), lines
+        status = source_status(config)
+        for source_id, reason in reasons.items():
+            assert lines[source_id].startswith(f"failed: unusable document: {reason}"), lines
+            row = status[source_id]
+            assert (row["health"], row["failures"]) == ("failing", n), row
+            assert reason in row["last_error"], row
+        assert status["page-html"]["health"] == "ok"
+
+
+def test_a_source_that_keeps_finding_nothing_where_it_found_some_is_degraded(
+    tmp_path: Path, site: Site
+) -> None:
+    def feed(items: int, title: str = "t") -> None:
+        entries = "".join(
+            f"<item><title>خبر {n}</title><link>{site.base}/a/{n}.html</link>"
+            f"<description>{PARAGRAPHS}</description>"
+            "<pubDate>Thu, 03 Dec 2026 09:00:00 GMT</pubDate></item>"
+            for n in range(items)
+        )
+        site.pages["/feed.rss"] = (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}'
+            f"</title><link>{site.base}/</link><description>d</description>{entries}"
+            "</channel></rss>"
+        ).encode()
+
+    config = ops_config(
+        tmp_path / "zero",
+        f'[[source]]\nid = "news"\nkind = "rss"\nurl = "{site.base}/feed.rss"\n'
+        'fetch_pages = "never"\n',
+    )
+
+    def health() -> tuple[str, str | None, int | None]:
+        row = source_status(config)["news"]
+        return row["health"], row["health_reason"], row["last_found"]
+
+    def once() -> str:  # `once`'s own code, in process (the command's cost is its imports)
+        import asyncio
+
+        from syndicator import config as config_module
+        from syndicator.app import App
+
+        app = App(config_module.load(config, environ={}))
+        try:
+            outcome = asyncio.run(app.once())
+        finally:
+            app.close()
+        assert outcome.once is not None
+        (result,) = outcome.once.passes
+        return result.summary()
+
+    feed(2)
+    assert once() == "2 created"
+    assert health() == ("ok", None, 2)
+    feed(0)
+    assert once() == "nothing new"
+    degraded = ("degraded", "found nothing, where an earlier pass found 2", 0)
+    assert health() == degraded
+    assert once() == "not modified"  # the same empty feed: still degraded
+    assert health() == degraded
+    feed(0, title="another empty feed")
+    assert once() == "nothing new"
+    assert health() == degraded
+    feed(2)
+    assert once() == "2 unchanged"
+    assert health() == ("ok", None, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# WebSub: the latest request for a subscription wins, through the real hub
+
+
+def test_the_hub_applies_requests_for_one_subscription_in_arrival_order(
+    server_factory: Callable[..., Server],  # noqa: F811
+) -> None:
+    import sqlite3
+    from contextlib import closing
+    from urllib.parse import urlencode
+
+    from test_notify import SlowSubscriber
+    from test_web import samples_toml
+
+    server = server_factory()
+    (server.config / "10-samples.toml").write_text(samples_toml(every="1h"), encoding="utf-8")
+    (server.config / "20-service.toml").write_text(
+        server.service_toml() + "\n[security]\nallow_private_targets = true\n", encoding="utf-8"
+    )
+    server.start()
+    subscriber = SlowSubscriber([2.0])  # the first verification is answered slowly
+    try:
+        topic = f"{server.base}/feeds/world.atom"
+        for mode in ("subscribe", "unsubscribe"):
+            form = {"hub.mode": mode, "hub.topic": topic, "hub.callback": subscriber.callback}
+            answer = server.request(
+                "POST",
+                "/hub",
+                {"content-type": "application/x-www-form-urlencoded"},
+                urlencode(form).encode(),
+            )
+            assert answer.status == 202, answer.text
+        server.wait_until(lambda: "unsubscribe" in subscriber.asked, "the unsubscribe is verified")
+        assert server.stop() == 0  # shutdown waits for the verifications in flight
+    finally:
+        subscriber.close()
+    with closing(sqlite3.connect(f"file:{server.folder}/syndicator.db?mode=ro", uri=True)) as db:
+        assert db.execute("SELECT topic, callback FROM subscriptions").fetchall() == []
+    assert "superseded by a newer request" in server.output()

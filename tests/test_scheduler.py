@@ -228,3 +228,27 @@ def test_the_scaled_scheduler_refuses_a_reload_whole(tmp_path: Path) -> None:
             active.app.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("last_found", "found_some", "pass_facts", "health", "reason"),
+    [
+        # read, found nothing: degraded, saying what an earlier pass found
+        (5, 5, facts(found=0, read=0), "degraded", "where an earlier pass found 5"),
+        # and on the passes after it, read again or answered 304: still degraded
+        (0, 5, facts(found=0, read=0), "degraded", "where an earlier pass found 5"),
+        (0, 5, facts(not_modified=True, found=0, read=0), "degraded", "earlier pass found 5"),
+        # never found anything, first pass or not
+        (None, None, facts(found=0, read=0), "degraded", "found nothing to read"),
+        (0, None, facts(found=0, read=0), "degraded", "found nothing to read"),
+        (0, None, facts(not_modified=True, found=0, read=0), "degraded", "found nothing to read"),
+        # finding some again, or a 304 of a document that had some: ok
+        (0, 5, facts(found=3, read=3, changed=True), "ok", "read fine"),
+        (4, 4, facts(not_modified=True, found=0, read=0), "ok", "read fine"),
+    ],
+)
+def test_a_source_that_keeps_finding_nothing_stays_degraded(
+    last_found: int | None, found_some: int | None, pass_facts: PassFacts, health: str, reason: str
+) -> None:
+    v = assess("ok", last_found, NOW, NOW, pass_facts, NOW, STALE, found_some=found_some)
+    assert v.health == health and reason in v.reason, v

@@ -206,9 +206,70 @@ def test_feed_updated_is_announced_once_per_region(store: Store) -> None:
 
 def test_validators_are_saved_with_the_pass(store: Store) -> None:
     store.apply("s", [], now=NOW, validators=[("https://n.example/feed", '"e1"', "Tue", 200)])
-    assert store.validators("https://n.example/feed") == ('"e1"', "Tue")
+    assert store.validators("s", "https://n.example/feed") == ('"e1"', "Tue")
     store.apply("s", [], now=NOW, validators=[("https://n.example/feed", '"e2"', None, 200)])
-    assert store.validators("https://n.example/feed") == ('"e2"', None)
+    assert store.validators("s", "https://n.example/feed") == ('"e2"', None)
+
+
+def test_validators_belong_to_a_source_and_a_url(store: Store) -> None:
+    """Two sources reading one address each keep their own validators: one's 304 never
+    stands for the other's read."""
+    url = "https://n.example/page"
+    store.apply("html-source", [], now=NOW, validators=[(url, '"h"', None, 200)])
+    assert store.validators("rss-source", url) is None
+    assert store.validators_of([("rss-source", url), ("html-source", url)]) == {
+        ("html-source", url): ('"h"', None)
+    }
+    store.apply("rss-source", [], now=NOW, validators=[(url, '"r"', "Mon", 200)])
+    assert store.validators("html-source", url) == ('"h"', None)
+    assert store.validators("rss-source", url) == ('"r"', "Mon")
+    with store.transaction() as conn:
+        assert store.record_miss(conn, "rss-source", url, NOW) == 1
+        assert store.record_miss(conn, "rss-source", url, NOW) == 2
+        assert store.record_miss(conn, "html-source", url, NOW) == 1
+
+
+def test_a_version_3_store_keeps_its_validators_per_owning_source(store_url: str) -> None:
+    store = Store(store_url)
+    store.sync_sources([("feed", "rss", "https://n.example/feed"), ("other", "rss", "https://o/")])
+    store.apply("feed", [make("https://n.example/a", "أ", story(1))], now=NOW)
+    store.record_pass("feed", at=NOW, ok=True, status=200, error=None, found=3)
+    # Back to version 3: validators keyed by URL alone, no last_found_some.
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE http_cache"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE http_cache (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, "
+                "checked_at TIMESTAMP NOT NULL, status INTEGER, misses INTEGER NOT NULL DEFAULT 0)"
+            )
+        )
+        for url, etag in (
+            ("https://n.example/feed", '"f"'),  # the listing of source "feed"
+            ("https://n.example/a", '"a"'),  # the page of its article
+            ("https://n.example/sitemap-child.xml", '"c"'),  # nobody's: dropped
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO http_cache (url, etag, checked_at, status, misses) "
+                    "VALUES (:url, :etag, '2026-02-10 12:00:00', 200, 0)"
+                ),
+                {"url": url, "etag": etag},
+            )
+        conn.execute(sa.text("ALTER TABLE sources DROP COLUMN last_found_some"))
+        conn.execute(sa.update(meta).values(value="3"))
+    store.close()
+    upgraded = Store(store_url)
+    try:
+        assert upgraded.schema_version() == SCHEMA_VERSION == 4
+        assert upgraded.validators("feed", "https://n.example/feed") == ('"f"', None)
+        assert upgraded.validators("feed", "https://n.example/a") == ('"a"', None)
+        assert upgraded.validators("other", "https://n.example/feed") is None
+        assert upgraded.validators("feed", "https://n.example/sitemap-child.xml") is None
+        state = upgraded.source_state("feed")
+        assert state is not None and state.last_found_some == 3
+        assert upgraded.integrity_check() == []
+    finally:
+        upgraded.close()
 
 
 def test_entry_ids_are_tag_uris_derived_from_the_key(store: Store, tmp_path: Path) -> None:
@@ -258,7 +319,7 @@ def test_a_version_1_store_upgrades_itself(store_url: str) -> None:
         conn.execute(sa.update(meta).values(value="1"))
     store.close()
     upgraded = Store(url)
-    assert upgraded.schema_version() == SCHEMA_VERSION == 3
+    assert upgraded.schema_version() == SCHEMA_VERSION == 4
     inspect = sa.inspect(upgraded.engine)
     assert {"deliveries", "subscriptions"} <= set(inspect.get_table_names())
     assert "misses" in {c["name"] for c in inspect.get_columns("http_cache")}

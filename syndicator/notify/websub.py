@@ -4,7 +4,11 @@ Publisher: on every change of a region, each configured hub gets ``hub.mode=publ
 ``hub.url`` and ``hub.topic`` for each of the region's feed URLs (hubs differ in which they read).
 
 Hub (``POST /hub``): subscribe and unsubscribe requests for our own feeds are answered 202 and
-then verified asynchronously (intent verification: the callback must echo ``hub.challenge``);
+then verified asynchronously (intent verification: the callback must echo ``hub.challenge``).
+Requests for one (topic, callback) take effect in the order they arrived: the latest wins, and
+an older one still verifying is given up (its verification cancelled), so a slow answer to an
+earlier subscribe can never undo a later unsubscribe. A verified request is written to the
+store with retries if the store fails for a moment;
 the verification request is the callback URL with our parameters appended to its own query
 string, which is kept as it is. Leases have a default, a minimum and a maximum, and run from the
 verification request; ``hub.secret`` makes distributions signed with ``X-Hub-Signature:
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from syndicator.errors import FetchError, NotifyError
+from syndicator.errors import FetchError, NotifyError, StoreError
 from syndicator.fetch import Poster
 from syndicator.store import Store
 
@@ -45,6 +49,7 @@ VERIFY_TIMEOUT = 15.0  # seconds for the whole verification request, however the
 SETTLE_TIMEOUT = 5.0  # seconds shutdown waits for verifications before it gives them up
 MAX_SUBSCRIPTIONS = 10_000
 RETRY_AFTER = 15  # seconds a refused subscriber is told to wait (about one verification timeout)
+STORE_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries of a verified request's write
 
 
 def hub_signature(secret: str, body: bytes) -> str:
@@ -119,6 +124,11 @@ class Hub:
         self._pending: set[asyncio.Task[None]] = set()
         self._reserved = 0  # requests past the checks whose verification is about to start
         self._hosts: Counter[str] = Counter()  # callback host → its verifications held
+        # Per (topic, callback): the number of the newest request, the task of a request still
+        # verifying (a newer one cancels it), and a lock that applies verified ones in turn.
+        self._newest: dict[tuple[str, str], int] = {}
+        self._verifying: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._applying: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def handle(self, form: Mapping[str, str]) -> HubAnswer:
         """A POST to /hub (already form-decoded)."""
@@ -174,7 +184,13 @@ class Hub:
                 if count >= MAX_SUBSCRIPTIONS:
                     self._release(host)
                     return HubAnswer(429, "this hub has all the subscriptions it can take")
-            task = asyncio.ensure_future(self._verify(mode, topic, callback, lease, secret))
+            key = (topic, callback)
+            number = self._newest[key] = self._newest.get(key, 0) + 1
+            older = self._verifying.get(key)
+            if older is not None:
+                older.cancel()  # superseded while still verifying: the newer one decides
+            task = asyncio.ensure_future(self._verify(mode, topic, callback, lease, secret, number))
+            self._verifying[key] = task
         except BaseException:
             self._release(host)
             raise
@@ -185,6 +201,13 @@ class Hub:
         def done(task: asyncio.Task[None]) -> None:
             self._pending.discard(task)
             self._release(host)
+            if self._verifying.get(key) is task:
+                del self._verifying[key]
+            if self._newest.get(key) == number:  # no newer request: forget the key
+                del self._newest[key]
+                lock = self._applying.get(key)
+                if lock is not None and not lock.locked():
+                    del self._applying[key]
 
         task.add_done_callback(done)
         return HubAnswer(202, "accepted: the callback will be asked to confirm")
@@ -195,8 +218,45 @@ class Hub:
             del self._hosts[host]
 
     async def _verify(
-        self, mode: str, topic: str, callback: str, lease: int, secret: str | None
+        self, mode: str, topic: str, callback: str, lease: int, secret: str | None, number: int
     ) -> None:
+        key = (topic, callback)
+        try:
+            verified, asked_at = await self._ask(mode, topic, callback, lease)
+        except asyncio.CancelledError:
+            if self._newest.get(key, number) != number:
+                log.info("websub %s to %s superseded by a newer request", mode, callback)
+                return
+            raise
+        if self._verifying.get(key) is asyncio.current_task():
+            del self._verifying[key]  # verified: from here on a newer request waits its turn
+        if not verified:
+            return
+        async with self._applying.setdefault(key, asyncio.Lock()):
+            for delay in (*STORE_RETRIES, None):
+                if self._newest.get(key) != number:
+                    log.info("websub %s to %s superseded by a newer request", mode, callback)
+                    return
+                try:
+                    if mode == "subscribe":
+                        await asyncio.to_thread(
+                            self.store.subscribe, topic, callback, secret, lease, asked_at
+                        )
+                    else:
+                        await asyncio.to_thread(self.store.unsubscribe, topic, callback)
+                    break
+                except StoreError as e:
+                    if delay is None:
+                        log.error("websub %s to %s verified but not stored: %s", mode, callback, e)
+                        return
+                    log.warning(
+                        "websub %s to %s: the store failed (%s); retrying", mode, callback, e
+                    )
+                    await asyncio.sleep(delay)
+        log.info("websub %s verified: %s → %s", mode, topic, callback)
+
+    async def _ask(self, mode: str, topic: str, callback: str, lease: int) -> tuple[bool, datetime]:
+        """Intent verification: did the subscriber confirm, and when was it asked."""
         challenge = secrets.token_urlsafe(24)
         params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
         if mode == "subscribe":
@@ -208,7 +268,7 @@ class Hub:
                 answer = await self.poster._send("GET", verification_url(callback, params))
         except FetchError as e:
             log.warning("websub %s to %s not verified: %s", mode, callback, e.reason)
-            return
+            return False, asked_at
         except TimeoutError:
             log.warning(
                 "websub %s to %s not verified: no answer within %.0f s",
@@ -216,17 +276,13 @@ class Hub:
                 callback,
                 VERIFY_TIMEOUT,
             )
-            return
+            return False, asked_at
         if not 200 <= answer.status < 300 or answer.body.decode("utf-8", "replace") != challenge:
             log.info(
                 "websub %s to %s refused by the subscriber (HTTP %s)", mode, callback, answer.status
             )
-            return
-        if mode == "subscribe":
-            await asyncio.to_thread(self.store.subscribe, topic, callback, secret, lease, asked_at)
-        else:
-            await asyncio.to_thread(self.store.unsubscribe, topic, callback)
-        log.info("websub %s verified: %s → %s", mode, topic, callback)
+            return False, asked_at
+        return True, asked_at
 
     async def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
         """Wait for the verifications under way (tests, shutdown), at most ``timeout`` seconds;
