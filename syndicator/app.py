@@ -36,7 +36,7 @@ from syndicator.store import ChangeSet, PendingChanges, Store
 def open_store(config: Config) -> Store:
     """The configured store, created or upgraded as needed."""
     host = urlsplit(config.service.base_url).hostname or "syndicator.invalid"
-    return Store(config.service.database, host=host)
+    return Store(config.service.database, host=host, timeout=config.service.database_timeout)
 
 
 @dataclass

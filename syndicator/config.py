@@ -51,6 +51,7 @@ class Service:
     base_url: str = "http://127.0.0.1:8080"
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///var/syndicator.db"
+    database_timeout: float = 30.0  # one store operation's wait for the database, at most
     feeds_dir: Path = Path("feeds")
     user_agent: str = "syndicator/0.1 (+https://github.com/syndicator)"
     api_token_env: str = "SYNDICATOR_API_TOKEN"
@@ -239,6 +240,13 @@ def _recheck(value: Any) -> float | None:
     if value == "off":
         return None
     return _at_most_ten_years(_jitter(value))
+
+
+def _database_timeout(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds > 3600:
+        raise ValueError("longer than an hour")
+    return seconds
 
 
 def _recheck_window(value: Any) -> float:
@@ -445,6 +453,7 @@ class _Validator:
             "base_url",
             "listen",
             "database",
+            "database_timeout",
             "feeds_dir",
             "user_agent",
             "api_token_env",
@@ -472,6 +481,14 @@ class _Validator:
             base_url=base_url.rstrip("/"),
             listen=listen,
             database=self.database(t, d.database),
+            database_timeout=self.get(
+                t,
+                "service",
+                "database_timeout",
+                d.database_timeout,
+                _database_timeout,
+                'a duration from "1s" to "1h"',
+            ),
             feeds_dir=Path(self.get(t, "service", "feeds_dir", str(d.feeds_dir), _text, "a path")),
             user_agent=self.get(t, "service", "user_agent", d.user_agent, _text, "a string"),
             api_token_env=token_env,

@@ -561,6 +561,10 @@ async def run_scheduler(config_path: str | os.PathLike[str] | None) -> None:
                 await one.run(stop)
             except (psycopg.Error, OSError) as e:
                 log.error("scheduler: lost the lock's session (%s); standing by", e)
+            except SyndicatorError as e:  # the store failed while starting: try again shortly
+                log.error("scheduler: %s; trying again in %.0f s", e, STANDBY_POLL)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=STANDBY_POLL)
             finally:
                 active.clear()
                 with contextlib.suppress(psycopg.Error, OSError):

@@ -40,6 +40,8 @@ from syndicator.metrics import Metrics
 from syndicator.notify import Dispatcher, all_topics
 from syndicator.notify.websub import Hub
 from syndicator.scheduler import ReloadResult, Scheduler, triggers_of
+from syndicator.store import SourceState
+from syndicator.supervise import Supervisor
 
 log = logging.getLogger("syndicator")
 
@@ -50,6 +52,7 @@ MEDIA_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
 }
+STORE_RETRY = 15.0  # seconds before a pass the store failed is tried again (at most its interval)
 WATCH_SECONDS = 1.0  # how often ``serve`` looks for feed files another process published
 
 
@@ -174,7 +177,6 @@ class Service:
         self._publish_lock = asyncio.Lock()  # one publish at a time
         self._first_request: float | None = None
         self._running = False
-        self._watch_task: asyncio.Task[None] | None = None
         self.on_reload: Callable[[], None] | None = None  # after a reload that was applied
         self.reload_refused: str | None = None  # why the last reload was refused, until a good one
         # Scaled mode (``run --role web``): publishing is a job for the workers, not ours.
@@ -189,7 +191,7 @@ class Service:
             on_delivery=self._delivered,
         )
         self.hub = Hub(self.app.store, self.poster, lambda: all_topics(self.config))
-        self._dispatching: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor()  # the long-lived tasks: restarted if they die
         self._first_pass: asyncio.Task[None] | None = None
 
     @property
@@ -230,7 +232,7 @@ class Service:
         self._record_next_runs()
         if fresh:
             self._first_pass = asyncio.ensure_future(self._first_passes(fresh))
-        self._dispatching = asyncio.ensure_future(self.dispatcher.run(self._stop))
+        self.supervisor.start("dispatcher", lambda: self.dispatcher.run(self._stop))
         self._running = True
         if self._pending:
             self._retry_publish()
@@ -247,16 +249,17 @@ class Service:
             result = await run_once(
                 self.config, self.store, source_ids=source_ids, fetcher=self.fetcher, now=now
             )
-        except SyndicatorError as e:
+        except SyndicatorError as e:  # the store failed: their scheduled runs read them
             log.error("first passes: %s", e)
             return
         for one in result.passes:
-            self._account(one)
+            state = await self._state(one.source_id)
+            self._account(one, state)
             log.info("source %s: %s", one.source_id, one.summary())
             if not one.ok:
                 with contextlib.suppress(KeyError):  # unless a reload removed it meanwhile
-                    self._back_off(self.config.source(one.source_id), one, now)
-        self._record_next_runs(one.source_id for one in result.passes)
+                    self._back_off(self.config.source(one.source_id), one, now, state)
+        await asyncio.to_thread(self._record_next_runs, [one.source_id for one in result.passes])
         if result.regions:
             self.request_publish(result.regions)
         self.dispatcher.wake.set()
@@ -268,7 +271,7 @@ class Service:
             state = states.get(source.id)
             self.metrics.set_health(source.id, state.health if state else "new")
         await asyncio.to_thread(self.feeds.load)
-        self._watch_task = asyncio.ensure_future(self._watch_feeds())
+        self.supervisor.start("feeds-watcher", self._watch_feeds)
         self._running = True
         log.info(
             "serving what is stored and published: %d feed files in %s",
@@ -289,10 +292,8 @@ class Service:
 
     async def stop(self) -> None:
         self._running = False
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+        if not self.poll:
+            await self.supervisor.stop()
         self.scheduler.shutdown()
         if self._first_pass is not None and not self._first_pass.done():
             self._first_pass.cancel()
@@ -307,9 +308,8 @@ class Service:
             await self._publish_now()
         self._stop.set()
         self.dispatcher.wake.set()
-        if self._dispatching is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._dispatching, timeout=10)
+        await self.supervisor.wait("dispatcher", timeout=10)
+        await self.supervisor.stop()
         await self.hub.settle()
         await self.fetcher.aclose()
         await self.poster.aclose()
@@ -331,25 +331,42 @@ class Service:
         try:
             plan = await source_pass.plan()
             result = await asyncio.to_thread(source_pass.commit, plan)
-        except SyndicatorError as e:  # the store failed: log, keep the schedule
-            log.error("source %s: %s", source_id, e)
+        except SyndicatorError as e:  # the store failed: the pass is tried again soon
+            delay = min(source.every or STORE_RETRY, STORE_RETRY)
+            self.scheduler.defer(source_id, now + timedelta(seconds=delay))
+            log.error(
+                "source %s: %s; the pass is tried again in %s",
+                source_id,
+                e,
+                config_module.format_duration(delay),
+            )
             return None
-        self._account(result)
+        state = await self._state(source_id)
+        self._account(result, state)
         if not result.ok:
-            self._back_off(source, result, now)
+            self._back_off(source, result, now, state)
         else:
             log.info("source %s: %s", source_id, result.summary())
-        self._record_next_runs([source_id])
+        await asyncio.to_thread(self._record_next_runs, [source_id])
         if result.changes.regions:
             self.request_publish(result.changes.regions)
         if result.changes.changed or result.event:
             self.dispatcher.wake.set()
         return result
 
-    def _back_off(self, source: Source, result: PassResult, now: datetime) -> None:
+    async def _state(self, source_id: str) -> SourceState | None:
+        """A source's stored state, or None when the store cannot say right now."""
+        try:
+            return await asyncio.to_thread(self.store.source_state, source_id)
+        except SyndicatorError as e:
+            log.warning("source %s: its state cannot be read: %s", source_id, e)
+            return None
+
+    def _back_off(
+        self, source: Source, result: PassResult, now: datetime, state: SourceState | None
+    ) -> None:
         """After a failed pass (begun at ``now``): the next run waits longer with each failure
         in a row, and at least as long as the server's Retry-After."""
-        state = self.store.source_state(source.id)
         failures = state.failures if state else 1
         delay = retry_delay(source.every or 3600, failures, result.retry_after)
         self.scheduler.defer(source.id, now + timedelta(seconds=delay))
@@ -360,7 +377,7 @@ class Service:
             config_module.format_duration(delay),
         )
 
-    def _account(self, result: PassResult) -> None:
+    def _account(self, result: PassResult, state: SourceState | None) -> None:
         m = self.metrics
         outcome = "failed" if not result.ok else "not-modified" if result.not_modified else "ok"
         m.passes.labels(result.source_id, outcome).inc()
@@ -371,17 +388,21 @@ class Service:
                 m.articles.labels(change).inc(n)
         m.fetches.labels(result.source_id, "error" if not result.ok else outcome).inc()
         m.set_health(result.source_id, result.health)
-        state = self.store.source_state(result.source_id)
         if state is not None:
             m.failures.labels(result.source_id).set(state.failures)
             if state.last_success_at:
                 m.last_success.labels(result.source_id).set(state.last_success_at.timestamp())
 
     def _record_next_runs(self, only: Iterable[str] | None = None) -> None:
+        """Store the scheduler's next runs (for status and serve); a store that fails only
+        delays that: the schedules themselves live in the scheduler."""
         runs = self.scheduler.next_runs()
-        for source_id in only if only is not None else runs:
-            if source_id in runs:
-                self.store.set_next_due(source_id, runs[source_id])
+        try:
+            for source_id in only if only is not None else runs:
+                if source_id in runs:
+                    self.store.set_next_due(source_id, runs[source_id])
+        except SyndicatorError as e:
+            log.warning("next runs not recorded: %s", e)
 
     # -- publishing, debounced -------------------------------------------------------------
 
@@ -540,11 +561,11 @@ class Service:
 
     def problems(self) -> list[str]:
         """What makes the service itself degraded, whatever its sources' health: a refused
-        reload (until a good one)."""
+        reload (until a good one), a background task that died (recently)."""
         out = []
         if self.reload_refused is not None:
             out.append(f"last reload refused ({self.reload_refused})")
-        return out
+        return out + self.supervisor.problems()
 
     def _delivered(self, target: str, outcome: str) -> None:
         kind = target.split(":", 1)[0]

@@ -11,9 +11,12 @@ The schema is versioned and upgrades itself. This module does not fetch, extract
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import json
+import math
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -361,19 +364,28 @@ def text_diff(before: Sequence[str], after: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-class Store:
-    """The database. Open it with a URL; it creates or upgrades its schema on open."""
+DEFAULT_TIMEOUT = 30.0  # seconds one operation waits for the database ([service] database_timeout)
 
-    def __init__(self, url: str, *, host: str = "syndicator.invalid") -> None:
+
+class Store:
+    """The database. Open it with a URL; it creates or upgrades its schema on open.
+
+    Every error the database raises, wherever the engine is used (here, or in a caller holding
+    one of its connections), leaves as a StoreError: one hook on the engine maps them, and
+    every public method maps what SQLAlchemy raises on its own (a pool timeout)."""
+
+    def __init__(
+        self, url: str, *, host: str = "syndicator.invalid", timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self.url = url
         self.host = host
         try:
-            self.engine = self._engine(url)
+            self.engine = self._engine(url, timeout)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot open the store at {_safe_url(url)}: {e}") from e
         try:
             self.upgrade()
-        except SQLAlchemyError as e:
+        except (SQLAlchemyError, StoreError) as e:
             self.engine.dispose()
             raise StoreError(f"cannot open the store at {_safe_url(url)}: {e}") from e
         except BaseException:
@@ -381,12 +393,12 @@ class Store:
             raise
 
     @staticmethod
-    def _engine(url: str) -> Engine:
+    def _engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(url, connect_args={"timeout": 30})
+            engine = sa.create_engine(url, connect_args={"timeout": timeout})
 
             @sa_event.listens_for(engine, "connect")
             def _pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -394,15 +406,22 @@ class Store:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
                 cursor.close()
 
-            return engine
-        if url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url[len("postgres://") :]
-        elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        return sa.create_engine(url, pool_pre_ping=True)
+        else:
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            engine = sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_timeout=timeout,
+                connect_args={"connect_timeout": max(1, math.ceil(timeout))},
+            )
+        sa_event.listen(engine, "handle_error", _store_error)
+        return engine
 
     def close(self) -> None:
         self.engine.dispose()
@@ -1969,6 +1988,36 @@ class Store:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(subscriptions)).scalar() or 0
             )
+
+
+def _store_error(context: sa.engine.ExceptionContext) -> StoreError | None:
+    """The engine's errors as ours: what the database raised, once, at the store's edge. (A
+    failed pre-ping is the pool's to handle: it reconnects.)"""
+    if context.is_pre_ping:
+        return None
+    cause = str(context.original_exception).strip().splitlines()
+    kind = type(context.original_exception).__name__
+    return StoreError(f"the database failed ({kind}: {cause[0] if cause else 'no detail'})")
+
+
+def _mapped(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except SQLAlchemyError as e:
+            raise StoreError(f"the database failed ({type(e).__name__}: {e})") from e
+
+    return call
+
+
+for _name, _member in list(vars(Store).items()):
+    if (
+        not _name.startswith("_")
+        and _name != "transaction"  # a context manager, which maps its own errors
+        and inspect.isfunction(_member)
+    ):
+        setattr(Store, _name, _mapped(_member))
 
 
 def _outranks(priority: Mapping[str, int] | None, source: str | None, other: str | None) -> bool:

@@ -578,6 +578,7 @@ class Web:
             "store": "ok",
             "sources": {},
             "feeds": len(service.feeds.paths()),
+            "tasks": service.supervisor.report(),
         }
         try:
             states = await asyncio.wait_for(
@@ -597,8 +598,11 @@ class Web:
         if counts.get("failing") or counts.get("degraded") or counts.get("stale"):
             body["status"] = "degraded"
         if service.reload_refused is not None:
-            body["status"] = "degraded"
             body["reload"] = f"last reload refused ({service.reload_refused})"
+        problems = service.problems()
+        if problems:
+            body["status"] = "degraded"
+            body["problems"] = problems
         return json_response(200, body)
 
     async def metrics(self, request: Request) -> Response:
@@ -1395,6 +1399,20 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "uptime_seconds": {"type": "number"},
                         "store": string,
                         "sources": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "tasks": {
+                            "type": "object",
+                            "description": "The background tasks (dispatcher; serve: the feeds "
+                            "watcher): state running or restarting, restarts, last error",
+                        },
+                        "reload": {
+                            "type": "string",
+                            "description": "last reload refused (why), until a reload succeeds",
+                        },
+                        "problems": {
+                            "type": "array",
+                            "items": string,
+                            "description": "What makes the service degraded besides its sources",
+                        },
                     },
                 },
                 "Reload": {

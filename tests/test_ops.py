@@ -529,3 +529,238 @@ def test_the_hub_applies_requests_for_one_subscription_in_arrival_order(
     with closing(sqlite3.connect(f"file:{server.folder}/syndicator.db?mode=ro", uri=True)) as db:
         assert db.execute("SELECT topic, callback FROM subscriptions").fetchall() == []
     assert "superseded by a newer request" in server.output()
+
+
+# --------------------------------------------------------------------------------------------
+# Background work: a task that dies is restarted, and /healthz says which and why
+
+
+def test_a_task_that_dies_is_restarted_and_health_says_which_and_why(tmp_path: Path) -> None:
+    import asyncio
+
+    from test_web import asgi_call
+
+    from syndicator import config as config_module
+    from syndicator.service import Service
+    from syndicator.supervise import Supervisor, TaskState
+    from syndicator.web import make_app
+
+    async def supervised() -> tuple[list[str], dict[str, Any], list[str]]:
+        runs: list[str] = []
+        supervisor = Supervisor()
+
+        async def flaky() -> None:
+            runs.append("run")
+            if len(runs) == 1:
+                raise RuntimeError("a bug")
+            await asyncio.sleep(30)
+
+        supervisor.start("dispatcher", flaky)
+        while len(runs) < 2:
+            await asyncio.sleep(0.05)
+        report, problems = supervisor.report(), supervisor.problems()
+        await supervisor.stop()
+        return runs, report, problems
+
+    runs, report, problems = asyncio.run(supervised())
+    assert runs == ["run", "run"]
+    assert report["dispatcher"]["state"] == "running" and report["dispatcher"]["restarts"] == 1
+    assert report["dispatcher"]["last_error"] == "RuntimeError: a bug"
+    assert problems == [
+        "task dispatcher was restarted (1 time(s); the last time it died: RuntimeError: a bug)"
+    ]
+
+    # What /healthz and the status page make of it.
+    (tmp_path / "c.toml").write_text(
+        f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n',
+        encoding="utf-8",
+    )
+    service = Service(config_module.load(tmp_path / "c.toml", environ={}), poll=False)
+    try:
+        state = service.supervisor.tasks["dispatcher"] = TaskState("dispatcher")
+        state.running, state.restarts, state.last_error = False, 1, "OperationalError: gone"
+        state.last_failure = datetime.now(UTC)
+        app = make_app(service)
+        health = json.loads(asgi_call(app, "GET", "/healthz").body)
+        assert health["status"] == "degraded"
+        assert health["tasks"]["dispatcher"]["state"] == "restarting"
+        assert health["problems"] == ["task dispatcher died (OperationalError: gone); restarting"]
+        page = asgi_call(app, "GET", "/status").body.decode()
+        assert "degraded: task dispatcher died (OperationalError: gone); restarting" in page
+    finally:
+        service.app.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The database away for a few seconds: every event is delivered afterwards, without a restart
+
+AWAY = 5.0  # seconds the database is taken away
+
+
+class DatabaseAway:
+    """Takes the service's database away and gives it back: on SQLite, another process holds
+    the database's write lock (``BEGIN EXCLUSIVE``: every write waits, and fails after the
+    service's ``database_timeout``); on PostgreSQL, the database refuses connections and the
+    service's are terminated."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind, self.url = kind, url
+        self.holder: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> DatabaseAway:
+        if self.kind == "sqlite":
+            path = self.url.removeprefix("sqlite:///")
+            self.holder = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sqlite3, sys, time\n"
+                    "db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
+                    "db.execute('BEGIN EXCLUSIVE')\n"
+                    "print('held', flush=True)\n"
+                    "sys.stdin.readline()\n"
+                    "db.execute('COMMIT')\n",
+                    path,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert self.holder.stdout is not None
+            assert self.holder.stdout.readline().strip() == "held"
+        else:
+            name = self.url.rsplit("/", 1)[1]
+            self._admin(
+                f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false',
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+            )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.holder is not None:
+            self.holder.communicate(input="\n", timeout=30)  # commits, exits, pipes closed
+        else:
+            name = self.url.rsplit("/", 1)[1]
+            self._admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+    def _admin(self, *statements: str) -> None:
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(
+            self.url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
+        )
+        try:
+            with admin.connect() as conn:
+                for statement in statements:
+                    conn.execute(sa.text(statement))
+        finally:
+            admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(kind, URL): a SQLite file, or a fresh PostgreSQL database (skipped where none answers)."""
+    if request.param == "sqlite":
+        yield "sqlite", f"sqlite:///{tmp_path}/away.db"
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    postgres = os.environ.get(
+        "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+    )
+    admin = sa.create_engine(f"{postgres}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {postgres}")
+    name = f"syndicator_away_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield "postgresql", f"{postgres}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_every_event_is_delivered_after_the_database_was_away(
+    server_factory: Callable[..., Server],  # noqa: F811
+    database: tuple[str, str],
+    shared_dir: Path,
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from conftest import run_receiver
+
+    kind, url = database
+    server = server_factory()
+    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=3) as receiver:
+        (server.config / "10-service.toml").write_text(
+            server.service_toml().replace(
+                f'database = "sqlite:///{server.folder}/syndicator.db"',
+                f'database = "{url}"'
+                # SQLite waits for a lock (30 s by default): the test waits one second.
+                + ('\ndatabase_timeout = "1s"' if kind == "sqlite" else ""),
+            )
+            + '\n[security]\nallow_private_targets = true\n[[region]]\nid = "world"\n'
+            f'[[notify]]\nkind = "webhook"\nurl = "{receiver.base}/hook"\n'
+            'events = ["article.created"]\n'
+            # a source read every second: its passes meet the database away too
+            f'[[source]]\nid = "steady"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n'
+            'every = "1s"\njitter = "0s"\nregions = ["world"]\n',
+            encoding="utf-8",
+        )
+        server.start()
+
+        def push(n: int) -> int:
+            body = json.dumps(
+                {
+                    "url": f"https://push.example/world/{n}",
+                    "title": f"خبر رقم {n}",
+                    "paragraphs": [f"نص الخبر رقم {n}، وفيه ما يكفي من الكلام."],
+                    "regions": ["world"],
+                }
+            )
+            return server.post("/api/articles", body).status
+
+        def delivered() -> set[str]:
+            return {
+                json.loads(p["body"])["article"]["url"]
+                for p in receiver.posts()
+                if p["answered"] == 204
+            }
+
+        # Two events wait for their deliveries (the receiver fails its first three POSTs) when
+        # the database goes away.
+        assert push(1) == 200 and push(2) == 200
+        with DatabaseAway(kind, url):
+            started = time.monotonic()
+            refused = push(3)  # a write while the database is away: refused, not lost
+            assert refused == 503, refused
+            while time.monotonic() - started < AWAY:
+                assert server.get("/feeds/world.atom").status in (200, 404)  # still serving
+                time.sleep(0.2)
+        assert server.wait_until(lambda: push(3) == 200, "a push is stored again", seconds=30)
+        assert push(4) == 200
+        pushed = {f"https://push.example/world/{n}" for n in (1, 2, 3, 4)}
+        stored = {a["url"] for a in server.get("/api/articles?limit=500").json()}
+        assert pushed < stored  # and the source's articles
+        server.wait_until(lambda: delivered() == stored, "every event delivered", seconds=60)
+        health = server.get("/healthz").json()
+        assert health["tasks"]["dispatcher"] == {
+            "state": "running",
+            "restarts": 0,
+            "last_error": None,
+            "last_failure": None,
+        }, health
+        log = server.output()
+        assert "Traceback" not in log and "never retrieved" not in log, log
+        assert "notifications: the store answers again" in log, log
+        assert re.search(r"source steady: .*the pass is tried again in 1s", log), log

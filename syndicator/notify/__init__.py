@@ -35,6 +35,8 @@ log = logging.getLogger("syndicator.notify")
 DEFAULT_ATTEMPTS = 8
 BASE_DELAY = 2.0
 MAX_DELAY = 3600.0
+STORE_PAUSE = 1.0  # seconds the loop waits after the store failed, doubled each time …
+STORE_PAUSE_CAP = 60.0  # … up to a minute
 FEED_TYPES = {
     "atom": "application/atom+xml",
     "rss": "application/rss+xml",
@@ -156,19 +158,32 @@ class Dispatcher:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The service's loop: deliver, then sleep until the next retry or a wake-up."""
+        """The service's loop: deliver, then sleep until the next retry or a wake-up. While
+        the store fails, it waits longer after each failure (1 s doubling up to a minute)
+        and tries again: what was not recorded as delivered is delivered again (at least
+        once), and nothing waiting in the outbox is lost."""
+        failures = 0
         while not stop.is_set():
             # Cleared before the round, not after it: a wake-up during the round (a push, a
             # publish) starts the next one at once instead of waiting for the timeout.
             self.wake.clear()
             try:
                 attempted = (await self.deliver_due()).attempted
+                next_at = (
+                    None if attempted else await asyncio.to_thread(self.store.next_delivery_at)
+                )
             except StoreError as e:
-                log.error("notifications: %s", e)
-                attempted = 0
+                failures += 1
+                pause = min(STORE_PAUSE_CAP, STORE_PAUSE * 2 ** (failures - 1))
+                log.error("notifications: %s; trying again in %.0f s", e, pause)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+                continue
+            if failures:
+                log.info("notifications: the store answers again")
+                failures = 0
             if attempted:
                 continue  # a round sends one delivery per target: the next may be due already
-            next_at = await asyncio.to_thread(self.store.next_delivery_at)
             wait = 1.0
             if next_at is not None:
                 wait = max(0.05, min(wait, (next_at - datetime.now(UTC)).total_seconds()))
