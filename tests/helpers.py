@@ -1,5 +1,8 @@
 """Helpers that several test modules share (import as ``from helpers import …``).
 
+``postgres_database`` makes a fresh PostgreSQL database for a test and drops it afterwards
+(skipping the test, saying why, where no server answers).
+
 ``Site`` is a small web site on loopback whose pages a test sets, changes and takes down, with
 ETags and 304s as a real server gives them.
 
@@ -11,15 +14,22 @@ skipped, with the reason, when jing or the shared folder is missing.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+POSTGRES = os.environ.get(
+    "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
 ATOM_SCHEMA = SHARED / "schemas" / "atom.rnc"
 
 
@@ -114,3 +124,26 @@ class Site:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def postgres_database(prefix: str = "syndicator_test") -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped afterwards (its connections too)."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: PostgreSQL tests skipped")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

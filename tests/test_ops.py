@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import PARAGRAPHS, Site
+from helpers import PARAGRAPHS, Site, postgres_database
 from test_web import REPO, Server, server_factory  # noqa: F401 (a fixture)
 
 BEIRUT = ZoneInfo("Asia/Beirut")
@@ -33,18 +33,23 @@ def site() -> Iterator[Site]:
     s.close()
 
 
-def command(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m syndicator --config FOLDER ARGS`` on the server's config and store."""
+def syndicator(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m syndicator --config CONFIG ARGS``, run where the config is."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
     return subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(server.config), *args],
-        cwd=server.folder,
+        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
+        cwd=config.parent if config.is_file() else config,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def command(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    """A command on the server's config and store."""
+    return syndicator(server.config, *args)
 
 
 def next_local(hour: int, zone: ZoneInfo, after: datetime) -> datetime:
@@ -286,16 +291,7 @@ def recheck_config(folder: Path, site: Site, recheck: str, every: str = "1h") ->
 
 
 def once_command(config: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
-    run = subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config), "once"],
-        cwd=config.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = syndicator(config, "once")
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
 
@@ -372,16 +368,7 @@ def ops_config(folder: Path, sources: str) -> Path:
 
 
 def once_lines(config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
-    run = subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config), "once"],
-        cwd=config.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = syndicator(config, "once")
     assert "Traceback" not in run.stderr, run.stderr
     return dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
 
@@ -664,29 +651,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
     if request.param == "sqlite":
         yield "sqlite", f"sqlite:///{tmp_path}/away.db"
         return
-    import uuid
-
-    import sqlalchemy as sa
-
-    postgres = os.environ.get(
-        "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
-    )
-    admin = sa.create_engine(f"{postgres}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {postgres}")
-    name = f"syndicator_away_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield "postgresql", f"{postgres}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database("syndicator_away") as url:
+        yield "postgresql", url
 
 
 def test_every_event_is_delivered_after_the_database_was_away(

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import feedparser
 import pytest
+from helpers import postgres_database
 
 from syndicator import config as config_module
 from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -1118,11 +1119,6 @@ def test_accept_encoding_and_if_none_match_parsing() -> None:
 # The store's queries behind the API and the chart, on SQLite and PostgreSQL
 
 
-POSTGRES = os.environ.get(
-    "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
-)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
@@ -1130,26 +1126,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield s
         s.close()
         return
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: PostgreSQL store tests skipped")
-    name = f"syndicator_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    s = Store(f"{POSTGRES}/{name}", host="test.example")
-    try:
-        yield s
-    finally:
-        s.close()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        s = Store(url, host="test.example")
+        try:
+            yield s
+        finally:
+            s.close()
 
 
 def stored_article(n: int, region: str, when: datetime) -> Article:
