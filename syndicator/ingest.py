@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +31,8 @@ from syndicator.fetch import Fetched, Fetcher, Validators
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
 from syndicator.normalize import canonical_url, normalize_article, zone
 from syndicator.store import ChangeSet, SourceState, Store
+
+log = logging.getLogger("syndicator.ingest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ def read_document(
     tz = zone(source.timezone) if source and source.timezone else None
     articles: list[Article] = []
     errors: list[str] = []
-    for draft in extraction.articles:
+    for n, draft in enumerate(extraction.articles, 1):
         try:
             article = normalize_article(
                 draft,
@@ -89,6 +92,9 @@ def read_document(
             )
         except ExtractError as e:
             errors.append(str(e))
+            continue
+        except Exception as e:  # one item that cannot be read is dropped alone, never the rest
+            errors.append(f"{url}: item {n} dropped, unreadable: {type(e).__name__}: {e}")
             continue
         if rules or (source and source.regions):
             matches = region_rules.route(article, rules, source.regions if source else ())
@@ -242,6 +248,12 @@ class SourcePass:
             plan.result.ok, plan.result.error = False, f"unusable document: {e.reason}"
             plan.articles.clear()
             plan.validators.clear()
+        except Exception as e:  # a bug met by this source's input: it fails alone, logged
+            log.error("source %s: pass failed", self.source.id, exc_info=True)
+            plan.result.ok = False
+            plan.result.error = f"internal error ({type(e).__name__}: {e}); see the log"
+            plan.articles.clear()
+            plan.validators.clear()
         plan.result.duration = time.monotonic() - started
         return plan
 
@@ -384,7 +396,7 @@ class SourcePass:
             children, unchanged = await self._child_sitemaps(plan, document.sitemaps)
             teasers += children
         plan.result.found = len(document.articles) + len(teasers) + unchanged
-        plan.result.page_errors.extend(document.errors)
+        self._unreadable(plan, listing.final_url, document.errors)
 
         ready: list[Article] = []
         wanted: dict[str, Article | None] = {}  # page URL → the feed item it completes
@@ -431,6 +443,15 @@ class SourcePass:
                 (source.url, listing.etag, listing.last_modified, listing.status)
             )
 
+    def _unreadable(self, plan: _Plan, url: str, errors: Sequence[str]) -> None:
+        """Documents and items that were fetched but could not be read: counted against the
+        pass and recorded in the source's fetch log (the rest of the pass goes on)."""
+        for error in errors:
+            plan.result.page_errors.append(error)
+            plan.log.append(
+                {"url": url, "at": self.now, "outcome": "unreadable", "reason": error[:2000]}
+            )
+
     def _rechecks(self) -> list[str]:
         """Pages of this source's recent articles due for a recheck (``recheck`` and
         ``recheck_window`` of the source), at most RECHECK_LIMIT a pass, oldest check first."""
@@ -461,7 +482,7 @@ class SourcePass:
             try:
                 doc = read_document(child.body, child.final_url, now=self.now, kind="sitemap")
             except ExtractError as e:
-                plan.result.page_errors.append(f"{url}: {e.reason}")
+                self._unreadable(plan, url, [f"{url}: {e.reason}"])
                 continue
             teasers.extend(doc.teasers)
             plan.validators.append((url, child.etag, child.last_modified, child.status))
@@ -499,9 +520,9 @@ class SourcePass:
                 kind="html",
             )
         except ExtractError as e:
-            plan.result.page_errors.append(f"{url}: {e.reason}")
+            self._unreadable(plan, url, [f"{url}: {e.reason}"])
             return []
-        plan.result.page_errors.extend(document.errors)
+        self._unreadable(plan, url, document.errors)
         plan.validators.append((url, fetched.etag, fetched.last_modified, fetched.status))
         if document.kind != "article":
             return []  # a sitemap also lists section pages: not articles, not errors

@@ -34,8 +34,28 @@ from syndicator.model import Article, Draft, Image
 
 _SPACES = re.compile(r"[^\S\n][^\S\n]*")  # not "[…]+": a leading class is searched faster
 _NEWLINES = re.compile(r"\s*\n\s*")
-# Zero-width characters and control characters other than newline and tab (\r included).
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200b\ufeff\u2060\u180e]")
+# Zero-width characters, control characters other than newline and tab (\r included), and the
+# explicit bidi embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): an
+# override left open reverses whatever follows it in a reader. The implicit marks a language
+# needs (LRM U+200E, RLM U+200F, ALM U+061C) are kept.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f\u200b\ufeff\u2060\u180e\u202a-\u202e\u2066-\u2069]"
+)
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: each lone surrogate (JSON's ``"\\ud800"`` decodes to one; no
+    encoder takes it) replaced by U+FFFD. A pair decoded from JSON is one character already."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def strip_bidi_controls(text: str) -> str:
+    """``text`` without the explicit bidi embeddings, overrides and isolates (marks are kept)."""
+    return text if text.isascii() else text.translate(_BIDI_CONTROLS)
 
 
 def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
@@ -47,8 +67,10 @@ def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
     # Invisible characters, and all whitespace but the space, are unprintable: most texts are
     # printable, which is quicker to test than to look for them.
     printable = text.isprintable()
-    if not printable and _INVISIBLE.search(text):
-        text = _INVISIBLE.sub("", text)
+    if not printable:
+        if _INVISIBLE.search(text):
+            text = _INVISIBLE.sub("", text)
+        text = valid_text(text)
     if keep_newlines:
         return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
     if printable and "  " not in text and text[:1] != " " and text[-1:] != " ":
@@ -287,7 +309,10 @@ def parse_date(
     assert parsed is not None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=tz or UTC)
-    result = parsed.astimezone(UTC)
+    try:
+        result = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00: before year 1 once in UTC
+        raise DateError(f"not a date: {value!r} falls outside the years 1 to 9999 in UTC") from None
     if result < EARLIEST:
         raise DateError(f"implausible date {result:%Y-%m-%d}: before 1990")
     if now is not None and result > now + FUTURE_SLACK:
@@ -298,7 +323,10 @@ def parse_date(
 def _parse_text(raw: str) -> datetime | None:
     if _EPOCH.match(raw):
         seconds = int(raw) / (1000 if len(raw) > 11 else 1)
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     iso = raw.replace("Z", "+00:00") if raw.endswith("Z") else raw
     try:
         return datetime.fromisoformat(iso)
@@ -308,7 +336,7 @@ def _parse_text(raw: str) -> datetime | None:
         try:
             # RFC 822 "-0000" means "offset unknown": email.utils gives a naive datetime then.
             return parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             pass
     m = _MONTH_RE.search(raw)
     if m:
@@ -609,7 +637,7 @@ def sanitize_html(fragment: str, base_url: str | None) -> str:
         return value
 
     attributes = {tag: set(attrs) for tag, attrs in SAFE_ATTRIBUTES.items()}
-    return nh3.clean(
+    cleaned: str = nh3.clean(
         fragment,
         tags=set(SAFE_TAGS),
         clean_content_tags={
@@ -633,6 +661,7 @@ def sanitize_html(fragment: str, base_url: str | None) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     ).strip()
+    return strip_bidi_controls(cleaned)
 
 
 # fmt: off
@@ -1022,6 +1051,7 @@ def normalize_article(
     Problems that do not stop the article (an implausible date) are kept in ``warnings``.
     """
     warnings: list[str] = []
+    draft = _valid_draft(draft)
     base = draft.canonical or draft.url
     if draft.body is not None:
         body = draft.body
@@ -1108,6 +1138,34 @@ def normalize_article(
         method=draft.method,
         warnings=tuple(warnings),
     )
+
+
+_DRAFT_TEXTS = (
+    "url", "title", "canonical", "guid", "subtitle", "summary", "section", "dateline",
+    "language", "published", "updated", "body_html", "body_text", "key",
+)  # fmt: skip
+
+
+def _valid_draft(draft: Draft) -> Draft:
+    """The draft with every string valid Unicode (see :func:`valid_text`): nothing downstream
+    (lxml, the hash, URL quoting, the store) takes a lone surrogate."""
+    changes: dict[str, object] = {}
+    for name in _DRAFT_TEXTS:
+        value = getattr(draft, name)
+        if value and (fixed := valid_text(value)) is not value:
+            changes[name] = fixed
+    for name in ("categories", "bylines"):
+        values: tuple[str, ...] = getattr(draft, name)
+        fixed_all = tuple(valid_text(v) for v in values)
+        if fixed_all != values:
+            changes[name] = fixed_all
+    images = tuple(
+        Image(*(valid_text(v) if v else v for v in (i.url, i.caption, i.credit)))
+        for i in draft.images
+    )
+    if images != draft.images:
+        changes["images"] = images
+    return replace(draft, **changes) if changes else draft  # type: ignore[arg-type]
 
 
 # Limits on what one article may carry: hostile or broken pages are cut, with a warning.

@@ -317,3 +317,15 @@ def receiver(shared_dir: Path, tmp_path: Path) -> Iterator[Receiver]:
     """``receiver.py`` for this test: webhook target and WebSub subscriber."""
     with run_receiver(shared_dir, tmp_path / "receiver") as r:
         yield r
+
+
+@pytest.fixture
+def hostile_site() -> Iterator[Any]:
+    """A :class:`helpers.HostileSite` on 127.0.0.1 for this test."""
+    from helpers import HostileSite
+
+    site = HostileSite()
+    try:
+        yield site
+    finally:
+        site.close()

@@ -8,21 +8,28 @@ ETags and 304s as a real server gives them.
 
 ``jing_validate`` checks Atom documents against RFC 4287's RELAX NG schema in
 ``../shared/schemas/atom.rnc`` with jing (``apt-get install jing``); a test that calls it is
-skipped, with the reason, when jing or the shared folder is missing.
+skipped, with the reason, when jing or the shared folder is missing. ``HostileSite`` is a
+loopback server whose every answer a test chooses (status, headers, body, trickled or not);
+``Deployment`` is a one-file config in a temporary folder run through ``python -m syndicator``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.server
+import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +154,136 @@ def postgres_database(prefix: str = "syndicator_test") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+# --------------------------------------------------------------------------------------------
+# A hostile site: a loopback HTTP server whose every answer a test chooses
+
+
+@dataclass
+class Route:
+    """One path's answer: status, headers and body, sent at once or ``drip`` seconds apart
+    per ``chunk`` bytes (a server that trickles its body)."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0
+    chunk: int = 1
+
+
+class HostileSite:
+    """A threaded HTTP/1.1 server on ``host`` (a loopback address) and a free port. Paths
+    without a route answer 404 (robots.txt included); ``seen`` lists the paths asked for."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.routes: dict[str, Route] = {}
+        self.seen: list[str] = []
+        self._stop = threading.Event()
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:
+                site.seen.append(self.path)
+                route = site.routes.get(self.path) or Route(b"not here", 404)
+                try:
+                    self.send_response(route.status)
+                    for key, value in route.headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(route.body)))
+                    self.end_headers()
+                    if not route.drip:
+                        self.wfile.write(route.body)
+                        return
+                    self.wfile.flush()
+                    for n in range(0, len(route.body), route.chunk):
+                        if site._stop.wait(route.drip):
+                            break
+                        self.wfile.write(route.body[n : n + route.chunk])
+                        self.wfile.flush()
+                except OSError:  # the client hung up: what some tests are for
+                    self.close_connection = True
+
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://{host}:{self.server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def route(
+        self,
+        path: str,
+        body: bytes | str,
+        *,
+        status: int = 200,
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+        drip: float = 0.0,
+        chunk: int = 1,
+    ) -> str:
+        """Answer ``path`` so from now on; returns its URL."""
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        sent = {"Content-Type": content_type, **(headers or {})}
+        self.routes[path] = Route(data, status, sent, drip, chunk)
+        return self.url(path)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=10)
+
+
+# --------------------------------------------------------------------------------------------
+# A small deployment of the real command line
+
+
+class Deployment:
+    """One config file (``[service]`` in a temporary folder, one region ``world`` that every
+    source feeds, the sources given), run with ``python -m syndicator``."""
+
+    def __init__(self, folder: Path, sources: str = "", extra: str = "") -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.feeds = folder / "feeds"
+        self.database = os.environ.get("SYNDICATOR_DATABASE") or f"sqlite:///{folder}/s.db"
+        self.config = folder / "syndicator.toml"
+        self.config.write_text(
+            f'[service]\nbase_url = "http://127.0.0.1:8080"\n'
+            f'database = "sqlite:///{folder}/s.db"\nfeeds_dir = "{self.feeds}"\n'
+            f"{extra}\n"
+            '[[region]]\nid = "world"\ntitle = "World"\n' + sources,
+            encoding="utf-8",
+        )
+
+    @staticmethod
+    def source(source_id: str, kind: str, url: str, **more: Any) -> str:
+        settings = "".join(f"{k} = {json.dumps(v)}\n" for k, v in more.items())
+        return (
+            f'\n[[source]]\nid = "{source_id}"\nkind = "{kind}"\nurl = "{url}"\n'
+            f'regions = ["world"]\n{settings}'
+        )
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+        return subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.folder,
+            env=env,
+        )
+
+    def feed(self, name: str = "world.json") -> Any:
+        text = (self.feeds / name).read_text(encoding="utf-8")
+        return json.loads(text) if name.endswith(".json") else text
