@@ -137,6 +137,19 @@ def check_id(value: str, what: str = "region") -> str:
     return value
 
 
+def web_link(url: str | None) -> str:
+    """``url`` if a reader may be sent there (http or https with a host, no whitespace or
+    control character), else "": a feed never links to ``file:``, ``javascript:``, ``data:``
+    or anything else, whatever reached the store (a local source's pages keep no link)."""
+    if not url or not url.isprintable() or " " in url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme in ("http", "https") and parts.hostname else ""
+
+
 def _clean(text: str | None) -> str:
     """Text that XML 1.0 can carry (the few control characters it cannot are dropped)."""
     if not text:
@@ -230,14 +243,15 @@ def _item(entry: Entry, base_url: str, titles: Mapping[str, str], c: Callable[[A
         categories.append((section, f"{base_url}/sections", section))
     images = []
     for image in a.images:
-        if image.url:
+        if src := web_link(image.url):
             caption, credit = c(image.caption).strip(), c(image.credit).strip()
             title = f"{caption} ({credit})" if caption and credit else caption or credit or None
-            images.append((c(image.url), image_type(image.url), caption, credit, title))
+            images.append((c(src), image_type(src), caption, credit, title))
+    link = web_link(a.url)
     return _Item(
         id=c(entry.id),
-        url=c(a.url),
-        title=c(a.title) or c(a.url),
+        url=c(link),
+        title=c(a.title) or c(link) or c(entry.id),
         language=language_tag(a.language),
         published=_utc(entry.published),
         updated=_utc(entry.updated),
@@ -250,7 +264,9 @@ def _item(entry: Entry, base_url: str, titles: Mapping[str, str], c: Callable[[A
         images=tuple(images),
         origin=None
         if entry.origin is None
-        else Origin(c(entry.origin.id), c(entry.origin.title), c(entry.origin.url) or None),
+        else Origin(
+            c(entry.origin.id), c(entry.origin.title), c(web_link(entry.origin.url)) or None
+        ),
     )
 
 
@@ -334,8 +350,9 @@ class _AtomEntryExtension:
         if item.language:
             entry.set(XML_LANG, item.language)
         if item.content_html:
-            etree.SubElement(entry, "link", href=item.url, rel="alternate", type="text/html")
-        else:
+            if item.url:
+                etree.SubElement(entry, "link", href=item.url, rel="alternate", type="text/html")
+        elif item.url:
             link = entry.find("link")
             link.set("rel", "alternate")
             link.set("type", "text/html")
@@ -481,8 +498,10 @@ def _atom(feed: _Feed, links: _Links) -> bytes:
             fe.author([{"name": name} for name in item.authors])
         if item.content_html:
             fe.content(item.content_html, type="html")
-        else:
+        elif item.url:
             fe.link(href=item.url, rel="alternate")
+        else:  # RFC 4287: an entry without content has an alternate link; this one has neither
+            fe.content(f"<p>{html.escape(item.summary or item.title)}</p>", type="html")
         if item.summary:
             fe.summary(item.summary)
         if item.categories:
@@ -509,9 +528,11 @@ def _rss(feed: _Feed, links: _Links) -> bytes:
         fe = fg.add_entry(order="append")
         fe.id(item.id)  # also the guid, isPermaLink="false"
         fe.title(item.title)
-        fe.link(href=item.url)
+        if item.url:
+            fe.link(href=item.url)
         # description: the summary, else the lead paragraph; content:encoded: the full text.
-        fe.summary(item.summary or item.lead or item.title)
+        # Readers decode a description as HTML: it carries the text escaped for HTML.
+        fe.summary(html.escape(item.summary or item.lead or item.title, quote=False))
         if item.content_html:
             fe.content(item.content_html)
         if item.images:  # RSS has one enclosure: the lead image (length unknown: 0)
@@ -545,12 +566,13 @@ def _json(feed: _Feed, links: _Links) -> bytes:
 def _json_item(item: _Item) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": item.id,
-        "url": item.url,
         "title": item.title,
         "content_html": item.content_html,
         "date_published": iso(item.published),
         "date_modified": iso(item.updated),
     }
+    if item.url:
+        out["url"] = item.url
     if item.summary:
         out["summary"] = item.summary
     if item.images:

@@ -882,3 +882,62 @@ def test_publish_raises_and_keeps_old_files_when_writing_fails(
     assert run.stdout.startswith("PublishError: cannot write"), run.stdout + run.stderr
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # every old file intact, and no temporary file left behind
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile text and URLs: the last line of defence before a reader
+
+
+@pytest.mark.parametrize(
+    ("summary", "paragraphs"),
+    [
+        ("<script>alert(1)</script> & <b>bold</b>", None),
+        (None, ("<img src=x onerror=alert(1)> a < b & c",)),
+    ],
+)
+def test_rss_description_is_escaped_text(
+    summary: str | None, paragraphs: tuple[str, ...] | None
+) -> None:
+    """RSS readers decode <description> as HTML: what it carries is text escaped for HTML, so
+    markup in a summary (or in the lead paragraph that stands in for one) shows as text."""
+    art = article(9, language="en", summary=summary, paragraphs=paragraphs)
+    rss = etree.fromstring(render_rss(INFO, [entry(9, art, updated=T0)]))
+    description = rss.findtext("channel/item/description") or ""
+    plain = summary or art.paragraphs[0]
+    assert description == plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert "<" not in description
+    parsed = feedparser.parse(render_rss(INFO, [entry(9, art, updated=T0)]))
+    # feedparser, as readers do, takes the description for HTML: an HTML text, shown as is
+    assert parsed.entries[0].summary_detail.type == "text/html"
+    assert parsed.entries[0].summary == description
+
+
+BAD_URLS = ("file:///etc/passwd", "javascript:alert(1)", "data:text/html,<script>x</script>")
+
+
+@pytest.mark.parametrize("bad", BAD_URLS)
+def test_no_published_link_or_image_is_file_javascript_or_data(bad: str) -> None:
+    """Whatever reached the store, a feed never links to a local file or a script: links,
+    enclosures, Media RSS, JSON Feed urls and images that are not http(s) are left out."""
+    with_content = replace(
+        article(
+            7, language="en", images=(Image(bad, "c", "AP"), Image("https://i.example/ok.jpg"))
+        ),
+        url=bad,
+    )
+    without_content = replace(with_content, key="https://n.example/8", content_html="")
+    entries = [entry(7, with_content, updated=T0), entry(8, without_content, updated=T0)]
+    info = replace(INFO, hubs=())
+    for fmt, data in (
+        ("atom", render_atom(info, entries)),
+        ("rss", render_rss(info, entries)),
+        ("json", render_json(info, entries)),
+    ):
+        text = data.decode()
+        assert bad.split(":")[0] + ":" not in text.replace("https:", "").replace("http:", ""), fmt
+        assert "https://i.example/ok.jpg" in text, fmt
+    atom = etree.fromstring(render_atom(info, entries))
+    for e in atom.findall(f"{A}entry"):  # RFC 4287: content, or else an alternate link
+        assert e.find(f"{A}content") is not None or e.find(f"{A}link[@rel='alternate']") is not None
+    items = json.loads(render_json(info, entries))["items"]
+    assert all("url" not in i for i in items)
