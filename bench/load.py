@@ -160,7 +160,7 @@ def write_config(folder: Path, port: int) -> Path:
     config = folder / "config"
     config.mkdir(parents=True)
     text = (REPO / "config" / "syndicator.toml").read_text(encoding="utf-8")
-    text = text.replace('url = "samples/', f'url = "{REPO}/samples/')
+    text = text.replace('"samples', f'"{REPO}/samples')
     text = re.sub(r'^every = "[^"]*"', 'every = "30s"', text, flags=re.M)
     text = re.sub(r"^\[service\]\n(?:(?!\[).*\n)*", "", text, flags=re.M)
     (config / "10-samples.toml").write_text(text, encoding="utf-8")

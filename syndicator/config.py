@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from syndicator import cron
 from syndicator.errors import ConfigError, ConfigErrors
@@ -101,6 +101,7 @@ class Publish:
 @dataclass(frozen=True, slots=True)
 class Security:
     allow_private_targets: bool = False
+    allow_private_sources: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class Source:
     title: str | None = None
     recheck: float | None = DEFAULT_RECHECK  # seconds between rechecks of a page; None: never
     recheck_window: float = DEFAULT_RECHECK_WINDOW  # pages of articles this recent
+    local_root: str | None = None  # a local source: the folder its documents may link into
     file: str | None = None
 
     @property
@@ -369,9 +371,14 @@ class _Validator:
         security = Security(
             allow_private_targets=self.boolean(
                 tables["security"], "security", "allow_private_targets", False
-            )
+            ),
+            allow_private_sources=self.boolean(
+                tables["security"], "security", "allow_private_sources", False
+            ),
         )
-        self.unknown(tables["security"], "security", {"allow_private_targets"})
+        self.unknown(
+            tables["security"], "security", {"allow_private_targets", "allow_private_sources"}
+        )
         jobs = self.jobs(tables["jobs"])
         regions = self.regions(lists["region"])
         region_ids = {r.id for r in regions}
@@ -676,6 +683,7 @@ class _Validator:
             "title",
             "recheck",
             "recheck_window",
+            "local_root",
         }
         for file, i, raw in items:
             name = f"source[{i}]"
@@ -741,6 +749,9 @@ class _Validator:
             select = None
             if "select" in raw:
                 select = self.selectors(file, name, raw["select"])
+            local_root = self.get(t, name, "local_root", None, _text, "a folder")
+            if local_root is not None:
+                self.local_root(file, name, url, local_root)
             out.append(
                 Source(
                     id=sid,
@@ -782,10 +793,32 @@ class _Validator:
                         _recheck_window,
                         'a duration such as "2d"',
                     ),
+                    local_root=local_root,
                     file=file,
                 )
             )
         return tuple(out)
+
+    def local_root(self, file: str, name: str, url: str, root: str) -> None:
+        """``local_root`` is for local sources, and holds the source's own file."""
+        scheme = urlsplit(url).scheme
+        if scheme not in ("file", "") and len(scheme) != 1:
+            self.error(
+                file,
+                f"{name}.local_root",
+                "only a local source (a file path or file:// URL) reads local files",
+                "remove local_root",
+            )
+            return
+        path = Path(unquote(urlsplit(url).path)) if scheme == "file" else Path(url)
+        folder = Path(root)
+        if not path.resolve().is_relative_to(folder.resolve()):
+            self.error(
+                file,
+                f"{name}.local_root",
+                f"the source's own file {url!r} is not inside {root!r}",
+                "name a folder that holds the source's file (and the files it links to)",
+            )
 
     def selectors(self, file: str, name: str, raw: Any) -> Selectors | None:
         if not isinstance(raw, dict):

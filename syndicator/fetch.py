@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import ipaddress
 import math
 import os
 import random
@@ -97,6 +98,47 @@ class Response:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Where a fetch may go
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where the fetches of one source may go.
+
+    ``local_root``: local files (``file:`` URLs and paths) are read only inside this folder, and
+    only for a source that is itself a local file; None (the default) refuses every local file,
+    so that nothing reached over the network can name a local path. ``public_only``: every
+    hop of every request (redirects included) must go to a public address; loopback, private,
+    link-local (the cloud metadata address among them) and other special addresses are refused
+    (``[security] allow_private_sources``)."""
+
+    local_root: Path | None = None
+    public_only: bool = False
+
+
+ANYWHERE = Reach()
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_private_address(address: IPAddress) -> bool:
+    """Whether an address is anything but a public unicast one: loopback, private, link-local
+    (169.254.169.254, the metadata service of the clouds, is one), shared, reserved,
+    unspecified or multicast. An IPv4 address mapped into IPv6 is judged as itself."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (symbolic links resolved) is ``root`` or lies under it."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a name the OS refuses
+        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,6 +338,7 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[tuple[str, str, int | None], RobotFileParser | None] = {}
         self._robots_locks: dict[tuple[str, str, int | None], asyncio.Lock] = {}
+        self._resolved: dict[str, tuple[float, bool]] = {}  # host → (when, private)
         if isinstance(transport, str):
             transport = make_transport(transport, max_connections=concurrency)
         self._client = httpx.AsyncClient(
@@ -321,10 +364,17 @@ class Fetcher:
 
     # -- the pass for one URL -------------------------------------------------------------
 
-    async def get(self, url: str, validators: Validators | None = None) -> Fetched:
-        """GET ``url`` (conditionally, with ``validators``); raises FetchError on any failure."""
+    async def get(
+        self, url: str, validators: Validators | None = None, reach: Reach = ANYWHERE
+    ) -> Fetched:
+        """GET ``url`` (conditionally, with ``validators``) where ``reach`` allows; raises
+        FetchError on any failure."""
         path = local_path(url)
         if path is not None:
+            if reach.local_root is None:
+                raise FetchError(url, "refused: a local file, and this source is not one")
+            if not inside(path, reach.local_root):
+                raise FetchError(url, f"refused: a local file outside {reach.local_root}")
             return await asyncio.to_thread(
                 _read_file, url, path, self.max_bytes, validators, self._clock
             )
@@ -344,7 +394,7 @@ class Fetcher:
         while True:
             attempt += 1
             try:
-                answer = await self._attempt(url, headers)
+                answer = await self._attempt(url, headers, reach.public_only)
             except _Transient as t:
                 if attempt > self.retries:
                     raise t.error from t.error.__cause__
@@ -368,12 +418,16 @@ class Fetcher:
         delay = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return delay / 2 + self._random.uniform(0, delay / 2)
 
-    async def _attempt(self, url: str, headers: dict[str, str]) -> _Answer:
+    async def _attempt(self, url: str, headers: dict[str, str], public_only: bool) -> _Answer:
         """One attempt: redirects followed, the status judged; _Transient if worth retrying."""
         try:
             async with asyncio.timeout(self.total_timeout):
                 answer = await self._follow(
-                    url, headers, max_bytes=self.max_bytes, robots=self.respect_robots
+                    url,
+                    headers,
+                    max_bytes=self.max_bytes,
+                    robots=self.respect_robots,
+                    public_only=public_only,
                 )
         except TimeoutError as e:
             error = FetchError(url, "timed out")
@@ -405,18 +459,32 @@ class Fetcher:
         raise FetchError(url, f"HTTP {status}", status=status)
 
     async def _follow(
-        self, url: str, headers: dict[str, str], *, max_bytes: int, robots: bool
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        max_bytes: int,
+        robots: bool,
+        public_only: bool = False,
     ) -> _Answer:
-        """GET ``url``, following redirects; the body is read only for a 2xx."""
+        """GET ``url``, following redirects; the body is read only for a 2xx. With
+        ``public_only`` every hop is checked before anything is sent to it (robots.txt too)."""
         current = url
         seen: set[str] = set()
         looped = False
-        for _ in range(self.max_redirects + 1):
+        for hop in range(self.max_redirects + 1):
             try:
                 request = self._client.build_request("GET", current, headers=headers)
             except httpx.InvalidURL as e:
                 raise FetchError(url, "invalid URL") from e
             seen.add(str(request.url))
+            if public_only and await self.is_private(request.url.host, request.url.port):
+                where = "redirected to" if hop else "the address of"
+                raise FetchError(
+                    url,
+                    f"refused: {where} {request.url.host} is not a public address "
+                    "([security] allow_private_sources)",
+                )
             if robots and not await self._allowed(request.url):
                 raise FetchError(url, "disallowed by robots.txt")
             async with self._slot(request.url.host):
@@ -471,6 +539,31 @@ class Fetcher:
             chunks.append(decoder.finish())
         return b"".join(chunks)
 
+    async def is_private(self, host: str, port: int | None = None) -> bool:
+        """Whether ``host`` is, or resolves to, an address that is not public (any of them);
+        a name that does not resolve is not private (its fetch fails on its own). Answers are
+        kept for RESOLVED_SECONDS, so the pages of one site cost one lookup."""
+        host = host.strip("[]")
+        try:
+            return is_private_address(ipaddress.ip_address(host))
+        except ValueError:
+            pass
+        now = time.monotonic()
+        known = self._resolved.get(host)
+        if known is not None and now - known[0] < RESOLVED_SECONDS:
+            return known[1]
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port or 443, type=socket.SOCK_STREAM
+            )
+        except (OSError, UnicodeError):
+            return False
+        private = any(is_private_address(ipaddress.ip_address(i[4][0])) for i in infos)
+        if len(self._resolved) > 4096:
+            self._resolved.clear()
+        self._resolved[host] = (now, private)
+        return private
+
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
         """A place among the requests in flight: the host's first, so one busy host does not
@@ -513,6 +606,7 @@ class Fetcher:
 # Bodies
 
 DRAIN_BYTES = 64 * 1024
+RESOLVED_SECONDS = 30.0  # how long Fetcher.is_private remembers what a host name resolved to
 
 
 async def _drain(response: httpx.Response) -> None:
@@ -784,8 +878,6 @@ PRIVATE_REFUSED = "refused: the target resolves to a private or loopback address
 async def check_target(url: str, *, allow_private: bool) -> None:
     """Refuse a target (webhook, WebSub callback) whose host is, or resolves to, a loopback,
     private, link-local or otherwise non-public address, unless private targets are allowed."""
-    import ipaddress
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(url, "not an http(s) URL")
@@ -802,7 +894,7 @@ async def check_target(url: str, *, allow_private: bool) -> None:
             raise FetchError(url, "connection failed: host name not resolved") from e
         addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     for address in addresses:
-        if not address.is_global or address.is_multicast:
+        if is_private_address(address):
             raise FetchError(url, PRIVATE_REFUSED)
 
 

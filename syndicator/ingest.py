@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +28,7 @@ from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
 from syndicator.extract import extract, sniff
-from syndicator.fetch import Fetched, Fetcher, Validators
+from syndicator.fetch import Fetched, Fetcher, Reach, Validators, inside, local_path
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
 from syndicator.normalize import canonical_url, normalize_article, zone
 from syndicator.store import ChangeSet, SourceState, Store
@@ -230,6 +231,7 @@ class SourcePass:
         self.priority = {s.id: n for n, s in enumerate(config.sources)}
         self.known_validators: dict[str, tuple[str | None, str | None]] = {}
         self.recheck = True  # look for stored pages due for a recheck (run_once knows better)
+        self.reach = Reach(public_only=True)  # made exact by _plan (see where_to)
 
     async def run(self) -> PassResult:
         return self.commit(await self.plan())
@@ -343,7 +345,7 @@ class SourcePass:
         validators = Validators(*stored) if stored else None
         started = time.monotonic()
         try:
-            fetched = await self.fetcher.get(url, validators)
+            fetched = await self.fetcher.get(url, validators, self.reach)
         except FetchError as e:
             plan.log.append(
                 {
@@ -368,8 +370,35 @@ class SourcePass:
         )
         return fetched
 
+    async def where_to(self) -> Reach:
+        """Where this source's fetches may go. A local source reads local files inside its
+        folder (``local_root``, else the folder of its own file); nothing else reads any. A
+        source configured on a public address (and a local one) reaches public addresses only,
+        redirects and the pages its listings name included, unless ``[security]
+        allow_private_sources``; one configured on a private address keeps working."""
+        source = self.source
+        allow = self.config.security.allow_private_sources
+        path = local_path(source.url)
+        if path is not None:
+            root = Path(source.local_root) if source.local_root else path.parent
+            return Reach(local_root=root.resolve(), public_only=not allow)
+        if allow:
+            return Reach()
+        parts = urlsplit(source.url)
+        private = await self.fetcher.is_private(parts.hostname or "", parts.port)
+        return Reach(public_only=not private)
+
+    def _may_follow(self, url: str) -> bool:
+        """Whether a link found in this source's documents may be fetched at all."""
+        if _is_web(url):
+            return True
+        path = local_path(url)
+        root = self.reach.local_root
+        return path is not None and root is not None and inside(path, root)
+
     async def _plan(self, plan: _Plan) -> None:
         source = self.source
+        self.reach = await self.where_to()
         listing = await self._fetch(plan, source.url)
         plan.result.status = listing.status
         if not listing.not_modified:
@@ -408,7 +437,7 @@ class SourcePass:
             elif item.complete:
                 ready.append(item)
         for teaser in teasers:
-            if teaser.url and not teaser.related and _is_web_or_file(teaser.url):
+            if teaser.url and not teaser.related and self._may_follow(teaser.url):
                 wanted.setdefault(canonical_url(teaser.url), None)
             if len(wanted) >= source.max_articles:
                 break
@@ -470,7 +499,7 @@ class SourcePass:
         """The teasers of a sitemap index's children, and how many children answered 304."""
         teasers: list[Teaser] = []
         unchanged = 0
-        for url in urls[:MAX_CHILD_SITEMAPS]:
+        for url in [u for u in urls if self._may_follow(u)][:MAX_CHILD_SITEMAPS]:
             try:
                 child = await self._fetch(plan, url)
             except FetchError as e:
@@ -559,12 +588,8 @@ QUIET_BATCH = 200
 
 
 def _is_web(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https")
-
-
-def _is_web_or_file(url: str) -> bool:
     try:
-        return urlsplit(url).scheme in ("http", "https", "file")
+        return urlsplit(url).scheme in ("http", "https")
     except ValueError:  # "http://]x/": not a URL
         return False
 
@@ -719,7 +744,7 @@ def article_from_object(
     if not isinstance(obj, dict):
         raise ExtractError("an article must be a JSON object")
     url, title = obj.get("url"), obj.get("title")
-    if not isinstance(url, str) or not _is_web_or_file(url) or not isinstance(title, str):
+    if not isinstance(url, str) or not _is_web(url) or not isinstance(title, str):
         raise ExtractError("an article needs a 'url' (http or https) and a 'title'")
     paragraphs = obj.get("paragraphs")
     body_text = None

@@ -454,7 +454,9 @@ def _requote(path: str) -> str:
 
 
 def absolute_url(url: str | None, base: str | None) -> str | None:
-    """``url`` resolved against ``base``; None for empty, ``javascript:``/``data:`` and the like."""
+    """``url`` resolved against ``base``; None for empty, ``javascript:``/``data:`` and the like,
+    and for a ``file:`` URL unless ``base`` is one (a local document may link to local files,
+    one from the network never)."""
     if not url:
         return None
     url = url.strip()
@@ -467,9 +469,12 @@ def absolute_url(url: str | None, base: str | None) -> str | None:
     try:
         resolved = urljoin(base, url) if base else url
         scheme = urlsplit(resolved).scheme.lower()
+        local = bool(base) and urlsplit(base or "").scheme.lower() == "file"
     except ValueError:  # not a URL at all: "http://]x/", an unclosed IPv6 bracket, …
         return None
     if scheme not in ("http", "https", "mailto", "ftp", "file"):
+        return None
+    if scheme == "file" and not local:  # a document from the network never names a local file
         return None
     return resolved
 

@@ -27,9 +27,11 @@ from syndicator.errors import FetchError
 from syndicator.fetch import (
     Fetched,
     Fetcher,
+    Reach,
     Validators,
     fetch_once,
     file_etag,
+    is_private_address,
     local_path,
     read_local,
 )
@@ -90,10 +92,11 @@ def mock(handler: Handler, **options: Any) -> Fetcher:
 
 def get(handler: Handler, url: str = "http://news.test/feed.rss", **options: Any) -> Fetched:
     validators = options.pop("validators", None)
+    reach = options.pop("reach", Reach())
 
     async def go() -> Fetched:
         async with mock(handler, **options) as fetcher:
-            return await fetcher.get(url, validators)
+            return await fetcher.get(url, validators, reach)
 
     return run(go())
 
@@ -705,12 +708,13 @@ def test_local_files_emulate_conditional_get(tmp_path: Path) -> None:
     stat = page.stat()
 
     async def go() -> list[Fetched]:
+        here = Reach(local_root=tmp_path)
         async with Fetcher(respect_robots=False) as fetcher:
-            first = await fetcher.get(page.as_uri())
-            by_etag = await fetcher.get(str(page), first.validators)
-            by_date = await fetcher.get(str(page), Validators(None, first.last_modified))
+            first = await fetcher.get(page.as_uri(), None, here)
+            by_etag = await fetcher.get(str(page), first.validators, here)
+            by_date = await fetcher.get(str(page), Validators(None, first.last_modified), here)
             page.write_bytes(b"<html>two, longer</html>")
-            changed = await fetcher.get(str(page), first.validators)
+            changed = await fetcher.get(str(page), first.validators, here)
             return [first, by_etag, by_date, changed]
 
     first, by_etag, by_date, changed = run(go())
@@ -727,10 +731,10 @@ def test_local_file_failures(tmp_path: Path) -> None:
     big = tmp_path / "big.xml"
     big.write_bytes(b"x" * 2000)
 
-    async def reason(url: str) -> str:
+    async def reason(url: str, root: Path | None = tmp_path) -> str:
         async with Fetcher(max_bytes=1000) as fetcher:
             try:
-                await fetcher.get(url)
+                await fetcher.get(url, None, Reach(local_root=root))
             except FetchError as e:
                 return e.reason
         return "fetched"
@@ -738,6 +742,70 @@ def test_local_file_failures(tmp_path: Path) -> None:
     assert run(reason(str(tmp_path / "missing.rss"))) == "no such file"
     assert run(reason(str(tmp_path))) == "is a folder, not a file"
     assert run(reason(str(big))) == "file larger than 1000 bytes"
+    # Local files are read for a local source only, and only inside its folder.
+    assert run(reason(big.as_uri(), None)) == "refused: a local file, and this source is not one"
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "link").symlink_to(big)
+    for outside in (str(big), str(inner / ".." / "big.xml"), str(inner / "link"), "/etc/passwd"):
+        assert run(reason(outside, inner)) == f"refused: a local file outside {inner}", outside
+
+
+@pytest.mark.parametrize(
+    ("address", "private"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),  # the metadata service of the clouds
+        ("100.64.0.1", True),  # shared address space (carrier NAT)
+        ("0.0.0.0", True),
+        ("224.0.0.1", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("::ffff:169.254.169.254", True),
+        ("93.184.216.34", False),
+        ("2606:2800:220:1:248:1893:25c8:1946", False),
+        ("::ffff:93.184.216.34", False),
+    ],
+)
+def test_address_classification(address: str, private: bool) -> None:
+    import ipaddress
+
+    assert is_private_address(ipaddress.ip_address(address)) is private
+
+
+def test_public_only_is_checked_at_every_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before any request goes to a hop (robots.txt included), its address is judged; here
+    through an injected classifier (10.9.9.9 private), with a mock transport: nothing is sent
+    anywhere."""
+    from syndicator import fetch
+
+    monkeypatch.setattr(fetch, "is_private_address", lambda a: str(a) == "10.9.9.9")
+    asked: list[str] = []
+
+    def site(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        if request.url.path == "/robots.txt":
+            return reply(404)
+        if request.url.host == "10.9.9.9":
+            return reply(200, content=b"private")
+        if request.url.path == "/hop":
+            return reply(302, headers={"Location": "/hop2"})
+        return reply(302, headers={"Location": "http://10.9.9.9/secret"})
+
+    guarded = Reach(public_only=True)
+    error = failure(site, "http://192.0.2.1/hop", reach=guarded, respect_robots=True)
+    assert error.reason == (
+        "refused: redirected to 10.9.9.9 is not a public address ([security] allow_private_sources)"
+    )
+    assert not [u for u in asked if "10.9.9.9" in u]
+    first = failure(site, "http://10.9.9.9/secret", reach=guarded)
+    assert first.reason.startswith("refused: the address of 10.9.9.9 is not a public address")
+    assert get(site, "http://192.0.2.1/hop", reach=Reach()).body == b"private"
 
 
 def test_local_path_and_read_local(tmp_path: Path) -> None:

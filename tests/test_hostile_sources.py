@@ -195,3 +195,254 @@ def test_bidi_overrides_never_reach_a_feed(hostile_site: HostileSite, tmp_path: 
         text = (deployment.feeds / name).read_text(encoding="utf-8")
         assert not set(OVERRIDES) & set(text), name
         assert "\u200f" in text, name
+
+
+# --------------------------------------------------------------------------------------------
+# Local files: read only by a local source, inside its folder; never published as links
+
+SECRET = "SECRET-7f3a: the contents of a local file"
+ARTICLE_PAGE = """<!doctype html><html lang="en"><head><title>{title}</title>
+<meta property="og:type" content="article"></head><body><article><h1>{title}</h1>
+<p>{text} It goes on long enough to be read as the body of an article.</p>
+<p>A second paragraph, so that the page is read as an article and nothing else.</p>
+</article></body></html>"""
+
+
+def article_page(title: str, text: str) -> str:
+    return ARTICLE_PAGE.format(title=title, text=text)
+
+
+def listing(*links: str) -> str:
+    cards = "".join(
+        f'<li><article><h2><a href="{link}">Story number {n} in this section</a></h2></article></li>'
+        for n, link in enumerate(links)
+    )
+    return f"<!doctype html><html><body><main><h1>Section</h1><ul>{cards}</ul></main></body></html>"
+
+
+def urlset(*locs: str) -> str:
+    entries = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+    return f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+
+
+def fetched_urls(deployment: Deployment) -> list[str]:
+    from syndicator.store import Store
+
+    store = Store(deployment.database)
+    try:
+        with store.engine.connect() as conn:
+            return [row[0] for row in conn.exec_driver_sql("select url from fetch_log")]
+    finally:
+        store.close()
+
+
+def published_texts(deployment: Deployment) -> dict[str, str]:
+    return {
+        p.name: p.read_text(encoding="utf-8") for p in deployment.feeds.rglob("*") if p.is_file()
+    }
+
+
+def test_nothing_from_the_network_names_a_local_file(
+    hostile_site: HostileSite, tmp_path: Path
+) -> None:
+    secret = tmp_path / "private" / "secret.html"
+    secret.parent.mkdir()
+    secret.write_text(article_page("The secret", SECRET), encoding="utf-8")
+    (tmp_path / "private" / "sitemap.xml").write_text(urlset(secret.as_uri()), encoding="utf-8")
+    site = hostile_site
+    site.route("/section.html", listing(secret.as_uri(), "/ok.html"))
+    site.route("/ok.html", article_page("A story from the site", "An ordinary story."))
+    site.route(
+        "/sitemap.xml", urlset(secret.as_uri(), "file:///etc/passwd"), content_type="text/xml"
+    )
+    site.route(
+        "/index.xml",
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>'
+        f"{(tmp_path / 'private' / 'sitemap.xml').as_uri()}</loc></sitemap><sitemap>"
+        "<loc>file:///etc/passwd</loc></sitemap></sitemapindex>",
+        content_type="text/xml",
+    )
+    site.route(
+        "/feed.rss",
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>r</title><link>x</link><item>'
+        "<title>Linked to a local file</title><link>file:///etc/passwd</link>"
+        f"<guid>g1</guid><description>&lt;p&gt;{'Words of the item. ' * 30}&lt;/p&gt;"
+        '</description><enclosure url="file:///etc/passwd" type="image/jpeg" length="1"/>'
+        "</item></channel></rss>",
+        content_type="application/rss+xml",
+    )
+    canonical = article_page("Canonical elsewhere", "A page whose canonical link is local.")
+    site.route(
+        "/canonical.html",
+        canonical.replace("<title>", f'<link rel="canonical" href="{secret.as_uri()}"><title>'),
+    )
+    deployment = Deployment(
+        tmp_path / "d",
+        Deployment.source("listing", "html", site.url("/section.html"))
+        + Deployment.source("sitemap", "sitemap", site.url("/sitemap.xml"))
+        + Deployment.source("index", "sitemap", site.url("/index.xml"))
+        + Deployment.source("rss", "rss", site.url("/feed.rss"), fetch_pages="never")
+        + Deployment.source("canonical", "html", site.url("/canonical.html")),
+    )
+    run = deployment.run("once")
+    assert "Traceback" not in run.stderr, run.stderr
+    assert not [u for u in fetched_urls(deployment) if not u.startswith("http://127.0.0.1:")]
+    texts = published_texts(deployment)
+    titles = {i["title"] for i in deployment.feed("world.json")["items"]}
+    assert titles == {"A story from the site", "Linked to a local file", "Canonical elsewhere"}
+    for name, text in texts.items():
+        assert "SECRET-7f3a" not in text and "root:" not in text, name
+        assert "file:" not in text, name
+
+
+def test_a_local_source_reads_only_inside_its_folder(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "section").mkdir(parents=True)
+    (site / "article").mkdir()
+    (site / "article" / "inside.html").write_text(
+        article_page("Inside the folder", "A story kept under the source's folder."),
+        encoding="utf-8",
+    )
+    outside = tmp_path / "outside.html"
+    outside.write_text(article_page("Outside the folder", SECRET), encoding="utf-8")
+    (site / "section" / "front.html").write_text(
+        listing("../article/inside.html", "../../outside.html", "file:///etc/passwd"),
+        encoding="utf-8",
+    )
+    front = str(site / "section" / "front.html")
+    own_folder = Deployment(tmp_path / "a", Deployment.source("front", "html", front))
+    wider = Deployment(
+        tmp_path / "b", Deployment.source("front", "html", front, local_root=str(site))
+    )
+    for deployment, expected in ((own_folder, set()), (wider, {"Inside the folder"})):
+        run = deployment.run("once")
+        assert run.returncode == 0, run.stdout + run.stderr
+        titles = {i["title"] for i in deployment.feed("world.json")["items"]}
+        assert titles == expected
+        read = {u for u in fetched_urls(deployment) if u.startswith("file:")}
+        assert not [u for u in read if "outside" in u or "passwd" in u]
+        for name, text in published_texts(deployment).items():
+            assert "SECRET-7f3a" not in text and "file:" not in text, name
+
+
+def test_local_root_is_for_local_sources_holding_their_file(tmp_path: Path) -> None:
+    from syndicator.config import load
+    from syndicator.errors import ConfigError
+
+    for source, message in (
+        (Deployment.source("x", "rss", "http://127.0.0.1:9/f.xml", local_root="/"), "only a local"),
+        (Deployment.source("x", "rss", str(tmp_path / "f.xml"), local_root="/nowhere"), "inside"),
+    ):
+        deployment = Deployment(tmp_path / "c", source)
+        with pytest.raises(ConfigError, match=message) as caught:
+            load(deployment.config, environ={})
+        assert "local_root" in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------
+# RSS descriptions carry escaped text
+
+
+def test_markup_in_a_summary_is_text_in_rss(hostile_site: HostileSite, tmp_path: Path) -> None:
+    from lxml import etree
+
+    feed = json_feed(
+        item(1, summary="<script>alert(1)</script> <b>bold</b>"),
+        item(2, summary="&lt;img src=x onerror=alert(2)&gt;"),
+    )
+    url = hostile_site.route("/feed.json", feed, content_type="application/feed+json")
+    deployment = Deployment(tmp_path, Deployment.source("s", "jsonfeed", url, fetch_pages="never"))
+    run = deployment.run("once")
+    assert run.returncode == 0, run.stdout + run.stderr
+    rss = etree.fromstring((deployment.feeds / "world.rss").read_bytes())
+    descriptions = sorted(d.text or "" for d in rss.iter("description"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;b&gt;bold&lt;/b&gt;" in descriptions
+    assert "&lt;img src=x onerror=alert(2)&gt;" in descriptions
+    assert not any("<" in d for d in descriptions)
+
+
+# --------------------------------------------------------------------------------------------
+# Redirects and links to private addresses (an injected classifier: no packet leaves loopback)
+
+
+@pytest.fixture
+def private_site() -> Any:
+    """A site on 127.0.0.2, which the tests below have counted as a private address."""
+    site = HostileSite("127.0.0.2")
+    try:
+        yield site
+    finally:
+        site.close()
+
+
+@pytest.fixture
+def classified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """127.0.0.2 is private, every other address public (127.0.0.1 among them)."""
+    from syndicator import fetch
+
+    monkeypatch.setattr(
+        fetch, "is_private_address", lambda address: str(address) == "127.0.0.2", raising=False
+    )
+
+
+def once_in_process(deployment: Deployment, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from syndicator import cli
+
+    code = cli.main(["--config", str(deployment.config), "once"])
+    return code, capsys.readouterr().out
+
+
+def test_a_public_source_is_never_led_to_a_private_address(
+    hostile_site: HostileSite,
+    private_site: HostileSite,
+    classified: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    public, private = hostile_site, private_site
+    private.route("/feed.rss", GOOD_RSS, content_type="application/rss+xml")
+    private.route("/page.html", article_page("Private page", SECRET))
+    public.route("/moved.rss", "", status=302, headers={"Location": private.url("/feed.rss")})
+    public.route("/section.html", listing(private.url("/page.html"), "/ok.html"))
+    public.route("/ok.html", article_page("Public page", "A story on the public site."))
+    public.route("/sitemap.xml", urlset(private.url("/page.html")), content_type="text/xml")
+    deployment = Deployment(
+        tmp_path,
+        Deployment.source("redirected", "rss", public.url("/moved.rss"), fetch_pages="never")
+        + Deployment.source("listing", "html", public.url("/section.html"))
+        + Deployment.source("sitemap", "sitemap", public.url("/sitemap.xml")),
+    )
+    code, out = once_in_process(deployment, capsys)
+    assert code == 1, out
+    assert private.seen == []  # not even robots.txt
+    assert "redirected: failed: refused: redirected to 127.0.0.2" in out
+    titles = {i["title"] for i in deployment.feed("world.json")["items"]}
+    assert titles == {"Public page"}
+
+
+def test_private_sources_keep_working_and_the_guard_can_be_lifted(
+    hostile_site: HostileSite,
+    private_site: HostileSite,
+    classified: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    public, private = hostile_site, private_site
+    private.route("/feed.rss", GOOD_RSS, content_type="application/rss+xml")
+    private.route("/moved.rss", "", status=302, headers={"Location": "/feed.rss"})
+    public.route("/moved.rss", "", status=302, headers={"Location": private.url("/feed.rss")})
+    on_private = Deployment(
+        tmp_path / "a",
+        Deployment.source("intranet", "rss", private.url("/moved.rss"), fetch_pages="never"),
+    )
+    code, out = once_in_process(on_private, capsys)
+    assert code == 0, out
+    assert private.seen == ["/robots.txt", "/moved.rss", "/feed.rss"]
+    allowed = Deployment(
+        tmp_path / "b",
+        Deployment.source("redirected", "rss", public.url("/moved.rss"), fetch_pages="never"),
+        extra="[security]\nallow_private_sources = true\n",
+    )
+    code, out = once_in_process(allowed, capsys)
+    assert code == 0, out
+    assert {i["title"] for i in allowed.feed("world.json")["items"]} == {"Good story"}

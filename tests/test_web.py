@@ -249,7 +249,7 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 def samples_toml(every: str = "2s") -> str:
     """The shipped config's regions and sources, on the bundled samples by absolute path."""
     text = (REPO / "config" / "syndicator.toml").read_text(encoding="utf-8")
-    text = text.replace('url = "samples/', f'url = "{REPO}/samples/')
+    text = text.replace('"samples', f'"{REPO}/samples')
     text = re.sub(r'^every = "[^"]*"', f'every = "{every}"', text, flags=re.M)
     # The [service] table comes from the test's own file (merged after this one).
     return re.sub(r"^\[service\]\n(?:(?!\[).*\n)*", "", text, flags=re.M)
