@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from syndicator import cron
 from syndicator.errors import ConfigError, ConfigErrors
 from syndicator.model import Selectors
-from syndicator.normalize import zone
+from syndicator.normalize import external_url, zone
 
 DEFAULT_PATH = "config"
 DATABASE_ENV = "SYNDICATOR_DATABASE"  # replaces [service] database when set
@@ -869,7 +869,7 @@ class _Validator:
                     f"use one of {', '.join(NOTIFY_KINDS)}",
                 )
                 continue
-            url = self.get(t, name, "url", None, _http_url, "an http(s) URL")
+            url = self.get(t, name, "url", None, _target_url, "an http(s) URL")
             urls_env = self.get(
                 t, name, "urls_env", None, _env_name, "an environment variable name"
             )
@@ -1000,8 +1000,16 @@ def _http_url(v: Any) -> str:
     return text
 
 
+def _target_url(v: Any) -> str:
+    """A URL the service sends requests to (a webhook, a hub): checked and canonical, as every
+    URL from outside is (normalize.external_url)."""
+    if not isinstance(v, str):
+        raise TypeError
+    return external_url(v.strip())
+
+
 def _url_list(v: Any) -> tuple[str, ...]:
-    return tuple(_http_url(x) for x in _text_list(v)) if v else ()
+    return tuple(_target_url(x) for x in _text_list(v)) if v else ()
 
 
 def _source_url(v: Any) -> str:

@@ -878,12 +878,16 @@ PRIVATE_REFUSED = "refused: the target resolves to a private or loopback address
 async def check_target(url: str, *, allow_private: bool) -> None:
     """Refuse a target (webhook, WebSub callback) whose host is, or resolves to, a loopback,
     private, link-local or otherwise non-public address, unless private targets are allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable()
+    except ValueError:
+        usable = False
+    if not usable or " " in url:
         raise FetchError(url, "not an http(s) URL")
     if allow_private:
         return
-    host = parts.hostname
+    host = parts.hostname or ""
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
@@ -945,3 +949,5 @@ class Poster:
             raise FetchError(url, "timed out") from e
         except httpx.HTTPError as e:
             raise FetchError(url, f"connection failed: {type(e).__name__}") from e
+        except (httpx.InvalidURL, httpx.StreamError, ValueError, UnicodeError) as e:
+            raise FetchError(url, f"invalid request ({type(e).__name__})") from e

@@ -30,7 +30,7 @@ from syndicator.errors import ExtractError, FetchError
 from syndicator.extract import extract, sniff
 from syndicator.fetch import Fetched, Fetcher, Reach, Validators, inside, local_path
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
-from syndicator.normalize import canonical_url, normalize_article, zone
+from syndicator.normalize import canonical_url, external_url, normalize_article, zone
 from syndicator.store import ChangeSet, SourceState, Store
 
 log = logging.getLogger("syndicator.ingest")
@@ -251,9 +251,9 @@ class SourcePass:
             plan.articles.clear()
             plan.validators.clear()
         except Exception as e:  # a bug met by this source's input: it fails alone, logged
-            log.error("source %s: pass failed", self.source.id, exc_info=True)
+            log.debug("source %s: pass failed", self.source.id, exc_info=True)
             plan.result.ok = False
-            plan.result.error = f"internal error ({type(e).__name__}: {e}); see the log"
+            plan.result.error = f"internal error ({type(e).__name__}: {e})"
             plan.articles.clear()
             plan.validators.clear()
         plan.result.duration = time.monotonic() - started
@@ -744,8 +744,12 @@ def article_from_object(
     if not isinstance(obj, dict):
         raise ExtractError("an article must be a JSON object")
     url, title = obj.get("url"), obj.get("title")
-    if not isinstance(url, str) or not _is_web(url) or not isinstance(title, str):
+    if not isinstance(url, str) or not isinstance(title, str):
         raise ExtractError("an article needs a 'url' (http or https) and a 'title'")
+    try:
+        url = external_url(url)
+    except ValueError as e:
+        raise ExtractError(f"url: {e}") from None
     paragraphs = obj.get("paragraphs")
     body_text = None
     if isinstance(paragraphs, list) and all(isinstance(p, str) for p in paragraphs):

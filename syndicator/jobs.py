@@ -632,7 +632,7 @@ def _on_hangup(config_path: str | os.PathLike[str] | None, apply: Callable[[Conf
             conninfo(new.service.database)
             await apply(new)
         except SyndicatorError as e:  # a bad config, or the store failing: nothing applied
-            log.error("reload refused, keeping the running config:\n%s", e)
+            log.error("reload refused, keeping the running config:\n    %s", e)
 
     def on_hangup() -> None:
         task = asyncio.ensure_future(reload())

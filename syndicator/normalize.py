@@ -448,6 +448,60 @@ def canonical_url(url: str, base: str | None = None) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+MAX_URL = 4096  # characters of a URL taken from outside (callbacks, webhooks, pushed articles)
+_UNSAFE_IN_URL = re.compile(
+    r"[\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]"
+)
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # reserved characters and "%": kept as they are
+
+
+def external_url(value: str, *, fragment: bool = False) -> str:
+    """A URL taken from outside (a WebSub callback or topic, a webhook target, a pushed
+    article), checked and in the one form it is stored and used in: http or https with a host,
+    no control character or whitespace anywhere (raw, not percent-encoded: a CR/LF would split
+    a request or a log line), no user name or password, no fragment unless ``fragment``;
+    scheme and host in lower case (IDNA), no default port, and everything else that needs it
+    percent-encoded (already encoded characters stay as they are, so the query a subscriber
+    gave is kept byte for byte). Raises ValueError saying what is wrong."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a URL")
+    if len(value) > MAX_URL:
+        raise ValueError(f"longer than {MAX_URL} characters")
+    bad = _UNSAFE_IN_URL.search(value) or _SURROGATE.search(value)
+    if bad:
+        raise ValueError(
+            f"contains {bad.group(0)!r} (control characters and spaces must be encoded)"
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"not a URL ({e})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError("not an http(s) URL")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    if "@" in parts.netloc:
+        raise ValueError("carries a user name or password")
+    if parts.fragment and not fragment:
+        raise ValueError("has a #fragment")
+    host = parts.hostname.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError:
+        raise ValueError(f"bad host name {parts.hostname!r}") from None
+    if not host or not re.fullmatch(r"[a-z0-9._:-]+|\[[0-9a-f:.]+\]|[0-9a-f:.]+", host):
+        raise ValueError(f"bad host name {parts.hostname!r}")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = quote(parts.path or "/", safe=_URL_SAFE)
+    query = quote(parts.query, safe=_URL_SAFE)
+    tail = quote(parts.fragment, safe=_URL_SAFE) if fragment else ""
+    return urlunsplit((scheme, netloc, path, query, tail))
+
+
 def _requote(path: str) -> str:
     # Decode what need not be encoded, encode what must be: one spelling per path.
     return quote(unquote(path), safe="/:@!$&'()*+,;=~%")

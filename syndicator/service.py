@@ -507,7 +507,7 @@ class Service:
                 await fetcher.aclose()
             self.metrics.reloads.labels("error").inc()
             self.reload_refused = str(e)
-            log.error("reload refused, keeping the running config:\n%s", e)
+            log.error("reload refused, keeping the running config:\n    %s", e)
             raise
         # The swap: nothing below can fail on the new config.
         self.reload_refused = None
@@ -805,7 +805,7 @@ def serve(
             try:
                 new = config_module.load(path)
             except ConfigError as e:
-                log.error("reload refused, the workers keep the running config:\n%s", e)
+                log.error("reload refused, the workers keep the running config:\n    %s", e)
                 return
             _snapshot(new, snapshot)
             log.info("config reloaded: restarting the workers on it")

@@ -211,6 +211,13 @@ class Dispatcher:
                 raise _Gone(f"unknown target kind {kind!r}")
         except (NotifyError, FetchError, _Gone) as e:
             return await self._failed(delivery, str(e), max_attempts, gone=isinstance(e, _Gone))
+        except StoreError:
+            raise  # the store is down: the round stops, the loop logs it and goes on
+        except Exception as e:  # anything else fails this delivery alone, never the dispatcher
+            log.debug("notification %s to %s", delivery.event_id, delivery.target, exc_info=True)
+            return await self._failed(
+                delivery, f"{type(e).__name__}: {e}", max_attempts, gone=False
+            )
         await asyncio.to_thread(self.store.delivered, delivery.id, datetime.now(UTC))
         self._count(delivery.target, "delivered")
         return "delivered"

@@ -33,6 +33,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from syndicator.errors import FetchError, NotifyError, StoreError
 from syndicator.fetch import Poster
+from syndicator.normalize import external_url
 from syndicator.store import Store
 
 log = logging.getLogger("syndicator.websub")
@@ -62,6 +63,14 @@ def verification_url(callback: str, params: Mapping[str, str]) -> str:
     parts = urlsplit(callback)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
     return urlunsplit(parts._replace(query=query))
+
+
+def _canonical(url: str) -> str:
+    """A topic as sent, in the form our own feed URLs are written in ("" if not a URL)."""
+    try:
+        return external_url(url)
+    except ValueError:
+        return ""
 
 
 class SubscriptionGone(NotifyError):
@@ -136,28 +145,26 @@ class Hub:
         if mode in ("subscribe", "unsubscribe"):
             return await self._subscription(mode, form)
         if mode == "publish":
-            url = form.get("hub.url") or form.get("hub.topic") or ""
+            url = _canonical(form.get("hub.url") or form.get("hub.topic") or "")
             if url not in self.topics():
                 return HubAnswer(400, "hub.url is not a topic of this hub")
             return HubAnswer(202, "accepted: subscribers get every change as it is published")
         return HubAnswer(400, "hub.mode must be subscribe, unsubscribe or publish")
 
     async def _subscription(self, mode: str, form: Mapping[str, str]) -> HubAnswer:
-        callback = form.get("hub.callback", "")
-        topic = form.get("hub.topic", "")
         try:
-            parts = urlsplit(callback)
-        except ValueError:  # "http://]x/": not a URL
-            return HubAnswer(400, "hub.callback must be an absolute http(s) URL")
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-            return HubAnswer(400, "hub.callback must be an absolute http(s) URL")
+            # Checked and stored in one canonical form: what is verified, stored, called and
+            # logged is the same string, with no control character or space in it.
+            callback = external_url(form.get("hub.callback", ""))
+        except ValueError as e:
+            return HubAnswer(400, f"hub.callback must be an absolute http(s) URL: {e}")
+        topic = _canonical(form.get("hub.topic", ""))
         if topic not in self.topics():
             return HubAnswer(400, "hub.topic is not a feed of this hub")
         secret = form.get("hub.secret") or None
         if secret is not None and len(secret.encode("utf-8")) > MAX_SECRET:
             return HubAnswer(400, "hub.secret must be shorter than 200 bytes")
-        if mode == "subscribe" and not callback.startswith(("https://", "http://")):
-            return HubAnswer(400, "hub.callback must be http(s)")
+        parts = urlsplit(callback)
         lease = DEFAULT_LEASE
         if mode == "subscribe":  # an unsubscription's lease is ignored (WebSub 5.1)
             try:
@@ -276,6 +283,9 @@ class Hub:
                 callback,
                 VERIFY_TIMEOUT,
             )
+            return False, asked_at
+        except Exception as e:  # whatever one verification meets, it fails alone
+            log.warning("websub %s to %s not verified: %s: %s", mode, callback, type(e).__name__, e)
             return False, asked_at
         if not 200 <= answer.status < 300 or answer.body.decode("utf-8", "replace") != challenge:
             log.info(

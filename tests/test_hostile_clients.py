@@ -1,0 +1,233 @@
+"""What a hostile client can send, and what syndicator does with it: each rule of
+docs/RELIABILITY.md ("Hostile clients") pinned, in process where a part decides and end to end
+through the real ``syndicator run`` on loopback (``test_web.Server``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import sqlite3
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Receiver
+from test_web import Server, server_factory  # noqa: F401 (a fixture)
+
+from syndicator.logs import NoForgery
+from syndicator.normalize import external_url
+from syndicator.store import Store
+
+LINE_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL)")
+
+
+def wait(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds:.0f} s: {what}")
+
+
+def assert_no_forged_lines(log: str) -> None:
+    """Every line of a service log is a record of its own or an indented continuation."""
+    for line in log.splitlines():
+        assert LINE_START.match(line) or line.startswith((" ", "\t")) or not line, line
+
+
+# --------------------------------------------------------------------------------------------
+# URLs from outside: checked, canonical, stored as used
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("HTTP://Example.COM:80/cb?x=1&Y=%0D%0A", "http://example.com/cb?x=1&Y=%0D%0A"),
+        ("https://EXAMPLE.com:443", "https://example.com/"),
+        ("https://example.com:8443/a/ü?q=ä", "https://example.com:8443/a/%C3%BC?q=%C3%A4"),
+        ("http://bücher.example/", "http://xn--bcher-kva.example/"),
+        ("http://[::1]:8080/cb", "http://[::1]:8080/cb"),
+    ],
+)
+def test_urls_from_outside_are_stored_in_one_form(given: str, stored: str) -> None:
+    assert external_url(given) == stored
+    assert external_url(stored) == stored
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        ("http://host/cb\r\nX-Injected: 1", "control characters"),
+        ("http://host/cb\nx", "control characters"),
+        ("http://host/c\x00b", "control characters"),
+        ("http://host/c\x7fb", "control characters"),
+        ("http://host/c\x85b", "control characters"),
+        ("http://host/c\u2028b", "control characters"),
+        ("http://host/a b", "control characters and spaces"),
+        ("http://host/a\tb", "control characters"),
+        (" http://host/", "control characters and spaces"),
+        ("http://host/\ud800", "control characters"),
+        ("http://user:pw@host/", "user name or password"),
+        ("http://user@host/", "user name or password"),
+        ("http://host/#frag", "fragment"),
+        ("ftp://host/", "http(s)"),
+        ("javascript:alert(1)", "http(s)"),
+        ("file:///etc/passwd", "http(s)"),
+        ("http:///cb", "no host"),
+        ("http://]x/", "not a URL"),
+        ("http://host:99999/", "not a URL"),
+        ("http://%0d%0a.example/", "bad host"),
+        ("http://host/" + "a" * 5000, "longer than"),
+    ],
+)
+def test_urls_from_outside_are_refused_when_unsafe(given: str, why: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(why)):
+        external_url(given)
+
+
+def test_logged_values_cannot_forge_a_line() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(NoForgery())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    logger = logging.getLogger(f"test.forgery.{uuid.uuid4().hex}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    forged = "x\n2026-01-01 00:00:00 ERROR  all sources failing\r\x1b[2Kgone"
+    logger.warning("websub to %s not verified: %s", forged, 3)
+    logger.warning(forged)  # a message without values is a value
+    logger.warning("two lines of ours:\n    %s", "one\ntwo")
+    lines = stream.getvalue().splitlines()
+    assert len([line for line in lines if LINE_START.match(line)]) == 3
+    assert_no_forged_lines(stream.getvalue())
+    assert "\\r\\x1b[2Kgone" in stream.getvalue()
+    assert "\n    2026-01-01 00:00:00 ERROR  all sources failing" in stream.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# One delivery that fails, however it fails, fails alone
+
+
+def notify_toml(server: Server, receiver: Receiver) -> str:
+    return (
+        server.service_toml()
+        + "\n[security]\nallow_private_targets = true\n"
+        + '\n[[region]]\nid = "world"\ntitle = "World"\n'
+        + f'\n[[notify]]\nkind = "webhook"\nurl = "{receiver.base}/hook"\n'
+        + 'events = ["article.created"]\nmax_attempts = 3\n'
+    )
+
+
+def push_one(server: Server, n: int) -> None:
+    body = {
+        "url": f"https://news.example/{n}",
+        "title": f"Story {n}",
+        "paragraphs": [f"The whole of story {n}, told in one paragraph."],
+        "regions": ["world"],
+    }
+    answer = server.post("/api/articles", json.dumps(body))
+    assert answer.status == 200, answer.text
+
+
+def hook_titles(receiver: Receiver) -> set[str]:
+    return {
+        json.loads(p["body"])["article"]["title"] for p in receiver.posts() if p["path"] == "/hook"
+    }
+
+
+def test_a_broken_callback_never_stops_notifications(
+    server_factory: Callable[..., Server], receiver: Receiver
+) -> None:
+    """A subscription whose callback no HTTP client takes (stored raw, as a hub that did not
+    check its callbacks stored them) fails its own deliveries; webhooks keep flowing."""
+    server = server_factory()
+    (server.config / "service.toml").write_text(notify_toml(server, receiver), encoding="utf-8")
+    store = Store(f"sqlite:///{server.folder}/syndicator.db")
+    raw = "http://127.0.0.1:9/cb\r\nX-Injected: 1"
+    store.subscribe(f"{server.base}/feeds/world.atom", raw, None, 86400, datetime.now(UTC))
+    store.close()
+    server.start()
+    push_one(server, 1)
+    wait(lambda: "Story 1" in hook_titles(receiver), "the first webhook")
+    wait(lambda: "X-Injected" in server.output(), "the broken delivery fails")
+    push_one(server, 2)
+    wait(lambda: "Story 2" in hook_titles(receiver), "the second webhook (dispatcher alive)")
+    assert server.get("/healthz").status == 200
+    assert server.stop() == 0
+    log = server.output()
+    assert "Traceback" not in log
+    assert_no_forged_lines(log)
+    assert "failed (attempt 1): http://127.0.0.1:9/cb\\r\n    X-Injected: 1: not an http" in log
+
+
+def hub_form(server: Server, callback: str, mode: str = "subscribe") -> Any:
+    form = {
+        "hub.mode": mode,
+        "hub.topic": f"{server.base}/feeds/world.atom",
+        "hub.callback": callback,
+    }
+    return server.post(
+        "/hub",
+        urllib.parse.urlencode(form),
+        token=None,
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def stored_callbacks(server: Server) -> list[str]:
+    path = server.folder / "syndicator.db"
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+        return [row[0] for row in db.execute("select callback from subscriptions")]
+
+
+def test_hub_callbacks_are_checked_and_stored_canonical(
+    server_factory: Callable[..., Server], receiver: Receiver
+) -> None:
+    server = server_factory()
+    (server.config / "service.toml").write_text(notify_toml(server, receiver), encoding="utf-8")
+    server.start()
+    for bad in (
+        f"{receiver.base}/cb\r\nX-Injected: 1",
+        f"{receiver.base}/cb x",
+        receiver.base.replace("http://", "http://user:pw@") + "/cb",
+        f"{receiver.base}/cb\x00",
+    ):
+        answer = hub_form(server, bad)
+        assert answer.status == 400, (bad, answer.text)
+        assert "hub.callback must be an absolute http(s) URL" in answer.text
+    host, port = receiver.base.removeprefix("http://").split(":")
+    given = f"HTTP://{host}:{port}/Cb?token=%41b"
+    assert hub_form(server, given).status == 202
+    canonical = f"http://{host}:{port}/Cb?token=%41b"
+    wait(lambda: stored_callbacks(server) == [canonical], "the canonical callback is stored")
+    verified = [r for r in receiver.received() if r["kind"] == "verify"]
+    assert [r["path"] for r in verified] == ["/Cb"]
+    assert verified[0]["query"]["token"] == "Ab"  # the subscriber's own query, kept
+    assert server.stop() == 0
+    assert_no_forged_lines(server.output())
+
+
+def test_webhook_urls_in_the_config_are_checked(tmp_path: Path) -> None:
+    from syndicator.config import load
+    from syndicator.errors import ConfigError
+
+    for url in ("http://h/a b", "http://u:p@h/hook", "http://h/\\u0007"):
+        path = tmp_path / "c.toml"
+        path.write_text(f'[[notify]]\nkind = "webhook"\nurl = "{url}"\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"notify\[0\]\.url"):
+            load(path, environ={})
+    path.write_text('[[notify]]\nkind = "webhook"\nurl = "HTTP://H.example:80/hook"\n')
+    assert load(path, environ={}).notify[0].url == "http://h.example/hook"
