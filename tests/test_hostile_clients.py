@@ -149,7 +149,8 @@ def hook_titles(receiver: Receiver) -> set[str]:
 
 
 def test_a_broken_callback_never_stops_notifications(
-    server_factory: Callable[..., Server], receiver: Receiver
+    server_factory: Callable[..., Server],  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     """A subscription whose callback no HTTP client takes (stored raw, as a hub that did not
     check its callbacks stored them) fails its own deliveries; webhooks keep flowing."""
@@ -194,7 +195,8 @@ def stored_callbacks(server: Server) -> list[str]:
 
 
 def test_hub_callbacks_are_checked_and_stored_canonical(
-    server_factory: Callable[..., Server], receiver: Receiver
+    server_factory: Callable[..., Server],  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     server = server_factory()
     (server.config / "service.toml").write_text(notify_toml(server, receiver), encoding="utf-8")

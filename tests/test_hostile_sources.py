@@ -214,7 +214,8 @@ def article_page(title: str, text: str) -> str:
 
 def listing(*links: str) -> str:
     cards = "".join(
-        f'<li><article><h2><a href="{link}">Story number {n} in this section</a></h2></article></li>'
+        f'<li><article><h2><a href="{link}">Story number {n} in this section</a></h2>'
+        "</article></li>"
         for n, link in enumerate(links)
     )
     return f"<!doctype html><html><body><main><h1>Section</h1><ul>{cards}</ul></main></body></html>"
