@@ -8,6 +8,7 @@ nothing here parses, renders or talks SQL itself.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,17 +68,69 @@ class App:
         *,
         progress: Callable[[PassResult], None] | None = None,
     ) -> Outcome:
-        """``syndicator once``: one pass over the sources, then publish and announce."""
-        result = await run_once(self.config, self.store, source_ids=source_ids, progress=progress)
-        outcome = Outcome(once=result)
+        """``syndicator once``: one pass over the sources, each source's changes published
+        and announced as soon as it is stored (a slow source holds up no other's), then what
+        is left to publish, then the notifications."""
+        outcome = Outcome()
+        waiting: set[str] = set()  # regions stored and not yet published
+        wake = asyncio.Event()
+        finished = False
+
+        async def publisher() -> None:
+            while True:
+                await wake.wait()
+                wake.clear()
+                if waiting:
+                    regions = set(waiting)
+                    waiting.clear()
+                    await asyncio.to_thread(self._publish_into, outcome, regions)
+                if finished and not waiting:
+                    return
+
+        def stored(result: PassResult) -> None:
+            if progress is not None:
+                progress(result)
+            if result.changes.regions:
+                waiting.update(result.changes.regions)
+                wake.set()
+
+        publishing = asyncio.ensure_future(publisher())
         try:
-            self.publish_changes(result.regions, outcome)
-        except PublishError as e:
-            # What was stored stays stored and is published by the next run; the article
-            # events written with it are still delivered.
-            outcome.publish_error = str(e)
+            outcome.once = await run_once(
+                self.config, self.store, source_ids=source_ids, progress=stored
+            )
+        finally:
+            finished = True
+            wake.set()
+            await publishing
+        # What is left: regions with changes not yet announced, feed files missing.
+        await asyncio.to_thread(self._publish_into, outcome, set())
         outcome.notified = await self.deliver()
         return outcome
+
+    def _publish_into(self, outcome: Outcome, regions: set[str]) -> None:
+        """Publish and announce (publish_changes), adding what was done to ``outcome``. A file
+        that cannot be written is said in ``outcome.publish_error``: what was stored stays
+        stored and is published by the next run; the events written with it are delivered."""
+        step = Outcome()
+        try:
+            self.publish_changes(regions, step)
+        except PublishError as e:
+            outcome.publish_error = str(e)
+        outcome.announced.extend(step.announced)
+        if step.published is not None:
+            before = outcome.published
+            outcome.published = (
+                step.published
+                if before is None
+                else PublishResult(
+                    changed=tuple(dict.fromkeys((*before.changed, *step.published.changed))),
+                    unchanged=tuple(dict.fromkeys((*before.unchanged, *step.published.unchanged))),
+                    regions=tuple(dict.fromkeys((*before.regions, *step.published.regions))),
+                    skipped=tuple(dict.fromkeys((*before.skipped, *step.published.skipped))),
+                    seconds=before.seconds + step.published.seconds,
+                )
+            )
 
     def poster(self) -> Poster:
         service = self.config.service

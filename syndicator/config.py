@@ -41,6 +41,7 @@ EVENT_TYPES = (
 )
 NOTIFY_KINDS = ("webhook", "apprise")
 FETCH_PAGES = ("auto", "always", "never")
+FETCH_ATTEMPTS = 3  # tries per request: the first and two retries (connection failures, 5xx…)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
@@ -59,11 +60,20 @@ class Service:
     respect_robots: bool = True
     concurrency: int = 16
     per_host: int = 4
-    timeout: float = 20.0
+    timeout: float = 20.0  # one whole request: connect to last byte, redirects included
+    pass_timeout: float | None = None  # one whole source pass; None: see pass_limit
     max_bytes: int = 20 * 1024 * 1024
     stale_after: float = 2 * 86400.0
     rate_limit: float = 20.0  # write requests (POST /api/*, /hub) per second per client; 0: off
     rate_burst: int = 40  # how many of them a client may send at once
+
+    @property
+    def pass_limit(self) -> float:
+        """The longest one source's pass may take: ``pass_timeout``, else 2 × timeout ×
+        attempts (room for a listing and its pages to each use their whole budget once)."""
+        if self.pass_timeout is not None:
+            return self.pass_timeout
+        return 2 * self.timeout * FETCH_ATTEMPTS
 
     @property
     def host(self) -> str:
@@ -468,6 +478,7 @@ class _Validator:
             "concurrency",
             "per_host",
             "timeout",
+            "pass_timeout",
             "max_bytes",
             "stale_after",
             "rate_limit",
@@ -508,6 +519,9 @@ class _Validator:
                 t, "service", "per_host", d.per_host, _positive_int, "a positive integer"
             ),
             timeout=self.get(t, "service", "timeout", d.timeout, parse_duration, "a duration"),
+            pass_timeout=self.get(
+                t, "service", "pass_timeout", d.pass_timeout, parse_duration, "a duration"
+            ),
             max_bytes=self.get(
                 t, "service", "max_bytes", d.max_bytes, _positive_int, "a number of bytes"
             ),

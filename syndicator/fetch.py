@@ -281,8 +281,10 @@ class Fetcher:
 
     Use as ``async with Fetcher(...) as fetcher: await fetcher.get(url, validators)``.
 
-    - ``timeout`` bounds each read (and the connect, unless ``connect_timeout`` is given);
-      ``total_timeout`` bounds one attempt, so a server dripping bytes cannot hold a slot.
+    - ``timeout`` bounds one whole attempt, connect to last byte and across its redirects
+      (``total_timeout`` when given), so a server dripping bytes cannot hold a slot; each read
+      and the connect (``connect_timeout`` when given) are bounded by it too. The time an
+      attempt waits for a slot behind other requests does not count.
     - ``max_bytes`` bounds the body kept, enforced while streaming and after decompression.
     - ``max_redirects`` hops are followed (relative ``Location`` resolved); past that the reason
       is "redirect loop" if a URL came back, else "too many redirects".
@@ -305,7 +307,7 @@ class Fetcher:
         user_agent: str = DEFAULT_USER_AGENT,
         timeout: float = 20.0,
         connect_timeout: float | None = None,
-        total_timeout: float | None = 300.0,
+        total_timeout: float | None = None,
         max_bytes: int = MAX_BYTES,
         max_redirects: int = 5,
         retries: int = 2,
@@ -328,7 +330,7 @@ class Fetcher:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.retry_after_cap = retry_after_cap
-        self.total_timeout = total_timeout
+        self.total_timeout = timeout if total_timeout is None else total_timeout
         self.per_host = per_host
         self.respect_robots = respect_robots
         self._sleep = sleep
@@ -420,19 +422,13 @@ class Fetcher:
 
     async def _attempt(self, url: str, headers: dict[str, str], public_only: bool) -> _Answer:
         """One attempt: redirects followed, the status judged; _Transient if worth retrying."""
-        try:
-            async with asyncio.timeout(self.total_timeout):
-                answer = await self._follow(
-                    url,
-                    headers,
-                    max_bytes=self.max_bytes,
-                    robots=self.respect_robots,
-                    public_only=public_only,
-                )
-        except TimeoutError as e:
-            error = FetchError(url, "timed out")
-            error.__cause__ = e
-            raise _Transient(error) from e
+        answer = await self._follow(
+            url,
+            headers,
+            max_bytes=self.max_bytes,
+            robots=self.respect_robots,
+            public_only=public_only,
+        )
         status = answer.status
         if 200 <= status < 300 or status == 304:
             return answer
@@ -472,6 +468,8 @@ class Fetcher:
         current = url
         seen: set[str] = set()
         looped = False
+        loop = asyncio.get_running_loop()
+        budget = self.total_timeout
         for hop in range(self.max_redirects + 1):
             try:
                 request = self._client.build_request("GET", current, headers=headers)
@@ -488,26 +486,44 @@ class Fetcher:
             if robots and not await self._allowed(request.url):
                 raise FetchError(url, "disallowed by robots.txt")
             async with self._slot(request.url.host):
+                # The budget runs while a slot is held: connect to last byte, across the hops
+                # (time spent waiting for a slot behind other requests is not the server's).
+                started = loop.time()
                 try:
-                    response = await self._client.send(request, stream=True)
-                except Exception as e:
-                    raise _transport_error(url, e) from e
-                try:
-                    status = response.status_code
-                    if 200 <= status < 300:
-                        body = await self._read_body(url, response, max_bytes)
-                        return _Answer(str(request.url), status, response.headers, body)
-                    await _drain(response)
-                    if status not in REDIRECT_STATUSES:
-                        return _Answer(str(request.url), status, response.headers)
-                    location = response.headers.get("location")
-                    if not location:
-                        raise FetchError(url, f"HTTP {status} without Location", status=status)
-                    current = _resolve(url, request.url, location)
-                    looped = looped or current in seen
-                finally:
-                    await _close(response)
+                    async with asyncio.timeout(max(0.0, budget)):
+                        answer, current = await self._hop(url, request, max_bytes)
+                except TimeoutError as e:
+                    error = FetchError(url, "timed out")
+                    error.__cause__ = e
+                    raise _Transient(error) from e
+                budget -= loop.time() - started
+            if answer is not None:
+                return answer
+            looped = looped or current in seen
         raise FetchError(url, "redirect loop" if looped else "too many redirects")
+
+    async def _hop(
+        self, url: str, request: httpx.Request, max_bytes: int
+    ) -> tuple[_Answer | None, str]:
+        """One request of a chain: the answer, or (None, where it redirects)."""
+        try:
+            response = await self._client.send(request, stream=True)
+        except Exception as e:
+            raise _transport_error(url, e) from e
+        try:
+            status = response.status_code
+            if 200 <= status < 300:
+                body = await self._read_body(url, response, max_bytes)
+                return _Answer(str(request.url), status, response.headers, body), ""
+            await _drain(response)
+            if status not in REDIRECT_STATUSES:
+                return _Answer(str(request.url), status, response.headers), ""
+            location = response.headers.get("location")
+            if not location:
+                raise FetchError(url, f"HTTP {status} without Location", status=status)
+            return None, _resolve(url, request.url, location)
+        finally:
+            await _close(response)
 
     async def _read_body(self, url: str, response: httpx.Response, max_bytes: int) -> bytes:
         """The body, within the limits; a refusal still says what the server answered."""

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,6 +232,7 @@ class SourcePass:
         self.known_validators: dict[str, tuple[str | None, str | None]] = {}
         self.recheck = True  # look for stored pages due for a recheck (run_once knows better)
         self.reach = Reach(public_only=True)  # made exact by _plan (see where_to)
+        self.deadline = 0.0  # event loop time by which the pass ends (set by plan)
 
     async def run(self) -> PassResult:
         return self.commit(await self.plan())
@@ -239,8 +240,15 @@ class SourcePass:
     async def plan(self) -> _Plan:
         started = time.monotonic()
         plan = _Plan(self.source, PassResult(self.source.id))
+        limit = self.config.service.pass_limit
+        self.deadline = asyncio.get_running_loop().time() + limit
         try:
             await self._plan(plan)
+        except TimeoutError:  # the source's own documents took the whole pass
+            plan.result.ok = False
+            plan.result.error = f"timed out: the pass took over {limit:g} s (pass_timeout)"
+            plan.articles.clear()
+            plan.validators.clear()
         except FetchError as e:
             plan.result.ok, plan.result.error = False, e.reason
             plan.result.status, plan.result.retry_after = e.status, e.retry_after
@@ -398,17 +406,19 @@ class SourcePass:
 
     async def _plan(self, plan: _Plan) -> None:
         source = self.source
-        self.reach = await self.where_to()
-        listing = await self._fetch(plan, source.url)
+        async with asyncio.timeout_at(self.deadline):
+            self.reach = await self.where_to()
+            listing = await self._fetch(plan, source.url)
         plan.result.status = listing.status
         if not listing.not_modified:
             check_kind(listing.body, listing.content_type, source.kind, listing.final_url)
         if listing.not_modified:
             plan.result.not_modified = True
             if self.recheck:
-                for found in await asyncio.gather(
-                    *(self._page(plan, url, None, conditional=True) for url in self._rechecks())
-                ):
+                rechecks = [
+                    self._page(plan, url, None, conditional=True) for url in self._rechecks()
+                ]
+                for found in await self._until_deadline(plan, rechecks):
                     plan.articles.extend(self._route(a) for a in found)
             return
         document = read_document(
@@ -422,7 +432,8 @@ class SourcePass:
         teasers = list(document.teasers)
         unchanged = 0  # child sitemaps that answered 304: they hold what they held
         if document.sitemaps:
-            children, unchanged = await self._child_sitemaps(plan, document.sitemaps)
+            async with asyncio.timeout_at(self.deadline):
+                children, unchanged = await self._child_sitemaps(plan, document.sitemaps)
             teasers += children
         plan.result.found = len(document.articles) + len(teasers) + unchanged
         self._unreadable(plan, listing.final_url, document.errors)
@@ -457,7 +468,7 @@ class SourcePass:
                     jobs.append(self._page(plan, url, wanted_item, conditional=True))
             else:
                 jobs.append(self._page(plan, url, wanted_item, conditional=False))
-        pages = await asyncio.gather(*jobs)
+        pages = await self._until_deadline(plan, jobs)
         plan.result.pages = len(jobs)
         for found in pages:
             ready.extend(found)
@@ -471,6 +482,26 @@ class SourcePass:
             plan.validators.append(
                 (source.url, listing.etag, listing.last_modified, listing.status)
             )
+
+    async def _until_deadline(
+        self, plan: _Plan, jobs: Sequence[Coroutine[Any, Any, list[Article]]]
+    ) -> list[list[Article]]:
+        """The article pages, fetched together until the pass's deadline: what is not done
+        by then is given up (counted against the pass) and left for the next one."""
+        if not jobs:
+            return []
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        left = self.deadline - asyncio.get_running_loop().time()
+        done, pending = await asyncio.wait(tasks, timeout=max(0.0, left))
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            plan.result.page_errors.append(
+                f"{len(pending)} page(s) not read within the pass's "
+                f"{self.config.service.pass_limit:g} s (pass_timeout): left for the next pass"
+            )
+        return [task.result() for task in tasks if task in done]
 
     def _unreadable(self, plan: _Plan, url: str, errors: Sequence[str]) -> None:
         """Documents and items that were fetched but could not be read: counted against the
@@ -585,6 +616,14 @@ MAX_CHILD_SITEMAPS = 20
 MISSES_BEFORE_REMOVAL = 2  # a known page answering 404 this many passes in a row is removed
 RECHECK_LIMIT = 20  # pages rechecked in one pass at most (the source's recheck says how often)
 QUIET_BATCH = 200
+ORDER_GRACE = 2.0  # seconds a finished pass waits for the passes ranked before it to finish
+
+
+def _commit_quiet(store: Store, quiet: list[tuple[SourcePass, _Plan]]) -> list[PassResult]:
+    """Passes that found nothing to store (not modified, failed) record how they went in one
+    transaction."""
+    with store.transaction() as conn:
+        return [p.commit(plan, conn) for p, plan in quiet]
 
 
 def _is_web(url: str) -> bool:
@@ -670,11 +709,14 @@ async def run_once(
     source_ids: Sequence[str] = (),
     now: datetime | None = None,
     fetcher: Fetcher | None = None,
-    progress: Callable[[PassResult], None] | None = None,
+    progress: Callable[[PassResult], Awaitable[None] | None] | None = None,
 ) -> OnceResult:
-    """One pass over every enabled (or every named) source. Sources are fetched concurrently and
-    stored one after another in config order, so the outcome never depends on who answered
-    first (the first source to store a story is the one its entry links to)."""
+    """One pass over every enabled (or every named) source. Sources are fetched concurrently
+    and each is stored as soon as its pass is done, so a slow source holds up no other:
+    ``progress`` hears of each stored pass at once (to publish it). Which copy of a story a
+    feed links to never depends on who answered first: the store ranks sources in config order
+    (a copy from a source that ranks first takes the entry over, same entry id). Passes that
+    found nothing to store (not modified, failed) and finish together share one transaction."""
     chosen = [s for s in config.sources if (s.id in source_ids if source_ids else s.enabled)]
     store.sync_sources((s.id, s.kind, s.url) for s in config.sources)
     own_fetcher = fetcher is None
@@ -691,41 +733,59 @@ async def run_once(
             if (source.id, source.url) in listings:
                 source_pass.known_validators = {source.url: listings[(source.id, source.url)]}
             source_pass.recheck = source_pass.source.id in due
-        tasks = [asyncio.ensure_future(p.plan()) for p in passes]
+        tasks = {asyncio.ensure_future(p.plan()): n for n, p in enumerate(passes)}
         results: list[PassResult] = []
-        quiet: list[tuple[SourcePass, _Plan]] = []
+        loop = asyncio.get_running_loop()
+        ready: dict[int, tuple[float, _Plan]] = {}  # finished, not stored: when, plan
 
-        def store_quiet() -> None:
-            # Passes that found nothing to store (not modified, failed) only record how they
-            # went: many of them share one transaction, still in config order.
-            if quiet:
-                with store.transaction() as conn:
-                    done = [p.commit(plan, conn) for p, plan in quiet]
-                quiet.clear()
-                for result in done:
-                    results.append(result)
-                    if progress is not None:
-                        progress(result)
+        async def store_ready(running: set[asyncio.Task[_Plan]]) -> None:
+            """Store, in config order, each finished pass that no pass ranked before it is
+            still running for, or that has waited ORDER_GRACE for them; the quiet ones
+            (nothing to store) together."""
+            first_running = min((tasks[t] for t in running), default=len(passes))
+            now_ = loop.time()
+            due = [
+                n for n in sorted(ready) if n < first_running or now_ - ready[n][0] >= ORDER_GRACE
+            ]
+            quiet = [n for n in due if not ready[n][1].articles]
+            for start in range(0, len(quiet), QUIET_BATCH):
+                batch = quiet[start : start + QUIET_BATCH]
+                plans = [(passes[n], ready.pop(n)[1]) for n in batch]
+                for result in await asyncio.to_thread(_commit_quiet, store, plans):
+                    await report(result)
+            for n in due:
+                if n in ready:
+                    await report(await asyncio.to_thread(passes[n].commit, ready.pop(n)[1]))
 
+        async def report(result: PassResult) -> None:
+            results.append(result)
+            if progress is not None:
+                reply = progress(result)
+                if reply is not None:
+                    await reply
+
+        pending = set(tasks)
         try:
-            for source_pass, task in zip(passes, tasks, strict=True):
-                plan = await task
-                if plan.articles or len(quiet) >= QUIET_BATCH:
-                    store_quiet()
-                if not plan.articles:
-                    quiet.append((source_pass, plan))
-                    continue
-                result = source_pass.commit(plan)
-                results.append(result)
-                if progress is not None:
-                    progress(result)
-            store_quiet()
+            while pending or ready:
+                waits = [when + ORDER_GRACE - loop.time() for when, _ in ready.values()]
+                if pending:
+                    finished, pending = await asyncio.wait(
+                        pending,
+                        timeout=max(0.0, min(waits)) if waits else None,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    for task in finished:
+                        ready[tasks[task]] = (loop.time(), task.result())
+                await store_ready(pending)
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         if own_fetcher:
             await fetcher.aclose()
+    rank = {s.id: n for n, s in enumerate(chosen)}
+    results.sort(key=lambda r: rank[r.source_id])
     return OnceResult(results)
 
 

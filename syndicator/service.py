@@ -193,6 +193,9 @@ class Service:
         self.hub = Hub(self.app.store, self.poster, lambda: all_topics(self.config))
         self.supervisor = Supervisor()  # the long-lived tasks: restarted if they die
         self._first_pass: asyncio.Task[None] | None = None
+        self._first_running: set[str] = set()  # first passes not yet stored
+        self._passes: dict[str, asyncio.Task[Any]] = {}  # scheduled passes under way
+        self._stopping = False
 
     @property
     def store(self) -> Any:
@@ -244,25 +247,38 @@ class Service:
         )
 
     async def _first_passes(self, source_ids: list[str]) -> None:
+        """The first pass of every source never read before, together (as ``once`` does):
+        each source's outcome is recorded and published as soon as it is stored."""
         now = datetime.now(UTC)
-        try:
-            result = await run_once(
-                self.config, self.store, source_ids=source_ids, fetcher=self.fetcher, now=now
-            )
-        except SyndicatorError as e:  # the store failed: their scheduled runs read them
-            log.error("first passes: %s", e)
-            return
-        for one in result.passes:
+        self._first_running = set(source_ids)
+
+        async def stored(one: PassResult) -> None:
+            self._first_running.discard(one.source_id)
             state = await self._state(one.source_id)
             self._account(one, state)
             log.info("source %s: %s", one.source_id, one.summary())
             if not one.ok:
                 with contextlib.suppress(KeyError):  # unless a reload removed it meanwhile
                     self._back_off(self.config.source(one.source_id), one, now, state)
-        await asyncio.to_thread(self._record_next_runs, [one.source_id for one in result.passes])
-        if result.regions:
-            self.request_publish(result.regions)
-        self.dispatcher.wake.set()
+            await asyncio.to_thread(self._record_next_runs, [one.source_id])
+            if one.changes.regions:
+                self.request_publish(one.changes.regions)
+            if one.changes.changed or one.event:
+                self.dispatcher.wake.set()
+
+        try:
+            await run_once(
+                self.config,
+                self.store,
+                source_ids=source_ids,
+                fetcher=self.fetcher,
+                now=now,
+                progress=stored,
+            )
+        except SyndicatorError as e:  # the store failed: their scheduled runs read them
+            log.error("first passes: %s", e)
+        finally:
+            self._first_running.clear()
 
     async def _start_serving(self) -> None:
         """``serve``: what is stored and published, read only; the files watched for changes."""
@@ -292,13 +308,23 @@ class Service:
 
     async def stop(self) -> None:
         self._running = False
+        self._stopping = True
         if not self.poll:
             await self.supervisor.stop()
+        # Passes under way are given up (what they found is fetched again by the next run;
+        # nothing half-stored: a pass stores in one transaction). Said once, by name.
+        under_way = sorted(set(self._passes) | self._first_running)
+        passes = list(self._passes.values())
         self.scheduler.shutdown()
+        for task in passes:
+            task.cancel()
         if self._first_pass is not None and not self._first_pass.done():
             self._first_pass.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._first_pass
+            passes.append(self._first_pass)
+        if passes:
+            await asyncio.gather(*passes, return_exceptions=True)
+        if under_way:
+            log.info("stopping: cancelled the passes of %s", ", ".join(under_way))
         if self._publish_task is not None:
             self._publish_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -324,10 +350,15 @@ class Service:
             source = self.config.source(source_id)
         except KeyError:
             return None  # removed by a reload while it was due
+        if source_id in self._first_running:
+            return None  # its first pass (a slow one) is still under way: one pass at a time
         now = datetime.now(UTC)
         source_pass = SourcePass(
             source, config=self.config, store=self.store, fetcher=self.fetcher, now=now
         )
+        task = asyncio.current_task()
+        if task is not None:
+            self._passes[source_id] = task
         try:
             plan = await source_pass.plan()
             result = await asyncio.to_thread(source_pass.commit, plan)
@@ -341,6 +372,12 @@ class Service:
                 config_module.format_duration(delay),
             )
             return None
+        except asyncio.CancelledError:
+            if self._stopping:  # stop() cancelled it, and says so in one line
+                return None
+            raise
+        finally:
+            self._passes.pop(source_id, None)
         state = await self._state(source_id)
         self._account(result, state)
         if not result.ok:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from helpers import Deployment, HostileSite
+from test_web import server_factory  # noqa: F401 (a fixture)
 
 from syndicator import fingerprint
 from syndicator.ingest import read_document
@@ -447,3 +448,144 @@ def test_private_sources_keep_working_and_the_guard_can_be_lifted(
     code, out = once_in_process(allowed, capsys)
     assert code == 0, out
     assert {i["title"] for i in allowed.feed("world.json")["items"]} == {"Good story"}
+
+
+# --------------------------------------------------------------------------------------------
+# Slow sources: a request and a pass are bounded, and hold up no other source
+
+
+def fetch_with(url: str, **options: Any) -> Any:
+    import asyncio
+
+    from syndicator.errors import FetchError
+    from syndicator.fetch import Fetcher
+
+    async def go() -> Any:
+        async with Fetcher(respect_robots=False, **options) as fetcher:
+            return await asyncio.gather(
+                *(fetcher.get(url) for _ in range(options.get("concurrency", 1))),
+                return_exceptions=True,
+            )
+
+    answers = asyncio.run(go())
+    assert all(isinstance(a, FetchError | Exception) or a.status == 200 for a in answers)
+    return answers
+
+
+def test_the_timeout_bounds_a_whole_request(hostile_site: HostileSite) -> None:
+    """A body dripping a byte every 0.1 s never trips a read timeout: the request's own bound
+    (connect to last byte) cuts it."""
+    from syndicator.errors import FetchError
+
+    url = hostile_site.route("/drip", b"x" * 200, drip=0.1)
+    [answer] = fetch_with(url, timeout=1.0, retries=0)
+    assert isinstance(answer, FetchError) and answer.reason == "timed out"
+
+
+def test_waiting_for_a_slot_is_not_the_servers_time(hostile_site: HostileSite) -> None:
+    """Two requests to one host, one at a time: the second waits out the first (2 s), and its
+    own 3-second budget starts when it is sent."""
+    url = hostile_site.route("/slowish", b"y" * 20, drip=0.1)
+    answers = fetch_with(url, timeout=3.0, retries=0, concurrency=2, per_host=1)
+    assert [a.body for a in answers] == [b"y" * 20, b"y" * 20]
+
+
+def test_a_pass_is_bounded_and_keeps_what_it_read(
+    hostile_site: HostileSite, tmp_path: Path
+) -> None:
+    site = hostile_site
+    site.route("/section.html", listing("/ok.html", "/drip1.html", "/drip2.html"))
+    site.route("/ok.html", article_page("Read in time", "A page that answers at once."))
+    for name in ("/drip1.html", "/drip2.html"):
+        site.route(name, article_page("Never whole", "x" * 400), drip=0.5, chunk=1)
+    site.route("/unavailable.rss", "busy", status=503, headers={"Retry-After": "2"})
+    deployment = Deployment(
+        tmp_path,
+        Deployment.source("pages", "html", site.url("/section.html"))
+        + Deployment.source("busy", "rss", site.url("/unavailable.rss")),
+        extra='timeout = "30s"\npass_timeout = "3s"\n',
+    )
+    run = deployment.run("once", timeout=60)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "busy: failed: timed out: the pass took over 3 s (pass_timeout)" in run.stdout
+    assert "pages: 1 created; 1 page(s) failed" in run.stdout
+    assert "2 page(s) not read within the pass's 3 s (pass_timeout)" in run.stdout
+    titles = {i["title"] for i in deployment.feed("world.json")["items"]}
+    assert titles == {"Read in time"}
+
+
+def slow_and_healthy(site: HostileSite, drip: float = 0.5) -> str:
+    site.route("/good.rss", GOOD_RSS, content_type="application/rss+xml")
+    site.route("/drip.rss", GOOD_RSS.replace("Good story", "Slow story"), drip=drip, chunk=1)
+    return Deployment.source(
+        "a-slow", "rss", site.url("/drip.rss"), fetch_pages="never"
+    ) + Deployment.source("b-good", "rss", site.url("/good.rss"), fetch_pages="never")
+
+
+def test_once_publishes_each_source_as_it_finishes(
+    hostile_site: HostileSite, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    deployment = Deployment(tmp_path, slow_and_healthy(hostile_site), extra='timeout = "2s"\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "--config", str(deployment.config), "once"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        feed = deployment.feeds / "world.json"
+        deadline = time.monotonic() + 60
+        while not (feed.exists() and "Good story" in feed.read_text(encoding="utf-8")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the healthy source was not published"
+            time.sleep(0.05)
+        # Published while the slow source was still on its first of three attempts.
+        assert hostile_site.seen.count("/drip.rss") < 3
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 1, out + err
+    assert "a-slow: failed: timed out" in out and "b-good: 1 created" in out
+    assert "Traceback" not in err
+
+
+def test_run_publishes_first_passes_as_they_finish_and_stops_cleanly(
+    hostile_site: HostileSite,
+    server_factory: Any,  # noqa: F811
+) -> None:
+    """Under ``run``, a healthy source's first articles are published while a slow source is
+    still in its first pass; SIGTERM then says in one line which passes it cancelled (the slow
+    first pass, and the healthy source's second pass, which has turned slow too)."""
+    import time
+
+    server = server_factory()
+    (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
+    sources = slow_and_healthy(hostile_site).replace('every = "10m"', "")
+    (server.config / "20-sources.toml").write_text(
+        '[service]\ntimeout = "2s"\n\n[[region]]\nid = "world"\ntitle = "World"\n'
+        + sources.replace('fetch_pages = "never"\n', 'fetch_pages = "never"\nevery = "1s"\n'),
+        encoding="utf-8",
+    )
+    server.start()
+    server.wait_until(
+        lambda: "Good story" in server.get("/feeds/world.json").text, "the healthy source"
+    )
+    states = {s["id"]: s for s in server.get("/api/sources").json()}
+    assert states["a-slow"]["last_fetch_at"] is None  # still in its first pass
+    asked = hostile_site.seen.count("/good.rss")
+    hostile_site.route("/good.rss", GOOD_RSS, drip=0.5, chunk=1)
+    server.wait_until(lambda: hostile_site.seen.count("/good.rss") > asked, "a second pass")
+    time.sleep(0.2)
+    assert server.stop() == 0
+    log = server.output()
+    assert "Traceback" not in log and "raised an exception" not in log, log
+    stopping = [line for line in log.splitlines() if "cancelled the passes" in line]
+    assert len(stopping) == 1 and stopping[0].endswith(
+        "INFO    stopping: cancelled the passes of a-slow, b-good"
+    ), log
