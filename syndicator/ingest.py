@@ -28,7 +28,7 @@ from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
 from syndicator.extract import extract, sniff
-from syndicator.fetch import Fetched, Fetcher, Reach, Validators, inside, local_path
+from syndicator.fetch import MAX_BYTES, Fetched, Fetcher, Reach, Validators, inside, local_path
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
 from syndicator.normalize import canonical_url, external_url, normalize_article, zone
 from syndicator.store import ChangeSet, SourceState, Store
@@ -77,6 +77,7 @@ def read_document(
         kind=wanted,
         selectors=source.select if source else None,
         sections=config.known_sections if config else (),
+        max_inflated=config.service.max_bytes if config else MAX_BYTES,
     )
     rules = rules_of(config)
     tz = zone(source.timezone) if source and source.timezone else None
@@ -468,6 +469,7 @@ class SourcePass:
                     jobs.append(self._page(plan, url, wanted_item, conditional=True))
             else:
                 jobs.append(self._page(plan, url, wanted_item, conditional=False))
+        del document, teasers  # a sitemap's 50,000 teasers need not live while pages load
         pages = await self._until_deadline(plan, jobs)
         plan.result.pages = len(jobs)
         for found in pages:

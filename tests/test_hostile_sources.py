@@ -589,3 +589,58 @@ def test_run_publishes_first_passes_as_they_finish_and_stops_cleanly(
     assert len(stopping) == 1 and stopping[0].endswith(
         "INFO    stopping: cancelled the passes of a-slow, b-good"
     ), log
+
+
+# --------------------------------------------------------------------------------------------
+# Sitemaps: inflated within max_bytes, read a piece at a time
+
+SITEMAP_HEAD = (
+    b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+    b'xmlns:video="http://www.google.com/schemas/sitemap-video/1.1">'
+)
+
+
+def padded_sitemap(urls: int, padding: int) -> bytes:
+    """A gzipped sitemap whose every <url> carries ``padding`` bytes we do not read."""
+    import gzip
+
+    pad = b"p" * padding
+    body = b"".join(
+        b"<url><loc>https://n.example/%d</loc><video:video><video:description>%s"
+        b"</video:description></video:video></url>" % (n, pad)
+        for n in range(urls)
+    )
+    return gzip.compress(SITEMAP_HEAD + body + b"</urlset>", mtime=0)
+
+
+def test_a_gzipped_sitemap_inflates_within_max_bytes() -> None:
+    from syndicator.config import Config, Service
+    from syndicator.errors import ExtractError
+    from syndicator.extract import extract
+
+    body = padded_sitemap(40, 100_000)  # 4 MB inflated from a few KB
+    assert len(body) < 50_000
+    with pytest.raises(ExtractError, match="inflates past 3 MiB"):
+        extract(body, "https://n.example/s.xml.gz", kind="sitemap", max_inflated=3 << 20)
+    small = Config(service=Service(max_bytes=1 << 20))
+    with pytest.raises(ExtractError, match="inflates past 1 MiB"):
+        read_document(body, "https://n.example/s.xml.gz", now=NOW, config=small)
+    assert len(extract(body, "https://n.example/s.xml.gz", kind="sitemap").teasers) == 40
+
+
+def test_a_sitemap_is_read_a_piece_at_a_time() -> None:
+    """16 MB of sitemap: what Python holds at once (tracemalloc's peak, which sees every bytes
+    object) stays a small fraction of it; a whole inflate holds all 16 MB."""
+    import tracemalloc
+
+    from syndicator.extract import extract
+
+    body = padded_sitemap(100, 160_000)
+    tracemalloc.start()
+    try:
+        found = extract(body, "https://n.example/s.xml.gz", kind="sitemap")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [t.url for t in found.teasers] == [f"https://n.example/{n}" for n in range(100)]
+    assert peak < 4 << 20, f"{peak / 2**20:.1f} MiB at once for a 16 MB sitemap"

@@ -64,17 +64,19 @@ def extract(
     kind: str = "auto",
     selectors: Selectors | None = None,
     sections: tuple[str, ...] = (),
+    max_inflated: int = xmlsafe.MAX_INFLATED,
 ) -> Extraction:
     """Everything a document holds. ``kind`` as in source config (``html``, ``rss``…) or ``auto``.
 
-    ``sections`` are section names the config knows, to help read plain-text dumps.
+    ``sections`` are section names the config knows, to help read plain-text dumps. A gzipped
+    file (``sitemap.xml.gz``) is inflated to at most ``max_inflated`` bytes (the service's
+    ``max_bytes``, the bound of any body): a sitemap as it is parsed, anything else first.
     """
     if kind not in KINDS:
         raise ExtractError(f"unknown document kind {kind!r} (one of {', '.join(KINDS)})", url=url)
     if not body.strip():
         raise ExtractError("empty document", url=url)
-    body = xmlsafe.gunzip(body, url)  # a gzipped file (sitemap.xml.gz), inflated with a limit
-    sniffed = sniff(body, content_type)
+    sniffed = sniff(xmlsafe.inflated_head(body), content_type)
     if sniffed == "binary":
         raise ExtractError("not a text document (binary data)", url=url)
     wanted = {
@@ -86,14 +88,12 @@ def extract(
     }.get(kind, kind)
     if wanted == "auto":
         wanted = sniffed
-    if wanted == "feed":
-        if sniffed == "sitemap":
-            return sitemap.extract_sitemap(body, url)
+    as_sitemap = sniffed == "sitemap" if wanted == "feed" else sniffed != "feed"
+    if wanted in ("feed", "sitemap") and as_sitemap:
+        return sitemap.extract_sitemap(body, url, max_inflated=max_inflated)
+    body = xmlsafe.gunzip(body, url, max_inflated)
+    if wanted in ("feed", "sitemap"):
         return feed.extract_feed(body, url, content_type=content_type)
-    if wanted == "sitemap":
-        if sniffed == "feed":
-            return feed.extract_feed(body, url, content_type=content_type)
-        return sitemap.extract_sitemap(body, url)
     decoded = decode(body, content_type)
     if wanted == "text":
         return text.extract_text(decoded.text, url, sections=sections)

@@ -1,5 +1,6 @@
 """Safe XML: refuse entity declarations (entity expansion, external entities) before any parse,
-and an lxml parser that never loads DTDs, resolves entities or touches the network.
+and lxml parsers (whole or incremental) that never load DTDs, resolve entities or touch the
+network; gzip inflated piece by piece, within a limit.
 
 Pure: bytes in, a verdict or a tree out.
 """
@@ -8,12 +9,15 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 
 from lxml import etree
 
 from syndicator.errors import ExtractError
 
-MAX_INFLATED = 50 * 1024 * 1024
+MAX_INFLATED = 20 * 1024 * 1024  # the default; callers pass the service's max_bytes
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 256 * 1024
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.I)
 
@@ -42,16 +46,64 @@ def check(body: bytes, url: str | None = None) -> None:
 
 def gunzip(body: bytes, url: str | None = None, limit: int = MAX_INFLATED) -> bytes:
     """Inflate a gzip file (a ``sitemap.xml.gz``), refusing to grow past ``limit`` bytes."""
-    if not body.startswith(b"\x1f\x8b"):
-        return body
+    return b"".join(inflated(body, url, limit))
+
+
+def inflated(body: bytes, url: str | None = None, limit: int = MAX_INFLATED) -> Iterator[bytes]:
+    """A document in pieces of at most CHUNK bytes: a gzip file inflated as it is read (never
+    more than ``limit`` bytes in all, or ExtractError), anything else as it is."""
+    if not body.startswith(GZIP_MAGIC):
+        for start in range(0, len(body), CHUNK):
+            yield body[start : start + CHUNK]
+        return
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data, produced = body, 0
+    while data:
+        try:
+            piece = inflater.decompress(data, CHUNK)
+        except zlib.error as e:
+            raise ExtractError(f"corrupt gzip data: {e}", url=url) from e
+        produced += len(piece)
+        if produced > limit:
+            raise ExtractError(f"refused: gzip data inflates past {_size(limit)}", url=url)
+        if piece:
+            yield piece
+        data = inflater.unconsumed_tail
+        if inflater.eof:
+            break
+        if not piece and not data:
+            break
+
+
+def inflated_head(body: bytes, size: int = 4096) -> bytes:
+    """The first ``size`` bytes of a document, inflated if it is gzip (for sniffing)."""
+    if not body.startswith(GZIP_MAGIC):
+        return body[:size]
     try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as e:
-        raise ExtractError(f"corrupt gzip data: {e}", url=url) from e
-    if len(out) > limit:
-        raise ExtractError(f"refused: gzip data inflates past {limit // (1024 * 1024)} MB", url=url)
-    return out
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, size)
+    except zlib.error:
+        return b""
+
+
+def _size(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+
+
+def pull_parser(tags: tuple[str, ...]) -> etree.XMLPullParser:
+    """An incremental parser with the safety of PARSER (no DTD, no entities, no network) that
+    reports the end of each element with one of these local names, in any namespace."""
+    return etree.XMLPullParser(
+        events=("end",),
+        tag=[f"{{*}}{name}" for name in tags],
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
 
 
 def parse(body: bytes, url: str | None = None) -> etree._Element:
@@ -66,4 +118,13 @@ def parse(body: bytes, url: str | None = None) -> etree._Element:
     return root
 
 
-__all__ = ["MAX_INFLATED", "PARSER", "check", "gunzip", "parse"]
+__all__ = [
+    "MAX_INFLATED",
+    "PARSER",
+    "check",
+    "gunzip",
+    "inflated",
+    "inflated_head",
+    "parse",
+    "pull_parser",
+]
