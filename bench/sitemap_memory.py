@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 HEAD = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -48,7 +49,7 @@ def sitemap(base: str, urls: int, description: int) -> bytes:
 
 
 class Site(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
+    files: ClassVar[dict[str, bytes]] = {}
 
     def log_message(self, format: str, *args: object) -> None:
         return
