@@ -90,8 +90,8 @@ class App:
         def stored(result: PassResult) -> None:
             if progress is not None:
                 progress(result)
-            if result.changes.regions:
-                waiting.update(result.changes.regions)
+            if result.changes.feeds:
+                waiting.update(result.changes.feeds)
                 wake.set()
 
         publishing = asyncio.ensure_future(publisher())
@@ -201,9 +201,11 @@ class App:
         articles: list[Article] = []
         for body, url, content_type in documents:
             try:
-                objects = parse_ndjson(body)
-                if objects is not None:
-                    for n, obj in enumerate(objects, 1):
+                parsed = parse_ndjson(body)
+                if parsed is not None:
+                    objects, errors = parsed
+                    outcome.errors.extend(f"{url} {e}" for e in errors)
+                    for n, obj in objects:
                         try:
                             articles.append(
                                 article_from_object(
@@ -211,7 +213,7 @@ class App:
                                 )
                             )
                         except ExtractError as e:
-                            outcome.errors.append(f"{url} item {n}: {e}")
+                            outcome.errors.append(f"{url} line {n}: {e}")
                     continue
                 document = read_document(
                     body, url, now=now, config=self.config, content_type=content_type
@@ -226,7 +228,7 @@ class App:
         outcome.pushed = [
             {"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes
         ]
-        self.publish_changes(changes.regions, outcome)
+        self.publish_changes(changes.feeds, outcome)
         return outcome
 
     def push(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import sys
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -30,7 +32,14 @@ from syndicator.errors import ExtractError, FetchError
 from syndicator.extract import extract, sniff
 from syndicator.fetch import MAX_BYTES, Fetched, Fetcher, Reach, Validators, inside, local_path
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
-from syndicator.normalize import canonical_url, external_url, normalize_article, zone
+from syndicator.normalize import (
+    DateError,
+    canonical_url,
+    external_url,
+    normalize_article,
+    parse_date,
+    zone,
+)
 from syndicator.store import ChangeSet, SourceState, Store
 
 log = logging.getLogger("syndicator.ingest")
@@ -669,7 +678,7 @@ class OnceResult:
 
     @property
     def regions(self) -> set[str]:
-        return {r for p in self.passes for r in p.changes.regions}
+        return {r for p in self.passes for r in p.changes.feeds}
 
     @property
     def failed(self) -> list[PassResult]:
@@ -802,9 +811,14 @@ def article_from_object(
 ) -> Article:
     """An ARTICLE object (DESIGN.md) as pushed by a client: ``url`` and ``title`` required; the
     body from ``paragraphs``, ``content_html`` or ``text``; ``published`` defaults to now;
-    ``regions`` may name regions outright (the config's rules apply too)."""
+    ``regions`` may name regions outright (the config's rules apply too).
+
+    Anything wrong is an ExtractError naming the field: a value of the wrong type, text that is
+    not valid Unicode (a lone surrogate), a URL that is not a plain http(s) one, a date that
+    cannot be read or is implausible."""
     if not isinstance(obj, dict):
         raise ExtractError("an article must be a JSON object")
+    _check_text(obj, "")
     url, title = obj.get("url"), obj.get("title")
     if not isinstance(url, str) or not isinstance(title, str):
         raise ExtractError("an article needs a 'url' (http or https) and a 'title'")
@@ -812,81 +826,137 @@ def article_from_object(
         url = external_url(url)
     except ValueError as e:
         raise ExtractError(f"url: {e}") from None
-    paragraphs = obj.get("paragraphs")
-    body_text = None
-    if isinstance(paragraphs, list) and all(isinstance(p, str) for p in paragraphs):
-        body_text = "\n\n".join(paragraphs)
-    elif isinstance(obj.get("text"), str):
-        body_text = obj["text"]
-    body_html = obj.get("content_html") if isinstance(obj.get("content_html"), str) else None
+    paragraphs = _strings(obj, "paragraphs")
+    body_text = "\n\n".join(paragraphs) if paragraphs else _string(obj, "text")
+    body_html = _string(obj, "content_html")
     if body_text is None and body_html is None:
         raise ExtractError(
             "an article needs a body: 'paragraphs', 'content_html' or 'text'", url=url
         )
-    images = tuple(
-        Image(url=i.get("url"), caption=i.get("caption"), credit=i.get("credit"))
-        for i in obj.get("images") or []
-        if isinstance(i, dict) and isinstance(i.get("url"), str)
-    )
-    authors = obj.get("authors") or []
+    images = []
+    raw_images = obj.get("images") or []
+    if not isinstance(raw_images, list):
+        raise ExtractError("images: must be a list of {url, caption, credit}")
+    for n, image in enumerate(raw_images):
+        if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+            raise ExtractError(f"images[{n}]: must be an object with a 'url'")
+        try:
+            src = external_url(image["url"])
+        except ValueError as e:
+            raise ExtractError(f"images[{n}].url: {e}") from None
+        images.append(
+            Image(url=src, caption=_string(image, "caption"), credit=_string(image, "credit"))
+        )
+    published = _string(obj, "published")
+    updated = _string(obj, "updated")
+    for name, value in (("published", published), ("updated", updated)):
+        try:
+            parse_date(value, now=now)
+        except DateError as e:
+            raise ExtractError(f"{name}: {e}") from None
     draft = Draft(
         url=url,
         title=title,
         canonical=url,
-        subtitle=_opt_str(obj.get("subtitle")),
-        summary=_opt_str(obj.get("summary")),
-        section=_opt_str(obj.get("section")),
-        categories=tuple(c for c in obj.get("categories") or [] if isinstance(c, str)),
-        bylines=tuple(a for a in authors if isinstance(a, str)),
-        dateline=_opt_str(obj.get("dateline")),
-        language=_opt_str(obj.get("language")),
-        published=_opt_str(obj.get("published")) or now.isoformat(),
-        updated=_opt_str(obj.get("updated")),
+        subtitle=_string(obj, "subtitle"),
+        summary=_string(obj, "summary"),
+        section=_string(obj, "section"),
+        categories=_strings(obj, "categories"),
+        bylines=_strings(obj, "authors"),
+        dateline=_string(obj, "dateline"),
+        language=_string(obj, "language"),
+        published=published or now.isoformat(),
+        updated=updated,
         body_html=None if body_text is not None else body_html,
         body_text=body_text,
-        images=images,
+        images=tuple(images),
         method="pushed",
     )
     article = normalize_article(draft, source_id=source_id, now=now)
     if not article.paragraphs:
         raise ExtractError("the article's body is empty", url=url)
-    named = obj.get("regions") or []
     known = {r.id for r in config.regions} if config else set()
     given = []
-    for region in named:
-        if not isinstance(region, str) or region not in known:
-            raise ExtractError(f"unknown region {region!r}", url=url)
+    for region in _strings(obj, "regions"):
+        if region not in known:
+            raise ExtractError(f"regions: unknown region {region!r}", url=url)
         given.append(RegionMatch(region, "pushed", "named by the client"))
     routed = region_rules.route(article, rules_of(config))
     return replace(article, regions=(*given, *routed))
 
 
-def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+def _check_text(value: Any, where: str) -> None:
+    """Every string in a pushed object is valid Unicode: a JSON ``"\\ud800"`` is refused by
+    name, not stored (nothing downstream could encode it)."""
+    if isinstance(value, str):
+        bad = _LONE_SURROGATE.search(value)
+        if bad:
+            raise ExtractError(
+                f"{where or 'the article'}: not valid Unicode "
+                f"(a lone surrogate, U+{ord(bad.group(0)):04X})"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_text(item, f"{where}[{n}]")
 
 
-def parse_ndjson(body: bytes) -> list[Any] | None:
-    """The objects of an NDJSON (or single JSON object) body of ARTICLE objects; None if the
-    body is not that (a JSON Feed is not: it is read as a feed)."""
-    text = body.decode("utf-8", errors="replace").strip()
-    if not text.startswith("{"):
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _string(obj: dict[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
         return None
-    objects = []
+    if not isinstance(value, str):
+        raise ExtractError(f"{name}: must be a string, not {type(value).__name__}")
+    return value if value.strip() else None
+
+
+def _strings(obj: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = obj.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ExtractError(f"{name}: must be a list of strings")
+    return tuple(value)
+
+
+def parse_ndjson(body: bytes) -> tuple[list[tuple[int, Any]], list[str]] | None:
+    """The objects of an NDJSON (or single JSON object) body of ARTICLE objects, each with its
+    line number, and the lines that are not JSON; None if the body is not that (a JSON Feed is
+    not: it is read as a feed). Nesting too deep for the parser is "not JSON" too."""
+    text = body.decode("utf-8", errors="replace")
+    stripped = text.lstrip()
+    first = text.count("\n", 0, len(text) - len(stripped)) + 1
+    stripped = stripped.rstrip()
+    if not stripped.startswith("{"):
+        return None
     try:
-        whole = json.loads(text)
-    except ValueError:
+        whole = json.loads(stripped)
+    except (ValueError, RecursionError):
         whole = None
     if isinstance(whole, dict):
         if str(whole.get("version", "")).startswith(
             ("https://jsonfeed.org", "http://jsonfeed.org")
         ):
             return None
-        return [whole]
+        return [(first, whole)], []
+    objects: list[tuple[int, Any]] = []
+    errors: list[str] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            objects.append(json.loads(line))
+            objects.append((n, json.loads(line)))
         except json.JSONDecodeError as e:
-            raise ExtractError(f"line {n}: not JSON ({e.msg})") from e
-    return objects
+            errors.append(f"line {n}: not JSON ({e.msg} at column {e.colno})")
+        except RecursionError:
+            errors.append(f"line {n}: not JSON (nested too deeply)")
+        except ValueError:  # a number past the digits int() takes
+            limit = sys.get_int_max_str_digits()
+            errors.append(f"line {n}: not JSON (a number of more than {limit} digits)")
+    return objects, errors

@@ -232,7 +232,7 @@ class Runtime:
         result = await asyncio.to_thread(source_pass.commit, plan)
         if not result.ok:
             await self._back_off(source, result.retry_after, result.error, now)
-        if result.changes.regions:
+        if result.changes.feeds:
             await defer_publish(self.engine, self.config.publish.debounce)
         elif result.changes.changed or result.event:
             await defer_delivery(self.engine)

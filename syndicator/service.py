@@ -37,6 +37,7 @@ from syndicator.ingest import (
     run_once,
 )
 from syndicator.metrics import Metrics
+from syndicator.model import Article
 from syndicator.notify import Dispatcher, all_topics
 from syndicator.notify.websub import Hub
 from syndicator.scheduler import ReloadResult, Scheduler, triggers_of
@@ -54,6 +55,7 @@ MEDIA_TYPES = {
 }
 STORE_RETRY = 15.0  # seconds before a pass the store failed is tried again (at most its interval)
 WATCH_SECONDS = 1.0  # how often ``serve`` looks for feed files another process published
+PUSH_BATCH = 500  # pushed articles read, then stored, per step off the event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +263,8 @@ class Service:
                 with contextlib.suppress(KeyError):  # unless a reload removed it meanwhile
                     self._back_off(self.config.source(one.source_id), one, now, state)
             await asyncio.to_thread(self._record_next_runs, [one.source_id])
-            if one.changes.regions:
-                self.request_publish(one.changes.regions)
+            if one.changes.feeds:
+                self.request_publish(one.changes.feeds)
             if one.changes.changed or one.event:
                 self.dispatcher.wake.set()
 
@@ -385,8 +387,8 @@ class Service:
         else:
             log.info("source %s: %s", source_id, result.summary())
         await asyncio.to_thread(self._record_next_runs, [source_id])
-        if result.changes.regions:
-            self.request_publish(result.changes.regions)
+        if result.changes.feeds:
+            self.request_publish(result.changes.feeds)
         if result.changes.changed or result.event:
             self.dispatcher.wake.set()
         return result
@@ -576,25 +578,48 @@ class Service:
             self.request_publish([r.id for r in new.regions])
         return result
 
-    async def push(self, objects: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:
-        """Store pushed ARTICLE objects; returns per-article results and per-item errors."""
+    async def push(self, objects: list[tuple[int, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+        """Store pushed ARTICLE objects (each with its line number); returns per-article results
+        and per-line errors. All are read first (nothing is stored if one is wrong), then
+        stored PUSH_BATCH at a time, one transaction each; both off the event loop, a batch
+        per step, so that the web server keeps answering meanwhile."""
         now = datetime.now(UTC)
-        articles, errors = [], []
-        for n, obj in enumerate(objects, 1):
-            try:
-                articles.append(article_from_object(obj, config=self.config, now=now))
-            except ExtractError as e:
-                errors.append(f"item {n}: {e}")
+        config = self.config
+
+        def read(batch: list[tuple[int, Any]]) -> tuple[list[Article], list[str]]:
+            articles, errors = [], []
+            for n, obj in batch:
+                try:
+                    articles.append(article_from_object(obj, config=config, now=now))
+                except ExtractError as e:
+                    errors.append(f"line {n}: {e}")
+            return articles, errors
+
+        articles: list[Article] = []
+        errors: list[str] = []
+        for start in range(0, len(objects), PUSH_BATCH):
+            read_ok, read_errors = await asyncio.to_thread(
+                read, objects[start : start + PUSH_BATCH]
+            )
+            articles.extend(read_ok)
+            errors.extend(read_errors)
         if errors:
             return [], errors
-        changes = await asyncio.to_thread(self.app.push, articles, now=now)
-        for change in ("created", "updated", "duplicate", "unchanged"):
-            if changes.count(change):
-                self.metrics.articles.labels(change).inc(changes.count(change))
-        if changes.regions:
-            self.request_publish(changes.regions)
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(articles), PUSH_BATCH):
+            changes = await asyncio.to_thread(
+                self.app.push, articles[start : start + PUSH_BATCH], now=now
+            )
+            for change in ("created", "updated", "duplicate", "unchanged"):
+                if changes.count(change):
+                    self.metrics.articles.labels(change).inc(changes.count(change))
+            if changes.feeds:
+                self.request_publish(changes.feeds)
+            results.extend(
+                {"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes
+            )
         self.dispatcher.wake.set()
-        return [{"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes], []
+        return results, []
 
     def problems(self) -> list[str]:
         """What makes the service itself degraded, whatever its sources' health: a refused

@@ -264,6 +264,13 @@ class ChangeSet:
     def changed(self) -> bool:
         return bool(self.regions) or any(c.change in ("created", "updated") for c in self.changes)
 
+    @property
+    def feeds(self) -> set[str]:
+        """The regions to publish again: those that changed, and ``all`` whenever an article
+        was created or updated (every article is in it, one matching no region too)."""
+        articles = any(c.change in ("created", "updated") for c in self.changes)
+        return self.regions | {ALL} if articles or self.regions else set()
+
 
 @dataclass(frozen=True, slots=True)
 class SourceState:

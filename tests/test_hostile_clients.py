@@ -233,3 +233,149 @@ def test_webhook_urls_in_the_config_are_checked(tmp_path: Path) -> None:
             load(path, environ={})
     path.write_text('[[notify]]\nkind = "webhook"\nurl = "HTTP://H.example:80/hook"\n')
     assert load(path, environ={}).notify[0].url == "http://h.example/hook"
+
+
+# --------------------------------------------------------------------------------------------
+# Pushed articles: 400s that name the line and the field, capped; the work off the event loop
+
+
+def article(n: int | str, **fields: Any) -> dict[str, Any]:
+    return {
+        "url": f"https://push.example/{n}",
+        "title": f"Pushed story {n}",
+        "paragraphs": [f"The whole of pushed story {n}, in one paragraph."],
+        **fields,
+    }
+
+
+BAD_PUSHES = [
+    ('{"a":' * 100_000, "line 1: not JSON (nested too deeply)"),
+    (
+        json.dumps(article(1)) + "\n" + json.dumps(article(2))[:-1] + ', "x": ' + "9" * 5000 + "}",
+        "line 2: not JSON (a number of more than 4300 digits)",
+    ),
+    (json.dumps(article(1, published="1" * 5000)), "line 1: published: implausible date"),
+    (
+        json.dumps(article(1, published="0001-01-01T00:00:00+14:00")),
+        "line 1: published: not a date: '0001-01-01T00:00:00+14:00' falls outside the years",
+    ),
+    (
+        json.dumps(article(1, updated="2026-13-45")),
+        "line 1: updated: not a date: '2026-13-45'",
+    ),
+    (
+        json.dumps(article(1)) + "\n\n" + json.dumps(article(2, title="lone \ud800")),
+        "line 3: title: not valid Unicode (a lone surrogate, U+D800)",
+    ),
+    (
+        json.dumps(article(1, images=[{"url": "https://i.example/a.jpg", "caption": "\udfff"}])),
+        "line 1: images[0].caption: not valid Unicode (a lone surrogate, U+DFFF)",
+    ),
+    (
+        json.dumps(article(1, images=[{"url": "javascript:alert(1)"}])),
+        "line 1: images[0].url: not an http(s) URL",
+    ),
+    (json.dumps(article(1) | {"url": "file:///etc/passwd"}), "line 1: url: not an http(s) URL"),
+    (
+        json.dumps(article(1) | {"url": "https://p.example/a\r\nb"}),
+        "line 1: url: contains '\\r'",
+    ),
+    (json.dumps(article(1, images=5)), "line 1: images: must be a list"),
+    (json.dumps(article(1, authors="Ann")), "line 1: authors: must be a list of strings"),
+    (json.dumps(article(1, regions="world")), "line 1: regions: must be a list of strings"),
+    (json.dumps(article(1, summary=["x"])), "line 1: summary"),
+]
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One `run` for the push tests (nothing they send is stored)."""
+    server = Server(tmp_path_factory.mktemp("push") / "service")
+    (server.config / "service.toml").write_text(
+        server.service_toml() + '\n[[region]]\nid = "world"\ntitle = "World"\n',
+        encoding="utf-8",
+    )
+    server.start()
+    try:
+        yield server
+        assert server.stop() == 0
+        log = server.output()
+        assert "Traceback" not in log
+        assert_no_forged_lines(log)
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize(("body", "error"), BAD_PUSHES, ids=range(len(BAD_PUSHES)))
+def test_bad_pushes_are_400s_naming_line_and_field(pushed: Server, body: str, error: str) -> None:
+    answer = pushed.post("/api/articles", body, content_type="application/x-ndjson")
+    assert answer.status == 400, answer.text
+    errors = answer.json()["errors"]
+    assert errors[0].startswith(error), errors
+    assert answer.json()["error_count"] == len(errors)
+    assert pushed.get("/api/articles").json() == []
+
+
+def test_error_answers_are_capped(pushed: Server) -> None:
+    answer = pushed.post("/api/articles", "{}\n" * 100_000, content_type="application/x-ndjson")
+    assert answer.status == 400
+    body = answer.json()
+    assert len(body["errors"]) == 100 and body["error_count"] == 100_000
+    assert body["errors"][99].startswith("line 100: an article needs a 'url'")
+    assert len(answer.body) < 20_000
+
+
+def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON is parsed, the articles read and stored in worker threads, never on the event
+    loop that answers /healthz and the feeds; at most PUSH_BATCH articles per step."""
+    import asyncio
+    import threading
+
+    from syndicator import config as config_module
+    from syndicator import ingest, service, web
+    from syndicator.service import PUSH_BATCH, Service
+
+    (tmp_path / "c.toml").write_text(
+        f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n'
+        '[[region]]\nid = "world"\ntitle = "World"\n',
+        encoding="utf-8",
+    )
+    svc = Service(config_module.load(tmp_path / "c.toml", environ={"T": "t"}), poll=False)
+    threads: dict[str, set[int]] = {"parse": set(), "read": set(), "store": set()}
+    batches: list[int] = []
+
+    def watched(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            threads[name].add(threading.get_ident())
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(web, "parse_ndjson", watched("parse", ingest.parse_ndjson))
+    monkeypatch.setattr(service, "article_from_object", watched("read", ingest.article_from_object))
+    real_push = svc.app.push
+
+    def push(articles: Any, **kwargs: Any) -> Any:
+        batches.append(len(articles))
+        return watched("store", real_push)(articles, **kwargs)
+
+    monkeypatch.setattr(svc.app, "push", push)
+    count = PUSH_BATCH * 2 + 7
+    body = "\n".join(json.dumps(article(n)) for n in range(count)).encode()
+
+    async def go() -> int:
+        loop_thread = threading.get_ident()
+        objects, errors = await asyncio.to_thread(web.parse_ndjson, body)
+        results, problems = await svc.push(objects)
+        assert not errors and not problems and len(results) == count
+        assert all(loop_thread not in seen for seen in threads.values()), threads
+        return loop_thread
+
+    try:
+        asyncio.run(go())
+    finally:
+        svc.app.close()
+    assert batches == [PUSH_BATCH, PUSH_BATCH, 7]
+    assert all(threads.values())

@@ -644,3 +644,21 @@ def test_a_sitemap_is_read_a_piece_at_a_time() -> None:
         tracemalloc.stop()
     assert [t.url for t in found.teasers] == [f"https://n.example/{n}" for n in range(100)]
     assert peak < 4 << 20, f"{peak / 2**20:.1f} MiB at once for a 16 MB sitemap"
+
+
+def test_an_article_of_no_region_is_published_in_all(
+    hostile_site: HostileSite, tmp_path: Path
+) -> None:
+    """Every article is in ``all``: one that matches no region is published there as soon as
+    it is stored, by ``once`` as by ``run`` (nothing else would re-render ``all`` for it)."""
+    url = hostile_site.route("/feed.json", json_feed(item(1)), content_type="application/json")
+    deployment = Deployment(
+        tmp_path,
+        f'\n[[source]]\nid = "plain"\nkind = "jsonfeed"\nurl = "{url}"\nfetch_pages = "never"\n',
+    )
+    for n in (1, 2):
+        hostile_site.route("/feed.json", json_feed(*(item(k) for k in range(1, n + 1))))
+        run = deployment.run("once")
+        assert run.returncode == 0, run.stdout + run.stderr
+        titles = {i["title"] for i in deployment.feed("all.json")["items"]}
+        assert titles == {f"Story {k}" for k in range(1, n + 1)}

@@ -670,7 +670,7 @@ def test_push_ndjson_all_or_nothing(svc: Server) -> None:
     bad = json.dumps(article("nd-3")) + "\n" + json.dumps({"title": "no url"}) + "\n"
     refused = svc.post("/api/articles", bad, content_type="application/x-ndjson; charset=utf-8")
     assert refused.status == 400
-    assert refused.json()["errors"] and "item 2" in refused.json()["errors"][0]
+    assert refused.json()["errors"] and "line 2" in refused.json()["errors"][0]
     assert svc.get("/api/articles/" + quote(article("nd-3")["url"], safe="")).status == 404
 
 
