@@ -224,13 +224,22 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
+MAX_DURATION = 3650 * 86400.0  # ten years: longer durations are typing mistakes
+MAX_INT = 2**31 - 1  # counts and sizes: more is a typing mistake (and overflows SQL integers)
+
+
 def parse_duration(value: Any) -> float:
-    """``"10m"``, ``"1h30m"``, ``"45s"``, ``"2d"`` or a number of seconds → seconds."""
+    """``"10m"``, ``"1h30m"``, ``"45s"``, ``"2d"`` or a number of seconds → seconds; at most
+    ten years (a date that far ahead still fits every clock and scheduler)."""
     if isinstance(value, bool):
         raise ValueError("not a duration")
     if isinstance(value, int | float):
+        if value != value:  # NaN
+            raise ValueError("not a duration")
         if value <= 0:
             raise ValueError("must be positive")
+        if value > MAX_DURATION:
+            raise ValueError("longer than ten years (3650d)")
         return float(value)
     if not isinstance(value, str):
         raise ValueError("not a duration")
@@ -241,6 +250,8 @@ def parse_duration(value: Any) -> float:
     total = d * 86400 + h * 3600 + mi * 60 + s
     if total <= 0:
         raise ValueError("must be positive")
+    if total > MAX_DURATION:
+        raise ValueError("longer than ten years (3650d)")
     return float(total)
 
 
@@ -321,6 +332,18 @@ def load(
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(
                 f"not valid TOML: {e}", file=str(f), fix="fix the syntax at the line shown"
+            ) from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"not UTF-8 text (byte {e.start + 1} cannot be read as UTF-8)",
+                file=str(f),
+                fix="TOML files are UTF-8: save it as UTF-8",
+            ) from e
+        except RecursionError as e:
+            raise ConfigError(
+                "nested too deeply to be read (arrays or tables inside one another)",
+                file=str(f),
+                fix="flatten the nested values",
             ) from e
         except OSError as e:
             raise ConfigError(f"cannot read: {e.strerror}", file=str(f)) from e
@@ -990,12 +1013,16 @@ def _text_list(v: Any) -> tuple[str, ...]:
 def _positive_int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         raise ValueError
+    if v > MAX_INT:
+        raise ValueError(f"must be at most {MAX_INT}")
     return v
 
 
 def _non_negative(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-        raise ValueError
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
+        raise ValueError("not a finite number of at least 0")
+    if v > MAX_DURATION:
+        raise ValueError("longer than ten years")
     return float(v)
 
 

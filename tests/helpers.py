@@ -154,6 +154,8 @@ def postgres_database(prefix: str = "syndicator_test") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
 # --------------------------------------------------------------------------------------------
 # A hostile site: a loopback HTTP server whose every answer a test chooses
 

@@ -255,3 +255,61 @@ def test_bad_recheck_keys_name_file_and_key(
         config.load(path, environ={})
     message = str(info.value)
     assert f"{path}: source 'x'.{key}" in message and words in message, message
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile configs: a clear error naming the file (and the key), exit 2, never a traceback
+
+SOURCE = '[[source]]\nid = "s"\nkind = "rss"\nurl = "http://127.0.0.1:9/f.xml"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        (SOURCE + 'every = "99999999999999999999h"\n', "source 's'.every", "longer than"),
+        (SOURCE + "every = 1e300\n", "source 's'.every", "longer than"),
+        (SOURCE + "every = inf\n", "source 's'.every", "longer than"),
+        (SOURCE + "every = nan\n", "source 's'.every", "not a duration"),
+        (SOURCE + 'jitter = "999999999d"\n', "source 's'.jitter", "longer than"),
+        ('[service]\ntimeout = "999999999999d"\n', "service.timeout", "longer than"),
+        ('[service]\npass_timeout = "999999999999d"\n', "service.pass_timeout", "longer than"),
+        ('[service]\nstale_after = "99999999999d"\n', "service.stale_after", "longer than"),
+        ("[publish]\nentries_per_feed = 99999999999999999999\n", "publish.entries_per_feed", ""),
+        (
+            "[publish]\nentries_per_feed = 9223372036854775807\n",
+            "publish.entries_per_feed",
+            "at most",
+        ),
+        ("[service]\nmax_bytes = 9223372036854775807\n", "service.max_bytes", "at most"),
+        ("[publish]\ndebounce = inf\n", "publish.debounce", "finite"),
+        ("[publish]\nmax_delay = 1e300\n", "publish.max_delay", "longer than"),
+    ],
+)
+def test_absurd_numbers_are_config_errors(tmp_path: Path, text: str, key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, "c.toml", text), environ={})
+    message = str(caught.value)
+    assert str(tmp_path / "c.toml") in message and key in message and words in message
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("x = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "nested too deeply"),
+        ('[service]\nfeeds_dir = "out"\n'.encode("utf-16"), "not UTF-8"),
+        (b'[service]\nfeeds_dir = "\xff\xfe out"\n', "not UTF-8"),
+    ],
+)
+def test_unreadable_files_are_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: str | bytes, words: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    with pytest.raises(ConfigError, match=words) as caught:
+        config.load(path, environ={})
+    assert str(path) in str(caught.value)
+    for command in ("check", "once"):
+        assert cli.main(["--config", str(path), command]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
