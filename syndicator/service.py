@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from syndicator import config as config_module
+from syndicator import connections
 from syndicator.app import App
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
@@ -683,71 +684,6 @@ def run_forever(config_path: str | os.PathLike[str] | None, *, json_logs: bool =
             runner.run(run(config_path, json_logs=json_logs))
 
 
-MAX_HEAD = 64 * 1024  # bytes of request line and headers
-HEAD_SECONDS = 30.0  # to send them
-MAX_CONNECTIONS = 2000
-
-
-def bounded_protocol() -> type:
-    """uvicorn's httptools protocol with two limits it lacks: a request head larger than
-    MAX_HEAD is answered 431, and one not complete within HEAD_SECONDS is dropped (slow clients
-    cannot hold connections open forever)."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class BoundedHead(HttpToolsProtocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)  # type: ignore[arg-type]
-            self._head_bytes = 0
-            self._in_head = True
-            self._head_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-                HEAD_SECONDS, self._too_slow
-            )
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_timer()
-            super().connection_lost(exc)
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            if not self._in_head:  # a further request on a kept-alive connection
-                self._in_head, self._head_bytes = True, 0
-                self._head_timer = asyncio.get_running_loop().call_later(
-                    HEAD_SECONDS, self._too_slow
-                )
-
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            self._stop_timer()
-            super().on_headers_complete()
-
-        def data_received(self, data: bytes) -> None:
-            if not self._in_head:
-                super().data_received(data)
-                return
-            self._head_bytes += len(data)
-            super().data_received(data)
-            if self._in_head and self._head_bytes > MAX_HEAD and not self.transport.is_closing():
-                message = b"request head too large\n"
-                self.transport.write(
-                    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                    b"content-type: text/plain; charset=utf-8\r\n"
-                    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(message), message)
-                )
-                self.transport.close()
-
-        def _too_slow(self) -> None:
-            self._head_timer = None
-            if self._in_head and not self.transport.is_closing():
-                self.transport.close()
-
-        def _stop_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-    return BoundedHead
-
-
 async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = False) -> None:
     """``syndicator run``: the service and its web server until SIGTERM or Ctrl-C."""
     import uvicorn
@@ -757,6 +693,14 @@ async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = F
     cfg = config_module.load(config_path)
     service = Service(cfg, config_path=config_module.config_path(config_path))
     await service.start()
+    files = connections.raise_fd_limit()
+    budget = connections.fd_budget(files)
+    if budget < connections.MAX_CONNECTIONS:
+        log.warning(
+            "open files limited to %d: serving %d connections at most (raise LimitNOFILE)",
+            files,
+            budget,
+        )
     server = uvicorn.Server(
         uvicorn.Config(
             make_app(service),
@@ -767,8 +711,8 @@ async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = F
             lifespan="off",
             server_header=False,
             date_header=True,
-            http=bounded_protocol(),
-            limit_concurrency=MAX_CONNECTIONS,
+            http=connections.bounded_protocol(budget),
+            limit_concurrency=None,  # ours: connections.py (idle floods give way to clients)
         )
     )
     loop = asyncio.get_running_loop()

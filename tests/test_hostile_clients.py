@@ -379,3 +379,81 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
         svc.app.close()
     assert batches == [PUSH_BATCH, PUSH_BATCH, 7]
     assert all(threads.values())
+
+
+# --------------------------------------------------------------------------------------------
+# Idle connections: 3,000 of them, and clients are still served
+
+FLOOD_HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"  # and nothing more, ever
+
+
+def flood_socket(port: int, source: str) -> Any:
+    import socket
+
+    conn = socket.socket()
+    conn.settimeout(5)
+    try:
+        conn.bind((source, 0))
+        conn.connect(("127.0.0.1", port))
+        conn.sendall(FLOOD_HEAD)
+    except OSError:  # refused at once (429), or reset: the server is doing its job
+        pass
+    return conn
+
+
+def test_idle_connections_never_keep_clients_out(
+    server_factory: Callable[..., Server],  # noqa: F811
+) -> None:
+    """3,000 sockets that send part of a head and stop, while real clients ask for /healthz and
+    a feed: every one of those is answered 200. 1,000 come from one address (held up to its
+    cap, the rest refused at once), 2,000 from 20 others; the server may hold 1,792 (its file
+    limit, 2,048, less its reserve), so the newest push out the oldest idle ones."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4000:
+        if hard != resource.RLIM_INFINITY and hard < 4000:
+            pytest.skip(f"3,000 sockets need a limit on open files over 4,000 (hard: {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    server = server_factory(open_files=2048)
+    (server.config / "service.toml").write_text(
+        server.service_toml() + '\n[[region]]\nid = "world"\ntitle = "World"\n',
+        encoding="utf-8",
+    )
+    server.start()
+    clients = ("127.0.0.2", "127.0.0.3")
+    sources = ["127.0.0.1"] * 1000 + [f"127.0.0.{10 + n % 20}" for n in range(2000)]
+    sockets: list[Any] = []
+    answers: list[int] = []
+    try:
+        for n, source in enumerate(sources, 1):
+            sockets.append(flood_socket(server.port, source))
+            if n % 250 == 0:
+                for client in clients:
+                    for path in ("/healthz", "/feeds/world.json"):
+                        answers.append(get_from(server, path, client))
+        assert answers and all(status == 200 for status in answers), answers
+    finally:
+        for conn in sockets:
+            conn.close()
+    assert server.stop() == 0
+    log = server.output()
+    assert "Traceback" not in log
+    assert "open files limited to 2048: serving 1792 connections at most" in log
+
+
+def get_from(server: Server, path: str, source: str) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", server.port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except OSError:
+        return 0
+    finally:
+        conn.close()

@@ -1,5 +1,7 @@
-"""The HTTP server's own limits under `run`: request heads past 64 KiB are answered 431, heads
-that never finish are dropped, and neither limit touches request bodies."""
+"""The HTTP server's own limits under `run` (syndicator/connections.py): request heads past
+64 KiB are answered 431 however they arrive, heads that never finish are dropped, neither limit
+touches request bodies; connections are capped per client address and in all, idle ones giving
+way to new clients. The end-to-end flood test is in test_hostile_clients.py."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
 import uvicorn
 
-from syndicator import service
+from syndicator import connections
 
 
 async def echo_length(scope: Any, receive: Any, send: Any) -> None:
@@ -34,19 +37,19 @@ async def echo_length(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    monkeypatch.setattr(service, "HEAD_SECONDS", 0.5)
+@contextmanager
+def serving(**limits: int) -> Iterator[int]:
+    """The echo application under uvicorn with our protocol, in a thread; its port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = uvicorn.Config(
         echo_length,
-        host="127.0.0.1",
+        host="0.0.0.0",
         port=port,
         log_config=None,
         lifespan="off",
-        http=service.bounded_protocol(),
+        http=connections.bounded_protocol(**limits),
     )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(srv.serve()), daemon=True)
@@ -54,13 +57,23 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     deadline = time.monotonic() + 10
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield port
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield port
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
 
 
-def exchange(port: int, data: bytes, wait: float = 5.0) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as conn:
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setattr(connections, "FIRST_HEAD_SECONDS", 0.5)
+    monkeypatch.setattr(connections, "HEAD_SECONDS", 0.5)
+    with serving() as port:
+        yield port
+
+
+def exchange(port: int, data: bytes, wait: float = 5.0, source: str = "127.0.0.1") -> bytes:
+    with socket.create_connection((source, port), timeout=wait, source_address=(source, 0)) as conn:
         conn.sendall(data)
         chunks = []
         try:
@@ -95,3 +108,56 @@ def test_bodies_are_not_heads(server: int) -> None:
         conn.sendall(pair)
         time.sleep(0.3)
         assert conn.recv(65536).count(b"HTTP/1.1 200 ") == 2
+
+
+@pytest.mark.parametrize("size", [65 << 10, 80 << 10, 100 << 10])
+def test_a_head_over_64_kib_in_one_write_is_refused(server: int, size: int) -> None:
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * size + b"\r\n\r\n"
+    assert exchange(server, head).startswith(b"HTTP/1.1 431 ")
+    many = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-H: %s\r\n" % (b"v" * 1000) * ((size >> 10) + 1)
+    assert exchange(server, many + b"\r\n").startswith(b"HTTP/1.1 431 ")
+    url = b"GET /" + b"u" * size + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert exchange(server, url).startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_connection_that_sends_nothing_is_dropped(server: int) -> None:
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as conn:
+        assert closed(conn)  # by the server, FIRST_HEAD_SECONDS later
+
+
+def closed(conn: socket.socket) -> bool:
+    """Whether the server closed this connection (an orderly close, or a reset: it had unread
+    bytes of ours)."""
+    try:
+        return conn.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+def idle(port: int, source: str) -> socket.socket:
+    conn = socket.create_connection((source, port), timeout=5, source_address=(source, 0))
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    return conn
+
+
+ONE_REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def test_connections_are_capped_per_client_address() -> None:
+    with serving(max_connections=100, per_client=5) as port, ExitStack() as stack:
+        for _ in range(5):
+            stack.enter_context(idle(port, "127.0.0.3"))
+        refused = exchange(port, ONE_REQUEST, source="127.0.0.3")
+        assert refused.startswith(b"HTTP/1.1 429 ") and b"retry-after: 5" in refused
+        assert exchange(port, ONE_REQUEST, source="127.0.0.4").startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_full_server_closes_its_oldest_idle_connection_for_a_new_client() -> None:
+    with serving(max_connections=10, per_client=100) as port, ExitStack() as stack:
+        sockets = [stack.enter_context(idle(port, f"127.0.1.{n}")) for n in range(10)]
+        assert exchange(port, ONE_REQUEST, source="127.0.2.1").startswith(b"HTTP/1.1 200 ")
+        assert closed(sockets[0])  # the oldest idle one made room
+        for conn in sockets[1:]:
+            conn.settimeout(0.05)
+            with pytest.raises(TimeoutError):
+                conn.recv(100)  # the others are still open

@@ -77,10 +77,18 @@ def free_port() -> int:
 class Server:
     """``python -m syndicator --config FOLDER COMMAND`` on a free loopback port."""
 
-    def __init__(self, folder: Path, command: str = "run", *, token: str | None = TOKEN) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        command: str = "run",
+        *,
+        token: str | None = TOKEN,
+        open_files: int | None = None,
+    ) -> None:
         self.folder = folder
         self.command = command
         self.token = token
+        self.open_files = open_files  # the server's limit on open files (soft and hard)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.config = folder / "config"
@@ -118,9 +126,16 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self._limit_files if self.open_files else None,
             )
         self.wait_until(lambda: self.get("/healthz").status in (200, 503), "/healthz answers")
         return self
+
+    def _limit_files(self) -> None:
+        import resource
+
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def signal(self, sig: int) -> None:
         assert self.process is not None
