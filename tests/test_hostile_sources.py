@@ -662,3 +662,25 @@ def test_an_article_of_no_region_is_published_in_all(
         assert run.returncode == 0, run.stdout + run.stderr
         titles = {i["title"] for i in deployment.feed("all.json")["items"]}
         assert titles == {f"Story {k}" for k in range(1, n + 1)}
+
+
+def test_bad_items_fail_alone_under_run(
+    hostile_site: HostileSite,
+    server_factory: Any,  # noqa: F811
+) -> None:
+    server = server_factory()
+    (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
+    (server.config / "20-sources.toml").write_text(
+        '[[region]]\nid = "world"\ntitle = "World"\n' + bad_items_site(hostile_site),
+        encoding="utf-8",
+    )
+    server.start()
+    expected = {"lone \ufffd surrogate", "Story 2", "Atom story", "Good story"}
+    server.wait_until(
+        lambda: {i["title"] for i in server.get("/feeds/world.json").json()["items"]} == expected,
+        "every readable item published",
+    )
+    health = {s["id"]: s["health"] for s in server.get("/api/sources").json()}
+    assert health == {"a-json": "ok", "b-atom": "ok", "c-rss": "ok"}
+    assert server.stop() == 0
+    assert "Traceback" not in server.output()
