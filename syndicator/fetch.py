@@ -340,7 +340,7 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[tuple[str, str, int | None], RobotFileParser | None] = {}
         self._robots_locks: dict[tuple[str, str, int | None], asyncio.Lock] = {}
-        self._resolved: dict[str, tuple[float, bool]] = {}  # host → (when, private)
+        self._resolved: dict[str, tuple[float, bool, bool]] = {}  # host → when, any, all private
         if isinstance(transport, str):
             transport = make_transport(transport, max_connections=concurrency)
         self._client = httpx.AsyncClient(
@@ -555,10 +555,12 @@ class Fetcher:
             chunks.append(decoder.finish())
         return b"".join(chunks)
 
-    async def is_private(self, host: str, port: int | None = None) -> bool:
-        """Whether ``host`` is, or resolves to, an address that is not public (any of them);
-        a name that does not resolve is not private (its fetch fails on its own). Answers are
-        kept for RESOLVED_SECONDS, so the pages of one site cost one lookup."""
+    async def is_private(self, host: str, port: int | None = None, *, every: bool = False) -> bool:
+        """Whether ``host`` is, or resolves to, an address that is not public: any of its
+        addresses (a hop to it is refused), or with ``every`` all of them (a source configured
+        there is an intranet one; a name with a public address among private ones is not). A
+        name that does not resolve is not private (its fetch fails on its own). Lookups are
+        kept for RESOLVED_SECONDS, so the pages of one site cost one."""
         host = host.strip("[]")
         try:
             return is_private_address(ipaddress.ip_address(host))
@@ -566,19 +568,18 @@ class Fetcher:
             pass
         now = time.monotonic()
         known = self._resolved.get(host)
-        if known is not None and now - known[0] < RESOLVED_SECONDS:
-            return known[1]
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port or 443, type=socket.SOCK_STREAM
-            )
-        except (OSError, UnicodeError):
-            return False
-        private = any(is_private_address(ipaddress.ip_address(i[4][0])) for i in infos)
-        if len(self._resolved) > 4096:
-            self._resolved.clear()
-        self._resolved[host] = (now, private)
-        return private
+        if known is None or now - known[0] >= RESOLVED_SECONDS:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port or 443, type=socket.SOCK_STREAM
+                )
+            except (OSError, UnicodeError):
+                return False
+            flags = [is_private_address(ipaddress.ip_address(i[4][0])) for i in infos]
+            if len(self._resolved) > 4096:
+                self._resolved.clear()
+            known = self._resolved[host] = (now, any(flags), bool(flags) and all(flags))
+        return known[2] if every else known[1]
 
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:

@@ -403,7 +403,7 @@ class SourcePass:
         if allow:
             return Reach()
         parts = urlsplit(source.url)
-        private = await self.fetcher.is_private(parts.hostname or "", parts.port)
+        private = await self.fetcher.is_private(parts.hostname or "", parts.port, every=True)
         return Reach(public_only=not private)
 
     def _may_follow(self, url: str) -> bool:
@@ -887,21 +887,24 @@ def article_from_object(
 
 def _check_text(value: Any, where: str) -> None:
     """Every string in a pushed object is valid Unicode: a JSON ``"\\ud800"`` is refused by
-    name, not stored (nothing downstream could encode it)."""
-    if isinstance(value, str):
-        bad = _LONE_SURROGATE.search(value)
-        if bad:
-            raise ExtractError(
-                f"{where or 'the article'}: not valid Unicode "
-                f"(a lone surrogate, U+{ord(bad.group(0)):04X})"
-            )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, where)
-            _check_text(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for n, item in enumerate(value):
-            _check_text(item, f"{where}[{n}]")
+    name, not stored (nothing downstream could encode it). Walked without recursion: JSON
+    nests as deep as its parser allows."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, str):
+            bad = _LONE_SURROGATE.search(item)
+            if bad:
+                raise ExtractError(
+                    f"{at or 'the article'}: not valid Unicode "
+                    f"(a lone surrogate, U+{ord(bad.group(0)):04X})"
+                )
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                stack.append((inner, f"{at}.{key}" if at else str(key)))
+                stack.append((key, at))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{at}[{n}]") for n, inner in reversed(list(enumerate(item))))
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -1076,3 +1076,29 @@ def test_site_gzip_bomb(site: Any, site_bomb: threading.Thread | None) -> None:
         site_bomb.join(timeout=60)  # the site has built its bomb: this fetch needs no patience
     error = real_failure(site.url("/__fault/gzip-bomb"), max_bytes=4 * MiB, timeout=60)
     assert error.reason == f"decompressed body larger than {4 * MiB} bytes"
+
+
+def test_a_name_with_private_and_public_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hop is refused when any address of its host is private; a source is an intranet one
+    (unguarded) only when all of them are: a public name that also resolves privately stays
+    guarded. The lookups are answered here; nothing is resolved or sent."""
+    import socket as socket_module
+
+    answers = {
+        "mixed.test": ["93.184.216.34", "10.0.0.1"],
+        "intranet.test": ["10.0.0.2", "192.168.0.2"],
+        "public.test": ["93.184.216.34"],
+    }
+
+    async def lookup(host: str, port: int, **kwargs: Any) -> list[Any]:
+        return [(socket_module.AF_INET, 1, 6, "", (a, port)) for a in answers[host]]
+
+    async def go() -> list[tuple[bool, bool]]:
+        asyncio.get_running_loop().getaddrinfo = lookup  # type: ignore[method-assign]
+        async with Fetcher(transport=httpx.MockTransport(lambda r: reply(200))) as fetcher:
+            return [
+                (await fetcher.is_private(h), await fetcher.is_private(h, every=True))
+                for h in answers
+            ]
+
+    assert run(go()) == [(True, False), (True, True), (False, False)]

@@ -457,3 +457,25 @@ def get_from(server: Server, path: str, source: str) -> int:
         return 0
     finally:
         conn.close()
+
+
+def test_hub_topics_match_however_the_subscriber_spells_them() -> None:
+    import asyncio
+
+    from syndicator.notify.websub import Hub
+
+    ours = "http://Feeds.Example:80/feeds/world.atom"  # as a config's base_url may spell it
+    hub = Hub(None, None, lambda: {ours})  # type: ignore[arg-type]  # publish needs neither
+    for given in (
+        ours,
+        "HTTP://feeds.example/feeds/world.atom",
+        "http://feeds.example:80/feeds/world.atom",
+    ):
+        answer = asyncio.run(hub.handle({"hub.mode": "publish", "hub.url": given}))
+        assert answer.status == 202, given
+    for other in (
+        "http://feeds.example/feeds/asia.atom",
+        "http://feeds.example/feeds/world.atom\n",
+    ):
+        answer = asyncio.run(hub.handle({"hub.mode": "publish", "hub.url": other}))
+        assert answer.status == 400, other

@@ -684,3 +684,35 @@ def test_bad_items_fail_alone_under_run(
     assert health == {"a-json": "ok", "b-atom": "ok", "c-rss": "ok"}
     assert server.stop() == 0
     assert "Traceback" not in server.output()
+
+
+def test_a_source_that_breaks_a_pass_fails_alone(
+    hostile_site: HostileSite,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Whatever goes wrong in one source's pass (here a fault injected into reading its
+    document), that source fails with the reason and the others are stored and published."""
+    from syndicator import ingest
+
+    real = ingest.read_document
+
+    def fragile(body: bytes, url: str, **kwargs: Any) -> Any:
+        if url.endswith("/boom.rss"):
+            raise RuntimeError("boom")
+        return real(body, url, **kwargs)
+
+    monkeypatch.setattr(ingest, "read_document", fragile)
+    boom = hostile_site.route("/boom.rss", GOOD_RSS, content_type="application/rss+xml")
+    good = hostile_site.route("/good.rss", GOOD_RSS, content_type="application/rss+xml")
+    deployment = Deployment(
+        tmp_path,
+        Deployment.source("a-boom", "rss", boom, fetch_pages="never")
+        + Deployment.source("b-good", "rss", good, fetch_pages="never"),
+    )
+    code, out = once_in_process(deployment, capsys)
+    assert code == 1, out
+    assert "a-boom: failed: internal error (RuntimeError: boom)" in out
+    assert "b-good: 1 created" in out
+    assert {i["title"] for i in deployment.feed("world.json")["items"]} == {"Good story"}

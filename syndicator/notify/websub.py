@@ -145,8 +145,8 @@ class Hub:
         if mode in ("subscribe", "unsubscribe"):
             return await self._subscription(mode, form)
         if mode == "publish":
-            url = _canonical(form.get("hub.url") or form.get("hub.topic") or "")
-            if url not in self.topics():
+            url = self._topic(form.get("hub.url") or form.get("hub.topic") or "")
+            if url is None:
                 return HubAnswer(400, "hub.url is not a topic of this hub")
             return HubAnswer(202, "accepted: subscribers get every change as it is published")
         return HubAnswer(400, "hub.mode must be subscribe, unsubscribe or publish")
@@ -158,8 +158,8 @@ class Hub:
             callback = external_url(form.get("hub.callback", ""))
         except ValueError as e:
             return HubAnswer(400, f"hub.callback must be an absolute http(s) URL: {e}")
-        topic = _canonical(form.get("hub.topic", ""))
-        if topic not in self.topics():
+        topic = self._topic(form.get("hub.topic", ""))
+        if topic is None:
             return HubAnswer(400, "hub.topic is not a feed of this hub")
         secret = form.get("hub.secret") or None
         if secret is not None and len(secret.encode("utf-8")) > MAX_SECRET:
@@ -218,6 +218,17 @@ class Hub:
 
         task.add_done_callback(done)
         return HubAnswer(202, "accepted: the callback will be asked to confirm")
+
+    def _topic(self, given: str) -> str | None:
+        """The feed of ours a topic names (as our config spells it), however the subscriber
+        spelled it (case of the host, a default port), or None."""
+        wanted = _canonical(given)
+        if not wanted:
+            return None
+        for topic in self.topics():
+            if topic == given or _canonical(topic) == wanted:
+                return topic
+        return None
 
     def _release(self, host: str) -> None:
         self._hosts[host] -= 1
