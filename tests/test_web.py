@@ -11,6 +11,7 @@ fault has to be injected: the store failing, no API token configured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import http.client
 import json
@@ -127,6 +128,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=self._limit_files if self.open_files else None,
+                start_new_session=True,  # kill() reaches the server behind the backstop too
             )
         self.wait_until(lambda: self.get("/healthz").status in (200, 503), "/healthz answers")
         return self
@@ -149,13 +151,16 @@ class Server:
         try:
             return self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+            self.kill()
             return -9
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+        """SIGKILL to the backstop and the server it runs (one process group)."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.poll() is None:
             self.process.wait(timeout=10)
 
     def output(self) -> str:
