@@ -255,30 +255,17 @@ def parse_duration(value: Any) -> float:
     return float(total)
 
 
-MAX_RECHECK = 3650 * 86400.0  # ten years: longer means never, and overflows date arithmetic
-
-
 def _recheck(value: Any) -> float | None:
     """A recheck interval: a duration, ``"0s"`` (every pass) or ``"off"`` (never: None)."""
     if value == "off":
         return None
-    return _at_most_ten_years(_jitter(value))
+    return _jitter(value)
 
 
 def _database_timeout(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds > 3600:
         raise ValueError("longer than an hour")
-    return seconds
-
-
-def _recheck_window(value: Any) -> float:
-    return _at_most_ten_years(parse_duration(value))
-
-
-def _at_most_ten_years(seconds: float) -> float:
-    if seconds > MAX_RECHECK:
-        raise ValueError("longer than ten years")
     return seconds
 
 
@@ -827,7 +814,7 @@ class _Validator:
                         name,
                         "recheck_window",
                         DEFAULT_RECHECK_WINDOW,
-                        _recheck_window,
+                        parse_duration,
                         'a duration such as "2d"',
                     ),
                     local_root=local_root,

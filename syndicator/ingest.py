@@ -15,7 +15,6 @@ import logging
 import re
 import sys
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
 from syndicator.extract import extract, sniff
+from syndicator.extract.xmlsafe import inflated_head
 from syndicator.fetch import MAX_BYTES, Fetched, Fetcher, Reach, Validators, inside, local_path
 from syndicator.model import Article, Draft, Image, RegionMatch, Teaser
 from syndicator.normalize import (
@@ -143,12 +143,7 @@ DOCUMENT_NAMES = {
 def check_kind(body: bytes, content_type: str | None, kind: str, url: str) -> None:
     """Raise ExtractError when a source's document is not of the source's kind (an HTML page
     where a feed was configured): the pass fails with that reason, every pass, until it is."""
-    head = body[:4096]
-    if head.startswith(b"\x1f\x8b"):  # a gzipped sitemap: its first bytes, inflated
-        try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body[:65536], 4096)
-        except zlib.error:
-            return  # the extractor says what is wrong with it
+    head = inflated_head(body)  # a gzipped sitemap: its first bytes, inflated
     found = sniff(head, content_type)
     allowed = DOCUMENTS_OF_KIND.get(kind)
     if allowed is None or found in allowed or found == "binary" or not head.strip():

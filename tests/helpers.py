@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -289,3 +290,15 @@ class Deployment:
     def feed(self, name: str = "world.json") -> Any:
         text = (self.feeds / name).read_text(encoding="utf-8")
         return json.loads(text) if name.endswith(".json") else text
+
+
+def wait_for(check: Any, what: str, seconds: float = 30, interval: float = 0.1) -> Any:
+    """``check()``'s first true answer, asked every ``interval`` s; AssertionError naming
+    ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"not within {seconds:.0f} s: {what}")

@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import sqlite3
-import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import Receiver
+from helpers import wait_for
 from test_web import Server, server_factory  # noqa: F401 (a fixture)
 
 from syndicator.logs import NoForgery
@@ -28,16 +28,6 @@ from syndicator.normalize import external_url
 from syndicator.store import Store
 
 LINE_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL)")
-
-
-def wait(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
 
 
 def assert_no_forged_lines(log: str) -> None:
@@ -162,10 +152,10 @@ def test_a_broken_callback_never_stops_notifications(
     store.close()
     server.start()
     push_one(server, 1)
-    wait(lambda: "Story 1" in hook_titles(receiver), "the first webhook")
-    wait(lambda: "X-Injected" in server.output(), "the broken delivery fails")
+    wait_for(lambda: "Story 1" in hook_titles(receiver), "the first webhook")
+    wait_for(lambda: "X-Injected" in server.output(), "the broken delivery fails")
     push_one(server, 2)
-    wait(lambda: "Story 2" in hook_titles(receiver), "the second webhook (dispatcher alive)")
+    wait_for(lambda: "Story 2" in hook_titles(receiver), "the second webhook (dispatcher alive)")
     assert server.get("/healthz").status == 200
     assert server.stop() == 0
     log = server.output()
@@ -214,7 +204,7 @@ def test_hub_callbacks_are_checked_and_stored_canonical(
     given = f"HTTP://{host}:{port}/Cb?token=%41b"
     assert hub_form(server, given).status == 202
     canonical = f"http://{host}:{port}/Cb?token=%41b"
-    wait(lambda: stored_callbacks(server) == [canonical], "the canonical callback is stored")
+    wait_for(lambda: stored_callbacks(server) == [canonical], "the canonical callback is stored")
     verified = [r for r in receiver.received() if r["kind"] == "verify"]
     assert [r["path"] for r in verified] == ["/Cb"]
     assert verified[0]["query"]["token"] == "Ab"  # the subscriber's own query, kept
@@ -329,7 +319,8 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The JSON is parsed, the articles read and stored in worker threads, never on the event
-    loop that answers /healthz and the feeds; at most PUSH_BATCH articles per step."""
+    loop that answers /healthz and the feeds; at most PUSH_BATCH articles per step (500; 5 in
+    this test)."""
     import asyncio
     import threading
 
@@ -362,7 +353,8 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
         return watched("store", real_push)(articles, **kwargs)
 
     monkeypatch.setattr(svc.app, "push", push)
-    count = PUSH_BATCH * 2 + 7
+    monkeypatch.setattr(service, "PUSH_BATCH", 5)  # batches of 5 show it as well as of 500
+    count = 5 * 2 + 2
     body = "\n".join(json.dumps(article(n)) for n in range(count)).encode()
 
     async def go() -> int:
@@ -377,7 +369,8 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
         asyncio.run(go())
     finally:
         svc.app.close()
-    assert batches == [PUSH_BATCH, PUSH_BATCH, 7]
+    assert batches == [5, 5, 2]
+    assert PUSH_BATCH == 500
     assert all(threads.values())
 
 

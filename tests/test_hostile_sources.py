@@ -529,7 +529,7 @@ def test_once_publishes_each_source_as_it_finishes(
     import sys
     import time
 
-    deployment = Deployment(tmp_path, slow_and_healthy(hostile_site), extra='timeout = "2s"\n')
+    deployment = Deployment(tmp_path, slow_and_healthy(hostile_site), extra='timeout = "1s"\n')
     process = subprocess.Popen(
         [sys.executable, "-m", "syndicator", "--config", str(deployment.config), "once"],
         cwd=tmp_path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterator
+from typing import TypedDict
 
 from lxml import etree
 
@@ -21,7 +22,20 @@ CHUNK = 256 * 1024
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.I)
 
-PARSER = etree.XMLParser(
+
+class _Safety(TypedDict):
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    dtd_validation: bool
+    huge_tree: bool
+    recover: bool
+    remove_comments: bool
+    remove_pis: bool
+
+
+# Every parse of ours: no entity resolution, no DTD, no network, no huge trees.
+_SAFE = _Safety(
     resolve_entities=False,
     no_network=True,
     load_dtd=False,
@@ -31,6 +45,7 @@ PARSER = etree.XMLParser(
     remove_comments=True,
     remove_pis=True,
 )
+PARSER = etree.XMLParser(**_SAFE)
 
 
 def check(body: bytes, url: str | None = None) -> None:
@@ -92,18 +107,7 @@ def _size(limit: int) -> str:
 def pull_parser(tags: tuple[str, ...]) -> etree.XMLPullParser:
     """An incremental parser with the safety of PARSER (no DTD, no entities, no network) that
     reports the end of each element with one of these local names, in any namespace."""
-    return etree.XMLPullParser(
-        events=("end",),
-        tag=[f"{{*}}{name}" for name in tags],
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        recover=True,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return etree.XMLPullParser(events=("end",), tag=[f"{{*}}{name}" for name in tags], **_SAFE)
 
 
 def parse(body: bytes, url: str | None = None) -> etree._Element:
