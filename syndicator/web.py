@@ -50,6 +50,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 MAX_BODY = 5 * 1024 * 1024  # bytes: a larger request body is refused with 413
+BODY_SECONDS = 60.0  # for a request body to arrive whole: later, 408
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500  # articles per API answer
 CHART_DAYS = 14
 HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the store before it says it is unreachable
@@ -154,26 +155,36 @@ class Request:
         return dict(pairs)
 
     async def body(self, limit: int = MAX_BODY) -> bytes:
-        """The request body, read as it arrives; 413 as soon as it passes ``limit`` bytes."""
+        """The request body, read as it arrives; 413 as soon as it passes ``limit`` bytes, 408
+        when it has not all come within BODY_SECONDS (a client that trickles its body cannot
+        hold a connection and a task for ever)."""
         length = self.header(b"content-length")
         if length is not None:
             if not length.strip().isdigit():
                 raise HTTPError(400, "Content-Length is not a number")
-            if int(length) > limit:
+            if len(length.strip()) > 18 or int(length) > limit:
                 raise HTTPError(413, f"the request body is over {_size(limit)}")
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise HTTPError(413, f"the request body is over {_size(limit)}")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                while True:
+                    message = await self.receive()
+                    if message["type"] == "http.disconnect":
+                        raise ClientGone
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPError(413, f"the request body is over {_size(limit)}")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            raise HTTPError(
+                408,
+                f"the request body did not come within {BODY_SECONDS:g} s",
+                headers=[(b"connection", b"close")],
+            ) from None
 
 
 def _size(limit: int) -> str:
@@ -756,7 +767,10 @@ def _parse_since(value: str | None) -> datetime | None:
         raise HTTPError(
             400, f"since must be an ISO 8601 date and time, e.g. 2026-03-10T11:20:00Z: {value!r}"
         ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00
+        raise HTTPError(400, f"since falls outside the years 1 to 9999 in UTC: {value!r}") from None
 
 
 def _parse_limit(value: str | None) -> int:
@@ -1045,6 +1059,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         400: "Bad request: the reason, and per-item errors when there are any",
         401: "No valid bearer token (see WWW-Authenticate); nothing was done",
         404: "Not found",
+        408: "The request body did not come whole within a minute; nothing was done",
         413: "The request body is over 5 MiB",
         415: "Unsupported content type",
         422: "The configuration is invalid (the errors name file and key); the running one is "
@@ -1229,7 +1244,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("PushResults"), "What each article did"),
-                        **_error_responses(400, 401, 413, 415, 429, 503),
+                        **_error_responses(400, 401, 408, 413, 415, 429, 503),
                     },
                 },
             },
@@ -1292,6 +1307,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "responses": {
                         "202": {"description": "Accepted; the intent is verified asynchronously"},
                         "400": {"description": "Bad request"},
+                        "408": {"description": "The request body did not come within a minute"},
                         "413": {"description": "The request body is over 64 KiB"},
                         "415": {"description": "Not application/x-www-form-urlencoded"},
                         "429": {

@@ -472,3 +472,58 @@ def test_hub_topics_match_however_the_subscriber_spells_them() -> None:
     ):
         answer = asyncio.run(hub.handle({"hub.mode": "publish", "hub.url": other}))
         assert answer.status == 400, other
+
+
+def test_since_outside_the_years_1_to_9999_is_a_400(pushed: Server) -> None:
+    for since in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-05:00"):
+        answer = pushed.get("/api/articles?since=" + urllib.parse.quote(since))
+        assert answer.status == 400, answer.text
+        assert "outside the years 1 to 9999" in answer.json()["error"]
+
+
+def test_a_trickled_body_is_cut_after_body_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that sends a head and then its body a byte at a time cannot hold a connection
+    and a task for ever: past BODY_SECONDS (60; 0.3 here) the answer is 408, nothing stored."""
+    import asyncio
+
+    from syndicator import config as config_module
+    from syndicator import web
+    from syndicator.service import Service
+
+    monkeypatch.setattr(web, "BODY_SECONDS", 0.3)
+    (tmp_path / "c.toml").write_text(
+        f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n',
+        encoding="utf-8",
+    )
+    environ = {"SYNDICATOR_API_TOKEN": "secret"}
+    svc = Service(config_module.load(tmp_path / "c.toml", environ=environ), poll=False)
+    app = web.make_app(svc)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0.1)  # a byte now and then, never the end
+        return {"type": "http.request", "body": b"{", "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/articles",
+        "query_string": b"",
+        "client": ("127.0.0.1", 1),
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", b"Bearer secret"),
+        ],
+    }
+    try:
+        asyncio.run(app(scope, receive, send))
+        assert sent[0]["status"] == 408
+        assert (b"connection", b"close") in sent[0]["headers"]
+        assert svc.store.counts()["articles"] == 0
+    finally:
+        svc.app.close()
