@@ -483,7 +483,7 @@ class Fetcher:
                     f"refused: {where} {request.url.host} is not a public address "
                     "([security] allow_private_sources)",
                 )
-            if robots and not await self._allowed(request.url):
+            if robots and not await self._allowed(request.url, public_only):
                 raise FetchError(url, "disallowed by robots.txt")
             async with self._slot(request.url.host):
                 # The budget runs while a slot is held: connect to last byte, across the hops
@@ -593,22 +593,27 @@ class Fetcher:
 
     # -- robots.txt -----------------------------------------------------------------------
 
-    async def _allowed(self, url: httpx.URL) -> bool:
+    async def _allowed(self, url: httpx.URL, public_only: bool = False) -> bool:
         origin = (url.scheme, url.host, url.port)
         if origin not in self._robots:
             lock = self._robots_locks.setdefault(origin, asyncio.Lock())
             async with lock:
                 if origin not in self._robots:
-                    self._robots[origin] = await self._load_robots(url)
+                    self._robots[origin] = await self._load_robots(url, public_only)
         parser = self._robots[origin]
         return parser is None or parser.can_fetch(self.user_agent, str(url))
 
-    async def _load_robots(self, url: httpx.URL) -> RobotFileParser | None:
-        """The origin's robots.txt rules, or None (allow all) when it has none or is broken."""
+    async def _load_robots(self, url: httpx.URL, public_only: bool) -> RobotFileParser | None:
+        """The origin's robots.txt rules, or None (allow all) when it has none or is broken
+        (or redirects where the fetch it is for may not go)."""
         robots_url = str(url.copy_with(path="/robots.txt", query=None, fragment=None))
         try:
             answer = await self._follow(
-                robots_url, {}, max_bytes=min(self.max_bytes, ROBOTS_MAX_BYTES), robots=False
+                robots_url,
+                {},
+                max_bytes=min(self.max_bytes, ROBOTS_MAX_BYTES),
+                robots=False,
+                public_only=public_only,
             )
         except (FetchError, _Transient):
             return None

@@ -1102,3 +1102,26 @@ def test_a_name_with_private_and_public_addresses(monkeypatch: pytest.MonkeyPatc
             ]
 
     assert run(go()) == [(True, False), (True, True), (False, False)]
+
+
+def test_a_robots_txt_is_not_followed_to_a_private_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """robots.txt is fetched for the hop's host, and its own redirects are judged like the
+    hop's: a public site's robots.txt redirecting to a private address is not followed."""
+    from syndicator import fetch
+
+    monkeypatch.setattr(fetch, "is_private_address", lambda a: str(a) == "10.9.9.9")
+    asked: list[str] = []
+
+    def site(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        if request.url.path == "/robots.txt" and request.url.host != "10.9.9.9":
+            return reply(302, headers={"Location": "http://10.9.9.9/robots.txt"})
+        return reply(200, content=b"<rss/>")
+
+    fetched = get(
+        site, "http://192.0.2.1/feed.rss", reach=Reach(public_only=True), respect_robots=True
+    )
+    assert fetched.status == 200
+    assert not [u for u in asked if "10.9.9.9" in u], asked
