@@ -513,6 +513,7 @@ class SourcePass:
         """Documents and items that were fetched but could not be read: counted against the
         pass and recorded in the source's fetch log (the rest of the pass goes on)."""
         for error in errors:
+            error = error.replace("\x00", "\\x00")  # from a document: PostgreSQL takes no NUL
             plan.result.page_errors.append(error)
             plan.log.append(
                 {"url": url, "at": self.now, "outcome": "unreadable", "reason": error[:2000]}

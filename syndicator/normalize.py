@@ -1205,21 +1205,27 @@ _DRAFT_TEXTS = (
 )  # fmt: skip
 
 
+def _storable(text: str) -> str:
+    """Valid Unicode (see :func:`valid_text`) without NUL, which PostgreSQL cannot store."""
+    text = valid_text(text)
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def _valid_draft(draft: Draft) -> Draft:
-    """The draft with every string valid Unicode (see :func:`valid_text`): nothing downstream
-    (lxml, the hash, URL quoting, the store) takes a lone surrogate."""
+    """The draft with every string storable (:func:`_storable`): nothing downstream (lxml, the
+    hash, URL quoting, the store) takes a lone surrogate, and no database a NUL."""
     changes: dict[str, object] = {}
     for name in _DRAFT_TEXTS:
         value = getattr(draft, name)
-        if value and (fixed := valid_text(value)) is not value:
+        if value and (fixed := _storable(value)) != value:
             changes[name] = fixed
     for name in ("categories", "bylines"):
         values: tuple[str, ...] = getattr(draft, name)
-        fixed_all = tuple(valid_text(v) for v in values)
+        fixed_all = tuple(_storable(v) for v in values)
         if fixed_all != values:
             changes[name] = fixed_all
     images = tuple(
-        Image(*(valid_text(v) if v else v for v in (i.url, i.caption, i.credit)))
+        Image(*(_storable(v) if v else v for v in (i.url, i.caption, i.credit)))
         for i in draft.images
     )
     if images != draft.images:

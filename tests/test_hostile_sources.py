@@ -77,6 +77,19 @@ def test_lone_surrogates_are_replaced_before_anything_hashes_them() -> None:
         text.encode("utf-8")  # valid Unicode: no UnicodeEncodeError
 
 
+def test_nul_characters_never_reach_the_store() -> None:
+    """PostgreSQL cannot store a NUL: one in any field of one item failed its whole pass."""
+    body = json_feed(
+        item(1, id="g\u0000h", url="https://n.example/a\u0000b", title="T\u0000itle"),
+        item(2, summary="s\u0000", tags=["t\u0000"], authors=[{"name": "A\u0000n"}]),
+    ).encode()
+    document = read_document(body, "https://n.example/feed.json", now=NOW, kind="jsonfeed")
+    assert len(document.articles) == 2
+    for article in document.articles:
+        assert "\x00" not in json.dumps(article.to_json()), article
+        assert "\x00" not in f"{article.fetched_url}{article.guid}"
+
+
 def test_one_unreadable_item_is_dropped_and_the_others_kept() -> None:
     body = json_feed(
         item(1, title="lone \ud800 surrogate"),
@@ -134,6 +147,7 @@ def bad_items_site(site: HostileSite) -> str:
         json_feed(
             item(1, title="lone \ud800 surrogate"),
             item(2, date_published="0001-01-01T00:00:00+14:00"),
+            item(5, id="i\u00005", url="https://news.example/5\u0000", title="NUL\u0000 story"),
         ),
         content_type="application/feed+json",
     )
@@ -152,7 +166,7 @@ def test_bad_items_fail_alone_under_once(hostile_site: HostileSite, tmp_path: Pa
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Traceback" not in run.stderr
     titles = {i["title"] for i in deployment.feed("world.json")["items"]}
-    assert titles == {"lone \ufffd surrogate", "Story 2", "Atom story", "Good story"}
+    assert titles == {"lone \ufffd surrogate", "Story 2", "NUL story", "Atom story", "Good story"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,9 +326,10 @@ def test_a_local_source_reads_only_inside_its_folder(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     front = str(site / "section" / "front.html")
-    own_folder = Deployment(tmp_path / "a", Deployment.source("front", "html", front))
+    # Two sources (one store on PostgreSQL runs): the same file, two folders.
+    own_folder = Deployment(tmp_path / "a", Deployment.source("own", "html", front))
     wider = Deployment(
-        tmp_path / "b", Deployment.source("front", "html", front, local_root=str(site))
+        tmp_path / "b", Deployment.source("wider", "html", front, local_root=str(site))
     )
     for deployment, expected in ((own_folder, set()), (wider, {"Inside the folder"})):
         run = deployment.run("once")
@@ -675,7 +690,7 @@ def test_bad_items_fail_alone_under_run(
         encoding="utf-8",
     )
     server.start()
-    expected = {"lone \ufffd surrogate", "Story 2", "Atom story", "Good story"}
+    expected = {"lone \ufffd surrogate", "Story 2", "NUL story", "Atom story", "Good story"}
     server.wait_until(
         lambda: {i["title"] for i in server.get("/feeds/world.json").json()["items"]} == expected,
         "every readable item published",
