@@ -236,12 +236,15 @@ def test_element_text_is_text_content(pieces: list[str]) -> None:
 
 
 def reference_clean_text(text: str) -> str:
+    """NFC; invisible characters and bidi embeddings, overrides and isolates removed; lone
+    surrogates replaced by U+FFFD; whitespace collapsed."""
     from syndicator.normalize import _INVISIBLE
 
     if not text:
         return ""
     text = unicodedata.normalize("NFC", text)
-    return " ".join(_INVISIBLE.sub("", text).split())
+    text = re.sub("[\ud800-\udfff]", "\ufffd", _INVISIBLE.sub("", text))
+    return " ".join(text.split())
 
 
 @_SETTINGS
