@@ -288,7 +288,8 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def _progress(total: int) -> Callable[[PassResult], None] | None:
-    """A line per finished source on a terminal (long runs show where they are)."""
+    """A line per finished source on a terminal (long runs show where they are), with its
+    page errors: the summary at the end then leaves out what the terminal already shows."""
     if not sys.stderr.isatty():
         return None
     done = 0
@@ -297,8 +298,14 @@ def _progress(total: int) -> Callable[[PassResult], None] | None:
         nonlocal done
         done += 1
         print(f"[{done}/{total}] {result.source_id}: {result.summary()}", file=sys.stderr)
+        _print_page_errors(result, sys.stderr)
 
     return report
+
+
+def _print_page_errors(result: PassResult, out: TextIO) -> None:
+    for error in result.page_errors[:5]:
+        print(f"  page error: {error}", file=out)
 
 
 def cmd_once(args: argparse.Namespace) -> int:
@@ -311,14 +318,16 @@ def cmd_once(args: argparse.Namespace) -> int:
                 fix="see `syndicator check` for the source ids",
             )
         total = len(args.source) or sum(1 for s in app.config.sources if s.enabled)
-        outcome = asyncio.run(app.once(args.source, progress=_progress(total)))
+        progress = _progress(total)
+        outcome = asyncio.run(app.once(args.source, progress=progress))
     finally:
         app.close()
     assert outcome.once is not None
-    for result in outcome.once.passes:
-        print(f"{result.source_id}: {result.summary()}")
-        for error in result.page_errors[:5]:
-            print(f"  page error: {error}")
+    # On a terminal the progress lines were the per-source summary: each source is shown once.
+    if progress is None or not sys.stdout.isatty():
+        for result in outcome.once.passes:
+            print(f"{result.source_id}: {result.summary()}")
+            _print_page_errors(result, sys.stdout)
     _print_published(outcome)
     if outcome.publish_error:
         print(f"syndicator: publishing failed: {outcome.publish_error}", file=sys.stderr)
@@ -386,6 +395,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
         record = app.store.explain(args.ref)
+        path = local_path(args.ref)
+        if record is None and path is not None:
+            # The path form the config uses (samples/site/x.html): stored as its file: URL
+            record = app.store.explain(path.resolve().as_uri())
     finally:
         app.close()
     if record is None:

@@ -97,7 +97,9 @@ def read_document(
             article = normalize_article(
                 draft,
                 source_id=source.id if source else None,
-                language=source.language if source else None,
+                # Defaults, for an article whose document declares no language and whose text
+                # is too short to tell: the feed's (its channel's), else the source's.
+                language=extraction.language or (source.language if source else None),
                 tz=tz,
                 now=now,
             )

@@ -1,19 +1,31 @@
 """Metrics in the Prometheus text format: every signal the service acts on is also a metric.
 
 One registry per running service (not the process-global one), so tests can run several.
-Metric names are a contract for dashboards: change them only with a note in the CHANGELOG.
+Counters and histograms expose no ``*_created`` series. Metric names are a contract for
+dashboards: change them only with a note in the CHANGELOG.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from syndicator.health import HEALTH_STATES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# No ``*_created`` series: a counter's creation time is one more series per label set that no
+# dashboard reads (Prometheus detects counter resets by itself). The switch is process-wide.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 
 class Metrics:

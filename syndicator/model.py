@@ -228,6 +228,8 @@ class Entry:
     origin: Origin | None = None
     seq: int = 0
     deleted: bool = False
+    dated: bool = True  # False: the document stated no publication date (``published`` is
+    # when the article was first seen, for ordering only; feeds show no published date)
 
 
 @dataclass(frozen=True, slots=True)

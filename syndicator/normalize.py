@@ -1106,7 +1106,10 @@ def normalize_article(
 ) -> Article:
     """Turn an extractor's draft into a clean, fingerprinted Article.
 
-    ``language`` and ``tz`` are the source's configured defaults; ``now`` bounds plausible dates.
+    ``language`` and ``tz`` are defaults (the feed's or the source's); ``now`` bounds plausible
+    dates. The language is the one the document declares for this article, else the one its
+    text is in (when the detector is sure), else ``language``: a feed's or a source's language
+    never overrides an item that is plainly in another.
     Problems that do not stop the article (an implausible date) are kept in ``warnings``.
     """
     warnings: list[str] = []
@@ -1159,7 +1162,7 @@ def normalize_article(
 
     text_for_language = " ".join(paragraphs[:20]) or title
     lang = (
-        language_tag(draft.language) or language_tag(language) or detect_language(text_for_language)
+        language_tag(draft.language) or detect_language(text_for_language) or language_tag(language)
     )
 
     subtitle = _bounded(clean_or_none(draft.subtitle), MAX_TITLE, "subtitle", warnings)

@@ -44,6 +44,8 @@ MEDIA_TYPES = {
     "rss": "application/rss+xml",
     "json": "application/feed+json",
 }
+TEXT_METHODS = frozenset({"text", "text-dump"})  # articles read from a plain-text page dump
+TEXT_DUMP_TYPE = "text/plain"  # what their link (the dump) serves
 FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 GENERATOR = "syndicator"
@@ -198,9 +200,10 @@ def newest(entries: Sequence[Entry], fallback: datetime | None = None) -> dateti
 class _Item:
     id: str
     url: str
+    url_type: str  # the media type of what ``url`` serves: a page, or a text dump
     title: str
     language: str | None
-    published: datetime
+    published: datetime | None  # None: the document stated no publication date
     updated: datetime
     authors: tuple[str, ...]
     summary: str
@@ -251,9 +254,10 @@ def _item(entry: Entry, base_url: str, titles: Mapping[str, str], c: Callable[[A
     return _Item(
         id=c(entry.id),
         url=c(link),
+        url_type=TEXT_DUMP_TYPE if a.method in TEXT_METHODS else "text/html",
         title=c(a.title) or c(link) or c(entry.id),
         language=language_tag(a.language),
-        published=_utc(entry.published),
+        published=_utc(entry.published) if entry.dated else None,
         updated=_utc(entry.updated),
         authors=tuple(n for n in (c(x).strip() for x in a.authors) if n),
         summary=c(a.summary or a.subtitle),
@@ -351,11 +355,13 @@ class _AtomEntryExtension:
             entry.set(XML_LANG, item.language)
         if item.content_html:
             if item.url:
-                etree.SubElement(entry, "link", href=item.url, rel="alternate", type="text/html")
+                etree.SubElement(
+                    entry, "link", href=item.url, rel="alternate", type=item.url_type
+                )
         elif item.url:
             link = entry.find("link")
             link.set("rel", "alternate")
-            link.set("type", "text/html")
+            link.set("type", item.url_type)
         for url, kind, _, _, title in item.images:
             link = etree.SubElement(entry, "link", href=url, rel="enclosure", type=kind)
             if title:
@@ -408,7 +414,8 @@ class _RssEntryExtension:
         item = self.item
         if item is None:
             return element
-        etree.SubElement(element, "pubDate").text = format_datetime(item.published)
+        if item.published is not None:
+            etree.SubElement(element, "pubDate").text = format_datetime(item.published)
         for name in item.authors:
             etree.SubElement(element, f"{{{DC_NS}}}creator").text = name
         if item.language:
@@ -493,7 +500,8 @@ def _atom(feed: _Feed, links: _Links) -> bytes:
         fe.id(item.id)
         fe.title(item.title)
         fe.updated(item.updated)
-        fe.published(item.published)
+        if item.published is not None:
+            fe.published(item.published)
         if item.authors:
             fe.author([{"name": name} for name in item.authors])
         if item.content_html:
@@ -568,9 +576,10 @@ def _json_item(item: _Item) -> dict[str, Any]:
         "id": item.id,
         "title": item.title,
         "content_html": item.content_html,
-        "date_published": iso(item.published),
         "date_modified": iso(item.updated),
     }
+    if item.published is not None:
+        out["date_published"] = iso(item.published)
     if item.url:
         out["url"] = item.url
     if item.summary:

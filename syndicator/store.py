@@ -33,7 +33,7 @@ from syndicator import fingerprint
 from syndicator.errors import StoreError
 from syndicator.model import Article, Entry, Image, RegionMatch
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # PostgreSQL advisory locks, held to the end of a transaction: writers of the identity tables
 # (passes, pushes, removals) one at a time; the schema upgraded by one process at a time.
 WRITE_LOCK = 0x73796E6400000001
@@ -89,6 +89,9 @@ sources = sa.Table(
     sa.Column("created", sa.Integer, nullable=False, default=0),
     sa.Column("updated", sa.Integer, nullable=False, default=0),
     sa.Column("duplicates", sa.Integer, nullable=False, default=0),
+    # Version 5: ops pause a source (it keeps its state; nothing fetches it until resumed)
+    sa.Column("paused", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("paused_at", TS),
 )
 # HTTP validators belong to a (source, URL) pair (version 4): one source's 304 never stands for
 # another's read of the same address.
@@ -136,6 +139,9 @@ articles = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False, default=0),
     sa.Column("complete", sa.Boolean, nullable=False, default=True),
     sa.Column("removed_at", TS),
+    # Version 5: whether the document stated when it was published. An undated article's
+    # published_at is when it was first seen (for ordering); feeds then show no published date.
+    sa.Column("dated", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
 )
 revisions = sa.Table(
     "revisions", metadata,
@@ -1042,6 +1048,7 @@ class Store:
             key=item.key,
             source_id=source_id,
             published_at=published,
+            dated=item.published is not None,
             updated_at=max(item.updated or published, published),
             first_seen_at=now,
             revision=0,
@@ -1174,6 +1181,7 @@ class Store:
         }
         if item.published is not None:
             values["published_at"] = item.published
+            values["dated"] = True
         return values
 
     def _near_duplicate(self, conn: Connection, item: Article) -> tuple[int | None, str | None]:
@@ -1467,7 +1475,7 @@ class Store:
             authors=tuple(json.loads(row.authors)),
             dateline=row.dateline,
             language=row.language,
-            published=utc(row.published_at),
+            published=utc(row.published_at) if row.dated else None,
             updated=utc(row.updated_at),
             images=tuple(Image(**i) for i in json.loads(row.images)),
             fetched_url=row.fetched_url,
@@ -1486,6 +1494,7 @@ class Store:
             origin=None,
             seq=row.id,
             deleted=row.removed_at is not None,
+            dated=bool(row.dated),
         )
 
     def source_of(self, entry_id: str) -> str | None:
@@ -1622,14 +1631,16 @@ class Store:
         return [self._entry(r, regions.get(r.id, ())) for r in rows]
 
     def daily_region_counts(self, first_day: datetime, days: int) -> dict[str, list[int]]:
-        """How many entries joined each region (``all`` and suppressed near-duplicates left out)
-        on each of ``days`` days of 24 hours from ``first_day``: region → counts, oldest day
-        first. Regions with no entry in the window are absent (the status page's chart)."""
+        """How many of each region's entries (``all``, removed entries and suppressed
+        near-duplicates left out) were published on each of ``days`` days of 24 hours from
+        ``first_day`` — by the article's publication date, not the day it was stored (a first
+        pass over a week of stories puts each on its own day): region → counts, oldest day first.
+        Regions with no entry in the window are absent (the status page's chart)."""
         if days < 1:
             raise ValueError("days must be at least 1")
         start = _as_utc(first_day)
         bounds = [start + timedelta(days=n) for n in range(1, days + 1)]
-        added = region_entries.c.added_at
+        added = articles.c.published_at
         # The day number as a CASE over the bounds: plain comparisons, the same on every database.
         day: Any = (
             sa.case(
@@ -1644,7 +1655,9 @@ class Store:
         )
         joined = (
             sa.select(region_entries.c.region, day.label("day"))
+            .join(articles, articles.c.id == region_entries.c.article_id)
             .where(
+                articles.c.removed_at.is_(None),
                 added >= start,
                 added < bounds[-1],
                 region_entries.c.region != ALL,
@@ -1723,7 +1736,7 @@ class Store:
             "source": row.source_id,
             "content_hash": row.content_hash,
             "similarity": row.similarity,
-            "published": _iso(row.published_at),
+            "published": _iso(row.published_at) if row.dated else None,
             "updated": _iso(row.updated_at),
             "first_seen": _iso(row.first_seen_at),
             "revision": row.revision,
@@ -2161,4 +2174,22 @@ def _v4(conn: Connection) -> None:
         conn.execute(sa.insert(http_cache), list(chunk))
 
 
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+def _v5(conn: Connection) -> None:
+    # Paused sources, and articles whose document states no publication date.
+    added = {
+        "sources": {
+            "paused": "BOOLEAN NOT NULL DEFAULT FALSE",
+            "paused_at": "TIMESTAMP WITH TIME ZONE"
+            if conn.dialect.name == "postgresql"
+            else "DATETIME",
+        },
+        "articles": {"dated": "BOOLEAN NOT NULL DEFAULT TRUE"},
+    }
+    for table, columns in added.items():
+        present = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+        for name, kind in columns.items():
+            if name not in present:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}

@@ -294,3 +294,28 @@ def test_whitespace_but_the_space_is_unprintable() -> None:
     for cp in range(sys.maxunicode + 1):
         if chr(cp).isspace() and cp != 0x20:
             assert not chr(cp).isprintable(), hex(cp)
+
+
+EN_IN_AR_CHANNEL = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>\xd9\x82\xd9\x86\xd8\xa7\xd8\xa9</title><link>https://ar.example/</link>
+<description>d</description><language>ar</language>
+<item><title>Night trains return to the northern line after ten years</title>
+<link>https://ar.example/en/night-trains</link>
+<description>The operator said the first sleeper service would run from Vienna on Friday, with
+hammock carriages and a quiet car for travellers who want to read.</description></item>
+<item><title>Short</title><link>https://ar.example/ar/2</link><description>Ok.</description></item>
+<item><title>Declared</title><link>https://ar.example/fr/1</link><dc:language>fr</dc:language>
+<description>The operator said the first sleeper service would run on Friday.</description></item>
+</channel></rss>"""
+
+
+def test_an_english_item_in_an_arabic_channel_is_english() -> None:
+    """The channel's language is a default: the item's own declaration wins, then its text
+    (when the detector is sure), and only then the channel's (a text too short to tell)."""
+    from syndicator.ingest import read_document
+
+    document = read_document(EN_IN_AR_CHANNEL, "https://ar.example/feed.rss", now=NOW, kind="rss")
+    languages = {a.url.rsplit("/", 2)[-2] + "/" + a.url.rsplit("/", 1)[-1]: a.language
+                 for a in document.articles}  # fmt: skip
+    assert languages == {"en/night-trains": "en", "ar/2": "ar", "fr/1": "fr"}

@@ -260,7 +260,7 @@ def test_a_version_3_store_keeps_its_validators_per_owning_source(store_url: str
     store.close()
     upgraded = Store(store_url)
     try:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 4
+        assert upgraded.schema_version() == SCHEMA_VERSION == 5
         assert upgraded.validators("feed", "https://n.example/feed") == ('"f"', None)
         assert upgraded.validators("feed", "https://n.example/a") == ('"a"', None)
         assert upgraded.validators("other", "https://n.example/feed") is None
@@ -316,13 +316,20 @@ def test_a_version_1_store_upgrades_itself(store_url: str) -> None:
         conn.execute(sa.text("DROP TABLE subscriptions"))
         conn.execute(sa.text("ALTER TABLE http_cache DROP COLUMN misses"))
         conn.execute(sa.text("DROP INDEX ix_region_entries_article"))
+        conn.execute(sa.text("ALTER TABLE sources DROP COLUMN paused"))
+        conn.execute(sa.text("ALTER TABLE sources DROP COLUMN paused_at"))
+        conn.execute(sa.text("ALTER TABLE articles DROP COLUMN dated"))
         conn.execute(sa.update(meta).values(value="1"))
     store.close()
     upgraded = Store(url)
-    assert upgraded.schema_version() == SCHEMA_VERSION == 4
+    assert upgraded.schema_version() == SCHEMA_VERSION == 5
     inspect = sa.inspect(upgraded.engine)
     assert {"deliveries", "subscriptions"} <= set(inspect.get_table_names())
     assert "misses" in {c["name"] for c in inspect.get_columns("http_cache")}
+    assert {"paused", "paused_at"} <= {c["name"] for c in inspect.get_columns("sources")}
+    assert "dated" in {c["name"] for c in inspect.get_columns("articles")}
+    (entry,) = upgraded.entries("europe")
+    assert entry.dated and entry.article.published == entry.published  # stored dates kept
     assert "ix_region_entries_article" in {i["name"] for i in inspect.get_indexes("region_entries")}
     assert [e.article.key for e in upgraded.entries("europe")] == ["https://n.example/a"]
     assert upgraded.integrity_check() == []

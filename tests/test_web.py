@@ -25,7 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -508,6 +508,8 @@ def test_metrics(svc: Server) -> None:
     assert 'syndicator_source_health{source="sample-world",state="ok"} 1.0' in text
     assert 'syndicator_source_health{source="hostile",state="failing"} 1.0' in text
     assert "syndicator_http_request_seconds_bucket" in text
+    # No *_created series (a creation timestamp per counter and label set nobody reads)
+    assert "_created" not in text
     after = svc.metric("syndicator_http_requests_total", route="/feeds/{file}", status="304")
     assert after == before + 2
     routes = set(re.findall(r'syndicator_http_requests_total\{route="([^"]*)"', text))
@@ -1201,3 +1203,15 @@ def test_updated_since_and_daily_region_counts(store: Store) -> None:
     assert len(store.updated_since("all", None, 2)) == 2
     naive = store.updated_since("asia", datetime(2026, 3, 3), 50)  # naive means UTC
     assert [e.article.url.rsplit("/", 1)[1] for e in naive] == ["5", "4"]
+
+
+def test_daily_region_counts_are_by_publishing_day(store: Store) -> None:
+    """A story stored today but published three days ago counts three days ago: a first pass
+    over a week of stories spreads them over the week, not all on the day of the pass."""
+    day0 = datetime(2026, 3, 1, tzinfo=UTC)
+    stored = day0 + timedelta(days=5, hours=9)
+    for n, published_day in ((1, 2), (2, 2), (3, 5)):
+        published = day0 + timedelta(days=published_day, hours=8)
+        article = replace(stored_article(n, "world", published), published=published)
+        store.apply("src", [article], now=stored)
+    assert store.daily_region_counts(day0, 7) == {"world": [0, 0, 2, 0, 0, 1, 0]}

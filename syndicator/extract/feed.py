@@ -55,7 +55,7 @@ def extract_feed(body: bytes, url: str, *, content_type: str | None = None) -> E
     language = clean_or_none(feed.get("language"))
     drafts = []
     for index, entry in enumerate(entries):
-        draft = _entry_draft(entry, url, language, index)
+        draft = _entry_draft(entry, url, index)
         if draft is not None:
             drafts.append(draft)
     return Extraction(
@@ -85,7 +85,7 @@ def _feed_headers(url: str, content_type: str | None) -> dict[str, str]:
     return headers
 
 
-def _entry_draft(entry: Any, feed_url: str, language: str | None, index: int) -> Draft | None:
+def _entry_draft(entry: Any, feed_url: str, index: int) -> Draft | None:
     link = _entry_link(entry, feed_url)
     guid = clean_or_none(entry.get("id") or entry.get("guid"))
     title = clean_or_none(_TAGS.sub(" ", entry.get("title") or ""))
@@ -119,7 +119,9 @@ def _entry_draft(entry: Any, feed_url: str, language: str | None, index: int) ->
         section=categories[0] if categories else None,
         categories=categories,
         bylines=tuple(a for a in authors if a),
-        language=_entry_language(entry) or language,
+        # The item's own language only: the channel's is the extraction's, a default that the
+        # item's text overrides (an English item in an Arabic channel is English).
+        language=_entry_language(entry),
         # RSS 1.0's dc:date and Atom entries without <published> only say when they were updated.
         published=_date(entry, "published") or _date(entry, "created") or _date(entry, "updated"),
         updated=_date(entry, "updated"),
@@ -259,7 +261,7 @@ def extract_json_feed(body: bytes, url: str) -> Extraction:
                 section=tags[0] if tags else None,
                 categories=tags,
                 bylines=tuple(authors),
-                language=_str(item.get("language")) or language,
+                language=_str(item.get("language")),  # the feed's is only a default
                 published=_str(item.get("date_published")),
                 updated=_str(item.get("date_modified")),
                 body_html=html_body,

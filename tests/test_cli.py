@@ -1,0 +1,159 @@
+"""The command line as a user meets it: ``once`` on a terminal, ``explain`` by the path a config
+names, and what a plain-text dump's entries look like once published. Each runs the real
+command (``python -m syndicator``) on a real SQLite file in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def deployment(folder: Path) -> Path:
+    """A config reading the sample text dump and one sample feed as local files."""
+    (folder / "in").mkdir(parents=True)
+    shutil.copy(SAMPLES / "dumps" / "front-page.txt", folder / "in" / "front-page.txt")
+    shutil.copy(SAMPLES / "feeds" / "rss1.rdf", folder / "in" / "rss1.rdf")
+    config = folder / "syndicator.toml"
+    config.write_text(
+        f"""[service]
+base_url = "http://127.0.0.1:8080"
+database = "sqlite:///{folder}/s.db"
+feeds_dir = "{folder}/feeds"
+
+[[region]]
+id = "world"
+title = "العالم"
+language = "ar"
+
+[[source]]
+id = "dump"
+kind = "text"
+url = "in/front-page.txt"
+regions = ["world"]
+language = "ar"
+
+[[source]]
+id = "rdf"
+kind = "rss"
+url = "in/rss1.rdf"
+regions = ["world"]
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=config.parent,
+        env=env,
+    )
+
+
+def run_on_a_terminal(config: Path, *args: str, timeout: float = 120) -> str:
+    """What a user sees when both stdout and stderr are the same terminal."""
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        cwd=config.parent,
+        env=env,
+    )
+    os.close(follower)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # the terminal closed: the command ended
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif process.poll() is not None:
+                break
+        assert process.wait(timeout=30) == 0, out.decode("utf-8", "replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    return out.decode("utf-8", "replace")
+
+
+def test_once_on_a_terminal_shows_each_source_once(tmp_path: Path) -> None:
+    config = deployment(tmp_path)
+    shown = run_on_a_terminal(config, "once")
+    for source in ("dump", "rdf"):
+        lines = [line for line in shown.splitlines() if f"{source}:" in line]
+        assert len(lines) == 1, shown
+    assert "[1/2]" in shown and "[2/2]" in shown  # the progress lines are the summary
+    # Piped (cron, a log file), every source has its summary line on stdout as before.
+    piped = run(config, "once")
+    assert piped.returncode == 0, piped.stderr
+    assert [line.split(":")[0] for line in piped.stdout.splitlines()[:2]] == ["dump", "rdf"]
+    assert "[1/2]" not in piped.stdout + piped.stderr
+
+
+def test_explain_takes_the_path_the_config_names(tmp_path: Path) -> None:
+    config = deployment(tmp_path)
+    page = tmp_path / "in" / "night-trains.html"
+    shutil.copy(SAMPLES / "site" / "article" / "night-trains.html", page)
+    pushed = run(config, "ingest", "in/night-trains.html", "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    (result,) = json.loads(pushed.stdout)["results"]
+    for ref in ("in/night-trains.html", "./in/night-trains.html", str(page), page.as_uri()):
+        found = run(config, "explain", ref, "--json")
+        assert found.returncode == 0, (ref, found.stderr)
+        assert json.loads(found.stdout)["id"] == result["id"]
+    unknown = run(config, "explain", "in/nothing-here.html")
+    assert unknown.returncode == 1 and "no stored article" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
+    """A plain-text dump states no publication date: its entries have none (no ``published``,
+    ``pubDate`` or ``date_published``; ``updated`` is when they were first seen), and their
+    link (the dump, when it is served over HTTP) is typed text/plain, not text/html."""
+    config = deployment(tmp_path)
+    assert run(config, "once").returncode == 0
+    feeds = tmp_path / "feeds"
+    atom = feedparser.parse((feeds / "world.atom").read_bytes())
+    json_feed = json.loads((feeds / "world.json").read_text(encoding="utf-8"))
+    dated = {i["title"]: i.get("date_published") for i in json_feed["items"]}
+    dump_titles = {t for t, d in dated.items() if d is None}
+    assert len(dump_titles) == 2, dated  # the dump's two full articles
+    rdf_titles = set(dated) - dump_titles
+    assert all(dated[t] for t in rdf_titles)  # the RDF feed's items keep their dc:date
+    for entry in atom.entries:
+        assert ("published" in entry) == (entry.title in rdf_titles), entry.title
+        if entry.title in dump_titles and "link" in entry:
+            assert entry.links[0].type == "text/plain"
+    rss = feedparser.parse((feeds / "world.rss").read_bytes())
+    for item in rss.entries:
+        assert ("published" in item) == (item.title in rdf_titles), item.title
+    explained = run(config, "explain", json_feed["items"][0]["id"], "--json")
+    record = json.loads(explained.stdout)
+    assert (record["published"] is None) == (record["title"] in dump_titles)
