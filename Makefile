@@ -1,5 +1,6 @@
 # The two commands of the README, and the checks CI runs.
 PY ?= .venv/bin/python
+PORT ?= 8080
 
 .PHONY: run test lint check setup
 
@@ -12,7 +13,7 @@ setup: .venv/.installed
 	touch $@
 
 run: setup
-	.venv/bin/syndicator --config config run
+	.venv/bin/syndicator --config config run --listen 127.0.0.1:$(PORT)
 
 test: setup
 	$(PY) -m pytest -n 2 --dist worksteal

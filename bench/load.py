@@ -155,14 +155,14 @@ def free_port() -> int:
 
 
 def write_config(folder: Path, port: int) -> Path:
-    """The shipped config on the bundled samples (absolute paths, polled every 30 s), with a
+    """The shipped config on the bundled samples (served by the service, polled every 30 s), with a
     [service] of its own in ``folder``."""
     config = folder / "config"
     config.mkdir(parents=True)
     text = (REPO / "config" / "syndicator.toml").read_text(encoding="utf-8")
-    text = text.replace('"samples', f'"{REPO}/samples')
     text = re.sub(r'^every = "[^"]*"', 'every = "30s"', text, flags=re.M)
     text = re.sub(r"^\[service\]\n(?:(?!\[).*\n)*", "", text, flags=re.M)
+    text = "[service]\nserve_samples = true\n\n" + text  # the sources read the served samples
     (config / "10-samples.toml").write_text(text, encoding="utf-8")
     (config / "20-service.toml").write_text(
         f'[service]\nbase_url = "http://127.0.0.1:{port}"\nlisten = "127.0.0.1:{port}"\n'

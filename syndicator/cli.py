@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --role web: web server processes (default 1)",
     )
+    _listen_option(p)
     p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
     p.set_defaults(func=cmd_run)
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes (default 1; each keeps its own metrics)",
     )
+    _listen_option(p)
     p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     p.set_defaults(func=cmd_serve)
 
@@ -153,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
     return parser
+
+
+def _listen_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="the address to serve on, instead of [service] listen (the base URL follows it "
+        "unless [service] base_url is set)",
+    )
+
+
+def _apply_listen(args: argparse.Namespace) -> None:
+    """``--listen``: replaces ``[service] listen`` wherever the config is read, in this process
+    and the ones it starts (web workers), and on every reload."""
+    if getattr(args, "listen", None):
+        os.environ[config.LISTEN_ENV] = args.listen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -493,6 +511,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from syndicator.service import run_forever
 
     setup_logging(json_lines=args.log_json, verbose=args.verbose)
+    _apply_listen(args)
     config.load(args.config)  # a bad config stops here with exit 2, before anything starts
     if args.workers < 1:
         print("syndicator: --workers must be at least 1", file=sys.stderr)
@@ -521,6 +540,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("syndicator: --workers must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(json_lines=args.log_json)
+    _apply_listen(args)
     config.load(args.config)  # a bad config stops here with exit 2, before anything starts
     try:
         serve(args.config, workers=args.workers, json_logs=args.log_json)

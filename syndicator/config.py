@@ -28,6 +28,8 @@ from syndicator.normalize import external_url, zone
 
 DEFAULT_PATH = "config"
 DATABASE_ENV = "SYNDICATOR_DATABASE"  # replaces [service] database when set
+LISTEN_ENV = "SYNDICATOR_LISTEN"  # replaces [service] listen when set (run/serve --listen)
+BASE_URL_PLACEHOLDER = "{base_url}"  # in a source's url: this service's own base URL
 SOURCE_KINDS = ("html", "rss", "atom", "jsonfeed", "sitemap", "text")
 FEED_FORMATS = ("atom", "rss", "json")
 EVENT_TYPES = (
@@ -66,6 +68,7 @@ class Service:
     stale_after: float = 2 * 86400.0
     rate_limit: float = 20.0  # write requests (POST /api/*, /hub) per second per client; 0: off
     rate_burst: int = 40  # how many of them a client may send at once
+    serve_samples: bool = False  # serve the bundled sample site at /samples/ (the demo)
 
     @property
     def pass_limit(self) -> float:
@@ -402,7 +405,7 @@ class _Validator:
         jobs = self.jobs(tables["jobs"])
         regions = self.regions(lists["region"])
         region_ids = {r.id for r in regions}
-        sources = self.sources(lists["source"], region_ids)
+        sources = self.sources(lists["source"], region_ids, service.base_url)
         notify = self.notifies(lists["notify"], region_ids)
         if self.errors:
             raise ConfigErrors(self.errors)
@@ -493,10 +496,15 @@ class _Validator:
             "stale_after",
             "rate_limit",
             "rate_burst",
+            "serve_samples",
         }
         self.unknown(t, "service", known)
-        base_url = self.get(t, "service", "base_url", d.base_url, _http_url, "an http(s) URL")
         listen = self.get(t, "service", "listen", d.listen, _listen, '"HOST:PORT"')
+        if self.env.get(LISTEN_ENV):  # run/serve --listen: replaces the file's
+            env = {"listen": (f"${LISTEN_ENV}", self.env[LISTEN_ENV])}
+            listen = self.get(env, "service", "listen", listen, _listen, '"HOST:PORT"')
+        # Unless it is set, the base URL is where the service listens (the demo, a first try).
+        base_url = self.get(t, "service", "base_url", _url_of(listen), _http_url, "an http(s) URL")
         token_env = self.get(
             t,
             "service",
@@ -522,6 +530,7 @@ class _Validator:
             api_token_env=token_env,
             api_token=self.env.get(token_env) or None,
             respect_robots=self.boolean(t, "service", "respect_robots", d.respect_robots),
+            serve_samples=self.boolean(t, "service", "serve_samples", d.serve_samples),
             concurrency=self.get(
                 t, "service", "concurrency", d.concurrency, _positive_int, "a positive integer"
             ),
@@ -686,7 +695,7 @@ class _Validator:
         return tuple(out)
 
     def sources(
-        self, items: list[tuple[str, int, Any]], region_ids: set[str]
+        self, items: list[tuple[str, int, Any]], region_ids: set[str], base_url: str
     ) -> tuple[Source, ...]:
         out: list[Source] = []
         seen: dict[str, str] = {}
@@ -718,6 +727,10 @@ class _Validator:
             if isinstance(sid, str):
                 name = f"source {sid!r}"
             t = {k: (file, v) for k, v in raw.items()}
+            url_text = raw.get("url")
+            if isinstance(url_text, str) and url_text.startswith(BASE_URL_PLACEHOLDER):
+                # A page this service serves itself (the demo reads the bundled samples so)
+                t["url"] = (file, base_url + url_text[len(BASE_URL_PLACEHOLDER) :])
             self.unknown(t, name, known)
             if not isinstance(sid, str) or not _SOURCE_ID.match(sid):
                 self.error(
@@ -1048,6 +1061,14 @@ def _source_url(v: Any) -> str:
     if scheme in ("file", "") or len(scheme) == 1:  # a path (C: on Windows)
         return text
     raise ValueError(f"unsupported scheme {scheme!r}")
+
+
+def _url_of(listen: str) -> str:
+    """The base URL of a service listening on ``listen`` (an address that means "every
+    interface" is reached through loopback)."""
+    host, _, port = listen.rpartition(":")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]"}.get(host, host)
+    return f"http://{host}:{port}"
 
 
 def _listen(v: Any) -> str:

@@ -27,7 +27,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
@@ -164,7 +164,12 @@ def file_etag(size: int, mtime_ns: int) -> str:
 
 
 def _read_file(
-    url: str, path: Path, max_bytes: int, validators: Validators | None, clock: Clock
+    url: str,
+    path: Path,
+    max_bytes: int,
+    validators: Validators | None,
+    clock: Clock,
+    final_url: str | None = None,
 ) -> Fetched:
     started = clock()
     try:
@@ -173,7 +178,7 @@ def _read_file(
             raise FetchError(url, "is a folder, not a file")
         etag = file_etag(stat.st_size, stat.st_mtime_ns)
         last_modified = formatdate(stat.st_mtime, usegmt=True)
-        final_url = path.resolve().as_uri()
+        final_url = final_url or path.resolve().as_uri()
         if validators and _file_not_modified(validators, etag, stat.st_mtime):
             return Fetched(
                 url, final_url, 304, b"", None, etag, last_modified, clock() - started, 1
@@ -299,6 +304,10 @@ class Fetcher:
       silenced by a broken robots.txt (RFC 9309 would disallow on 5xx). Crawl-delay is ignored.
     - ``sleep`` and ``clock`` (wall-clock seconds: elapsed times, HTTP-date ``Retry-After`` when
       the answer has no ``Date``) and ``transport`` can be replaced in tests.
+    - ``mounts`` (URL prefix → folder) are addresses this service serves from a folder of its
+      own (the bundled samples at ``{base_url}/samples/``): their files are read from the
+      folder, as the web server would send them, under their http(s) URL — no request to
+      ourselves, so ``once`` reads them with no server running. Nothing outside the folder.
     """
 
     def __init__(
@@ -320,6 +329,7 @@ class Fetcher:
         transport: httpx.AsyncBaseTransport | TransportKind = "auto",
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.time,
+        mounts: Mapping[str, Path] | None = None,
     ) -> None:
         if concurrency < 1 or per_host < 1:
             raise ValueError("concurrency and per_host must be at least 1")
@@ -335,6 +345,7 @@ class Fetcher:
         self.respect_robots = respect_robots
         self._sleep = sleep
         self._clock = clock
+        self._mounts = {prefix: folder.resolve() for prefix, folder in (mounts or {}).items()}
         self._random = random.Random()
         self._global = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -380,6 +391,11 @@ class Fetcher:
             return await asyncio.to_thread(
                 _read_file, url, path, self.max_bytes, validators, self._clock
             )
+        mounted = self._mounted(url)
+        if mounted is not None:
+            return await asyncio.to_thread(
+                _read_file, url, mounted, self.max_bytes, validators, self._clock, url
+            )
         try:
             scheme = urlsplit(url).scheme.lower()
         except ValueError as e:
@@ -415,6 +431,21 @@ class Fetcher:
                 elapsed=max(0.0, self._clock() - started),
                 attempts=attempt,
             )
+
+    def _mounted(self, url: str) -> Path | None:
+        """The file a URL under one of the ``mounts`` names (FetchError outside its folder)."""
+        for prefix, folder in self._mounts.items():
+            if not url.startswith(prefix):
+                continue
+            try:
+                rest = urlsplit(url[len(prefix) :]).path
+            except ValueError as e:
+                raise FetchError(url, "invalid URL") from e
+            path = (folder / unquote(rest)).resolve()
+            if not path.is_relative_to(folder):
+                raise FetchError(url, "no such file")
+            return path
+        return None
 
     def _backoff_delay(self, attempt: int) -> float:
         delay = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Connection
 
-from syndicator import health
+from syndicator import demo, health
 from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
@@ -708,6 +708,7 @@ def make_fetcher(config: Config) -> Fetcher:
         concurrency=service.concurrency,
         per_host=service.per_host,
         respect_robots=service.respect_robots,
+        mounts=demo.mounts(config),
     )
 
 

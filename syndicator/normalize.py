@@ -688,7 +688,8 @@ _URL_ATTRIBUTES = {("a", "href"), ("img", "src")}
 
 def sanitize_html(fragment: str, base_url: str | None) -> str:
     """A safe subset of HTML: no script, style, iframe, event handlers or ``javascript:`` URLs;
-    link and image URLs made absolute against ``base_url``; links get ``rel="noopener …"``."""
+    link and image URLs made absolute against ``base_url``; links get ``rel="noopener …"``;
+    no ``<img>`` left without a source (one whose ``src`` was refused is removed)."""
 
     def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
         if (tag, attribute) in _URL_ATTRIBUTES:
@@ -720,7 +721,20 @@ def sanitize_html(fragment: str, base_url: str | None) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     ).strip()
-    return strip_bidi_controls(cleaned)
+    return strip_bidi_controls(_drop_sourceless_images(cleaned))
+
+
+# An <img> as nh3 writes it: lower-case names, values in double quotes (a quote inside escaped).
+_SERIALIZED_IMG = re.compile(r'<img((?:\s+[^\s"=>/]+(?:="[^"]*")?)*)\s*/?>')
+_SRC_ATTRIBUTE = re.compile(r'\ssrc="[^"]')
+
+
+def _drop_sourceless_images(cleaned: str) -> str:
+    """Remove the pictures whose source the sanitizer refused (``file:``, ``data:``…): an
+    ``<img>`` without ``src`` shows nothing but a broken-image box; its caption stays."""
+    if "<img" not in cleaned:
+        return cleaned
+    return _SERIALIZED_IMG.sub(lambda m: m[0] if _SRC_ATTRIBUTE.search(m[1]) else "", cleaned)
 
 
 # fmt: off

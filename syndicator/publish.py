@@ -120,6 +120,34 @@ def is_rtl(language: str | None) -> bool:
     return primary in RTL_LANGUAGES or any(part in RTL_SCRIPTS for part in rest)
 
 
+_RTL_CHARACTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+def text_direction(language: str | None, text: str = "") -> str | None:
+    """The ``dir`` for a text in ``language``: ``rtl`` for a right-to-left language, ``auto``
+    when the language is unknown and the text has right-to-left letters (let the reader's
+    browser decide from the first strong letter), None when left to right is right."""
+    if is_rtl(language):
+        return "rtl"
+    if language_tag(language) is None and _RTL_CHARACTER.search(text):
+        return "auto"
+    return None
+
+
+def directed(content_html: str, language: str | None) -> str:
+    """An article's HTML content with its direction and language on a wrapping ``<div>``, so
+    that a reader which drops it into a left-to-right page still sets it right to left (full
+    stops, «» and numbers on the right side); left-to-right content is returned as it is."""
+    if not content_html:
+        return content_html
+    direction = text_direction(language, content_html)
+    if direction is None:
+        return content_html
+    tag = language_tag(language)
+    lang = f' lang="{html.escape(tag)}"' if tag else ""
+    return f'<div dir="{direction}"{lang}>{content_html}</div>'
+
+
 def image_type(url: str) -> str:
     """An image's media type guessed from its path's extension (``image/jpeg`` when unknown).
 
@@ -262,7 +290,7 @@ def _item(entry: Entry, base_url: str, titles: Mapping[str, str], c: Callable[[A
         authors=tuple(n for n in (c(x).strip() for x in a.authors) if n),
         summary=c(a.summary or a.subtitle),
         lead=c(a.paragraphs[0]) if a.paragraphs else "",
-        content_html=c(a.content_html),
+        content_html=directed(c(a.content_html), a.language),
         categories=tuple(categories),
         tags=tuple(dict.fromkeys([*regions, *([section] if section else [])])),
         images=tuple(images),
@@ -355,9 +383,7 @@ class _AtomEntryExtension:
             entry.set(XML_LANG, item.language)
         if item.content_html:
             if item.url:
-                etree.SubElement(
-                    entry, "link", href=item.url, rel="alternate", type=item.url_type
-                )
+                etree.SubElement(entry, "link", href=item.url, rel="alternate", type=item.url_type)
         elif item.url:
             link = entry.find("link")
             link.set("rel", "alternate")
@@ -371,6 +397,8 @@ class _AtomEntryExtension:
             source = etree.SubElement(entry, "source")
             etree.SubElement(source, "id").text = origin.id
             etree.SubElement(source, "title").text = origin.title
+            # The source feed as of when the entry was copied from it: then, at the latest
+            etree.SubElement(source, "updated").text = _rfc3339(item.updated)
             if origin.url:
                 etree.SubElement(source, "link", href=origin.url, rel="alternate")
         return entry
@@ -1052,12 +1080,15 @@ class Publisher:
         entries = self.with_origins(entries)
         entries += self.store.removed_entries(region, self.config.publish.entries_per_feed)
         prev = archive_url(self.base_url, region, complete) if complete else None
+        # An empty feed is as old as its region (never 1970, never the clock of each render)
+        created = None if entries else self.store.region_created(region, datetime.now(UTC))
         feeds = render_region(
             info,
             entries,
             formats=self.config.publish.formats,
             archive=ArchiveLinks(prev_archive=prev),
             region_titles=self.titles,
+            updated=created,
         )
         for fmt, data in feeds.items():
             self._write(self.folder / f"{region}.{FORMATS[fmt]}", data, changed, unchanged)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from syndicator import config as config_module
-from syndicator import connections
+from syndicator import connections, demo
 from syndicator.app import App
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
@@ -73,15 +73,17 @@ class FeedFile:
 
 
 class FeedCache:
-    """The feeds folder, read into memory: answering a request never touches the disk.
+    """The feeds folder (or another folder served as is, the bundled samples), read into memory:
+    answering a request never touches the disk.
 
-    Only files found under the folder with a known suffix are ever held, keyed by their path
-    relative to it: a request path that is not one of those keys (``../x``, an absolute path,
-    a temporary file) finds nothing.
+    Only files found under the folder with a known suffix (a key of ``media_types``) are ever
+    held, keyed by their path relative to it: a request path that is not one of those keys
+    (``../x``, an absolute path, a temporary file) finds nothing.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, media_types: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self.media_types = MEDIA_TYPES if media_types is None else media_types
         self._files: dict[str, FeedFile] = {}
         self._stats: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) when read
 
@@ -91,7 +93,7 @@ class FeedCache:
             found = {
                 str(p.relative_to(self.folder).as_posix())
                 for p in self.folder.rglob("*")
-                if p.is_file() and p.suffix in MEDIA_TYPES
+                if p.is_file() and p.suffix in self.media_types
             }
             for gone in set(self._files) - found:
                 del self._files[gone]
@@ -118,7 +120,7 @@ class FeedCache:
                     datetime.fromtimestamp(int(modified), UTC), usegmt=True
                 ),
                 modified=modified,
-                media_type=MEDIA_TYPES[path.suffix],
+                media_type=self.media_types[path.suffix],
             )
 
     def refresh(self) -> list[str]:
@@ -129,7 +131,7 @@ class FeedCache:
         for root, dirs, files in os.walk(self.folder):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             for name in files:
-                if name.startswith(".") or Path(name).suffix not in MEDIA_TYPES:
+                if name.startswith(".") or Path(name).suffix not in self.media_types:
                     continue
                 full = Path(root, name)
                 try:
@@ -171,6 +173,7 @@ class Service:
         self.app = app or App(config)
         self.metrics = Metrics()
         self.feeds = FeedCache(Path(config.service.feeds_dir))
+        self.samples = FeedCache(demo.SAMPLES_DIR, demo.SAMPLE_TYPES)  # read when first asked
         self.scheduler = Scheduler(self.run_source)
         self.fetcher = make_fetcher(config)
         self.started_at = datetime.now(UTC)
@@ -203,6 +206,15 @@ class Service:
     @property
     def store(self) -> Any:
         return self.app.store
+
+    def sample(self, path: str) -> FeedFile | None:
+        """A file of the bundled sample site (``path`` relative to it), when this service
+        serves the samples (``[service] serve_samples``); read into memory when first asked."""
+        if not self.config.service.serve_samples:
+            return None
+        if not self.samples.paths():
+            self.samples.load()
+        return self.samples.get(path)
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -893,9 +893,12 @@ class Store:
                 )
         _exclusive(conn, WRITE_LOCK)
         result = ChangeSet()
-        for item in items:
+        for n, item in enumerate(items):
+            # Each article of a pass gets its own instant, a microsecond after the one before:
+            # feed order is document order, and no two entries of a pass share an `updated`.
+            at = now + timedelta(microseconds=n)
             result.changes.append(
-                self._apply_one(conn, source_id, item, now, suppress, result, priority)
+                self._apply_one(conn, source_id, item, at, suppress, result, priority)
             )
         for url, etag, last_modified, status in validators:
             self._save_validators(conn, source_id or "", url, etag, last_modified, status, now)
@@ -1445,6 +1448,23 @@ class Store:
                 ).scalar()
                 or 0
             )
+
+    def region_created(self, region: str, now: datetime) -> datetime:
+        """When a region was first published: recorded the first time it is asked (``now``),
+        the same answer ever after (an empty feed's ``updated``: a fixed, plausible date)."""
+        key = f"region_created:{region}"[:64]
+        try:
+            with self.transaction() as conn:
+                stored = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+                if stored is None:
+                    conn.execute(sa.insert(meta).values(key=key, value=_as_utc(now).isoformat()))
+                    return _as_utc(now)
+        except sa.exc.IntegrityError:  # another process recorded it first: take theirs
+            with self.engine.connect() as conn:
+                stored = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot record when region {region} was created: {e}") from e
+        return _as_utc(datetime.fromisoformat(str(stored)))
 
     @staticmethod
     def _regions_by_article(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:

@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl
 
 from syndicator import __version__
 from syndicator.config import Config
+from syndicator.demo import SAMPLES_PATH
 from syndicator.errors import ConfigError, ConfigErrors, SyndicatorError
 from syndicator.health import HEALTH_STATES
 from syndicator.ingest import parse_ndjson
@@ -269,7 +270,7 @@ class _Prepared(NamedTuple):
     last_modified: bytes
 
 
-def _prepare(file: FeedFile, config: Config) -> _Prepared:
+def _prepare(file: FeedFile, config: Config, *, feed: bool = True) -> _Prepared:
     common: Headers = [
         (b"last-modified", file.last_modified.encode()),
         (
@@ -278,7 +279,7 @@ def _prepare(file: FeedFile, config: Config) -> _Prepared:
         ),
         (b"vary", b"accept-encoding"),
     ]
-    if file.path.endswith((".atom", ".rss", ".json")):
+    if feed and file.path.endswith((".atom", ".rss", ".json")):
         base = config.service.base_url
         links = [f'<{hub}>; rel="hub"' for hub in config.publish.hubs]
         if config.publish.builtin_hub:
@@ -399,6 +400,10 @@ class Web:
             elif path == "/":
                 status = await self._file(scope, send, self.service.feeds.get("index.html"))
                 self._count("/", status, started)
+            elif path.startswith(SAMPLES_PATH) and self.service.config.service.serve_samples:
+                sample = self.service.sample(path[len(SAMPLES_PATH) :])
+                status = await self._file(scope, send, sample, feed=False)
+                self._count("/samples/{file}", status, started)
             else:
                 await self._route(scope, receive, send, path, started)
         elif kind == "lifespan":
@@ -437,7 +442,10 @@ class Web:
 
     # -- the hot path ----------------------------------------------------------------------
 
-    async def _file(self, scope: Scope, send: Send, file: FeedFile | None) -> int:
+    async def _file(
+        self, scope: Scope, send: Send, file: FeedFile | None, *, feed: bool = True
+    ) -> int:
+        """Answer with a published file (``feed``) or a file served as is (a sample)."""
         method = scope["method"]
         if method != "GET" and method != "HEAD":
             await _send(send, text_response(405, "method not allowed", [(b"allow", b"GET, HEAD")]))
@@ -445,12 +453,13 @@ class Web:
         if file is None:
             await _send(send, text_response(404, "not found"))
             return 404
-        prepared = self._prepared.get(file.path)
+        key = file.path if feed else "samples:" + file.path
+        prepared = self._prepared.get(key)
         config = self.service.config
         if prepared is None or prepared.file is not file or prepared.config is not config:
-            if len(self._prepared) > 2 * len(self.service.feeds.paths()) + 64:
+            if len(self._prepared) > 2 * len(self.service.feeds.paths()) + 128:
                 self._prepared.clear()  # files were removed: forget their headers
-            prepared = self._prepared[file.path] = _prepare(file, config)
+            prepared = self._prepared[key] = _prepare(file, config, feed=feed)
         if_none_match = if_modified_since = accept_encoding = None
         for key, value in scope["headers"]:
             if key == b"if-none-match":

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import feedparser
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+from syndicator.demo import SAMPLES_DIR
+
+SAMPLES = SAMPLES_DIR
 
 
 def deployment(folder: Path) -> Path:

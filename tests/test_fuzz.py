@@ -17,6 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from syndicator.demo import SAMPLES_DIR
 from syndicator.errors import ExtractError
 from syndicator.extract import KINDS, extract
 from syndicator.fingerprint import content_hash, fold
@@ -222,7 +223,7 @@ def corpus() -> list[bytes]:
     found = list(SEEDS)
     if shared.is_dir():
         found += [p.read_bytes()[:20000] for p in sorted(shared.rglob("*")) if p.is_file()]
-    samples = Path(__file__).resolve().parents[1] / "samples"
+    samples = SAMPLES_DIR
     found += [
         p.read_bytes()[:20000]
         for p in sorted(samples.rglob("*"))

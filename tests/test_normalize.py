@@ -319,3 +319,20 @@ def test_an_english_item_in_an_arabic_channel_is_english() -> None:
     languages = {a.url.rsplit("/", 2)[-2] + "/" + a.url.rsplit("/", 1)[-1]: a.language
                  for a in document.articles}  # fmt: skip
     assert languages == {"en/night-trains": "en", "ar/2": "ar", "fr/1": "fr"}
+
+
+@pytest.mark.parametrize(
+    "src", ["file:///srv/site/img/a.jpg", "javascript:alert(1)", "data:image/png;base64,AAAA", ""]
+)
+def test_no_picture_is_left_without_its_source(src: str) -> None:
+    """A picture whose address the sanitizer refuses leaves no ``<img>`` without ``src`` (a
+    broken-image box before its caption): it goes, its caption stays; safe ones are kept."""
+    fragment = (
+        f'<figure><img src="{src}" alt="a &gt; b &quot;c&quot;"><figcaption>Harbour</figcaption>'
+        '</figure><p>Text <img src="https://img.example/b.jpg" alt="kept"></p>'
+    )
+    out = sanitize_html(fragment, "file:///srv/site/article/x.html")
+    assert out == (
+        "<figure><figcaption>Harbour</figcaption></figure>"
+        '<p>Text <img src="https://img.example/b.jpg" alt="kept"></p>'
+    )

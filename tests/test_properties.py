@@ -16,12 +16,12 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syndicator import fingerprint
+from syndicator.demo import SAMPLES_DIR
 from syndicator.fingerprint import (
     content_hash,
     fold,
@@ -170,7 +170,7 @@ def test_body_candidates_are_what_the_selectors_select() -> None:
     from syndicator.extract.charset import decode
     from syndicator.extract.html import BODY_SELECTORS, _body_candidates
 
-    samples = Path(__file__).resolve().parent.parent / "samples"
+    samples = SAMPLES_DIR
     pages = [_TRICKY_PAGE, *(decode(p.read_bytes()).text for p in sorted(samples.rglob("*.html")))]
     for page in pages:
         root = dom.parse(page, "https://news.example/")

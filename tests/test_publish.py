@@ -121,6 +121,8 @@ ARABIC = entry(
     updated=T0 + timedelta(hours=3),
     origin=Origin(f"{BASE}/sources/example", "Example News", "https://news.example/feed"),
 )
+# What every format carries as the Arabic entry's HTML content: set right to left
+RTL_ARABIC_CONTENT = f'<div dir="rtl" lang="ar">{ARABIC.article.content_html}</div>'
 ENGLISH = entry(
     2,
     article(2, language="en", regions=("europe",), section="World News & Politics"),
@@ -189,7 +191,8 @@ def test_atom_entry_fields() -> None:
     assert ar.findtext(f"{A}summary") == "ملخص الخبر الأول"
     content = ar.find(f"{A}content")
     assert content is not None and content.get("type") == "html"
-    assert content.text == ARABIC.article.content_html
+    # Right to left, whatever page a reader drops it into
+    assert content.text == RTL_ARABIC_CONTENT
     categories = [
         (c.get("term"), c.get("scheme"), c.get("label")) for c in ar.findall(f"{A}category")
     ]
@@ -367,7 +370,7 @@ def test_rss_items() -> None:
     ar = items[2]
     assert ar.findtext("link") == "https://news.example/ar/1"
     assert ar.findtext("description") == "ملخص الخبر الأول"
-    assert ar.findtext(f"{CONTENT}encoded") == ARABIC.article.content_html
+    assert ar.findtext(f"{CONTENT}encoded") == RTL_ARABIC_CONTENT
     assert parsedate_to_datetime(ar.findtext("pubDate") or "") == ARABIC.published
     assert re.fullmatch(
         r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000", ar.findtext("pubDate") or ""
@@ -422,7 +425,7 @@ def test_json_feed() -> None:
         "id": ARABIC.id,
         "url": "https://news.example/ar/1",
         "title": "الخبر رقم 1",
-        "content_html": ARABIC.article.content_html,
+        "content_html": RTL_ARABIC_CONTENT,
         "summary": "ملخص الخبر الأول",
         "image": "https://img.example/1/protest.JPG?w=800",
         "date_published": "2026-03-01T10:00:00Z",
@@ -475,7 +478,7 @@ def test_feedparser_reads_atom_and_rss() -> None:
         ar = parsed.entries[2]
         assert ar.link == "https://news.example/ar/1", fmt
         assert parsed_time(ar.published_parsed) == ARABIC.published, fmt
-        assert ARABIC.article.content_html in [c.value for c in ar.content], fmt
+        assert RTL_ARABIC_CONTENT in [c.value for c in ar.content], fmt
         assert [a.name for a in ar.authors if a.get("name")] == ["سامي الأحمد", "Jane Roe"], fmt
         if fmt != "rss":  # RSS has no updated of its own
             assert parsed_time(ar.updated_parsed) == ARABIC.updated, fmt
@@ -803,7 +806,10 @@ def test_publish_reflects_the_store(tmp_path: Path, store: Store) -> None:
     top = feed.find(f"{A}entry")
     assert top is not None and top.findtext(f"{A}id") == first.id
     assert top.findtext(f"{A}updated") == later.isoformat()
-    assert top.findtext(f"{A}content") == "<p>A corrected first paragraph.</p>"
+    # (an Arabic-language entry of the fixture store: set right to left)
+    assert top.findtext(f"{A}content") == (
+        '<div dir="rtl" lang="ar"><p>A corrected first paragraph.</p></div>'
+    )
     assert feed.findtext(f"{A}updated") == later.isoformat()
     for name in ("europe.rss", "all.atom"):
         parsed = feedparser.parse((out / name).read_bytes())
@@ -941,3 +947,28 @@ def test_no_published_link_or_image_is_file_javascript_or_data(bad: str) -> None
         assert e.find(f"{A}content") is not None or e.find(f"{A}link[@rel='alternate']") is not None
     items = json.loads(render_json(info, entries))["items"]
     assert all("url" not in i for i in items)
+
+
+def test_right_to_left_content_carries_its_direction_in_every_format() -> None:
+    """An RTL article's HTML content is wrapped in ``<div dir="rtl" lang="…">`` in Atom
+    ``content``, RSS ``content:encoded`` and JSON Feed ``content_html``; an article of unknown
+    language with right-to-left letters gets ``dir="auto"``; a left-to-right one is as it was."""
+    unknown = replace(
+        ENGLISH, id="tag:x,2026:unknown", article=replace(ENGLISH.article, language=None,
+        content_html="<p>«مرحبا» and hello.</p>", url="https://news.example/u")
+    )  # fmt: skip
+    entries = [ARABIC, ENGLISH, unknown]
+    wanted = {
+        ARABIC.id: f'<div dir="rtl" lang="ar">{ARABIC.article.content_html}</div>',
+        ENGLISH.id: ENGLISH.article.content_html,
+        unknown.id: '<div dir="auto"><p>«مرحبا» and hello.</p></div>',
+    }
+    atom = atom_tree(render_atom(INFO, entries))
+    got = {e.findtext(f"{A}id"): e.findtext(f"{A}content") for e in atom.findall(f"{A}entry")}
+    assert got == wanted
+    rss = etree.fromstring(render_rss(INFO, entries))
+    encoded = "{http://purl.org/rss/1.0/modules/content/}encoded"
+    got = {i.findtext("guid"): i.findtext(encoded) for i in rss.iter("item")}
+    assert got == wanted
+    data = json.loads(render_json(INFO, entries))
+    assert {i["id"]: i["content_html"] for i in data["items"]} == wanted

@@ -36,6 +36,7 @@ import pytest
 from helpers import postgres_database
 
 from syndicator import config as config_module
+from syndicator.demo import SAMPLES_DIR
 from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from syndicator.model import Article
 from syndicator.service import Service
@@ -269,10 +270,11 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 def samples_toml(every: str = "2s") -> str:
     """The shipped config's regions and sources, on the bundled samples by absolute path."""
     text = (REPO / "config" / "syndicator.toml").read_text(encoding="utf-8")
-    text = text.replace('"samples', f'"{REPO}/samples')
     text = re.sub(r'^every = "[^"]*"', f'every = "{every}"', text, flags=re.M)
-    # The [service] table comes from the test's own file (merged after this one).
-    return re.sub(r"^\[service\]\n(?:(?!\[).*\n)*", "", text, flags=re.M)
+    # The [service] table comes from the test's own file (merged after this one); the sources
+    # read the samples the service serves ({base_url}/samples/).
+    text = re.sub(r"^\[service\]\n(?:(?!\[).*\n)*", "", text, flags=re.M)
+    return "[service]\nserve_samples = true\n\n" + text
 
 
 def source_ids() -> list[str]:
@@ -447,7 +449,13 @@ def test_index_page(svc: Server) -> None:
 
 
 def test_status_page(svc: Server) -> None:
-    in_world = len(svc.get("/api/articles?region=world&limit=500").json())
+    world_articles = svc.get("/api/articles?region=world&limit=500").json()
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    first_day = (datetime.now(UTC) - timedelta(days=13)).strftime("%Y-%m-%d")
+    # Counted by the day each was published (undated ones: the day they were first seen)
+    published = [a["published"][:10] for a in world_articles]
+    in_world = sum(1 for day in published if day >= first_day)
+    on_the_day = sum(1 for day in published if day == today)
     answer = svc.get("/status")
     assert answer.status == 200
     for name, value in HTML_HEADERS.items():
@@ -469,8 +477,7 @@ def test_status_page(svc: Server) -> None:
     assert '<span class=title lang="ar" dir="rtl">العالم</span>' in page
     world = re.search(r'<figure id="chart-world">.*?</figure>', page, flags=re.S)
     assert world is not None
-    today = datetime.now(UTC).strftime("%Y-%m-%d")
-    assert f"<title>{today}: {in_world} article" in world.group(0)
+    assert f"<title>{today}: {on_the_day} article" in world.group(0)
     assert f"world</code> · {in_world} in 14 days" in world.group(0)
     assert world.group(0).count("<rect ") == 14
 
@@ -793,7 +800,7 @@ def test_reload(server_factory: Callable[..., Server]) -> None:
 
     # SIGHUP with a source added: listed, scheduled, polled within seconds.
     (server.config / "30-late.toml").write_text(
-        f'[[source]]\nid = "late"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n'
+        f'[[source]]\nid = "late"\nkind = "rss"\nurl = "{SAMPLES_DIR}/feeds/rss2.xml"\n'
         'every = "1s"\n',
         encoding="utf-8",
     )
@@ -887,7 +894,7 @@ def test_serve_picks_up_what_another_process_publishes(
     started = server.get("/healthz").json()["started"]
     late = server.config / "30-late.toml"
     late.write_text(
-        f'[[source]]\nid = "late"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n',
+        f'[[source]]\nid = "late"\nkind = "rss"\nurl = "{SAMPLES_DIR}/feeds/rss2.xml"\n',
         encoding="utf-8",
     )
     answer = server.post("/api/reload")
@@ -1049,7 +1056,7 @@ def in_process(tmp_path: Path) -> Iterator[Service]:
     (tmp_path / "c.toml").write_text(
         f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n'
         '[[region]]\nid = "world"\ntitle = "World"\n'
-        f'[[source]]\nid = "one"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n',
+        f'[[source]]\nid = "one"\nkind = "rss"\nurl = "{SAMPLES_DIR}/feeds/rss2.xml"\n',
         encoding="utf-8",
     )
     service = Service(config_module.load(tmp_path / "c.toml", environ={}), poll=False)
