@@ -151,6 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser(
+        "init",
+        help="write a commented starting config (on the bundled sample site) into DIR/config",
+        description="Write DIR/config/syndicator.toml: a commented configuration that runs "
+        "offline on the sample news site bundled with syndicator (served by the service at "
+        "/samples/). Then, in DIR: syndicator check, syndicator run.",
+    )
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where (default: here)")
+    p.add_argument("--force", action="store_true", help="overwrite a config that is there")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("sources", help="manage the configured sources")
+    sources_sub = p.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    p = sources_sub.add_parser(
+        "import",
+        help="add the feeds of an OPML subscription list as sources",
+        description="Add every feed of an OPML file as a [[source]] in "
+        "CONFIG/imported-sources.toml (created or appended to). Feeds already configured "
+        "(same address) and outlines that are not http(s) feeds are left out, with the reason. "
+        "The whole config is validated with the new sources before anything is written.",
+    )
+    p.add_argument("file", metavar="FILE.opml", help="the OPML file, or - for standard input")
+    p.add_argument("--region", metavar="R", help="route every imported source to region R")
+    p.add_argument("--dry-run", action="store_true", help="show what would be added; write nothing")
+    p.set_defaults(func=cmd_sources_import)
+
     p = sub.add_parser("status", help="one row per source: health, last fetch, errors, counts")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_status)
@@ -547,6 +573,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"syndicator: cannot serve: {e.strerror or e}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from syndicator import demo
+
+    folder = Path(args.dir)
+    try:
+        written = demo.init(folder, force=args.force)
+    except FileExistsError as e:
+        print(
+            f"syndicator: {e.args[0]} is already there: nothing was written "
+            "(--force overwrites it)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"syndicator: cannot write into {folder}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in written:
+        print(f"wrote {path}")
+    where = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    print(f"next: {where}syndicator check && syndicator run   (then open http://127.0.0.1:8080/)")
+    return EXIT_OK
+
+
+def cmd_sources_import(args: argparse.Namespace) -> int:
+    from syndicator import opml
+
+    folder = config.config_path(args.config)
+    if args.file == "-":
+        body, origin = sys.stdin.buffer.read(opml.MAX_OPML_BYTES + 1), "standard input"
+    else:
+        try:
+            with open(args.file, "rb") as f:
+                body = f.read(opml.MAX_OPML_BYTES + 1)
+        except OSError as e:
+            print(f"syndicator: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
+        origin = Path(args.file).name
+    result = opml.import_sources(
+        folder, body, origin=origin, region=args.region, dry_run=args.dry_run
+    )
+    verb = "would add" if args.dry_run else "added"
+    for table in result.added:
+        print(f"{verb} {table['id']:<24} {table['url']}")
+    for what, why in result.skipped:
+        print(f"skipped {what}: {why}")
+    target = folder / opml.IMPORT_FILE
+    if args.dry_run:
+        print(f"dry run: {len(result.added)} source(s) would go into {target}; nothing written")
+    elif result.added:
+        print(f"{len(result.added)} source(s) added to {target} (syndicator check shows them)")
+    else:
+        print("nothing to add")
     return EXIT_OK
 
 
