@@ -367,6 +367,8 @@ def cmd_once(args: argparse.Namespace) -> int:
     finally:
         app.close()
     assert outcome.once is not None
+    for source_id in outcome.once.paused:
+        print(f"{source_id}: paused (not fetched; resume it on its page or with the API)")
     # On a terminal the progress lines were the per-source summary: each source is shown once.
     if progress is None or not sys.stdout.isatty():
         for result in outcome.once.passes:
@@ -512,9 +514,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_column(column, no_wrap=column != "error", overflow="fold")
     colours = {"ok": "green", "failing": "red", "degraded": "yellow", "stale": "yellow"}
     for s in states:
+        paused = " [bold magenta]paused[/]" if s.paused else ""
         table.add_row(
             s.id,
-            f"[{colours.get(s.health, 'white')}]{s.health}[/]",
+            f"[{colours.get(s.health, 'white')}]{s.health}[/]{paused}",
             _when(s.last_fetch_at),
             str(s.last_status or ""),
             (s.last_error or "")[:60],

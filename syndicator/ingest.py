@@ -673,6 +673,7 @@ def _fill_from(page: Article, item: Article) -> Article:
 @dataclass
 class OnceResult:
     passes: list[PassResult]
+    paused: list[str] = field(default_factory=list)  # sources left alone: paused by ops
 
     @property
     def regions(self) -> set[str]:
@@ -726,9 +727,13 @@ async def run_once(
     ``progress`` hears of each stored pass at once (to publish it). Which copy of a story a
     feed links to never depends on who answered first: the store ranks sources in config order
     (a copy from a source that ranks first takes the entry over, same entry id). Passes that
-    found nothing to store (not modified, failed) and finish together share one transaction."""
+    found nothing to store (not modified, failed) and finish together share one transaction.
+    Sources paused by ops are left alone, named or not (``OnceResult.paused``)."""
     chosen = [s for s in config.sources if (s.id in source_ids if source_ids else s.enabled)]
     store.sync_sources((s.id, s.kind, s.url) for s in config.sources)
+    paused = store.paused_sources()
+    skipped = [s.id for s in chosen if s.id in paused]
+    chosen = [s for s in chosen if s.id not in paused]
     own_fetcher = fetcher is None
     fetcher = fetcher or make_fetcher(config)
     try:
@@ -796,7 +801,7 @@ async def run_once(
             await fetcher.aclose()
     rank = {s.id: n for n, s in enumerate(chosen)}
     results.sort(key=lambda r: rank[r.source_id])
-    return OnceResult(results)
+    return OnceResult(results, skipped)
 
 
 # --------------------------------------------------------------------------------------------

@@ -217,6 +217,8 @@ class Runtime:
             return "disabled"
         store = self.app.store
         state = await asyncio.to_thread(store.source_state, source_id)
+        if state is not None and state.paused:
+            return "paused"
         last = state.last_fetch_at if state else None
         if last is None and await self._first_passes_pending():
             return "its first pass is under way"

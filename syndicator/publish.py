@@ -30,7 +30,9 @@ from urllib.parse import quote, urlsplit
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from syndicator import pages
 from syndicator.config import Config, Source
+from syndicator.direction import is_rtl, language_tag, text_direction
 from syndicator.errors import PublishError
 from syndicator.model import Entry, FeedInfo, Origin, iso
 from syndicator.store import Store
@@ -61,13 +63,8 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 
 _ID = re.compile(r"[a-z0-9-]+")
-_LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-RTL_LANGUAGES = frozenset(
-    {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ps", "sd", "syr", "ug", "ur", "yi"}
-)
-RTL_SCRIPTS = frozenset({"arab", "hebr", "syrc", "thaa", "nkoo", "adlm", "rohg", "mand", "samr"})
 _IMAGE_TYPES = {
     "jpg": "image/jpeg",
     "jpeg": "image/jpeg",
@@ -101,37 +98,6 @@ def archive_url(base_url: str, region: str, page: int) -> str:
 def home_url(base_url: str) -> str:
     """The human page listing the regions (the ``alternate`` of every feed)."""
     return f"{base_url.rstrip('/')}/"
-
-
-def language_tag(value: str | None) -> str | None:
-    """A language as an RFC 3066 tag (``pt_BR`` → ``pt-BR``), or None when it is not one."""
-    if not value:
-        return None
-    tag = value.strip().replace("_", "-")
-    return tag if _LANGUAGE.fullmatch(tag) else None
-
-
-def is_rtl(language: str | None) -> bool:
-    """Whether a language is written right to left (``ar``, ``fa``, ``ur``, ``he``, ``ku-Arab``)."""
-    tag = language_tag(language)
-    if tag is None:
-        return False
-    primary, *rest = tag.lower().split("-")
-    return primary in RTL_LANGUAGES or any(part in RTL_SCRIPTS for part in rest)
-
-
-_RTL_CHARACTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
-
-
-def text_direction(language: str | None, text: str = "") -> str | None:
-    """The ``dir`` for a text in ``language``: ``rtl`` for a right-to-left language, ``auto``
-    when the language is unknown and the text has right-to-left letters (let the reader's
-    browser decide from the first strong letter), None when left to right is right."""
-    if is_rtl(language):
-        return "rtl"
-    if language_tag(language) is None and _RTL_CHARACTER.search(text):
-        return "auto"
-    return None
 
 
 def directed(content_html: str, language: str | None) -> str:
@@ -638,13 +604,15 @@ def render_region(
     archive: ArchiveLinks | None = None,
     region_titles: Mapping[str, str] | None = None,
     updated: datetime | None = None,
+    html_url: str | None = None,
 ) -> dict[str, bytes]:
     """A region's subscription feeds, format → bytes, each at its usual address; the entries
-    are prepared once for all formats. ``archive`` gives the Atom feed its RFC 5005 links."""
+    are prepared once for all formats. ``archive`` gives the Atom feed its RFC 5005 links;
+    ``html_url`` is the human page every format points at (the home page when None)."""
     feed = _prepare(info, entries, region_titles, updated, clean=False)
     out = {}
     for fmt in formats:
-        links = _Links(archive=archive if fmt == "atom" else None)
+        links = _Links(html_url=html_url, archive=archive if fmt == "atom" else None)
         try:
             out[fmt] = _BUILDERS[fmt](feed, links)
         except ValueError:  # a character XML cannot carry (lxml refuses it): drop them all
@@ -763,7 +731,7 @@ def render_opml(title: str, feeds: Sequence[FeedInfo], *, formats: Sequence[str]
             text=_clean(info.title),
             title=_clean(info.title),
             xmlUrl=feed_url(info.base_url, info.region, fmt),
-            htmlUrl=home_url(info.base_url),
+            htmlUrl=pages.region_page_url(info.base_url, info.region),
         )
         language = language_tag(info.language)
         if language:
@@ -771,76 +739,6 @@ def render_opml(title: str, feeds: Sequence[FeedInfo], *, formats: Sequence[str]
         if info.description:
             outline.set("description", _clean(info.description))
     return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
-
-
-def render_index_html(
-    title: str,
-    feeds: Sequence[FeedInfo],
-    *,
-    formats: Sequence[str],
-    updated: Mapping[str, datetime] | None = None,
-    language: str | None = None,
-) -> bytes:
-    """The human page: regions with their subscribe links. Self-contained and script-free (its
-    own Content-Security-Policy forbids loading anything); ``lang`` and ``dir`` on each region's
-    name, and on the page's title when ``language`` (the title's) is given."""
-    e = html.escape
-    dates = updated or {}
-    head_links = []
-    sections = []
-    for info in feeds:
-        attrs = _lang_attributes(info.language, info.rtl)
-        links = []
-        for fmt in formats:
-            url = e(feed_url(info.base_url, info.region, fmt))
-            kind = MEDIA_TYPES[fmt]
-            head_links.append(
-                f'<link rel="alternate" type="{kind}" href="{url}" '
-                f'title="{e(_clean(info.title))} ({FORMAT_NAMES[fmt]})" />'
-            )
-            links.append(f'<a href="{url}" type="{kind}">{FORMAT_NAMES[fmt]}</a>')
-        lines = [
-            f'<section id="region-{e(info.region)}">',
-            f"<h2{attrs}>{e(_clean(info.title))}</h2>",
-        ]
-        if info.description:
-            lines.append(f"<p{attrs}>{e(_clean(info.description))}</p>")
-        lines.append(f"<p>Subscribe: {' · '.join(links)}</p>")
-        when = dates.get(info.region)
-        if when is not None:
-            stamp = iso(_utc(when)) or ""
-            lines.append(f'<p>Updated <time datetime="{e(stamp)}">{e(stamp)}</time></p>')
-        lines.append("</section>")
-        sections.append("\n".join(lines))
-    page = "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8" />',
-            '<meta name="viewport" content="width=device-width, initial-scale=1" />',
-            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'" />',
-            f"<title>{e(_clean(title))}</title>",
-            *head_links,
-            "</head>",
-            "<body>",
-            f"<h1{_lang_attributes(language)}>{e(_clean(title))}</h1>",
-            *sections,
-            "</body>",
-            "</html>",
-            "",
-        ]
-    )
-    return page.encode()
-
-
-def _lang_attributes(language: str | None, rtl: bool = False) -> str:
-    """`` lang="…"`` for a known language, and `` dir="rtl"`` for a right-to-left one."""
-    tag = language_tag(language)
-    attrs = f' lang="{html.escape(tag)}"' if tag else ""
-    if is_rtl(tag) or (tag is None and rtl):
-        attrs += ' dir="rtl"'
-    return attrs
 
 
 # --------------------------------------------------------------------------------------------
@@ -966,6 +864,7 @@ class Publisher:
         if config.publish.builtin_hub:
             hubs.append(f"{self.base_url}/hub")
         self.hubs = tuple(dict.fromkeys(hubs))
+        self.own_hub = self.hubs[0] if self.hubs else None  # the one the pages name
 
     # -- what each region is called -----------------------------------------------------------
 
@@ -1082,6 +981,7 @@ class Publisher:
         prev = archive_url(self.base_url, region, complete) if complete else None
         # An empty feed is as old as its region (never 1970, never the clock of each render)
         created = None if entries else self.store.region_created(region, datetime.now(UTC))
+        page_url = pages.region_page_url(self.base_url, region)
         feeds = render_region(
             info,
             entries,
@@ -1089,9 +989,19 @@ class Publisher:
             archive=ArchiveLinks(prev_archive=prev),
             region_titles=self.titles,
             updated=created,
+            html_url=page_url,
         )
         for fmt, data in feeds.items():
             self._write(self.folder / f"{region}.{FORMATS[fmt]}", data, changed, unchanged)
+        # The region's page, beside its feeds: where a person who clicks "subscribe" lands
+        human = pages.region_page(
+            info,
+            ordered(entries),
+            formats=self.config.publish.formats,
+            hub=self.own_hub,
+            site_title=self.config.publish.title,
+        )
+        self._write(self.folder / f"{region}.html", human, changed, unchanged)
 
     def _publish_indexes(self, changed: list[str], unchanged: list[str]) -> None:
         regions = [*self._regions, ALL]
@@ -1100,13 +1010,18 @@ class Publisher:
         title = self.config.publish.title
         opml = render_opml(title, feeds, formats=formats)
         self._write(self.folder / "index.opml", opml, changed, unchanged)
-        dates = {}
-        for region in regions:
-            latest = self.store.entries(region, 1)
-            if latest:
-                dates[region] = latest[0].updated
+        latest = {r: self.with_origins(self.store.entries(r, pages.HEADLINES)) for r in regions}
+        sizes = {r: self.store.region_count(r) for r in regions}
         shared = self.feed_info(ALL).language  # the regions' language, when they share one
-        page = render_index_html(title, feeds, formats=formats, updated=dates, language=shared)
+        page = pages.home_page(
+            title,
+            feeds,
+            formats=formats,
+            latest=latest,
+            sizes=sizes,
+            language=shared,
+            hub=self.own_hub,
+        )
         self._write(self.folder / "index.html", page, changed, unchanged)
 
     def _write(self, path: Path, data: bytes, changed: list[str], unchanged: list[str]) -> None:

@@ -202,6 +202,7 @@ class Service:
         self._first_running: set[str] = set()  # first passes not yet stored
         self._passes: dict[str, asyncio.Task[Any]] = {}  # scheduled passes under way
         self._stopping = False
+        self._manual: set[asyncio.Task[PassResult | None]] = set()  # fetch-now passes
 
     @property
     def store(self) -> Any:
@@ -336,6 +337,10 @@ class Service:
         if self._first_pass is not None and not self._first_pass.done():
             self._first_pass.cancel()
             passes.append(self._first_pass)
+        manual = list(self._manual)  # fetch-now passes under way
+        for task in manual:
+            task.cancel()
+        passes += manual
         if passes:
             await asyncio.gather(*passes, return_exceptions=True)
         if under_way:
@@ -359,14 +364,20 @@ class Service:
 
     # -- passes ----------------------------------------------------------------------------
 
-    async def run_source(self, source_id: str) -> PassResult | None:
-        """One pass of one source (a scheduler job), then backoff, metrics and publishing."""
+    async def run_source(self, source_id: str, *, forced: bool = False) -> PassResult | None:
+        """One pass of one source (a scheduler job, or ``forced``: fetch now, paused or not),
+        then backoff, metrics and publishing. A paused source's scheduled runs do nothing."""
         try:
             source = self.config.source(source_id)
         except KeyError:
             return None  # removed by a reload while it was due
         if source_id in self._first_running:
             return None  # its first pass (a slow one) is still under way: one pass at a time
+        if not forced:
+            state = await asyncio.to_thread(self.store.source_state, source_id)
+            if state is not None and state.paused:
+                log.debug("source %s is paused: not fetched", source_id)
+                return None
         now = datetime.now(UTC)
         source_pass = SourcePass(
             source, config=self.config, store=self.store, fetcher=self.fetcher, now=now
@@ -641,6 +652,24 @@ class Service:
         if self.reload_refused is not None:
             out.append(f"last reload refused ({self.reload_refused})")
         return out + self.supervisor.problems()
+
+    def fetch_now(self, source_id: str) -> asyncio.Task[PassResult | None]:
+        """Start a pass of a source now (the ``fetch now`` of the ops pages), paused or not;
+        its scheduled runs are unchanged. Raises KeyError for an unknown source."""
+        self.config.source(source_id)
+        task = asyncio.ensure_future(self.run_source(source_id, forced=True))
+        self._manual.add(task)
+        task.add_done_callback(self._manual.discard)
+        return task
+
+    async def set_paused(self, source_id: str, paused: bool) -> None:
+        """Pause or resume a source: kept in the store, so every process and restart sees it.
+        Raises KeyError for an unknown source."""
+        source = self.config.source(source_id)
+        now = datetime.now(UTC)
+        await asyncio.to_thread(self.store.sync_sources, [(source.id, source.kind, source.url)])
+        await asyncio.to_thread(self.store.set_paused, source_id, paused, now)
+        log.info("source %s %s", source_id, "paused" if paused else "resumed")
 
     def _delivered(self, target: str, outcome: str) -> None:
         kind = target.split(":", 1)[0]

@@ -298,6 +298,8 @@ class SourceState:
     created: int
     updated: int
     duplicates: int
+    paused: bool = False  # by ops: nothing fetches it (no schedule, no once) until resumed
+    paused_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -830,6 +832,137 @@ class Store:
             conn.execute(
                 sa.update(sources).where(sources.c.id == source_id).values(next_due_at=when)
             )
+
+    # -- the ops pages: pausing a source, its history, dead letters ------------------------
+
+    def set_paused(self, source_id: str, paused: bool, now: datetime) -> bool:
+        """Pause or resume a source (kept across restarts); False when it has no row."""
+        with self.transaction() as conn:
+            done = conn.execute(
+                sa.update(sources)
+                .where(sources.c.id == source_id)
+                .values(paused=paused, paused_at=now if paused else None)
+            )
+        return bool(done.rowcount)
+
+    def paused_sources(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sources.c.id).where(sources.c.paused.is_(True)))
+            return {r.id for r in rows}
+
+    def fetch_history(self, source_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A source's last fetches, newest first: URL, time, status, outcome, reason, bytes."""
+        query = (
+            sa.select(fetch_log)
+            .where(fetch_log.c.source_id == source_id)
+            .order_by(fetch_log.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "url": r.url,
+                "at": _iso(r.at),
+                "status": r.status,
+                "outcome": r.outcome,
+                "reason": r.reason,
+                "bytes": r.bytes,
+                "duration_ms": r.duration_ms,
+            }
+            for r in rows
+        ]
+
+    def source_articles(self, source_id: str, limit: int = 50) -> list[Entry]:
+        """The articles a source brought (it is their source), most recently updated first."""
+        query = (
+            sa.select(articles)
+            .where(articles.c.source_id == source_id)
+            .order_by(articles.c.updated_at.desc(), articles.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            regions = self._regions_by_article(conn, [r.id for r in rows])
+        return [self._entry(r, regions.get(r.id, ())) for r in rows]
+
+    def revisions_of(self, entry_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The revisions of these entries (entry id → newest first), each with its diff."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(entry_ids), 500):
+                rows = conn.execute(
+                    sa.select(revisions, articles.c.entry_id)
+                    .join(articles, articles.c.id == revisions.c.article_id)
+                    .where(articles.c.entry_id.in_(chunk))
+                    .order_by(revisions.c.revision.desc())
+                ).all()
+                for r in rows:
+                    out.setdefault(r.entry_id, []).append(
+                        {
+                            "revision": r.revision,
+                            "at": _iso(r.revised_at),
+                            "previous_title": r.previous_title,
+                            "diff": r.diff,
+                        }
+                    )
+        return out
+
+    def source_events(self, source_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A source's health history: its ``source.*`` events, newest first."""
+        query = (
+            sa.select(outbox.c.body)
+            .where(outbox.c.type.like("source.%"))
+            .order_by(outbox.c.id.desc())
+            .limit(2000)  # the newest health events of every source: plenty for one's 20
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        events = []
+        for row in rows:
+            body = json.loads(row.body)
+            if (body.get("source") or {}).get("id") == source_id:
+                events.append(body)
+                if len(events) >= limit:
+                    break
+        return events
+
+    def dead_letters(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Deliveries given up on, newest first, with their event's type and the last error."""
+        query = (
+            sa.select(deliveries, outbox.c.type, outbox.c.occurred_at)
+            .join(outbox, outbox.c.id == deliveries.c.event_seq)
+            .where(deliveries.c.status == "dead")
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "target": r.target,
+                "event_id": r.event_id,
+                "type": r.type,
+                "occurred_at": _iso(r.occurred_at),
+                "attempts": r.attempts,
+                "last_error": r.last_error,
+            }
+            for r in rows
+        ]
+
+    def retry_dead(self, now: datetime, delivery_id: int | None = None) -> int:
+        """Give dead letters (one, or all) another round of attempts from now; how many."""
+        condition = deliveries.c.status == "dead"
+        if delivery_id is not None:
+            condition = sa.and_(condition, deliveries.c.id == delivery_id)
+        with self.transaction() as conn:
+            done = conn.execute(
+                sa.update(deliveries)
+                .where(condition)
+                .values(status="pending", attempts=0, next_attempt_at=now)
+            )
+        return int(done.rowcount or 0)
 
     def source_event(
         self, conn: Connection, kind: str, now: datetime, state: SourceState, reason: str
@@ -1436,6 +1569,21 @@ class Store:
             rows = conn.execute(query).all()
             regions = self._regions_by_article(conn, [r.id for r in rows])
         return [self._entry(r, regions.get(r.id, ())) for r in rows]
+
+    def region_count(self, region: str) -> int:
+        """How many entries a region shows now (removed and suppressed ones left out)."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(region_entries)
+            .join(articles, articles.c.id == region_entries.c.article_id)
+            .where(
+                region_entries.c.region == region,
+                region_entries.c.suppressed.is_(False),
+                articles.c.removed_at.is_(None),
+            )
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def region_size(self, region: str) -> int:
         """How many entries a region has ever had (the highest sequence number)."""
@@ -2087,6 +2235,8 @@ def _source_state(r: Any) -> SourceState:
         created=r.created,
         updated=r.updated,
         duplicates=r.duplicates,
+        paused=bool(r.paused),
+        paused_at=utc(r.paused_at),
     )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import html
 import json
 import logging
 import math
@@ -28,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from syndicator import __version__
+from syndicator import __version__, pages
 from syndicator.config import Config
 from syndicator.demo import SAMPLES_PATH
 from syndicator.errors import ConfigError, ConfigErrors, SyndicatorError
@@ -38,7 +37,8 @@ from syndicator.health import HEALTH_STATES
 from syndicator.ingest import parse_ndjson
 from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from syndicator.model import Entry, iso
-from syndicator.publish import is_rtl, language_tag
+from syndicator.pages import CHART_DAYS
+from syndicator.pages import status_page as render_status_page
 from syndicator.service import FeedFile, Service
 
 log = logging.getLogger("syndicator.web")
@@ -53,7 +53,6 @@ Headers = list[tuple[bytes, bytes]]
 MAX_BODY = 5 * 1024 * 1024  # bytes: a larger request body is refused with 413
 BODY_SECONDS = 60.0  # for a request body to arrive whole: later, 408
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500  # articles per API answer
-CHART_DAYS = 14
 HEALTH_TIMEOUT = 5.0  # seconds /healthz waits for the store before it says it is unreachable
 FEED_CACHE_CONTROL = b"public, max-age=60"
 ARCHIVE_CACHE_CONTROL = b"public, max-age=86400"  # archive pages are complete (RFC 5005)
@@ -61,7 +60,12 @@ BODY_TYPES = ("application/json", "application/x-ndjson", "application/ndjson")
 
 MAX_CLIENTS = 10_000  # client addresses the rate limiter keeps a bucket for
 
-HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
+# The pages load nothing but their inline style and the pictures of articles (the publishers'),
+# run no script, post forms only to this site, and are never framed.
+HTML_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: http: data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 HTML_SECURITY: Headers = [
     (b"content-security-policy", HTML_CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -375,6 +379,8 @@ class Web:
         self._limiter: RateLimiter | None = None
         self.routes: dict[str, dict[str, Handler]] = {
             "/status": {"GET": self.status_page},
+            "/status/outbox": {"GET": self.outbox_page, "POST": self.outbox_form},
+            "/api/deliveries/retry": {"POST": self.api_retry},
             "/healthz": {"GET": self.healthz},
             "/metrics": {"GET": self.metrics},
             "/openapi.json": {"GET": self.openapi},
@@ -386,6 +392,11 @@ class Web:
         # Routes with a parameter: prefix → (template, methods); the rest of the path is ``param``.
         self.param_routes: dict[str, tuple[str, dict[str, Handler]]] = {
             "/api/articles/": ("/api/articles/{id}", {"GET": self.api_article}),
+            "/api/sources/": ("/api/sources/{id}/{action}", {"POST": self.api_source_action}),
+            "/status/sources/": (
+                "/status/sources/{id}",
+                {"GET": self.source_page, "POST": self.source_form},
+            ),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -574,6 +585,7 @@ class Web:
             return service.sources(), service.store.daily_region_counts(first_day, CHART_DAYS)
 
         sources, activity = await asyncio.to_thread(gather)
+        outbox = await asyncio.to_thread(service.store.delivery_summary)
         page = render_status_page(
             service.config,
             sources,
@@ -583,8 +595,137 @@ class Web:
             started=service.started_at,
             mode="run" if service.poll else "serve",
             problems=service.problems(),
+            outbox=outbox,
         )
         return html_response(page)
+
+    # -- a source's page, the outbox page, and their actions --------------------------------
+
+    async def source_page(self, request: Request) -> Response:
+        source_id = unquote(request.param)
+        service = self.service
+        rows = [r for r in await asyncio.to_thread(service.sources) if r["id"] == source_id]
+        if not rows:
+            raise HTTPError(404, f"no source {source_id!r} is configured (see /status)")
+        store = service.store
+
+        def gather() -> dict[str, Any]:
+            articles = store.source_articles(source_id, SOURCE_PAGE_ROWS)
+            return {
+                "fetches": store.fetch_history(source_id, SOURCE_PAGE_ROWS),
+                "events": store.source_events(source_id),
+                "articles": articles,
+                "revisions": store.revisions_of([a.id for a in articles]),
+            }
+
+        found = await asyncio.to_thread(gather)
+        page = pages.source_page(
+            service.config,
+            rows[0],
+            now=datetime.now(UTC),
+            token_configured=bool(service.config.service.api_token),
+            message=DONE_MESSAGES.get(request.query().get("done", "")),
+            **found,
+        )
+        return html_response(page)
+
+    async def source_form(self, request: Request) -> Response:
+        source_id = unquote(request.param)
+        form = await self._form(request, pages.source_url(source_id))
+        action = form.get("action", "")
+        done = await self._source_action(source_id, action)
+        return _see_other(f"{pages.source_url(source_id)}?done={done}")
+
+    async def api_source_action(self, request: Request) -> Response:
+        self._authorize(request)
+        source_id, _, action = unquote(request.param).partition("/")
+        done = await self._source_action(source_id, action)
+        return json_response(200, {"source": source_id, "done": done})
+
+    async def _source_action(self, source_id: str, action: str) -> str:
+        service = self.service
+        try:
+            if action == "fetch":
+                service.fetch_now(source_id)
+                return "fetching"
+            if action in ("pause", "resume"):
+                await service.set_paused(source_id, action == "pause")
+                return "paused" if action == "pause" else "resumed"
+        except KeyError:
+            raise HTTPError(404, f"no source {source_id!r} is configured") from None
+        raise HTTPError(400, f"unknown action {action!r}: fetch, pause or resume")
+
+    async def outbox_page(self, request: Request) -> Response:
+        store = self.service.store
+        targets = await asyncio.to_thread(store.delivery_summary)
+        dead = await asyncio.to_thread(store.dead_letters)
+        page = pages.outbox_page(
+            self.service.config,
+            targets,
+            dead,
+            now=datetime.now(UTC),
+            token_configured=bool(self.service.config.service.api_token),
+            message=DONE_MESSAGES.get(request.query().get("done", "")),
+        )
+        return html_response(page)
+
+    async def outbox_form(self, request: Request) -> Response:
+        form = await self._form(request, "/status/outbox")
+        which = form.get("retry", "")
+        await self._retry(None if which == "all" else _delivery_id(which))
+        return _see_other("/status/outbox?done=retried")
+
+    async def api_retry(self, request: Request) -> Response:
+        self._authorize(request)
+        body = await request.body(limit=MAX_HUB_BODY)
+        delivery = None
+        if body.strip():
+            try:
+                value = json.loads(body)
+            except ValueError as e:
+                raise HTTPError(400, f"not JSON: {e}") from e
+            if not isinstance(value, dict):
+                raise HTTPError(400, 'send {"id": N} for one dead letter, or nothing for all')
+            delivery = _delivery_id(str(value.get("id", "")))
+        retried = await self._retry(delivery)
+        return json_response(200, {"retried": retried})
+
+    async def _retry(self, delivery: int | None) -> int:
+        now = datetime.now(UTC)
+        retried: int = await asyncio.to_thread(self.service.store.retry_dead, now, delivery)
+        if retried:
+            self.service.dispatcher.wake.set()
+        return retried
+
+    async def _form(self, request: Request, page: str) -> dict[str, str]:
+        """A page's form, once it is known to come from this site with the API token: a
+        browser may send its token only in the body of a same-origin POST (never in a URL),
+        and a page elsewhere cannot make it post here (CSRF). A wrong token sends the person
+        back to ``page``, which says so."""
+        if not _same_origin(request, self.service.config.service.base_url):
+            raise HTTPError(403, "this form must be sent from this site's own pages")
+        kind = (request.header(b"content-type") or "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            raise HTTPError(415, "expected a form (application/x-www-form-urlencoded)")
+        body = await request.body(limit=MAX_HUB_BODY)
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise HTTPError(400, f"not a form: {e}") from e
+        form: dict[str, str] = {}
+        for key, value in pairs:
+            form.setdefault(key, value)
+        try:
+            self._check_token(form.get("token", ""))
+        except HTTPError as e:
+            if e.status != 401:
+                raise
+            raise HTTPError(
+                303,
+                "the API token is not valid",
+                headers=[(b"location", f"{page}?done=refused".encode())],
+            ) from None
+        return form
 
     async def healthz(self, request: Request) -> Response:
         service = self.service
@@ -720,21 +861,28 @@ class Web:
         return text_response(answer.status, answer.text, headers)
 
     def _authorize(self, request: Request) -> None:
-        settings = self.service.config.service
-        token = settings.api_token
-        if not token:
-            raise HTTPError(503, f"no API token configured (set ${settings.api_token_env})")
         scheme, _, given = (request.header(b"authorization") or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
+        if self.service.config.service.api_token and (
+            scheme.lower() != "bearer" or not given.strip()
+        ):
             raise HTTPError(
                 401,
                 "this endpoint needs Authorization: Bearer TOKEN",
                 headers=[(b"www-authenticate", b'Bearer realm="syndicator"')],
             )
+        self._check_token(given)
+
+    def _check_token(self, given: str) -> None:
+        settings = self.service.config.service
+        token = settings.api_token
+        if not token:
+            raise HTTPError(503, f"no API token configured (set ${settings.api_token_env})")
         # Digests of equal length: the comparison takes the same time whatever the token sent,
         # its length included (compare_digest alone returns early on a length mismatch).
         sent = hashlib.sha256(given.strip().encode()).digest()
-        if not hmac.compare_digest(sent, hashlib.sha256(token.encode()).digest()):
+        if not given.strip() or not hmac.compare_digest(
+            sent, hashlib.sha256(token.encode()).digest()
+        ):
             raise HTTPError(
                 401,
                 "the bearer token is not valid",
@@ -755,6 +903,39 @@ async def _send(send: Send, response: Response, *, head: bool = False) -> None:
 
 
 MAX_ERRORS = 100  # errors listed in one answer; ``error_count`` says how many there were
+
+SOURCE_PAGE_ROWS = 50  # fetches and articles on a source's page
+DONE_MESSAGES = {
+    "fetching": "A pass of this source started: reload the page in a moment to see it.",
+    "paused": "Paused: nothing fetches this source until it is resumed.",
+    "resumed": "Resumed: the source is fetched on its schedule again.",
+    "retried": "The dead letters will be delivered again, in order, from now.",
+    "refused": "Nothing was done: the API token is not valid.",
+}
+
+
+def _see_other(location: str) -> Response:
+    """After a form's action: back to the page (a reload does not repeat the action)."""
+    return Response(303, b"", TEXT_TYPE, [(b"location", location.encode()), NO_STORE])
+
+
+def _same_origin(request: Request, base_url: str) -> bool:
+    """Whether a browser sent this request from this site's own pages: the Fetch Metadata
+    header says so, or the Origin is this host (as the client reached it) or the base URL's."""
+    site = request.header(b"sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.header(b"origin")
+    if not origin or origin == "null":
+        return False
+    netloc = urlsplit(origin).netloc
+    return netloc in {request.header(b"host"), urlsplit(base_url).netloc}
+
+
+def _delivery_id(value: str) -> int:
+    if not value.isdigit() or len(value) > 18:
+        raise HTTPError(400, f"a dead letter is named by its number, not {value[:40]!r}")
+    return int(value)
 
 
 def _error(api: bool, error: HTTPError) -> Response:
@@ -801,254 +982,6 @@ def article_item(entry: Entry) -> dict[str, Any]:
         updated=iso(entry.updated),
     )
     return item
-
-
-# --------------------------------------------------------------------------------------------
-# The status page: rendered per request, escaped throughout, no script and no external asset
-
-HEALTH_COLOURS = {
-    "ok": ("#1a7f37", "#dafbe1"),
-    "degraded": ("#9a6700", "#fff8c5"),
-    "stale": ("#7d4e00", "#fde7c4"),
-    "failing": ("#cf222e", "#ffebe9"),
-    "new": ("#57606a", "#eaeef2"),
-}
-STATUS_STYLE = """
-:root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --bar: #3b6fd4; }
-* { box-sizing: border-box; }
-body { margin: 0; padding: 24px 32px 48px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI",
-  "Noto Sans", "Noto Sans Arabic", sans-serif; color: var(--ink); background: #f6f8fa; }
-header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 8px 24px; }
-h1 { font-size: 22px; margin: 0; }
-h2 { font-size: 16px; margin: 28px 0 10px; }
-nav a { color: #0550ae; margin-inline-end: 12px; text-decoration: none; }
-.meta { color: var(--muted); width: 100%; margin: 4px 0 0; }
-.problem { margin: 12px 0 0; }
-.summary { display: flex; gap: 8px; margin: 16px 0 0; padding: 0; list-style: none; }
-.badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-weight: 600;
-  font-size: 12px; border: 1px solid currentColor; white-space: nowrap; }
-table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
-th, td { padding: 7px 10px; border-bottom: 1px solid var(--line); text-align: start;
-  vertical-align: top; }
-th { background: #eef1f4; font-size: 12px; color: var(--muted); font-weight: 600; }
-td.n { text-align: end; font-variant-numeric: tabular-nums; }
-tr.failing td:first-child { box-shadow: inset 3px 0 #cf222e; }
-tr.degraded td:first-child, tr.stale td:first-child { box-shadow: inset 3px 0 #bf8700; }
-code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, monospace; }
-.sub { color: var(--muted); font-size: 12px; }
-.url { color: var(--muted); font-size: 12px; word-break: break-all; max-width: 34ch; }
-.error { color: #a40e26; font-size: 12.5px; min-width: 18ch; max-width: 46ch;
-  overflow-wrap: anywhere; }
-.stamp { color: var(--muted); font-size: 12px; white-space: nowrap; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; }
-figure { margin: 0; padding: 10px 12px 6px; background: #fff; border: 1px solid var(--line); }
-figcaption { display: flex; justify-content: space-between; gap: 8px; margin-bottom: 4px; }
-figcaption .title { font-weight: 600; }
-svg { display: block; width: 100%; height: auto; }
-svg .bar { fill: var(--bar); }
-svg .today { fill: #0b3d91; }
-svg .axis { stroke: var(--line); }
-svg text { font: 9px system-ui, sans-serif; fill: var(--muted); }
-.empty { color: var(--muted); }
-"""
-
-
-def render_status_page(
-    config: Config,
-    sources: Sequence[dict[str, Any]],
-    activity: dict[str, list[int]],
-    *,
-    first_day: datetime,
-    now: datetime,
-    started: datetime,
-    mode: str = "run",
-    problems: Sequence[str] = (),
-) -> str:
-    """The ops page: every configured source with its health, and articles per region per day;
-    above them, what makes the service itself degraded (``problems``)."""
-    e = _escape
-    counts = dict.fromkeys(HEALTH_STATES, 0)
-    for row in sources:
-        counts[row.get("health", "new")] = counts.get(row.get("health", "new"), 0) + 1
-    summary = "".join(
-        f"<li>{_badge(state, f'{n} {state}')}</li>" for state, n in counts.items() if n
-    )
-    rows = "\n".join(_source_row(row, now) for row in sources)
-    title = config.publish.title
-    title_attrs = _dir_attributes(_shared_language(config))
-    charts = _charts(config, activity, first_day)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Status · {e(title)}</title>
-<style>{STATUS_STYLE}</style>
-</head>
-<body>
-<header>
-<h1><span{title_attrs}>{e(title)}</span> · status</h1>
-<nav><a href="/">Feeds</a><a href="/api/sources">Sources (JSON)</a><a href="/metrics">Metrics</a>\
-<a href="/healthz">Health</a><a href="/openapi.json">API</a></nav>
-<p class="meta">{len(sources)} sources, {len(config.regions)} regions · mode {e(mode)} · \
-up {e(_duration(now - started))} · \
-rendered <time datetime="{e(iso(now))}">{e(_stamp(now))} UTC</time>\
-</p>
-<ul class="summary">{summary}</ul>
-{"".join(f'<p class="problem">{_badge("degraded")} degraded: {e(p)}</p>' for p in problems)}
-</header>
-<main>
-<h2>Sources</h2>
-<table>
-<thead><tr><th>Source</th><th>Health</th><th>Last fetch (UTC)</th><th>HTTP</th>\
-<th>Next run (UTC)</th>\
-<th>Created</th><th>Updated</th><th>Duplicates</th><th>Last error</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
-<h2>Articles per region per day <span class="sub">(last {CHART_DAYS} days, UTC; \
-the bar on the right is today)</span></h2>
-<div class="charts">
-{charts}
-</div>
-</main>
-</body>
-</html>
-"""
-
-
-def _escape(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _badge(state: str, label: str | None = None) -> str:
-    ink, paper = HEALTH_COLOURS.get(state, HEALTH_COLOURS["new"])
-    return (
-        f'<span class="badge h-{_escape(state)}" style="color:{ink};background:{paper}">'
-        f"{_escape(label or state)}</span>"
-    )
-
-
-def _source_row(row: dict[str, Any], now: datetime) -> str:
-    e = _escape
-    health = str(row.get("health") or "new")
-    reason = row.get("health_reason")
-    error = row.get("last_error") or ""
-    shown = error if len(error) <= 240 else error[:239] + "…"
-    status = row.get("last_status")
-    enabled = "" if row.get("enabled", True) else " · disabled"
-    return (
-        f'<tr id="source-{e(row["id"])}" class="{e(health)}">'
-        f"<td><code>{e(row['id'])}</code><div class=sub>{e(row.get('kind'))} · "
-        f"{e(row.get('schedule'))}{enabled}</div>"
-        f'<div class=url dir="ltr">{e(row.get("url"))}</div></td>'
-        f"<td>{_badge(health)}"
-        + (f'<div class=sub dir="auto">{e(reason)}</div>' if reason else "")
-        + f"</td><td>{_when(row.get('last_fetch_at'), now)}</td>"
-        f'<td class="n">{e(status) if status is not None else "—"}</td>'
-        f"<td>{_when(row.get('next_run'), now)}</td>"
-        f'<td class="n">{e(row.get("created", 0))}</td>'
-        f'<td class="n">{e(row.get("updated", 0))}</td>'
-        f'<td class="n">{e(row.get("duplicates", 0))}</td>'
-        f'<td><div class=error dir="auto" title="{e(error)}">{e(shown)}</div></td></tr>'
-    )
-
-
-def _when(value: str | None, now: datetime) -> str:
-    if not value:
-        return '<span class="sub">—</span>'
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return _escape(value)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = when - now
-    relative = f"in {_duration(delta)}" if delta.total_seconds() > 0 else f"{_duration(-delta)} ago"
-    return (
-        f'<time datetime="{_escape(iso(when))}">{_escape(relative)}</time>'
-        f"<div class=stamp>{_escape(_stamp(when))}</div>"
-    )
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            rest = seconds % size
-            small = {"d": ("h", 3600), "h": ("min", 60), "min": ("s", 1)}[unit]
-            extra = f" {rest // small[1]} {small[0]}" if rest // small[1] else ""
-            return f"{seconds // size} {unit}{extra}"
-    return f"{seconds} s"
-
-
-def _shared_language(config: Config) -> str | None:
-    languages = {r.language for r in config.regions}
-    return languages.pop() if len(languages) == 1 else None
-
-
-def _dir_attributes(language: str | None) -> str:
-    tag = language_tag(language)
-    if tag is None:
-        return ' dir="auto"'
-    return f' lang="{_escape(tag)}" dir="{"rtl" if is_rtl(tag) else "ltr"}"'
-
-
-def _charts(config: Config, activity: dict[str, list[int]], first_day: datetime) -> str:
-    if not config.regions:
-        return '<p class="empty">No regions are configured.</p>'
-    days = [first_day + timedelta(days=n) for n in range(CHART_DAYS)]
-    top = max((max(c) for c in activity.values() if c), default=0)
-    figures = []
-    for region in config.regions:
-        counts = activity.get(region.id, [0] * CHART_DAYS)
-        attrs = _dir_attributes(region.language)
-        figures.append(
-            f'<figure id="chart-{_escape(region.id)}"><figcaption>'
-            f"<span class=title{attrs}>{_escape(region.title)}</span>"
-            f"<span class=sub><code>{_escape(region.id)}</code> · {sum(counts)} in "
-            f"{CHART_DAYS} days</span></figcaption>"
-            f"{bar_chart(counts, days, top, label=region.id)}</figure>"
-        )
-    return "\n".join(figures)
-
-
-def bar_chart(counts: Sequence[int], days: Sequence[datetime], top: int, *, label: str) -> str:
-    """An inline SVG bar chart of daily counts, on a scale shared by the page (``top``)."""
-    width, height, left, bottom, gap = 300, 112, 22, 16, 3
-    plot_h = height - bottom - 8
-    step = (width - left) / max(len(counts), 1)
-    scale = top if top > 0 else 1
-    parts = [
-        f'<svg viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_escape(label)}: articles per day, {sum(counts)} in {len(counts)} days">',
-        f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{width}" '
-        f'y2="{height - bottom}"/>',
-        f'<text x="{left - 4}" y="{8 + 4}" text-anchor="end">{top}</text>',
-        f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">0</text>',
-    ]
-    for n, (count, day) in enumerate(zip(counts, days, strict=True)):
-        bar_h = round(plot_h * count / scale, 1)
-        x = round(left + n * step + gap / 2, 1)
-        y = round(height - bottom - bar_h, 1)
-        css = "today" if n == len(counts) - 1 else "bar"
-        parts.append(
-            f'<rect class="{css}" x="{x}" y="{y}" width="{round(step - gap, 1)}" '
-            f'height="{bar_h}"><title>{day:%Y-%m-%d}: {count} '
-            f"article{'s' if count != 1 else ''}</title></rect>"
-        )
-        if n % 2 == (len(counts) - 1) % 2:
-            parts.append(
-                f'<text x="{round(x + (step - gap) / 2, 1)}" y="{height - 4}" '
-                f'text-anchor="middle">{day:%d}</text>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1172,6 +1105,76 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "and counts; articles per region per day",
                     "responses": {
                         "200": {"description": "HTML", "content": {"text/html": {"schema": string}}}
+                    },
+                }
+            },
+            "/status/sources/{id}": {
+                "get": {
+                    "summary": "A source's page: health history, last fetches, the articles it "
+                    "brought and their revisions with diffs",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": string}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "HTML",
+                            "content": {"text/html": {"schema": string}},
+                        },
+                        "404": {"description": "No such source"},
+                    },
+                },
+                "post": {
+                    "summary": "The page's buttons: a same-origin form with the API token in "
+                    "its body (token, action = fetch | pause | resume); 303 back to the page",
+                    "responses": {
+                        "303": {"description": "Done (or refused: see the page)"},
+                        "403": {"description": "Not sent from this site's own pages"},
+                    },
+                },
+            },
+            "/status/outbox": {
+                "get": {
+                    "summary": "Deliveries per target and the dead letters",
+                    "responses": {
+                        "200": {"description": "HTML", "content": {"text/html": {"schema": string}}}
+                    },
+                },
+                "post": {
+                    "summary": "The page's retry buttons: a same-origin form with the API token "
+                    "(token, retry = a dead letter's number | all); 303 back to the page",
+                    "responses": {
+                        "303": {"description": "Done (or refused: see the page)"},
+                        "403": {"description": "Not sent from this site's own pages"},
+                    },
+                },
+            },
+            "/api/sources/{id}/{action}": {
+                "post": {
+                    "summary": "fetch (a pass now, paused or not), pause or resume a source; a "
+                    "pause is kept in the store until resumed",
+                    "security": bearer,
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": string},
+                        {
+                            "name": "action",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["fetch", "pause", "resume"]},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json({"type": "object"}, "What was done"),
+                        **_error_responses(400, 401, 404, 429, 503),
+                    },
+                }
+            },
+            "/api/deliveries/retry": {
+                "post": {
+                    "summary": 'Deliver dead letters again: {"id": N} for one, no body for all',
+                    "security": bearer,
+                    "responses": {
+                        "200": _json({"type": "object"}, "How many were retried"),
+                        **_error_responses(400, 401, 429, 503),
                     },
                 }
             },

@@ -290,7 +290,7 @@ def _wait_for_port(portfile: Path, process: subprocess.Popen[bytes]) -> int:
 
 @dataclass(frozen=True)
 class Receiver:
-    """``shared/tools/receiver.py``: records webhook POSTs and answers WebSub verifications."""
+    """``tests/receiver.py``: records webhook POSTs and answers WebSub verifications."""
 
     base: str
 
@@ -304,13 +304,14 @@ class Receiver:
 
 
 @contextmanager
-def run_receiver(shared_dir: Path, folder: Path, fail_first: int = 0) -> Iterator[Receiver]:
+def run_receiver(folder: Path, fail_first: int = 0) -> Iterator[Receiver]:
+    """The project's own receiver (``tests/receiver.py``) on a free loopback port."""
     folder.mkdir(parents=True, exist_ok=True)
     portfile = folder / "port"
     process = subprocess.Popen(
         [
             sys.executable,
-            str(shared_dir / "tools" / "receiver.py"),
+            str(Path(__file__).resolve().parent / "receiver.py"),
             "--port",
             "0",
             "--portfile",
@@ -333,9 +334,9 @@ def run_receiver(shared_dir: Path, folder: Path, fail_first: int = 0) -> Iterato
 
 
 @pytest.fixture
-def receiver(shared_dir: Path, tmp_path: Path) -> Iterator[Receiver]:
+def receiver(tmp_path: Path) -> Iterator[Receiver]:
     """``receiver.py`` for this test: webhook target and WebSub subscriber."""
-    with run_receiver(shared_dir, tmp_path / "receiver") as r:
+    with run_receiver(tmp_path / "receiver") as r:
         yield r
 
 

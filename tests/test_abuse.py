@@ -674,7 +674,8 @@ def test_no_cors_headers(svc: Server) -> None:
 
 HTML_HEADERS = {
     "content-security-policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: http: data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -690,6 +691,9 @@ def test_html_pages_carry_security_headers(svc: Server) -> None:
         "HEAD /": call(svc, "HEAD", "/"),
         "/status": call(svc, "GET", "/status"),
         "HEAD /status": call(svc, "HEAD", "/status"),
+        "/status/outbox": call(svc, "GET", "/status/outbox"),
+        "/status/sources/sample-world": call(svc, "GET", "/status/sources/sample-world"),
+        "/feeds/world.html": call(svc, "GET", "/feeds/world.html"),
     }
     assert answers["/ (304)"].status == 304
     for what, answer in answers.items():

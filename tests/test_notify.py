@@ -1,8 +1,8 @@
 """Notifications: signed webhooks through the outbox, retries with the same delivery id, per-target
 order, dead letters, private-address refusal, WebSub pings and distribution, apprise alerts.
 
-The targets are ``shared/tools/receiver.py`` on loopback (skipped, saying why, without ../shared);
-the store is a real SQLite file.
+The targets are the project's receiver (``tests/receiver.py``) on loopback; the store is a real
+SQLite file.
 """
 
 from __future__ import annotations
@@ -167,10 +167,8 @@ def check_signed(post: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def test_webhooks_are_signed_and_retried_with_the_same_delivery_id(
-    shared_dir: Path, tmp_path: Path
-) -> None:
-    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=2) as receiver:
+def test_webhooks_are_signed_and_retried_with_the_same_delivery_id(tmp_path: Path) -> None:
+    with run_receiver(tmp_path / "receiver", fail_first=2) as receiver:
         cfg = load_config(tmp_path, url=f"{receiver.base}/hooks")
         store = Store(f"sqlite:///{tmp_path}/s.db")
         store.apply("s", [article(1), article(2)], now=NOW)
@@ -195,8 +193,8 @@ def test_webhooks_are_signed_and_retried_with_the_same_delivery_id(
     ]
 
 
-def test_a_target_that_keeps_failing_is_dead_lettered(shared_dir: Path, tmp_path: Path) -> None:
-    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=100) as receiver:
+def test_a_target_that_keeps_failing_is_dead_lettered(tmp_path: Path) -> None:
+    with run_receiver(tmp_path / "receiver", fail_first=100) as receiver:
         cfg = load_config(tmp_path, "max_attempts = 3", url=f"{receiver.base}/hooks")
         store = Store(f"sqlite:///{tmp_path}/s.db")
         store.apply("s", [article(1)], now=NOW)

@@ -93,7 +93,7 @@ def test_notifications_through_both_phases(
         .read_text(encoding="utf-8")
         .replace("{{BASE}}", private_site.base)
     )
-    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=2) as receiver:
+    with run_receiver(tmp_path / "receiver", fail_first=2) as receiver:
         server = server_factory()
         (server.config / "syndicator.toml").write_text(
             server.service_toml(debounce=3.0)

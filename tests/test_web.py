@@ -39,9 +39,10 @@ from syndicator import config as config_module
 from syndicator.demo import SAMPLES_DIR
 from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from syndicator.model import Article
+from syndicator.pages import status_page as render_status_page
 from syndicator.service import Service
 from syndicator.store import Store
-from syndicator.web import accepts_gzip, etag_listed, make_app, render_status_page
+from syndicator.web import accepts_gzip, etag_listed, make_app
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -429,8 +430,10 @@ def test_unknown_routes_and_methods(svc: Server) -> None:
 
 
 HTML_HEADERS = {
+    # no script, nothing loaded but the style and pictures, forms to this site only, no frame
     "content-security-policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: http: data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -475,7 +478,10 @@ def test_status_page(svc: Server) -> None:
     # One inline SVG chart per region, titles in Arabic marked right to left.
     assert page.count("<svg ") == 3
     assert '<span class=title lang="ar" dir="rtl">العالم</span>' in page
-    world = re.search(r'<figure id="chart-world">.*?</figure>', page, flags=re.S)
+    # Each source links to its own page; the page refreshes itself
+    assert '<a href="/status/sources/sample-world"><code>sample-world</code></a>' in page
+    assert '<meta http-equiv="refresh" content="30">' in page
+    world = re.search(r'<figure class="chart" id="chart-world">.*?</figure>', page, flags=re.S)
     assert world is not None
     assert f"<title>{today}: {on_the_day} article" in world.group(0)
     assert f"world</code> · {in_world} in 14 days" in world.group(0)
@@ -610,6 +616,10 @@ def test_openapi(svc: Server) -> None:
         "/api/reload",
         "/hub",
         "/openapi.json",
+        "/status/sources/{id}",
+        "/status/outbox",
+        "/api/sources/{id}/{action}",
+        "/api/deliveries/retry",
     }
     assert set(document["paths"]["/api/articles"]) == {"get", "post"}
     assert document["paths"]["/api/articles"]["post"]["security"] == [{"bearer": []}]
