@@ -23,6 +23,8 @@ import pytest
 from helpers import PARAGRAPHS, Site, postgres_database
 from test_web import REPO, Server, server_factory  # noqa: F401 (a fixture)
 
+from syndicator.demo import SAMPLES_DIR
+
 BEIRUT = ZoneInfo("Asia/Beirut")
 
 
@@ -84,7 +86,7 @@ def test_every_surface_shows_the_same_next_run_of_a_cron_source_in_another_zone(
     server = server_factory()
     (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
     (server.config / "20-sources.toml").write_text(
-        f'[[source]]\nid = "beirut"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n'
+        f'[[source]]\nid = "beirut"\nkind = "rss"\nurl = "{SAMPLES_DIR}/feeds/rss2.xml"\n'
         'cron = "0 17 * * *"\ntimezone = "Asia/Beirut"\n',
         encoding="utf-8",
     )
@@ -197,9 +199,9 @@ def test_a_refused_reload_keeps_everything_and_says_so_until_a_good_one(
     server = server_factory()
     (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
     good = (
-        f'[[source]]\nid = "hourly"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n'
+        f'[[source]]\nid = "hourly"\nkind = "rss"\nurl = "{SAMPLES_DIR}/feeds/rss2.xml"\n'
         'cron = "0 * * * *"\n'
-        f'[[source]]\nid = "steady"\nkind = "atom"\nurl = "{REPO}/samples/feeds/atom.xml"\n'
+        f'[[source]]\nid = "steady"\nkind = "atom"\nurl = "{SAMPLES_DIR}/feeds/atom.xml"\n'
         'every = "1h"\n'
     )
     sources = server.config / "20-sources.toml"
@@ -400,7 +402,7 @@ def test_a_document_not_of_the_sources_kind_fails_every_pass(tmp_path: Path, sit
         f'[[source]]\nid = "page-html"\nkind = "html"\nurl = "{site.base}/a/story.html"\n'
         f'[[source]]\nid = "page-rss"\nkind = "rss"\nurl = "{site.base}/a/story.html"\n'
         f'[[source]]\nid = "file-rss"\nkind = "rss"\nurl = "{page}"\n'
-        f'[[source]]\nid = "feed-html"\nkind = "html"\nurl = "{REPO}/samples/feeds/rss2.xml"\n',
+        f'[[source]]\nid = "feed-html"\nkind = "html"\nurl = "{SAMPLES_DIR}/feeds/rss2.xml"\n',
     )
     reasons = {
         "page-rss": "not a feed: the document is an HTML page (the source's kind is 'rss'",
@@ -658,7 +660,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
 def test_every_event_is_delivered_after_the_database_was_away(
     server_factory: Callable[..., Server],  # noqa: F811
     database: tuple[str, str],
-    shared_dir: Path,
     tmp_path: Path,
 ) -> None:
     import time
@@ -667,7 +668,7 @@ def test_every_event_is_delivered_after_the_database_was_away(
 
     kind, url = database
     server = server_factory()
-    with run_receiver(shared_dir, tmp_path / "receiver", fail_first=3) as receiver:
+    with run_receiver(tmp_path / "receiver", fail_first=3) as receiver:
         (server.config / "10-service.toml").write_text(
             server.service_toml().replace(
                 f'database = "sqlite:///{server.folder}/syndicator.db"',
@@ -679,7 +680,7 @@ def test_every_event_is_delivered_after_the_database_was_away(
             f'[[notify]]\nkind = "webhook"\nurl = "{receiver.base}/hook"\n'
             'events = ["article.created"]\n'
             # a source read every second: its passes meet the database away too
-            f'[[source]]\nid = "steady"\nkind = "rss"\nurl = "{REPO}/samples/feeds/rss2.xml"\n'
+            f'[[source]]\nid = "steady"\nkind = "rss"\nurl = "{SAMPLES_DIR}/feeds/rss2.xml"\n'
             'every = "1s"\njitter = "0s"\nregions = ["world"]\n',
             encoding="utf-8",
         )
