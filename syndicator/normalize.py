@@ -1210,7 +1210,9 @@ def normalize_article(
         images=tuple(images),
         fetched_url=draft.url,
         guid=draft.guid,
-        complete=draft.complete,
+        # No paragraph at all (a page cut off before its body): never a full text, so it
+        # never revises one that is stored.
+        complete=draft.complete and bool(paragraphs),
         method=draft.method,
         warnings=tuple(warnings),
     )

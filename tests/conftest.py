@@ -1,8 +1,12 @@
-"""Shared pytest fixtures: the shared folder beside the repo, and the fixture site served from it.
+"""Shared pytest fixtures: the project's own fixture site and receiver, and ``../shared`` for the
+cross-checks against its gold.
 
-``shared_dir`` is ``../shared`` (DESIGN.md, fixtures, tools); tests that need it skip cleanly when
-it is absent. ``fixture_site`` runs ``shared/tools/fixture_server.py`` on loopback once per test
-session and stops it at the end.
+``fixtures_dir`` is ``tests/fixtures`` (the project's own news site, its broken inputs, its
+config and gold); ``fixture_site`` serves it with ``tests/fixture_site.py`` on loopback once per
+test session (``private_site``: one of a test's own). ``receiver`` is ``tests/receiver.py``.
+``shared_dir`` is ``../shared`` beside the repository: only the cross-checks against its gold
+use it (``shared_site`` serves its fixtures with the same server), and they skip, saying so,
+where it is absent.
 
 ``SYNDICATOR_TEST_STORE=postgresql`` runs the whole suite on PostgreSQL (the server at
 ``$SYNDICATOR_TEST_POSTGRES``, default postgres on 127.0.0.1:5432): every test that can hold a
@@ -31,7 +35,8 @@ import pytest
 import sqlalchemy as sa
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURE_SERVER = Path("tools") / "fixture_server.py"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURE_SERVER = Path(__file__).resolve().parent / "fixture_site.py"
 # A backstop only: the server is stopped at the end of the session. Long enough for a full run.
 FIXTURE_SERVER_MAX_SECONDS = 900
 STARTUP_SECONDS = 15.0
@@ -198,10 +203,19 @@ def test_database(
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` beside the repo, or a skip when it is not there."""
-    if not (SHARED / FIXTURE_SERVER).is_file():
-        pytest.skip("../shared is not present: the shared fixture site is only available in CI")
+    """``../shared`` beside the repo, or a skip when it is not there (cross-checks only)."""
+    if not (SHARED / "fixtures" / "expected.json").is_file():
+        pytest.skip(
+            "../shared is not beside this checkout: a cross-check against its gold is skipped "
+            "(the project's own fixtures are checked by the other tests)"
+        )
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The project's own fixture site, broken inputs, config and gold (``tests/fixtures``)."""
+    return FIXTURES
 
 
 @dataclass(frozen=True)
@@ -234,29 +248,39 @@ class FixtureSite:
 
 
 @pytest.fixture(scope="session")
-def fixture_site(
-    shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[FixtureSite]:
-    """The shared fixture site on a free loopback port, for the whole session."""
-    with run_fixture_site(shared_dir, tmp_path_factory.mktemp("fixture-site")) as site:
+def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureSite]:
+    """The project's fixture site on a free loopback port, for the whole session."""
+    with run_fixture_site(tmp_path_factory.mktemp("fixture-site")) as site:
         yield site
 
 
 @pytest.fixture
-def private_site(shared_dir: Path, tmp_path: Path) -> Iterator[FixtureSite]:
+def private_site(tmp_path: Path) -> Iterator[FixtureSite]:
     """A fixture site of this test's own: its phase and request log are not shared."""
-    with run_fixture_site(shared_dir, tmp_path / "fixture-site") as site:
+    with run_fixture_site(tmp_path / "fixture-site") as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def shared_site(
+    shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FixtureSite]:
+    """``../shared/fixtures`` served by the same server, for the cross-checks of its gold."""
+    folder = tmp_path_factory.mktemp("shared-site")
+    with run_fixture_site(folder, root=shared_dir / "fixtures") as site:
         yield site
 
 
 @contextmanager
-def run_fixture_site(shared_dir: Path, folder: Path) -> Iterator[FixtureSite]:
+def run_fixture_site(folder: Path, root: Path = FIXTURES) -> Iterator[FixtureSite]:
     folder.mkdir(parents=True, exist_ok=True)
     portfile = folder / "port"
     process = subprocess.Popen(
         [
             sys.executable,
-            str(shared_dir / FIXTURE_SERVER),
+            str(FIXTURE_SERVER),
+            "--root",
+            str(root),
             "--port",
             "0",
             "--portfile",

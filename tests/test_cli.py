@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import feedparser
 
 from syndicator.demo import SAMPLES_DIR
 
 SAMPLES = SAMPLES_DIR
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def deployment(folder: Path) -> Path:
@@ -133,6 +135,24 @@ def test_explain_takes_the_path_the_config_names(tmp_path: Path) -> None:
     unknown = run(config, "explain", "in/nothing-here.html")
     assert unknown.returncode == 1 and "no stored article" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_a_local_source_publishes_no_file_link(tmp_path: Path) -> None:
+    """Local files are read, never linked: a ``file:`` address names a path of this machine
+    and opens nowhere else. Their entries carry no link (their full content instead), in
+    every format; nothing published names a file: URL."""
+    config = deployment(tmp_path)
+    assert run(config, "once").returncode == 0
+    feeds = tmp_path / "feeds"
+    for path in feeds.rglob("*"):
+        if path.is_file():
+            assert b"file:" not in path.read_bytes(), path.name
+    atom = ElementTree.fromstring((feeds / "world.atom").read_bytes())
+    entries = atom.findall(f"{ATOM}entry")
+    assert entries and all(e.find(f"{ATOM}link") is None for e in entries)
+    assert all(e.findtext(f"{ATOM}content") for e in entries)
+    data = json.loads((feeds / "world.json").read_text(encoding="utf-8"))
+    assert data["items"] and all("url" not in i and i["content_html"] for i in data["items"])
 
 
 def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:

@@ -227,11 +227,13 @@ class Deployment:
     """The fixture config in a folder of its own (store, feeds), polling every second, with a
     port for ``run`` and, given ``hook``, a webhook to the receiver."""
 
-    def __init__(self, shared_dir: Path, base: str, folder: Path, hook: str | None = None) -> None:
+    def __init__(
+        self, fixtures_dir: Path, base: str, folder: Path, hook: str | None = None
+    ) -> None:
         self.folder = folder
         self.config = folder / "config"
         self.config.mkdir(parents=True)
-        text = (shared_dir / "fixtures" / "config" / "syndicator.toml").read_text(encoding="utf-8")
+        text = (fixtures_dir / "config" / "syndicator.toml").read_text(encoding="utf-8")
         text = (
             text.replace("{{BASE}}", base)
             .replace("{{SELF}}", "http://127.0.0.1:8080")
@@ -388,18 +390,18 @@ def check_after_kill(deployment: Deployment, tally: Tally, what: str) -> None:
 
 
 def test_kill_9_loses_nothing(
-    shared_dir: Path, private_site: Any, receiver: Receiver, tmp_path: Path
+    fixtures_dir: Path, private_site: Any, receiver: Receiver, tmp_path: Path
 ) -> None:
     seed = int(os.environ.get("SYNDICATOR_CRASH_SEED") or time.time_ns() % 1_000_000)
     rng = random.Random(seed)
     base = private_site.base
-    gold = expected_regions(gold_of(shared_dir, base))
+    gold = expected_regions(gold_of(fixtures_dir, base))
     tally = Tally()
     started = time.monotonic()
     server = ForkServer(tmp_path)
     try:
         # A run never killed: the reference store and ids, and how long each command works.
-        reference = Deployment(shared_dir, base, tmp_path / "reference")
+        reference = Deployment(fixtures_dir, base, tmp_path / "reference")
         command = server.start(reference.argv("once"))
         assert command.wait(60) == 0, command.output()
         once_seconds = time.monotonic() - command.started
@@ -410,7 +412,7 @@ def test_kill_9_loses_nothing(
         ref_counts = ref_store.counts()
         ref_store.close()
         run_seconds = time_a_run(
-            Deployment(shared_dir, base, tmp_path / "ref-run"), server, gold["all"]
+            Deployment(fixtures_dir, base, tmp_path / "ref-run"), server, gold["all"]
         )
 
         deployment: Deployment | None = None
@@ -424,7 +426,7 @@ def test_kill_9_loses_nothing(
                 tally.stores += 1
                 tally.on_store = 0
                 deployment = Deployment(
-                    shared_dir,
+                    fixtures_dir,
                     base,
                     tmp_path / f"store-{tally.stores}",
                     f"{receiver.base}/hook/{tally.stores}",
@@ -537,12 +539,12 @@ def _header(post: dict[str, Any], name: str) -> str:
 
 
 def test_what_a_killed_writer_leaves_is_never_served_and_is_swept(
-    shared_dir: Path, private_site: Any, tmp_path: Path
+    fixtures_dir: Path, private_site: Any, tmp_path: Path
 ) -> None:
     """A writer killed between creating its temporary file and renaming it leaves a hidden
     ``.NAME.PID.XXXXXXXX.tmp``: the web server never lists it, and the next run removes it
     when its writer is gone (or it is over an hour old), never while its writer lives."""
-    deployment = Deployment(shared_dir, private_site.base, tmp_path / "deploy")
+    deployment = Deployment(fixtures_dir, private_site.base, tmp_path / "deploy")
     env = own_env()
 
     def once() -> None:

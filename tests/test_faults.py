@@ -100,9 +100,9 @@ BEST_EFFORT = [
 UNANNOUNCED = ("fault-huge-unannounced", "html", f"body larger than {MAX_BYTES} bytes")
 
 
-def test_every_broken_fixture_is_configured(shared_dir: Path) -> None:
+def test_every_broken_fixture_is_configured(fixtures_dir: Path) -> None:
     """The tables above cover every file of fixtures/broken (a new one must be added here)."""
-    files = {p.name for p in (shared_dir / "fixtures" / "broken").iterdir() if p.is_file()}
+    files = {p.name for p in (fixtures_dir / "broken").iterdir() if p.is_file()}
     configured = {path.rsplit("/", 1)[1] for _, _, path, *_ in [*FAILING, *BEST_EFFORT]}
     assert files - configured == set()
 
@@ -185,10 +185,10 @@ def _kill_group(pid: int) -> None:
         return
 
 
-def fixture_config(shared_dir: Path, base: str, folder: Path, *, sources: bool = True) -> str:
+def fixture_config(fixtures_dir: Path, base: str, folder: Path, *, sources: bool = True) -> str:
     """The shared fixture config for the site at ``base``, storing in ``folder``; without its
     sources (service, publish and regions only) when ``sources`` is false."""
-    text = (shared_dir / "fixtures" / "config" / "syndicator.toml").read_text(encoding="utf-8")
+    text = (fixtures_dir / "config" / "syndicator.toml").read_text(encoding="utf-8")
     text = (
         text.replace("{{BASE}}", base)
         .replace("{{SELF}}", "http://127.0.0.1:8080")
@@ -342,17 +342,17 @@ def check_faulty_run(
 
 
 def test_faulty_sources_fail_alone_in_bounded_time_and_memory(
-    shared_dir: Path, private_site: Any, tmp_path: Path
+    fixtures_dir: Path, private_site: Any, tmp_path: Path
 ) -> None:
     base = private_site.base
     warming = threading.Thread(target=warm_gzip_bomb, args=(base,), daemon=True)
     warming.start()
 
     # The healthy sources alone: what they publish is the reference.
-    alone = Deployment(tmp_path / "alone", fixture_config(shared_dir, base, tmp_path / "alone"))
+    alone = Deployment(tmp_path / "alone", fixture_config(fixtures_dir, base, tmp_path / "alone"))
     reference = alone.run("once")
     assert reference.returncode == 0, reference.stdout + reference.stderr
-    gold = expected_regions(gold_of(shared_dir, base))
+    gold = expected_regions(gold_of(fixtures_dir, base))
     expected = {region: alone.entries(region) for region in REGIONS}
     for region in REGIONS:
         assert sorted(expected[region]) == sorted(gold[region]), region
@@ -364,7 +364,7 @@ def test_faulty_sources_fail_alone_in_bounded_time_and_memory(
             extra += source_toml(source_id, kind, base + path)
         extra += source_toml(UNANNOUNCED[0], UNANNOUNCED[1], endless + "/page.html")
         faulty = Deployment(
-            tmp_path / "faulty", fixture_config(shared_dir, base, tmp_path / "faulty"), extra
+            tmp_path / "faulty", fixture_config(fixtures_dir, base, tmp_path / "faulty"), extra
         )
         done = faulty.run("once", timeout=180)
 
@@ -424,7 +424,7 @@ def wait_for(what: str, check: Any, timeout: float, process: subprocess.Popen[by
 
 
 def test_a_failing_source_backs_off_then_recovers_under_run(
-    shared_dir: Path, private_site: Any, tmp_path: Path
+    fixtures_dir: Path, private_site: Any, tmp_path: Path
 ) -> None:
     base = private_site.base
     extra = (
@@ -435,7 +435,7 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
         + source_toml("limited", "rss", f"{base}/__fault/retry-after/{RETRY_AFTER}", "2s")
     )
     deployment = Deployment(
-        tmp_path, fixture_config(shared_dir, base, tmp_path, sources=False), extra
+        tmp_path, fixture_config(fixtures_dir, base, tmp_path, sources=False), extra
     )
     log = (tmp_path / "run.log").open("wb")
     process = subprocess.Popen(
@@ -576,13 +576,13 @@ def get(url: str) -> bytes | None:
 
 
 def test_a_full_disk_keeps_the_old_feeds_served_and_says_why(
-    shared_dir: Path, private_site: Any, tmp_path: Path
+    fixtures_dir: Path, private_site: Any, tmp_path: Path
 ) -> None:
     base = private_site.base
     port = free_port()
     extra = f'[service]\nlisten = "127.0.0.1:{port}"\n\n[publish]\ndebounce = 0.1\n'
-    deployment = Deployment(tmp_path, fixture_config(shared_dir, base, tmp_path), extra)
-    gold = gold_of(shared_dir, base)["update_phase"]
+    deployment = Deployment(tmp_path, fixture_config(fixtures_dir, base, tmp_path), extra)
+    gold = gold_of(fixtures_dir, base)["update_phase"]
     with tiny_filesystem(deployment.feeds) as feeds:
         first = deployment.run("once")
         assert first.returncode == 0, first.stdout + first.stderr

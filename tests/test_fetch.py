@@ -37,7 +37,6 @@ from syndicator.fetch import (
 )
 
 T = TypeVar("T")
-SHARED_FIXTURE_SERVER = Path(__file__).resolve().parents[2] / "shared/tools/fixture_server.py"
 Handler = (
     Callable[[httpx.Request], httpx.Response]
     | Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
@@ -973,7 +972,7 @@ def test_fetch_once_over_http(local_site: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# End to end against the shared fixture site (skipped when ../shared is absent)
+# End to end against the project's fixture site (tests/fixture_site.py)
 
 
 BOMB_TEST = "test_site_gzip_bomb"
@@ -981,12 +980,10 @@ BOMB_TEST = "test_site_gzip_bomb"
 
 @pytest.fixture(scope="module", autouse=True)
 def site_bomb(request: pytest.FixtureRequest) -> Iterator[threading.Thread | None]:
-    """The shared site builds its gzip bomb (1 GiB of zeros, gzipped) on first request: ~10 s of
+    """The fixture site builds its gzip bomb (1 GiB of zeros, gzipped) on first request: ~10 s of
     its own time. When the bomb test is to run, ask for the bomb in the background from the
     start of this module, so the other tests run meanwhile."""
-    if not any(item.name == BOMB_TEST for item in request.session.items) or not (
-        SHARED_FIXTURE_SERVER.is_file()
-    ):
+    if not any(item.name == BOMB_TEST for item in request.session.items):
         yield None
         return
     base = request.getfixturevalue("fixture_site").base
@@ -1015,13 +1012,13 @@ def site(fixture_site: Any) -> Any:
 
 @pytest.mark.network
 def test_site_etag_and_304(site: Any) -> None:
-    url = site.url("/article/putin-vietnam.html")
+    url = site.url("/article/tea-harvest.html")
     first = fetch_real(url, user_agent="syndicator-e2e/1")
     assert first.status == 200 and first.etag and first.last_modified
     assert b"<html" in first.body.lower()
     again = fetch_real(url, first.validators, user_agent="syndicator-e2e/1")
     assert (again.status, again.body, again.etag) == (304, b"", first.etag)
-    logged = [r for r in site.requests() if r["path"] == "/article/putin-vietnam.html"]
+    logged = [r for r in site.requests() if r["path"] == "/article/tea-harvest.html"]
     assert logged[-1]["if_none_match"] == first.etag
     assert logged[-1]["status"] == 304
     assert logged[-1]["user_agent"] == "syndicator-e2e/1"

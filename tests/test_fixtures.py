@@ -47,19 +47,19 @@ def substitute(data: Any, base: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def gold(shared_dir: Path, fixture_site: Any) -> dict[str, Any]:
+def gold(shared_dir: Path, shared_site: Any) -> dict[str, Any]:
     raw = json.loads((shared_dir / "fixtures" / "expected.json").read_text(encoding="utf-8"))
-    return dict(substitute(raw, fixture_site.base))
+    return dict(substitute(raw, shared_site.base))
 
 
 @pytest.fixture(scope="module")
 def fixture_config(
-    shared_dir: Path, fixture_site: Any, tmp_path_factory: pytest.TempPathFactory
+    shared_dir: Path, shared_site: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> config.Config:
     folder = tmp_path_factory.mktemp("fixture-config")
     text = (shared_dir / "fixtures" / "config" / "syndicator.toml").read_text(encoding="utf-8")
     text = (
-        text.replace("{{BASE}}", fixture_site.base)
+        text.replace("{{BASE}}", shared_site.base)
         .replace("{{SELF}}", "http://127.0.0.1:8080")
         .replace("{{DIR}}", str(folder))
     )
@@ -128,17 +128,17 @@ def test_article_from_file(
     gold: dict[str, Any],
     fixture_config: config.Config,
     shared_dir: Path,
-    fixture_site: Any,
+    shared_site: Any,
 ) -> None:
     expected = gold["articles"][name]
     document = from_file(
-        shared_dir, ARTICLE_FILES[name], expected["url"], fixture_site.base, fixture_config
+        shared_dir, ARTICLE_FILES[name], expected["url"], shared_site.base, fixture_config
     )
     assert_gold(only_article(document), expected)
 
 
 def test_same_story_has_one_content_hash(
-    gold: dict[str, Any], fixture_config: config.Config, fixture_site: Any
+    gold: dict[str, Any], fixture_config: config.Config, shared_site: Any
 ) -> None:
     (urls,) = gold["same_story"]
     articles = [only_article(over_http(url, fixture_config)) for url in urls]
@@ -166,9 +166,9 @@ def test_teasers_on_the_putin_page(gold: dict[str, Any], fixture_config: config.
 
 
 def test_partner_only_story_from_the_partner_feed(
-    gold: dict[str, Any], fixture_config: config.Config, fixture_site: Any
+    gold: dict[str, Any], fixture_config: config.Config, shared_site: Any
 ) -> None:
-    response = fetch_once(f"{fixture_site.base}/partner/feed.xml")
+    response = fetch_once(f"{shared_site.base}/partner/feed.xml")
     document = read_document(
         response.body,
         response.url,
@@ -183,8 +183,8 @@ def test_partner_only_story_from_the_partner_feed(
         assert list(article.region_ids) == expected["regions"]
 
 
-def test_listing_pages_give_their_cards(fixture_site: Any, fixture_config: config.Config) -> None:
-    response = fetch_once(f"{fixture_site.base}/section/europe.html")
+def test_listing_pages_give_their_cards(shared_site: Any, fixture_config: config.Config) -> None:
+    response = fetch_once(f"{shared_site.base}/section/europe.html")
     document = read_document(
         response.body,
         response.url,
@@ -195,14 +195,14 @@ def test_listing_pages_give_their_cards(fixture_site: Any, fixture_config: confi
     assert document.kind == "listing"
     own = [t.url for t in document.teasers if not t.related]
     assert own == [
-        f"{fixture_site.base}/article/{slug}.html"
+        f"{shared_site.base}/article/{slug}.html"
         for slug in ("russia-security-guarantees", "kosovo-thaci", "italy-rail-sabotage")
     ]
     assert all(t.section == "أوروبا" and t.published for t in document.teasers if not t.related)
 
 
 def test_seed_dump(
-    gold: dict[str, Any], shared_dir: Path, fixture_config: config.Config, fixture_site: Any
+    gold: dict[str, Any], shared_dir: Path, fixture_config: config.Config, shared_site: Any
 ) -> None:
     expected = gold["seed_dump"]
     path = shared_dir / expected["file"]
@@ -229,7 +229,7 @@ def test_seed_dump(
                 shared_dir,
                 relative,
                 gold["articles"][name]["url"],
-                fixture_site.base,
+                shared_site.base,
                 fixture_config,
             )
         )
@@ -249,9 +249,9 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
-def test_broken_inputs(name: str, fixture_site: Any, shared_dir: Path, tmp_path: Path) -> None:
+def test_broken_inputs(name: str, shared_site: Any, shared_dir: Path, tmp_path: Path) -> None:
     assert (shared_dir / "fixtures" / "broken" / name).exists()
-    url = f"{fixture_site.base}/broken/{name}"
+    url = f"{shared_site.base}/broken/{name}"
     env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
     run = subprocess.run(
         [sys.executable, "-m", "syndicator", "extract", "--json", url],
@@ -276,8 +276,8 @@ def test_broken_inputs(name: str, fixture_site: Any, shared_dir: Path, tmp_path:
         assert reason in result["error"]
 
 
-def test_xss_is_neutralised(fixture_site: Any) -> None:
-    response = fetch_once(f"{fixture_site.base}/broken/xss.html")
+def test_xss_is_neutralised(shared_site: Any) -> None:
+    response = fetch_once(f"{shared_site.base}/broken/xss.html")
     article = only_article(read_document(response.body, response.url, now=NOW))
     html = article.content_html.lower()
     for bad in ("<script", "onerror", "javascript:", "<iframe", "style=", "alert("):

@@ -40,8 +40,8 @@ def test_external_entities_are_refused(body: bytes, kind: str) -> None:
         extract(body, "http://x.example/feed", kind=kind)
 
 
-def test_billion_laughs_is_refused_as_feed_and_as_sitemap(shared_dir: Path) -> None:
-    body = (shared_dir / "fixtures" / "broken" / "billion-laughs.xml").read_bytes()
+def test_billion_laughs_is_refused_as_feed_and_as_sitemap(fixtures_dir: Path) -> None:
+    body = (fixtures_dir / "broken" / "billion-laughs.xml").read_bytes()
     for kind in ("rss", "sitemap", "auto"):
         with pytest.raises(ExtractError, match="refused"):
             extract(body, "http://x.example/feed", kind=kind)
@@ -87,7 +87,7 @@ def test_source_ids_cannot_name_paths(tmp_path: Path, bad: str) -> None:
 
 
 def test_xss_page_is_neutralised_in_every_output(
-    shared_dir: Path, fixture_site: Any, receiver: Receiver, tmp_path: Path
+    fixtures_dir: Path, fixture_site: Any, receiver: Receiver, tmp_path: Path
 ) -> None:
     cfg = tmp_path / "syndicator.toml"
     cfg.write_text(

@@ -336,3 +336,14 @@ def test_no_picture_is_left_without_its_source(src: str) -> None:
         "<figure><figcaption>Harbour</figcaption></figure>"
         '<p>Text <img src="https://img.example/b.jpg" alt="kept"></p>'
     )
+
+
+def test_a_page_cut_off_before_its_body_is_never_a_full_text() -> None:
+    """A truncated download (title and metadata, no paragraph) is marked incomplete: the store
+    never lets it revise the full text it holds for the same address."""
+    bare = normalize_article(Draft(url="https://n.example/a", title="عنوان فقط"), now=NOW)
+    assert bare.paragraphs == () and not bare.complete
+    full = normalize_article(
+        Draft(url="https://n.example/a", title="عنوان فقط", body_html="<p>نص كامل.</p>"), now=NOW
+    )
+    assert full.complete

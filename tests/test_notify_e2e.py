@@ -28,9 +28,9 @@ SECRET = "downstream-secret"
 SUB_SECRET = "subscriber-secret"
 
 
-def fixture_toml(shared_dir: Path, base: str) -> str:
+def fixture_toml(fixtures_dir: Path, base: str) -> str:
     """The shared fixture config's regions and sources, every source polled every 2 s."""
-    text = (shared_dir / "fixtures" / "config" / "syndicator.toml").read_text(encoding="utf-8")
+    text = (fixtures_dir / "config" / "syndicator.toml").read_text(encoding="utf-8")
     text = text.replace("{{BASE}}", base)
     body = text[text.index("[[region]]") :]
     return (
@@ -81,7 +81,7 @@ def subscribe(server: Server, topic: str, callback: str) -> None:
 
 
 def test_notifications_through_both_phases(
-    shared_dir: Path,
+    fixtures_dir: Path,
     private_site: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -89,7 +89,7 @@ def test_notifications_through_both_phases(
 ) -> None:
     monkeypatch.setenv("HOOK_SECRET", SECRET)
     gold = json.loads(
-        (shared_dir / "fixtures" / "expected.json")
+        (fixtures_dir / "expected.json")
         .read_text(encoding="utf-8")
         .replace("{{BASE}}", private_site.base)
     )
@@ -101,7 +101,7 @@ def test_notifications_through_both_phases(
             + f'[[notify]]\nid = "downstream"\nkind = "webhook"\nurl = "{receiver.base}/hook"\n'
             + 'secret_env = "HOOK_SECRET"\n'
             + 'events = ["article.created", "article.updated", "feed.updated"]\n\n'
-            + fixture_toml(shared_dir, private_site.base),
+            + fixture_toml(fixtures_dir, private_site.base),
             encoding="utf-8",
         )
         server.start()

@@ -27,10 +27,10 @@ REGIONS = ("europe", "asia", "all")
 class Deployment:
     """A config folder, database and feeds folder in a temporary directory."""
 
-    def __init__(self, shared_dir: Path, base: str, folder: Path) -> None:
+    def __init__(self, fixtures_dir: Path, base: str, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        text = (shared_dir / "fixtures" / "config" / "syndicator.toml").read_text(encoding="utf-8")
+        text = (fixtures_dir / "config" / "syndicator.toml").read_text(encoding="utf-8")
         text = (
             text.replace("{{BASE}}", base)
             .replace("{{SELF}}", "http://127.0.0.1:8080")
@@ -82,8 +82,8 @@ class Deployment:
         return Store(self.database)
 
 
-def gold_of(shared_dir: Path, base: str) -> dict[str, Any]:
-    text = (shared_dir / "fixtures" / "expected.json").read_text(encoding="utf-8")
+def gold_of(fixtures_dir: Path, base: str) -> dict[str, Any]:
+    text = (fixtures_dir / "expected.json").read_text(encoding="utf-8")
     return dict(json.loads(text.replace("{{BASE}}", base)))
 
 
@@ -116,14 +116,14 @@ def check_feeds(deployment: Deployment) -> None:
 
 
 @pytest.fixture
-def deployment(shared_dir: Path, private_site: Any, tmp_path: Path) -> Deployment:
-    return Deployment(shared_dir, private_site.base, tmp_path / "deploy")
+def deployment(fixtures_dir: Path, private_site: Any, tmp_path: Path) -> Deployment:
+    return Deployment(fixtures_dir, private_site.base, tmp_path / "deploy")
 
 
 def test_once_through_both_phases(
-    deployment: Deployment, private_site: Any, shared_dir: Path
+    deployment: Deployment, private_site: Any, fixtures_dir: Path
 ) -> None:
-    gold = gold_of(shared_dir, private_site.base)
+    gold = gold_of(fixtures_dir, private_site.base)
     expected = expected_regions(gold)
 
     # Phase base: exactly the gold's entries; each story once.
@@ -184,9 +184,9 @@ def test_once_through_both_phases(
 
 
 def test_explain_names_the_story_a_reprint_duplicates(
-    deployment: Deployment, private_site: Any, shared_dir: Path
+    deployment: Deployment, private_site: Any, fixtures_dir: Path
 ) -> None:
-    gold = gold_of(shared_dir, private_site.base)
+    gold = gold_of(fixtures_dir, private_site.base)
     original, _, reprint = gold["same_story"][0]
     deployment.once()
     run = deployment.run("explain", reprint)

@@ -435,7 +435,7 @@ def events_of(receiver: Receiver) -> list[dict[str, Any]]:
 
 
 def test_a_web_node_serves_and_pushes_while_workers_publish_and_deliver(
-    private_site: FixtureSite, shared_dir: Path, databases: Callable[[], str], tmp_path: Path
+    private_site: FixtureSite, fixtures_dir: Path, databases: Callable[[], str], tmp_path: Path
 ) -> None:
     with run_receiver(tmp_path / "receiver", fail_first=1) as receiver:
         port = free_port()
