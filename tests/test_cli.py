@@ -179,3 +179,34 @@ def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     explained = run(config, "explain", json_feed["items"][0]["id"], "--json")
     record = json.loads(explained.stdout)
     assert (record["published"] is None) == (record["title"] in dump_titles)
+
+
+def test_once_leaves_a_paused_source_alone(tmp_path: Path) -> None:
+    """A pause is kept in the store: `once` (named or not) does not fetch the source, says
+    so, and `status` shows it; resumed, it is fetched again."""
+    from datetime import UTC, datetime
+
+    from syndicator.store import Store
+
+    config = deployment(tmp_path)
+    assert run(config, "once").returncode == 0
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    try:
+        before = store.source_state("rdf")
+        assert before is not None and store.set_paused("rdf", True, datetime.now(UTC))
+    finally:
+        store.close()
+    for args in (("once",), ("once", "--source", "rdf")):
+        done = run(config, *args)
+        assert done.returncode == 0, done.stderr
+        assert "rdf: paused" in done.stdout
+    status = json.loads(run(config, "status", "--json").stdout)
+    rdf = {row["id"]: row for row in status}["rdf"]
+    assert rdf["paused"] is True and rdf["last_fetch_at"] == before.to_json()["last_fetch_at"]
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    try:
+        store.set_paused("rdf", False, datetime.now(UTC))
+    finally:
+        store.close()
+    again = run(config, "once")
+    assert "rdf: paused" not in again.stdout and "rdf: " in again.stdout
