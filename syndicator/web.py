@@ -704,17 +704,7 @@ class Web:
         back to ``page``, which says so."""
         if not _same_origin(request, self.service.config.service.base_url):
             raise HTTPError(403, "this form must be sent from this site's own pages")
-        kind = (request.header(b"content-type") or "").split(";")[0].strip().lower()
-        if kind != "application/x-www-form-urlencoded":
-            raise HTTPError(415, "expected a form (application/x-www-form-urlencoded)")
-        body = await request.body(limit=MAX_HUB_BODY)
-        try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-        except (UnicodeDecodeError, ValueError) as e:
-            raise HTTPError(400, f"not a form: {e}") from e
-        form: dict[str, str] = {}
-        for key, value in pairs:
-            form.setdefault(key, value)
+        form = await _read_form(request, "expected a form (application/x-www-form-urlencoded)")
         try:
             self._check_token(form.get("token", ""))
         except HTTPError as e:
@@ -843,17 +833,7 @@ class Web:
         """The built-in WebSub hub: form-encoded subscribe, unsubscribe and publish requests."""
         if not self.service.config.publish.builtin_hub:
             raise HTTPError(404, "this service runs no WebSub hub ([publish] builtin_hub)")
-        kind = (request.header(b"content-type") or "").split(";")[0].strip().lower()
-        if kind != "application/x-www-form-urlencoded":
-            raise HTTPError(415, "WebSub requests are application/x-www-form-urlencoded")
-        body = await request.body(limit=MAX_HUB_BODY)
-        try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-        except (UnicodeDecodeError, ValueError) as e:
-            raise HTTPError(400, f"not a form: {e}") from e
-        form: dict[str, str] = {}
-        for key, value in pairs:
-            form.setdefault(key, value)  # the first of repeated parameters counts
+        form = await _read_form(request, "WebSub requests are application/x-www-form-urlencoded")
         answer = await self.service.hub.handle(form)
         headers: Headers = []
         if answer.retry_after is not None:
@@ -912,6 +892,23 @@ DONE_MESSAGES = {
     "retried": "The dead letters will be delivered again, in order, from now.",
     "refused": "Nothing was done: the API token is not valid.",
 }
+
+
+async def _read_form(request: Request, wrong_type: str) -> dict[str, str]:
+    """A small form-encoded body (at most 64 KiB): the first of repeated parameters counts;
+    415 with ``wrong_type`` when it is not a form, 400 when it cannot be read."""
+    kind = (request.header(b"content-type") or "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPError(415, wrong_type)
+    body = await request.body(limit=MAX_HUB_BODY)
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise HTTPError(400, f"not a form: {e}") from e
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form
 
 
 def _see_other(location: str) -> Response:

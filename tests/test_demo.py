@@ -92,6 +92,15 @@ def test_the_demo_feeds_break_no_feed_rule(demo: Path) -> None:
     for path in files:
         if path.suffix == ".atom":
             assert etree.parse(str(path)).getroot().find(f"{A}entry") is not None, path.name
+    # The text dump's entries link to the dump itself: typed as what it is, plain text
+    atom = etree.parse(str(demo / "feeds" / "all.atom")).getroot()
+    dump_links = [
+        link
+        for entry in atom.findall(f"{A}entry")
+        for link in entry.findall(f"{A}link")
+        if (link.get("href") or "").endswith("/samples/dumps/front-page.txt")
+    ]
+    assert len(dump_links) == 2 and {x.get("type") for x in dump_links} == {"text/plain"}
     jing_validate(*(p for p in files if p.suffix == ".atom"))
     if w3c_validator() is None:
         not_run(NO_FEEDVALIDATOR)
