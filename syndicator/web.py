@@ -646,6 +646,12 @@ class Web:
         service = self.service
         try:
             if action == "fetch":
+                if not service.poll:  # serve, or a web node of the scaled mode
+                    raise HTTPError(
+                        409,
+                        "this process only serves: fetch now needs `syndicator run` "
+                        f"(or run `syndicator once --source {source_id}`)",
+                    )
                 service.fetch_now(source_id)
                 return "fetching"
             if action in ("pause", "resume"):
@@ -999,6 +1005,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         401: "No valid bearer token (see WWW-Authenticate); nothing was done",
         404: "Not found",
         408: "The request body did not come whole within a minute; nothing was done",
+        409: "Not possible in this process (fetch now needs `run`, not `serve`)",
         413: "The request body is over 5 MiB",
         415: "Unsupported content type",
         422: "The configuration is invalid (the errors name file and key); the running one is "
@@ -1161,7 +1168,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json({"type": "object"}, "What was done"),
-                        **_error_responses(400, 401, 404, 429, 503),
+                        **_error_responses(400, 401, 404, 409, 429, 503),
                     },
                 }
             },

@@ -407,3 +407,45 @@ def test_actions_need_the_token_and_this_site(site: Site) -> None:
     assert site.post("/api/sources/nowhere/pause", b"", bearer) == 404
     assert site.post("/api/sources/sample-world/explode", b"", bearer) == 400
     assert site.post("/api/deliveries/retry", b'{"id": "x"}', bearer) == 400
+
+
+def test_fetch_now_needs_run_while_pause_works_everywhere(tmp_path: Path) -> None:
+    """`serve` (and a scaled web node) only serves: "fetch now" says where it works instead of
+    fetching in the web process; a pause, kept in the store, works from any process."""
+    import asyncio
+
+    from syndicator.service import Service
+    from syndicator.web import make_app
+
+    (tmp_path / "c.toml").write_text(
+        f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n'
+        '[[region]]\nid = "world"\ntitle = "World"\n'
+        '[[source]]\nid = "one"\nkind = "rss"\nurl = "https://news.example/feed.rss"\n',
+        encoding="utf-8",
+    )
+    cfg = config_module.load(tmp_path / "c.toml", environ={"SYNDICATOR_API_TOKEN": TOKEN})
+    service = Service(cfg, poll=False)
+    app = make_app(service)
+
+    async def post(path: str) -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"authorization", f"Bearer {TOKEN}".encode())]
+        scope = {"type": "http", "method": "POST", "path": path, "query_string": b"",
+                 "headers": headers, "client": ("127.0.0.1", 1)}  # fmt: skip
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    try:
+        assert asyncio.run(post("/api/sources/one/fetch")) == 409
+        assert asyncio.run(post("/api/sources/one/pause")) == 200
+        (state,) = service.store.source_states()
+        assert state.paused
+    finally:
+        service.app.close()
