@@ -74,9 +74,17 @@ def test_init_writes_a_config_that_check_accepts(tmp_path: Path) -> None:
 def test_the_wheel_carries_what_init_and_the_demo_need(tmp_path: Path) -> None:
     """Built as pip builds it, the wheel holds the starting config and every sample file, and
     `init` then `once` work from the installed files alone (no checkout beside them)."""
+    # Built from a copy: the build leaves its own folders behind, never in the checkout
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "syndicator", source / "syndicator",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
-         str(REPO)],
+         str(source)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
