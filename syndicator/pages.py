@@ -410,7 +410,8 @@ def badge(state: str, label: str | None = None) -> str:
     )
 
 
-def _when(value: str | None, now: datetime) -> str:
+def _when(value: str | None, now: datetime, *, inline: bool = False) -> str:
+    """A stored time as "3 min ago" with its UTC stamp below (``inline``: in its tooltip)."""
     if not value:
         return '<span class="sub">—</span>'
     try:
@@ -419,6 +420,11 @@ def _when(value: str | None, now: datetime) -> str:
         return e(value)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    if inline:
+        return (
+            f'<time datetime="{e(iso(when))}" title="{e(stamp(when))} UTC">'
+            f"{e(ago(when, now))}</time>"
+        )
     return (
         f'<time datetime="{e(iso(when))}">{e(ago(when, now))}</time>'
         f"<div class=stamp>{e(stamp(when))}</div>"
@@ -591,7 +597,7 @@ def source_page(
     )
     history = "".join(
         f"<li>{badge(str((ev.get('source') or {}).get('health') or 'new'))} "
-        f"{e(ev.get('type'))} · {_when(ev.get('occurred_at'), now)}"
+        f"{e(ev.get('type'))} · {_when(ev.get('occurred_at'), now, inline=True)}"
         f'<div class=sub dir="auto">{e((ev.get("source") or {}).get("reason"))}</div></li>'
         for ev in events
     )
@@ -605,7 +611,8 @@ def source_page(
     )
     article_rows = "".join(_article_row(x, revisions.get(x.id, ()), now) for x in articles)
     paused_note = (
-        f" {badge('paused')} <span class=sub>since {_when(row.get('paused_at'), now)}</span>"
+        f" {badge('paused')} <span class=sub>since {_when(row.get('paused_at'), now, inline=True)}"
+        "</span>"
         if paused
         else ""
     )
@@ -615,11 +622,12 @@ def source_page(
 <section class="box">
 <h2><code>{e(sid)}</code> {badge(health)}{paused_note}</h2>
 <p class=sub>{e(row.get("kind"))} · {e(row.get("schedule"))} · next run \
-{_when(row.get("next_run"), now)}</p>
+{_when(row.get("next_run"), now, inline=True)}</p>
 <p class=url dir="ltr">{e(row.get("url"))}</p>
 {f'<p class=sub dir="auto">{e(reason)}</p>' if reason else ""}
 <p class=sub>{e(row.get("created", 0))} created · {e(row.get("updated", 0))} updated · \
-{e(row.get("duplicates", 0))} duplicates · last success {_when(row.get("last_success_at"), now)}</p>
+{e(row.get("duplicates", 0))} duplicates · last success \
+{_when(row.get("last_success_at"), now, inline=True)}</p>
 {notice}{actions}
 </section>
 <h3>Health history</h3>
