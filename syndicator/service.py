@@ -373,11 +373,6 @@ class Service:
             return None  # removed by a reload while it was due
         if source_id in self._first_running:
             return None  # its first pass (a slow one) is still under way: one pass at a time
-        if not forced:
-            state = await asyncio.to_thread(self.store.source_state, source_id)
-            if state is not None and state.paused:
-                log.debug("source %s is paused: not fetched", source_id)
-                return None
         now = datetime.now(UTC)
         source_pass = SourcePass(
             source, config=self.config, store=self.store, fetcher=self.fetcher, now=now
@@ -386,6 +381,11 @@ class Service:
         if task is not None:
             self._passes[source_id] = task
         try:
+            if not forced:
+                paused = await asyncio.to_thread(self.store.source_state, source_id)
+                if paused is not None and paused.paused:
+                    log.debug("source %s is paused: not fetched", source_id)
+                    return None
             plan = await source_pass.plan()
             result = await asyncio.to_thread(source_pass.commit, plan)
         except SyndicatorError as e:  # the store failed: the pass is tried again soon
