@@ -39,20 +39,22 @@ async def echo_length(scope: Any, receive: Any, send: Any) -> None:
 
 @contextmanager
 def serving(**limits: int) -> Iterator[int]:
-    """The echo application under uvicorn with our protocol, in a thread; its port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """The echo application under uvicorn with our protocol, in a thread; its port. It listens
+    on 127.0.0.1 (clients may still come from other loopback addresses, 127.0.0.2…), on a socket
+    bound here, so no other process can take the port between choosing and listening."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     config = uvicorn.Config(
         echo_length,
-        host="0.0.0.0",
+        host="127.0.0.1",
         port=port,
         log_config=None,
         lifespan="off",
         http=connections.bounded_protocol(**limits),
     )
     srv = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(srv.serve()), daemon=True)
+    thread = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not srv.started and time.monotonic() < deadline:
@@ -62,6 +64,7 @@ def serving(**limits: int) -> Iterator[int]:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture
@@ -73,7 +76,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 
 
 def exchange(port: int, data: bytes, wait: float = 5.0, source: str = "127.0.0.1") -> bytes:
-    with socket.create_connection((source, port), timeout=wait, source_address=(source, 0)) as conn:
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=wait, source_address=(source, 0)
+    ) as conn:
         conn.sendall(data)
         chunks = []
         try:
@@ -135,7 +140,7 @@ def closed(conn: socket.socket) -> bool:
 
 
 def idle(port: int, source: str) -> socket.socket:
-    conn = socket.create_connection((source, port), timeout=5, source_address=(source, 0))
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
     conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
     return conn
 
