@@ -179,7 +179,7 @@ def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     assert (record["published"] is None) == (record["title"] in dump_titles)
 
 
-def test_once_leaves_a_paused_source_alone(tmp_path: Path) -> None:
+def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | None) -> None:
     """A pause is kept in the store: `once` (named or not) does not fetch the source, says
     so, and `status` shows it; resumed, it is fetched again."""
     from datetime import UTC, datetime
@@ -188,7 +188,8 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path) -> None:
 
     config = deployment(tmp_path)
     assert run(config, "once").returncode == 0
-    store = Store(f"sqlite:///{tmp_path}/s.db")
+    database = test_database or f"sqlite:///{tmp_path}/s.db"  # the one the commands use
+    store = Store(database)
     try:
         before = store.source_state("rdf")
         assert before is not None and store.set_paused("rdf", True, datetime.now(UTC))
@@ -201,7 +202,7 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path) -> None:
     status = json.loads(run(config, "status", "--json").stdout)
     rdf = {row["id"]: row for row in status}["rdf"]
     assert rdf["paused"] is True and rdf["last_fetch_at"] == before.to_json()["last_fetch_at"]
-    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store = Store(database)
     try:
         store.set_paused("rdf", False, datetime.now(UTC))
     finally:

@@ -352,9 +352,12 @@ def test_a_source_page_pauses_resumes_and_fetches_with_the_token(
     assert {s["id"]: s["paused"] for s in site.get("/api/sources")}["sample-rss"] is True
     browser.open(site.base + "/status")
     assert browser.js("!!document.querySelector('#source-sample-rss .h-paused')")
+    # The service was started before this test's own database (if any) was named: the command
+    # reads the store the service's config names, as the service does.
+    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_DATABASE"}
     cli = subprocess.run(
         [sys.executable, "-m", "syndicator", "--config", "config", "status", "--json"],
-        cwd=site.folder, capture_output=True, text=True, timeout=60, check=False,
+        cwd=site.folder, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert {s["id"]: s["paused"] for s in json.loads(cli.stdout)}["sample-rss"] is True
     # Fetch now works on a paused source; resume brings back its schedule
