@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from syndicator.normalize import Body
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +23,19 @@ class Image:
 
     def to_json(self) -> dict[str, Any]:
         return {"url": self.url, "caption": self.caption, "credit": self.credit}
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A body fragment split into what the hash reads (paragraphs) and what readers see.
+
+    Made by ``normalize`` (``parse_body``, ``body_of``, ``body_from_text``) and carried by a
+    :class:`Draft` from an extractor that has already split its document's body.
+    """
+
+    paragraphs: tuple[str, ...]
+    images: tuple[Image, ...]
+    html: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import html as htmllib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -27,7 +27,7 @@ from dateutil import parser as dateparser
 from lxml import etree
 
 from syndicator import fingerprint
-from syndicator.model import Article, Draft, Image
+from syndicator.model import Article, Body, Draft, Image
 
 # --------------------------------------------------------------------------------------------
 # Text
@@ -774,15 +774,6 @@ def _is_boilerplate(line: str) -> bool:
     if len(line) > 200 and line[:1] not in _BOILERPLATE_STARTS and not line[:1].isdigit():
         return False
     return bool(_BOILERPLATE_LINE.match(line))
-
-
-@dataclass(frozen=True, slots=True)
-class Body:
-    """A body fragment split into what the hash reads (paragraphs) and what readers see."""
-
-    paragraphs: tuple[str, ...]
-    images: tuple[Image, ...]
-    html: str
 
 
 def parse_body(fragment: str | None, base_url: str | None) -> Body:
