@@ -23,7 +23,8 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from syndicator.errors import ExtractError
-from syndicator.extract import dom
+from syndicator.extract import body as body_text
+from syndicator.extract import classify, dom
 from syndicator.extract.listing import PageUrls, cards
 from syndicator.model import Draft, Extraction, Image, Selectors, Teaser
 from syndicator.normalize import (
@@ -264,21 +265,24 @@ def _ld_images(value: Any, base: str) -> list[Image]:
 # --------------------------------------------------------------------------------------------
 
 
-def is_article_page(root: HtmlElement, meta: PageMeta) -> bool:
+def is_article_page(
+    root: HtmlElement, meta: PageMeta, analysis: body_text.Analysis | None = None
+) -> bool:
     """Does this page present one article (as opposed to a listing of many)?"""
+    if analysis is None:
+        analysis = body_text.analyse(root)
+    return classify.is_article(analysis, declared=_declares_article(root, meta))
+
+
+def _declares_article(root: HtmlElement, meta: PageMeta) -> bool:
+    """The page's metadata says it is one article."""
     if meta.ld_article is not None:
         return True
     if (meta.first("og:type") or "").lower() == "article":
         return True
     if root.find(".//*[@itemprop='articleBody']") is not None:
         return True
-    if meta.first("article:published_time") or meta.first("article:section"):
-        return True
-    body = _find_body(root, None)
-    if body is None:
-        return False
-    paragraphs = [p for p in body.iter("p") if len(dom.text_of(p)) > 80]
-    return len(paragraphs) >= 3 and len(cards(root, meta.url)) < 6
+    return bool(meta.first("article:published_time") or meta.first("article:section"))
 
 
 def extract_page(
@@ -291,8 +295,9 @@ def extract_page(
 ) -> Extraction:
     """An article page gives one Draft and its related teasers; a listing gives teasers."""
     meta = read_meta(root, url)
-    if not force_listing and (force_article or is_article_page(root, meta)):
-        draft, related = extract_article(root, meta, selectors)
+    analysis = None if force_listing else body_text.analyse(root)
+    if analysis is not None and (force_article or is_article_page(root, meta, analysis)):
+        draft, related = extract_article(root, meta, selectors, analysis)
         return Extraction(
             kind="article",
             articles=(draft,),
@@ -305,15 +310,19 @@ def extract_page(
 
 
 def extract_article(
-    root: HtmlElement, meta: PageMeta, selectors: Selectors | None = None
+    root: HtmlElement,
+    meta: PageMeta,
+    selectors: Selectors | None = None,
+    analysis: body_text.Analysis | None = None,
 ) -> tuple[Draft, tuple[Teaser, ...]]:
-    """The article on a page, and the teasers in its related-article boxes."""
+    """The article on a page, and the teasers in its related-article boxes. ``analysis``: the
+    page's text blocks (:func:`body.analyse`), if they were weighed already."""
     url = meta.url
     ld = meta.ld_article or {}
 
     tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
     related = tuple(_related_teasers(root, url, tagged))
-    body_el, later, how = _locate_body(root, selectors, tagged)
+    body_el, later, how = _locate_body(root, selectors, tagged, analysis)
     # Below, chrome is cut out of the body: out of a copy of the body alone, unless parts of it
     # are to be moved together or the source's own selectors remove chrome (a CSS selector may
     # look at the page around the body): then out of a copy of the page, as it was found.
@@ -472,7 +481,10 @@ def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | 
 
 
 def _locate_body(
-    root: HtmlElement, selectors: Selectors | None, tagged: list[HtmlElement] | None
+    root: HtmlElement,
+    selectors: Selectors | None,
+    tagged: list[HtmlElement] | None,
+    analysis: body_text.Analysis | None = None,
 ) -> tuple[HtmlElement | None, list[HtmlElement], str]:
     """The element that holds the article body; the later parts of a body cut into several
     containers (for :func:`_join_parts`); and how it was found: ``selectors``, ``container``
@@ -491,7 +503,7 @@ def _locate_body(
         parts = [el for el in group if _holds_text(el)]
         if parts:
             return parts[0], _later_parts(parts), "container"
-    return main_text(root), [], "main-text"
+    return main_text(root, analysis), [], "main-text"
 
 
 def _holds_text(el: HtmlElement) -> bool:
@@ -602,52 +614,14 @@ def _body_scope(el: HtmlElement) -> HtmlElement | None:
     return None
 
 
-def main_text(root: HtmlElement) -> HtmlElement | None:
-    """The element that holds the page's running text, found by scoring text blocks.
-
-    Each paragraph-like block with enough text and few links adds to its parent's score (and half
-    to its grandparent's); the best-scoring element, discounted by its link density, wins.
-    """
-    body = root.find("body")
-    if body is None:
-        body = root
-    scores: dict[HtmlElement, float] = {}
-    for el in body.iter("p", "pre", "blockquote", "div", "td", "section", "li", "span"):
-        if el.tag in ("div", "td", "section", "span", "li") and _has_block_children(el):
-            continue
-        if el.tag == "span" and el.getparent() is not None and el.getparent().tag == "p":
-            continue
-        if any(dom.is_chrome(a) for a in _ancestors_until(el, body)):
-            continue
-        text = dom.text_of(el)
-        length = _text_weight(text)
-        if length < 25:
-            continue
-        density = dom.link_density(el)
-        if density > 0.5:
-            continue
-        points = 1.0 + sum(text.count(c) for c in _COMMAS) + min(length / 100, 3.0)
-        if el.tag in ("li", "span"):
-            points *= 0.5
-        parent = el.getparent()
-        if parent is None:
-            continue
-        scores[parent] = scores.get(parent, 0.0) + points
-        grand = parent.getparent()
-        if grand is not None:
-            scores[grand] = scores.get(grand, 0.0) + points / 2
-    if not scores:
-        return None
-    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:8]
-    best_el, best_score = None, 0.0
-    for el, score in ranked:
-        adjusted = score * (1 - dom.link_density(el))
-        if adjusted > best_score:
-            best_el, best_score = el, adjusted
-    if best_el is None or best_score < 3:
-        return None
-    best_el.set("data-syndicator-found", "main-text")
-    return best_el
+def main_text(root: HtmlElement, analysis: body_text.Analysis | None = None) -> HtmlElement | None:
+    """The element that holds the page's running text, found by weighing its text blocks
+    (:func:`syndicator.extract.body.analyse`)."""
+    if analysis is None:
+        analysis = body_text.analyse(root)
+    if analysis.best is not None:
+        analysis.best.set("data-syndicator-found", "main-text")
+    return analysis.best
 
 
 _COMMAS = ",،、，､"

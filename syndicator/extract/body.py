@@ -1,0 +1,318 @@
+"""Where a page's running text is: one pass over the tree that weighs its text blocks.
+
+Every element gets, from one walk of the tree (children before parents, so linear in the size of
+the page), how much text it holds, how much of that is link text, how much is running text
+(paragraph-like blocks of enough length with few links, outside page chrome), and a score that
+paragraphs give to the elements around them (commas and length, as a reader's eye weighs
+prose). The best element, discounted by its link density, is where the text is; it then grows to
+an ancestor while that ancestor adds a good share more running text (a body cut into sibling
+blocks). The same figures tell an article from a listing (:mod:`syndicator.extract.classify`).
+
+Pure: a parsed page in, an element and its figures out. It does not cut chrome out of what it
+finds (``dom.strip_chrome`` does) and knows nothing of metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+from syndicator.extract import dom
+
+# Tags whose content starts a new block of text (anything else is inline, within a paragraph).
+BLOCKS = frozenset(
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "blockquote",
+        "pre",
+        "figure",
+        "figcaption",
+        "form",
+        "fieldset",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "br",
+        "address",
+        "center",
+        "details",
+        "summary",
+        "body",
+        "html",
+    ]
+)
+# Blocks that hold paragraphs rather than being one: text directly inside them (between <br>s,
+# as many pages write) is scored for the block itself.
+CONTAINERS = frozenset(
+    [
+        "div",
+        "section",
+        "article",
+        "main",
+        "td",
+        "body",
+        "blockquote",
+        "center",
+        "font",
+        "span",
+        "details",
+    ]
+)
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Never text a reader reads, whatever it holds.
+_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "math", "head", "title"})
+
+_COMMAS = re.compile("[,،、，､;；]")
+_ENDS = re.compile(r"[.!?。！？؟।](?=[\s\"'”’»)\]]|$)")
+# Han, kana and hangul syllables: one character carries about as much as a short word.
+_WIDE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_SPACE = re.compile(r"\s+")
+
+
+def weight(text: str) -> int:
+    """Length of a text in Latin-equivalent characters (ideographs count three), spaces
+    collapsed."""
+    if not text:
+        return 0
+    text = _SPACE.sub(" ", text)
+    return len(text) if text.isascii() else len(text) + 2 * len(_WIDE.findall(text))
+
+
+@dataclass(slots=True)
+class Figures:
+    """What the walk found in one element (its whole subtree, chrome left out)."""
+
+    chars: int = 0  # text, in weighted characters
+    links: int = 0  # of which inside links
+    inline_chars: int = 0  # text of the element's own paragraph (its text and inline children)
+    inline_links: int = 0
+    commas: int = 0  # in its own paragraph
+    ends: int = 0  # sentence ends in its own paragraph
+    has_block: bool = False  # a block element below it
+    prose: int = 0  # running text: non-link characters of the paragraphs below it
+    sentences: int = 0  # sentence ends in those paragraphs
+    paragraphs: int = 0  # paragraphs of running text below it
+    linked_headings: int = 0  # headings that are mostly a link (card titles)
+    articles: int = 0  # <article> elements below it (itself included)
+    score: float = 0.0
+    chrome: bool = False  # page chrome by its class or id words (its text scores little)
+
+
+@dataclass
+class Analysis:
+    """The figures of every element of a page, and the element the running text is in."""
+
+    figures: dict[HtmlElement, Figures]
+    best: HtmlElement | None
+    root: HtmlElement  # the page's <body> (or root when it has none)
+
+    def of(self, el: HtmlElement | None) -> Figures:
+        found = self.figures.get(el) if el is not None else None
+        return found if found is not None else Figures()
+
+
+def analyse(root: HtmlElement, *, chrome_words: bool = True) -> Analysis:
+    """Weigh the text blocks of a page in one pass and find where its running text is.
+
+    Text under elements whose class or id names chrome scores little; when that leaves no
+    running text anywhere (a page wrapped whole in a misnamed element), the page is weighed
+    again without the words."""
+    body = root.find("body")
+    if body is None:
+        body = root
+    figures: dict[HtmlElement, Figures] = {}
+    order: list[HtmlElement] = []
+    # Preorder: which elements count, and which sit in chrome (a parent's flag is known first).
+    for el in body.iter(etree.Element):
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        parent = el.getparent()
+        above = figures.get(parent) if parent is not None and el is not body else None
+        if el is not body and above is None:
+            continue  # below something skipped
+        if tag in _SKIP or (el is not body and _hidden_or_chrome_tag(el)):
+            continue
+        f = Figures()
+        f.chrome = (above is not None and above.chrome) or (
+            chrome_words and el is not body and _chrome_words(el, tag)
+        )
+        figures[el] = f
+        order.append(el)
+    # Children before parents: add up.
+    for el in reversed(order):
+        f = figures[el]
+        tag = el.tag
+        own = el.text or ""
+        chars = weight(own)
+        inline_chars = chars
+        inline_links = 0
+        links = 0
+        commas = len(_COMMAS.findall(own)) if own else 0
+        ends = len(_ENDS.findall(own)) if own else 0
+        has_block = False
+        for child in el:
+            tail = child.tail
+            if tail:
+                w = weight(tail)
+                chars += w
+                inline_chars += w
+                commas += len(_COMMAS.findall(tail))
+                ends += len(_ENDS.findall(tail))
+            c = figures.get(child)
+            if c is None:
+                continue
+            chars += c.chars
+            links += c.links
+            f.prose += c.prose
+            f.sentences += c.sentences
+            f.paragraphs += c.paragraphs
+            f.linked_headings += c.linked_headings
+            f.articles += c.articles
+            if c.has_block or child.tag in BLOCKS:
+                has_block = True
+            else:  # inline: its text is part of this element's paragraph
+                inline_chars += c.inline_chars
+                inline_links += c.inline_links
+                commas += c.commas
+                ends += c.ends
+        if tag == "a":
+            links = chars
+            inline_links = inline_chars
+        f.chars, f.links = chars, links
+        f.inline_chars, f.inline_links, f.commas, f.ends = inline_chars, inline_links, commas, ends
+        f.has_block = has_block
+        if tag == "article":
+            f.articles += 1
+        if tag in HEADINGS:
+            if chars and links * 2 >= chars:
+                f.linked_headings += 1
+            continue
+        if (tag in BLOCKS or has_block or el is body) and inline_chars >= 25:
+            _score_paragraph(el, f, figures)
+    best = _best(body, order, figures)
+    if best is None and chrome_words and any(f.chrome for f in figures.values()):
+        return analyse(root, chrome_words=False)
+    return Analysis(figures, best, body)
+
+
+def _score_paragraph(el: HtmlElement, f: Figures, figures: dict[HtmlElement, Figures]) -> None:
+    """The element's own paragraph gives points to the elements around it."""
+    density = f.inline_links / f.inline_chars
+    if density > 0.5:
+        return
+    plain = f.inline_chars - f.inline_links
+    if not f.chrome:
+        f.prose += plain
+        f.sentences += f.ends
+        f.paragraphs += 1
+    points = 1.0 + f.commas + min(f.inline_chars / 100, 3.0)
+    if el.tag in ("li", "dd", "dt", "th"):
+        points *= 0.5
+    if f.chrome:
+        points *= 0.2
+    points *= 1 - density
+    target: HtmlElement | None = el if el.tag in CONTAINERS else el.getparent()
+    for level in range(4):
+        if target is None:
+            break
+        t = figures.get(target)
+        if t is None:
+            break
+        t.score += points if level == 0 else points / (2 if level == 1 else level * 3)
+        target = target.getparent()
+
+
+def _best(
+    body: HtmlElement, order: list[HtmlElement], figures: dict[HtmlElement, Figures]
+) -> HtmlElement | None:
+    best, best_score = None, 0.0
+    for el in order:
+        f = figures[el]
+        if f.score <= 0 or f.chrome:
+            continue
+        adjusted = f.score * (1 - (f.links / f.chars if f.chars else 0.0))
+        if adjusted > best_score:
+            best, best_score = el, adjusted
+    if best is None or best_score < 3:
+        return None
+    # Grow while an ancestor adds a good share of running text (a body cut into blocks).
+    while best is not body:
+        parent = best.getparent()
+        if parent is None:
+            break
+        p, b = figures.get(parent), figures[best]
+        if p is None:
+            break
+        if not _adds_running_text(p, b):
+            break
+        best = parent
+    return best
+
+
+def _adds_running_text(parent: Figures, child: Figures) -> bool:
+    """The parent holds a good share more running text than the child, and what it adds reads
+    as more of the same text (sentences, few links), not as teasers, captions or menus."""
+    gain = parent.prose - child.prose
+    if gain < max(0.25 * child.prose, 150):
+        return False
+    added_chars = parent.chars - child.chars
+    added_links = parent.links - child.links
+    if added_chars <= 0 or added_links / added_chars > 0.2:
+        return False
+    return parent.sentences - child.sentences >= max(1, gain // 300)
+
+
+_CHROME_TAGS = frozenset(dom.CHROME_TAGS - {"form"})
+_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "dialog", "menu"})
+
+
+def _hidden_or_chrome_tag(el: HtmlElement) -> bool:
+    """Page chrome by tag or role, or hidden from readers: its text is no one's article."""
+    if el.tag in _CHROME_TAGS:
+        return True
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = el.get("style")
+    if style and ("none" in style or "hidden" in style):
+        style = style.replace(" ", "").lower()
+        if "display:none" in style or "visibility:hidden" in style:
+            return True
+    role = el.get("role")
+    return bool(role) and role.lower() in _ROLES
+
+
+def _chrome_words(el: HtmlElement, tag: str) -> bool:
+    if el.get("class") is None and el.get("id") is None:
+        return False
+    if tag == "p":
+        return False  # a paragraph is judged by its text (dom.is_prose)
+    return dom.is_chrome(el)

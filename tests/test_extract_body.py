@@ -1,0 +1,79 @@
+"""Body locating and article-or-listing on small pages written for each class of failure that
+real pages showed (text in containers with no <p>, a body cut into blocks, teasers beside the
+story, a grid of cards, a short note): each page beside what a reader expects of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from syndicator.extract import extract
+from syndicator.normalize import normalize_article
+
+PAGES = Path(__file__).parent / "data" / "pages"
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Expected:
+    kind: str
+    has: tuple[str, ...] = ()  # phrases the body holds
+    lacks: tuple[str, ...] = ()  # phrases it must not hold
+    paragraphs: int | None = None
+    teasers: int | None = None
+
+
+EXPECTED = {
+    # Text between <br>s in a <div>: no <p> at all, no metadata.
+    "br-paragraphs.html": Expected(
+        "article",
+        has=("two crossings a day", "council agreed", "harbour office"),
+        lacks=("Quay Street", "Archive"),
+        paragraphs=3,
+    ),
+    # The body in two sibling blocks with an advertisement between them.
+    "split-body.html": Expected(
+        "article",
+        has=("eight months of repairs", "heritage fund", "four hundred books", "record office"),
+        lacks=("Advertisement",),
+        paragraphs=4,
+    ),
+    # Teasers with a sentence each beside the story, in a box no class word names.
+    "related-teasers.html": Expected(
+        "article",
+        has=("two weeks earlier", "end of October"),
+        lacks=("Cider festival", "twenty producers", "Saturday from October"),
+        paragraphs=3,
+    ),
+    # A grid of linked headings with a line or two each: a listing, whatever its sentences.
+    "section-front.html": Expected("listing", teasers=4),
+    # One short paragraph of running text in a <section>, nothing else: an article.
+    "short-note.html": Expected("article", has=("vidange annuelle",), paragraphs=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_page(name: str) -> None:
+    expected = EXPECTED[name]
+    extraction = extract((PAGES / name).read_bytes(), f"https://news.example/2026/09/{name}")
+    assert extraction.kind == expected.kind
+    if expected.teasers is not None:
+        assert len([t for t in extraction.teasers if not t.related]) == expected.teasers
+    if expected.kind != "article":
+        assert not extraction.articles
+        return
+    article = normalize_article(extraction.articles[0], now=NOW)
+    text = "\n".join(article.paragraphs)
+    for phrase in expected.has:
+        assert phrase in text
+    for phrase in expected.lacks:
+        assert phrase not in text
+    if expected.paragraphs is not None:
+        assert len(article.paragraphs) == expected.paragraphs, article.paragraphs
+
+
+def test_every_page_has_an_expectation() -> None:
+    assert sorted(p.name for p in PAGES.glob("*.html")) == sorted(EXPECTED)
