@@ -9,23 +9,23 @@ nothing here parses, renders or talks SQL itself.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from syndicator.config import Config
-from syndicator.errors import ExtractError, PublishError
+from syndicator.errors import PublishError
 from syndicator.fetch import Poster
 from syndicator.ingest import (
     PUSH_SOURCE,
+    Batch,
     OnceResult,
     PassResult,
-    article_from_object,
-    parse_ndjson,
-    read_document,
+    read_stream,
     run_once,
 )
 from syndicator.model import Article
@@ -192,43 +192,50 @@ class App:
         return events
 
     def ingest(
-        self, documents: Sequence[tuple[bytes, str, str | None]], source_id: str = PUSH_SOURCE
+        self,
+        documents: Iterable[tuple[bytes | BinaryIO, str, str | None]],
+        source_id: str = PUSH_SOURCE,
+        *,
+        stored: Callable[[str, Batch, ChangeSet], None] | None = None,
     ) -> Outcome:
         """``syndicator ingest``: store pushed documents (HTML, feed, text dump, NDJSON of
-        ARTICLE objects) as one source's pass, then publish and announce."""
+        ARTICLE objects) as one source's pass, then publish and announce. Each document is
+        read as a stream (``ingest.read_stream``) and stored a batch at a time, one transaction
+        each; ``stored`` hears of every batch once it is stored (its results are then not
+        kept in the outcome: a document of any size takes bounded memory)."""
         now = datetime.now(UTC)
         outcome = Outcome()
-        articles: list[Article] = []
+        regions: set[str] = set()
+        done = 0  # articles stored: each gets its own instant, in document order
         for body, url, content_type in documents:
+            stream = io.BytesIO(body) if isinstance(body, bytes) else body
+            batches = read_stream(
+                stream,
+                url,
+                config=self.config,
+                now=now,
+                source_id=source_id,
+                content_type=content_type,
+            )
             try:
-                parsed = parse_ndjson(body)
-                if parsed is not None:
-                    objects, errors = parsed
-                    outcome.errors.extend(f"{url} {e}" for e in errors)
-                    for n, obj in objects:
-                        try:
-                            articles.append(
-                                article_from_object(
-                                    obj, config=self.config, now=now, source_id=source_id
-                                )
-                            )
-                        except ExtractError as e:
-                            outcome.errors.append(f"{url} line {n}: {e}")
-                    continue
-                document = read_document(
-                    body, url, now=now, config=self.config, content_type=content_type
-                )
-                articles.extend(document.articles)
-                outcome.errors.extend(document.errors)
-                if not document.articles:
-                    outcome.errors.append(f"{url}: no article in this document")
-            except ExtractError as e:
-                outcome.errors.append(f"{url}: {e.reason}")
-        changes = self.push(articles, source_id=source_id, now=now)
-        outcome.pushed = [
-            {"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes
-        ]
-        self.publish_changes(changes.feeds, outcome)
+                for batch in batches:
+                    changes = ChangeSet()
+                    if batch.articles:
+                        at = now + timedelta(microseconds=done)
+                        changes = self.push(batch.articles, source_id=source_id, now=at)
+                        done += len(batch.articles)
+                    outcome.errors.extend(batch.errors)
+                    regions |= changes.feeds
+                    if stored is not None:
+                        stored(url, batch, changes)
+                    else:
+                        outcome.pushed.extend(
+                            {"url": c.url, "id": c.entry_id, "change": c.change}
+                            for c in changes.changes
+                        )
+            except OSError as e:  # a disk error while reading: what was read is stored
+                outcome.errors.append(f"{url}: cannot read: {e.strerror or e}")
+        self.publish_changes(regions, outcome)
         return outcome
 
     def push(

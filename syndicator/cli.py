@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from syndicator import __version__, config
 from syndicator.app import App, Outcome
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.extract import KINDS
 from syndicator.fetch import fetch_once, local_path
-from syndicator.ingest import Document, PassResult, read_document, source_for
+from syndicator.ingest import (
+    Batch,
+    Document,
+    PassResult,
+    open_document,
+    read_document,
+    source_for,
+)
+from syndicator.store import ChangeSet
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -395,29 +405,122 @@ def _print_published(outcome: Outcome) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """Each document is read as a stream and stored a batch at a time; results are printed as
+    they are stored, progress shown on a terminal, and a summary line always ends (stderr)."""
     app = _app(args)
-    try:
-        documents = []
-        errors = []
-        for doc in args.docs:
+    service = app.config.service
+    errors: list[str] = []
+    counts: dict[str, int] = {}
+    started = time.monotonic()
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+    first = True
+    read_errors = [0]
+    if args.json:
+        sys.stdout.write('{"results": [')
+
+    def documents() -> Iterator[tuple[BinaryIO, str, str | None]]:
+        for n, doc in enumerate(args.docs, 1):
             try:
-                documents.append(_read(doc, app.config.service.user_agent))
+                stream, url, ctype = open_document(
+                    doc, user_agent=service.user_agent, max_bytes=service.max_bytes
+                )
             except SyndicatorError as e:
                 errors.append(str(e))
-        outcome = app.ingest(documents, source_id=args.source)
+                continue
+            if progress is not None:
+                progress.document(doc, n, len(args.docs), _size(stream))
+            try:
+                yield stream, url, ctype
+            finally:
+                if stream is not sys.stdin.buffer:
+                    stream.close()
+
+    def stored(url: str, batch: Batch, changes: ChangeSet) -> None:
+        nonlocal first
+        for c in changes.changes:
+            counts[c.change] = counts.get(c.change, 0) + 1
+            if args.json:
+                result = {"url": c.url, "id": c.entry_id, "change": c.change}
+                sys.stdout.write(("" if first else ", ") + json.dumps(result, ensure_ascii=False))
+                first = False
+            else:
+                print(f"{c.change:<9} {c.url}  {c.entry_id}")
+        if not args.json:
+            for problem in batch.errors:
+                if progress is not None:
+                    progress.clear()
+                print(f"error: {problem}", file=sys.stderr)
+        read_errors[0] += len(batch.errors)
+        if progress is not None:
+            progress.update(sum(counts.values()), len(errors) + read_errors[0], batch)
+
+    try:
+        outcome = app.ingest(documents(), source_id=args.source, stored=stored)
         outcome.notified = asyncio.run(app.deliver())
     finally:
         app.close()
+        if progress is not None:
+            progress.clear()
     outcome.errors[:0] = errors
     if args.json:
-        print(json.dumps({"results": outcome.pushed, "errors": outcome.errors}, ensure_ascii=False))
+        sys.stdout.write('], "errors": ' + json.dumps(outcome.errors, ensure_ascii=False) + "}\n")
     else:
-        for r in outcome.pushed:
-            print(f"{r['change']:<9} {r['url']}  {r['id']}")
-        for problem in outcome.errors:
+        for problem in errors:
             print(f"error: {problem}", file=sys.stderr)
+        if outcome.publish_error:
+            print(f"error: {outcome.publish_error}", file=sys.stderr)
         _print_published(outcome)
+    seconds = time.monotonic() - started
+    stored_count = sum(counts.values())
+    parts = [
+        f"{counts[k]:,} {k}"
+        for k in ("created", "updated", "duplicate", "unchanged")
+        if k in counts
+    ]
+    print(
+        f"ingest: {stored_count:,} article(s) from {len(args.docs)} document(s) in {seconds:.1f} s"
+        f" ({stored_count / seconds if seconds else 0:,.0f}/s): {', '.join(parts) or 'none stored'}"
+        f"; {len(outcome.errors):,} error(s)",
+        file=sys.stderr,
+    )
     return EXIT_FAILED if outcome.errors else EXIT_OK
+
+
+def _size(stream: BinaryIO) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_size or None
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+class Progress:
+    """One line on a terminal (stderr), rewritten as an ingest goes: the document, the
+    articles stored, the errors, how much of the document is read."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.name = ""
+        self.size: int | None = None
+        self.shown = False
+
+    def document(self, name: str, n: int, total: int, size: int | None) -> None:
+        self.name = name if total == 1 else f"[{n}/{total}] {name}"
+        self.size = size
+
+    def update(self, stored: int, errors: int, batch: Batch) -> None:
+        read = f"{batch.position / 1e6:,.1f} MB"
+        if self.size:
+            read += f" of {self.size / 1e6:,.1f} MB ({100 * batch.position / self.size:.0f} %)"
+        line = f"{self.name}: {stored:,} stored, {errors:,} error(s), {read} read"
+        self.out.write("\r\x1b[K" + line)
+        self.out.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self.shown = False
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

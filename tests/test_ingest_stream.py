@@ -1,0 +1,189 @@
+"""``syndicator ingest`` of a file larger than ``max_bytes``: read as a stream, stored in
+batches as it is read, one bad line failing alone with its number; memory bounded whatever the
+file's size. Through the real command, on the store the test harness names."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syndicator import config as config_module
+from syndicator.ingest import read_stream
+
+WORDS = [
+    "قال",
+    "المتحدث",
+    "باسم",
+    "الحكومة",
+    "إن",
+    "الاجتماع",
+    "الذي",
+    "عقد",
+    "في",
+    "العاصمة",
+    "ناقش",
+    "خطة",
+    "جديدة",
+    "لتحسين",
+    "شبكة",
+    "النقل",
+    "العام",
+    "وتوسيع",
+    "خطوط",
+    "القطارات",
+    "بين",
+    "المدن",
+    "الكبرى",
+    "خلال",
+    "السنوات",
+    "المقبلة",
+]
+MAX_BYTES = 100_000
+
+
+def article(n: int) -> dict[str, object]:
+    words = [WORDS[(n * 7 + i * 3) % len(WORDS)] + str(n * 31 + i) for i in range(60)]
+    return {
+        "url": f"https://news.example/2026/story-{n}.html",
+        "title": f"خبر رقم {n}",
+        "section": "أوروبا",
+        "published": "2026-02-03T10:00:00Z",
+        "paragraphs": [" ".join(words[:30]) + ".", " ".join(words[30:]) + "."],
+    }
+
+
+def deployment(folder: Path) -> Path:
+    config = folder / "syndicator.toml"
+    config.write_text(
+        f"""[service]
+base_url = "http://127.0.0.1:8080"
+database = "sqlite:///{folder}/s.db"
+feeds_dir = "{folder}/feeds"
+max_bytes = {MAX_BYTES}
+
+[[region]]
+id = "europe"
+title = "أوروبا"
+language = "ar"
+sections = ["أوروبا"]
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=config.parent,
+        env=env,
+    )
+
+
+def test_a_file_larger_than_max_bytes_is_streamed_and_a_bad_line_fails_alone(
+    tmp_path: Path,
+) -> None:
+    config = deployment(tmp_path)
+    count = 1200  # three batches of 500 and a part: stored as read
+    lines = [json.dumps(article(n), ensure_ascii=False) for n in range(count)]
+    lines[16] = '{"url": "https://news.example/broken", "title": '  # line 17: not JSON
+    lines[32] = json.dumps({"url": "https://news.example/untitled"})  # line 33: no title
+    lines[700] = json.dumps({**article(700), "padding": "x" * (MAX_BYTES + 10)})  # too long
+    lines.insert(900, "")  # a blank line is no error; the lines after it keep their numbers
+    path = tmp_path / "articles.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 5 * MAX_BYTES
+
+    done = run(config, "ingest", "--json", str(path))
+    assert done.returncode == 1, done.stderr  # some lines failed; the rest are stored
+    assert "Traceback" not in done.stderr
+    out = json.loads(done.stdout)
+    changes = [r["change"] for r in out["results"]]
+    assert changes == ["created"] * (count - 3)
+    errors = out["errors"]
+    assert len(errors) == 3, errors
+    assert "line 17: not JSON" in errors[0]
+    assert "line 33:" in errors[1] and "title" in errors[1]
+    assert "line 701: longer than" in errors[2] and "max_bytes" in errors[2]
+    urls = {r["url"] for r in out["results"]}
+    assert "https://news.example/2026/story-1199.html" in urls  # the last line, after the blank
+    assert "https://news.example/2026/story-700.html" not in urls
+    summary = done.stderr.strip().splitlines()[-1]
+    assert summary.startswith("ingest: 1,197 article(s) from 1 document(s)"), summary
+    assert "1,197 created" in summary and "3 error(s)" in summary
+
+    # The same file again: every article unchanged (the identity rules hold across batches).
+    again = run(config, "ingest", str(path))
+    assert again.returncode == 1
+    results = [line.split()[0] for line in again.stdout.splitlines() if line.startswith("unch")]
+    assert len(results) == count - 3
+    assert "1,197 unchanged" in again.stderr.strip().splitlines()[-1]
+    feed = (tmp_path / "feeds" / "europe.atom").read_text(encoding="utf-8")
+    assert "story-1199.html" in feed
+
+    # A file of one article smaller than max_bytes reads as before, even as one JSON object.
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(article(5000), ensure_ascii=False, indent=2), encoding="utf-8")
+    single = run(config, "ingest", "--json", str(one))
+    assert single.returncode == 0, single.stderr
+    assert [r["change"] for r in json.loads(single.stdout)["results"]] == ["created"]
+
+
+class Lines(io.RawIOBase):
+    """NDJSON made as it is read: ``count`` lines, each an article padded with spaces."""
+
+    def __init__(self, count: int, padding: int) -> None:
+        self.lines: Iterator[bytes] = (
+            json.dumps(article(n)).encode() + b" " * padding + b"\n" for n in range(count)
+        )
+        self.left = b""
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        target = memoryview(buffer).cast("B")  # type: ignore[arg-type]
+        while len(self.left) < len(target):
+            line = next(self.lines, None)
+            if line is None:
+                break
+            self.left += line
+        n = min(len(target), len(self.left))
+        target[:n] = self.left[:n]
+        self.left = self.left[n:]
+        self.size += n
+        return n
+
+
+def test_reading_takes_bounded_memory_whatever_the_size(tmp_path: Path) -> None:
+    config = config_module.load(deployment(tmp_path))
+    stream = Lines(count=4000, padding=5000)  # 20 MB, made as it is read
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+    tracemalloc.start()
+    try:
+        read = 0
+        for batch in read_stream(
+            io.BufferedReader(stream), "file:///big.ndjson", config=config, now=now
+        ):
+            assert not batch.errors, batch.errors[:3]
+            read += len(batch.articles)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert read == 4000
+    assert stream.size > 20_000_000
+    # A batch of 500 small articles and the read buffers: a few MB, never the file's 20 MB.
+    assert peak < 8_000_000, peak
