@@ -794,14 +794,17 @@ def body_of(root: lxml.html.HtmlElement, base_url: str | None) -> Body:
     paragraphs: list[str] = []
     images: list[Image] = []
     parts: list[str] = []
+    seen: set[str] = set()  # image URLs
     for kind, payload, html_part in _walk_blocks(root, base_url):
         if kind == "p":
             assert isinstance(payload, str)
             paragraphs.append(payload)
         else:
             assert isinstance(payload, Image)
-            if payload.url and any(i.url == payload.url for i in images):
-                continue
+            if payload.url:
+                if payload.url in seen:
+                    continue
+                seen.add(payload.url)
             images.append(payload)
         parts.append(html_part)
     return Body(tuple(paragraphs), tuple(images), sanitize_html("\n".join(parts), base_url))
@@ -970,14 +973,17 @@ def _without_captions(
     else:
         return el, []
     el = copy.deepcopy(el)
-    captions: list[lxml.html.HtmlElement] = []
-    for d in el.iterdescendants():
-        if (
-            isinstance(d.tag, str)
-            and _is_caption(d)
-            and not any(c in captions for c in d.iterancestors())
-        ):
-            captions.append(d)
+    captions: list[lxml.html.HtmlElement] = []  # the outermost ones
+    inside = 0  # how many captions the walk is in
+    for event, d in etree.iterwalk(el, events=("start", "end")):
+        if d is el or not isinstance(d.tag, str) or not _is_caption(d):
+            continue
+        if event == "start":
+            if not inside:
+                captions.append(d)
+            inside += 1
+        else:
+            inside -= 1
     for caption in captions:
         parent = caption.getparent()
         previous = caption.getprevious()
@@ -1137,9 +1143,12 @@ def normalize_article(
     signature_words = title_words + [word for i, _ in kept for word in words[i]]
 
     images: list[Image] = []
+    seen: set[str] = set()  # image URLs
     for image in (*draft.images, *body.images):
-        if image.url and any(i.url == image.url for i in images):
-            continue
+        if image.url:
+            if image.url in seen:
+                continue
+            seen.add(image.url)
         images.append(image)
     if len(images) > MAX_IMAGES:
         warnings.append(f"{len(images)} images: kept the first {MAX_IMAGES}")

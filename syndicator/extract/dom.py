@@ -210,6 +210,12 @@ def drop(el: HtmlElement) -> None:
 _CHROME_ATTRIBUTES = frozenset({"class", "id", "style", "role", "hidden", "aria-hidden"})
 
 
+def may_be_chrome(el: HtmlElement) -> bool:
+    """:func:`is_chrome`, quicker for the many elements that have neither a chrome tag nor any
+    attribute it reads."""
+    return (el.tag in CHROME_TAGS or not _CHROME_ATTRIBUTES.isdisjoint(el.keys())) and is_chrome(el)
+
+
 def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
     """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects."""
     doomed = [

@@ -25,6 +25,7 @@ from lxml.html import HtmlElement
 from syndicator.errors import ExtractError
 from syndicator.extract import body as body_text
 from syndicator.extract import classify, dom
+from syndicator.extract.index import Subtrees, TreeIndex
 from syndicator.extract.listing import PageUrls, cards
 from syndicator.model import Draft, Extraction, Image, Selectors, Teaser
 from syndicator.normalize import (
@@ -320,18 +321,22 @@ def extract_article(
     url = meta.url
     ld = meta.ld_article or {}
 
+    index = TreeIndex(root)  # where each element is: every "inside", "before" below asks it
     tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
-    related = tuple(_related_teasers(root, url, tagged))
-    body_el, later, how = _locate_body(root, selectors, tagged, analysis)
+    boxes = index.marked(root, _is_box)
+    related = tuple(_related_teasers(url, boxes, index))
+    body_el, later, how = _locate_body(root, selectors, tagged, analysis, index)
     # Below, chrome is cut out of the body: out of a copy of the body alone, unless parts of it
     # are to be moved together or the source's own selectors remove chrome (a CSS selector may
     # look at the page around the body): then out of a copy of the page, as it was found.
     whole_page = bool(later) or bool(selectors and selectors.remove)
     if whole_page:
         root = copy.deepcopy(root)
-        body_el, later, how = _locate_body(root, selectors, None)
+        body_el, later, how = _locate_body(root, selectors, None, None)
         if body_el is not None and later:
             body_el = _join_parts(body_el, later)
+        index = TreeIndex(root)
+        boxes = index.marked(root, _is_box)
     container = _article_container(root, body_el)
     title = _title(root, container, meta, selectors)
     if not title:
@@ -340,12 +345,12 @@ def extract_article(
     # Read what is around the body before the chrome goes.
     scope = container if container is not None else root
     marked = dom.with_attributes(scope, _MARKED)  # all that the four below look at
-    bylines = _bylines(scope, ld, meta, selectors, marked)
-    dateline = _dateline(marked)
-    section = _section(scope, ld, meta, selectors, marked)
-    subtitle = _subtitle(scope, ld, title, selectors, marked)
-    published, updated = _dates(scope, ld, meta, selectors)
-    lead_images = _lead_images(container, body_el) if container is not None else []
+    bylines = _bylines(scope, ld, meta, selectors, marked, boxes, index)
+    dateline = _dateline(marked, boxes)
+    section = _section(scope, ld, meta, selectors, marked, boxes)
+    subtitle = _subtitle(scope, ld, title, selectors, marked, boxes)
+    published, updated = _dates(scope, ld, meta, selectors, boxes)
+    lead_images = _lead_images(container, body_el, index) if container is not None else []
 
     method = "selectors" if selectors and selectors.body and body_el is not None else ""
     body_html = None
@@ -474,7 +479,7 @@ def _figure_html(image: Image) -> str:
 def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | None:
     """The element that holds the article body (its first part, if it is cut into several).
     Marks a body found by its container's name (``data-syndicator-found``)."""
-    body, _, how = _locate_body(root, selectors, None)
+    body, _, how = _locate_body(root, selectors, None, None)
     if body is not None and how == "container":
         body.set("data-syndicator-found", "container")
     return body
@@ -485,11 +490,13 @@ def _locate_body(
     selectors: Selectors | None,
     tagged: list[HtmlElement] | None,
     analysis: body_text.Analysis | None = None,
+    index: TreeIndex | None = None,
 ) -> tuple[HtmlElement | None, list[HtmlElement], str]:
     """The element that holds the article body; the later parts of a body cut into several
     containers (for :func:`_join_parts`); and how it was found: ``selectors``, ``container``
     or ``main-text`` (``main_text`` marks what it finds). ``tagged``: the page's elements with
-    _PAGE_ATTRIBUTES or _PAGE_TAGS, if they were listed already."""
+    _PAGE_ATTRIBUTES or _PAGE_TAGS, if they were listed already; ``index``: of ``root``, if
+    one was built."""
     if selectors and selectors.body:
         found = dom.select(root, selectors.body)
         if found:
@@ -502,7 +509,7 @@ def _locate_body(
     for group in _body_candidates(root, tagged):
         parts = [el for el in group if _holds_text(el)]
         if parts:
-            return parts[0], _later_parts(parts), "container"
+            return parts[0], _later_parts(parts, index), "container"
     return main_text(root, analysis), [], "main-text"
 
 
@@ -577,7 +584,7 @@ def _body_candidates(
     return found
 
 
-def _later_parts(parts: list[HtmlElement]) -> list[HtmlElement]:
+def _later_parts(parts: list[HtmlElement], index: TreeIndex | None = None) -> list[HtmlElement]:
     """The body containers after the first that hold more of the same article.
 
     Some sites cut the body into several containers of the same kind with ads or related boxes
@@ -585,12 +592,17 @@ def _later_parts(parts: list[HtmlElement]) -> list[HtmlElement]:
     ``<article>`` or ``<main>``, else the same parent) are joined, in document order.
     """
     first = parts[0]
-    scope = _body_scope(first)
+    if len(parts) == 1:
+        return []
+    if index is None or first not in index:
+        index = TreeIndex(first.getroottree().getroot())
+    scopes = index.nearest(index.root, _is_scope)
+    scope = scopes.get(first)
     return [
         el
         for el in parts[1:]
-        if not _is_inside(el, first)
-        and (_body_scope(el) is scope if scope is not None else el.getparent() is first.getparent())
+        if not index.inside(el, first)
+        and (scopes.get(el) is scope if scope is not None else el.getparent() is first.getparent())
         and dom.link_density(el) < 0.5  # not a box of related links that shares the class
     ]
 
@@ -607,11 +619,9 @@ def _join_parts(first: HtmlElement, later: list[HtmlElement]) -> HtmlElement:
     return wrapper
 
 
-def _body_scope(el: HtmlElement) -> HtmlElement | None:
-    for a in dom.ancestors(el):
-        if a.tag in ("article", "main") or (a.get("role") or "") == "main":
-            return a
-    return None
+def _is_scope(el: HtmlElement) -> bool:
+    """An element that holds one article: ``<article>``, ``<main>``."""
+    return el.tag in ("article", "main") or (el.get("role") or "") == "main"
 
 
 def main_text(root: HtmlElement, analysis: body_text.Analysis | None = None) -> HtmlElement | None:
@@ -667,14 +677,6 @@ _BLOCKS = frozenset(
 )
 
 
-def _ancestors_until(el: HtmlElement, stop: HtmlElement) -> Iterator[HtmlElement]:
-    yield el
-    for a in dom.ancestors(el):
-        if a is stop:
-            return
-        yield a
-
-
 def _article_container(root: HtmlElement, body: HtmlElement | None) -> HtmlElement | None:
     """The element around the article (headline, byline, lead picture, body)."""
     if body is not None:
@@ -692,13 +694,16 @@ def _article_container(root: HtmlElement, body: HtmlElement | None) -> HtmlEleme
     return found
 
 
-def _lead_images(container: HtmlElement, body: HtmlElement | None) -> list[Image]:
+def _lead_images(container: HtmlElement, body: HtmlElement | None, index: TreeIndex) -> list[Image]:
     """Figures in the article container that come before the body (the lead picture)."""
     out: list[Image] = []
+    chrome: Subtrees | None = None
     for fig in container.iter("figure"):
-        if body is not None and (fig is body or _is_inside(fig, body) or _follows(fig, body)):
-            continue
-        if any(dom.is_chrome(a) for a in _ancestors_until(fig, container)):
+        if body is not None and not index.before(fig, body):
+            continue  # the body itself, in it, around it or after it
+        if chrome is None:
+            chrome = index.marked(container, dom.may_be_chrome, self_too=False)
+        if fig in chrome:
             continue
         img = next(iter(fig.iter("img", "amp-img")), None)
         if img is None:
@@ -713,20 +718,9 @@ def _lead_images(container: HtmlElement, body: HtmlElement | None) -> list[Image
     return out
 
 
-def _is_inside(el: HtmlElement, container: HtmlElement) -> bool:
-    return any(a is container for a in dom.ancestors(el))
-
-
-def _follows(el: HtmlElement, body: HtmlElement) -> bool:
-    """True if ``el`` comes after ``body`` in document order."""
-    for node in body.itersiblings():
-        if node is el or _is_inside(el, node):
-            return True
-    return any(
-        _follows(el, a)
-        for a in dom.ancestors(body)
-        if a.getparent() is not None and a.tag not in ("article", "main", "body", "html")
-    )
+def _is_box(el: HtmlElement) -> bool:
+    """A box of other stories: an ``<aside>`` or a related/"more" box by its class or id."""
+    return el.tag == "aside" or bool(dom.RELATED.search(dom.attr_text(el)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -800,12 +794,15 @@ def _bylines(
     meta: PageMeta,
     selectors: Selectors | None,
     marked: list[HtmlElement],
+    boxes: Subtrees,
+    index: TreeIndex,
 ) -> list[str]:
     if selectors and selectors.author:
         found = [dom.text_of(el) for el in dom.select(scope, selectors.author)]
         if any(found):
             return [f for f in found if f]
     visible = []
+    bylined: Subtrees | None = None  # the byline elements' subtrees, below the scope
     for el in marked:
         if not isinstance(el.tag, str) or el.tag in ("script", "style"):
             continue
@@ -815,19 +812,11 @@ def _bylines(
             or el.get("rel") == "author"
             or el.get("itemprop") == "author"
         ):
-            if (
-                any(
-                    _BYLINE_CLASSES.search(dom.attr_text(a))
-                    for a in _ancestors_until(el.getparent(), scope)
-                    if a is not None and a is not scope
-                )
-                if el.getparent() is not None
-                else False
-            ):
+            if bylined is None:
+                bylined = index.marked(scope, _has_byline_class, self_too=False)
+            if bylined.below(el):
                 continue  # the outer byline element already covers it
-            if any(
-                dom.RELATED.search(dom.attr_text(a)) or a.tag == "aside" for a in dom.ancestors(el)
-            ):
+            if boxes.below(el):
                 continue
             text = dom.text_of(el)
             if text and len(text) < 200:
@@ -847,17 +836,19 @@ def _bylines(
     return ld_names or meta_names
 
 
+def _has_byline_class(el: HtmlElement) -> bool:
+    return bool(_BYLINE_CLASSES.search(dom.attr_text(el)))
+
+
 def _same_names(texts: list[str]) -> bool:
     firsts = {split_byline(t)[0] for t in texts}
     return len(firsts) == 1
 
 
-def _dateline(marked: list[HtmlElement]) -> str | None:
+def _dateline(marked: list[HtmlElement], boxes: Subtrees) -> str | None:
     for el in marked:
         if isinstance(el.tag, str) and _DATELINE_CLASSES.search(dom.attr_text(el)):
-            if any(
-                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
-            ):
+            if boxes.below(el):
                 continue
             text = dom.text_of(el).strip("()[] -–—:")
             if text and len(text) < 60:
@@ -871,6 +862,7 @@ def _section(
     meta: PageMeta,
     selectors: Selectors | None,
     marked: list[HtmlElement],
+    boxes: Subtrees,
 ) -> str | None:
     if selectors and selectors.section:
         el = dom.select_one(scope, selectors.section)
@@ -883,9 +875,7 @@ def _section(
         return section
     for el in marked:
         if isinstance(el.tag, str) and _SECTION_CLASSES.search(dom.attr_text(el)):
-            if any(
-                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
-            ):
+            if boxes.below(el):
                 continue
             text = dom.text_of(el)
             if text and len(text) < 60:
@@ -919,6 +909,7 @@ def _subtitle(
     title: str,
     selectors: Selectors | None,
     marked: list[HtmlElement],
+    boxes: Subtrees,
 ) -> str | None:
     if selectors and selectors.subtitle:
         el = dom.select_one(scope, selectors.subtitle)
@@ -933,9 +924,7 @@ def _subtitle(
             _SUBTITLE_CLASSES.search(dom.attr_text(el))
             or el.get("itemprop") == "alternativeHeadline"
         ):
-            if any(
-                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
-            ):
+            if boxes.below(el):
                 continue
             text = dom.text_of(el)
             if text and text != title and len(text) < 400:
@@ -944,7 +933,11 @@ def _subtitle(
 
 
 def _dates(
-    scope: HtmlElement, ld: dict[str, Any], meta: PageMeta, selectors: Selectors | None
+    scope: HtmlElement,
+    ld: dict[str, Any],
+    meta: PageMeta,
+    selectors: Selectors | None,
+    boxes: Subtrees,
 ) -> tuple[str | None, str | None]:
     published = None
     if selectors and selectors.published:
@@ -974,9 +967,7 @@ def _dates(
     )
     if not published:
         for el in scope.iter("time"):
-            if any(
-                a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)) for a in dom.ancestors(el)
-            ):
+            if boxes.below(el):
                 continue
             value = el.get("datetime") or dom.text_of(el)
             if value:
@@ -997,23 +988,13 @@ def _keywords(ld: dict[str, Any], meta: PageMeta) -> list[str]:
     return [w for w in dict.fromkeys(words) if w][:20]
 
 
-def _related_teasers(
-    root: HtmlElement, url: str, tagged: list[HtmlElement] | None = None
-) -> Iterator[Teaser]:
-    """Teasers in related-article boxes ("مقالات ذات صلة", "Read also")."""
+def _related_teasers(url: str, boxes: Subtrees, index: TreeIndex) -> Iterator[Teaser]:
+    """Teasers in related-article boxes ("مقالات ذات صلة", "Read also"): the outermost
+    ``<aside>`` and related/"more" boxes of the page, in document order."""
     seen: set[str] = set()
-    boxes: set[HtmlElement] = set()
     urls = PageUrls(url)
-    # Only <aside> and elements with a class or id can be boxes (listed in document order).
-    if tagged is None:
-        tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
-    for el in tagged:  # <aside> and elements with a class, an id (or an itemprop: no words)
-        if not (el.tag == "aside" or dom.RELATED.search(dom.attr_text(el))):
-            continue
-        if any(a in boxes for a in dom.ancestors(el)):
-            continue
-        boxes.add(el)
-        for teaser in cards(el, url, related=True, urls=urls):
+    for box in boxes.tops:
+        for teaser in cards(box, url, related=True, urls=urls, index=index):
             if teaser.url and teaser.url not in seen:
                 seen.add(teaser.url)
                 yield teaser

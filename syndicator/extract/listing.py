@@ -9,12 +9,13 @@ navigation, headers and footers are not articles; teasers inside related / "more
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right
 from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
 from syndicator.extract import dom
+from syndicator.extract.index import TreeIndex
 from syndicator.model import Image, Teaser
 from syndicator.normalize import (
     DateError,
@@ -78,37 +79,65 @@ def cards(
     *,
     related: bool = False,
     urls: PageUrls | None = None,
+    index: TreeIndex | None = None,
 ) -> list[Teaser]:
     """Teasers for the article links under ``root``, in document order, one per URL.
 
     ``urls`` may be shared by the calls made for one page (it resolves links against
-    ``page_url``)."""
+    ``page_url``); ``index`` likewise (an index of the page, or of ``root``)."""
     urls = urls if urls is not None and urls.page_url == page_url else PageUrls(page_url)
-    anchors = dom.select(root, selector) if selector else _article_anchors(root, urls)
+    if index is None or root not in index:
+        index = TreeIndex(root)
+    anchors = dom.select(root, selector) if selector else _article_anchors(root, urls, index)
     by_url: dict[str, list[HtmlElement]] = {}
+    linked: list[tuple[int, str]] = []  # (place in the page, article URL) of each link
     for a in anchors:
         url = urls.absolute(a.get("href"))
         if url is None:
             continue
-        by_url.setdefault(urls.canonical(url), []).append(a)
+        key = urls.canonical(url)
+        by_url.setdefault(key, []).append(a)
+        linked.append((index.position(a), key))
     if not by_url:
         return []
-    # The article URLs linked from within each element up to the root (the link's own too).
-    inside: dict[HtmlElement, set[str]] = {}
-    for url, links in by_url.items():
-        for a in links:
-            for x in _up_to(a, root):
-                inside.setdefault(x, set()).add(url)
+    links_of = _Links(index, linked)
+    boxes = None if related else index.marked(root, _is_box)
     teasers = []
     for url, links in by_url.items():
-        card = _card(links[0], url, inside, root)
-        teaser = _teaser(card, links, url, page_url, related or _in_related_box(card, root))
+        card = _card(links[0], url, links_of, root)
+        in_box = related or (boxes is not None and boxes.below(card))
+        teaser = _teaser(card, links, url, page_url, in_box)
         if teaser is not None:
             teasers.append(teaser)
     return teasers
 
 
-def _article_anchors(root: HtmlElement, urls: PageUrls) -> list[HtmlElement]:
+class _Links:
+    """Which article URLs an element links to, from the links' places in document order: the
+    links inside an element are a run of that order, found by binary search."""
+
+    def __init__(self, index: TreeIndex, linked: list[tuple[int, str]]) -> None:
+        linked.sort()
+        self._index = index
+        self._places = [place for place, _ in linked]
+        self._urls = [url for _, url in linked]
+        # For each link, where the run of links to the same URL that it starts ends.
+        run_end = [0] * len(linked)
+        for i in range(len(linked) - 1, -1, -1):
+            same = i + 1 < len(linked) and self._urls[i + 1] == self._urls[i]
+            run_end[i] = run_end[i + 1] if same else i + 1
+        self._run_end = run_end
+
+    def only(self, el: HtmlElement, url: str) -> bool:
+        """True if every article link inside ``el`` (itself included) goes to ``url``."""
+        first = bisect_left(self._places, self._index.position(el))
+        last = bisect_right(self._places, self._index.end(el))
+        if first >= last:
+            return True
+        return self._urls[first] == url and self._run_end[first] >= last
+
+
+def _article_anchors(root: HtmlElement, urls: PageUrls, index: TreeIndex) -> list[HtmlElement]:
     page_url = urls.page_url
     page = urls.canonical(page_url) if urlsplit(page_url).scheme in ("http", "https") else page_url
     host = urlsplit(page_url).hostname
@@ -120,14 +149,9 @@ def _article_anchors(root: HtmlElement, urls: PageUrls) -> list[HtmlElement]:
     ):
         return []
     in_heading = any(x.tag in _HEADINGS for x in above)
-    chrome: dict[HtmlElement, bool] = {}  # links share ancestors: look at each one once
-
-    def is_chrome(x: HtmlElement) -> bool:
-        if x not in chrome:
-            chrome[x] = isinstance(x.tag, str) and (
-                x.tag in _CHROME_CONTAINERS or _is_site_chrome(x)
-            )
-        return chrome[x]
+    # What lies below ``root``: the subtrees of site chrome and of headings, in one pass each.
+    chrome = index.marked(root, _is_chrome_container, self_too=False)
+    headings = index.marked(root, _is_heading, self_too=False)
 
     out = []
     for a in root.iter("a"):
@@ -144,11 +168,10 @@ def _article_anchors(root: HtmlElement, urls: PageUrls) -> list[HtmlElement]:
             continue
         if urls.canonical(url) == page or _NOT_ARTICLE_PATH.match(parts.path):
             continue
-        between = list(_ancestors_below(a, root))
-        if any(is_chrome(x) for x in between):
+        if chrome.below(a):
             continue
         text = dom.text_of(a) or (a.get("title") or "")
-        heading = in_heading or any(x.tag in _HEADINGS for x in between)
+        heading = in_heading or headings.below(a)
         if len(text) < 12 and not heading and not _has_heading_sibling(a):
             continue
         if len(text.split()) < 3 and not heading:
@@ -160,12 +183,16 @@ def _article_anchors(root: HtmlElement, urls: PageUrls) -> list[HtmlElement]:
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5"})
 
 
-def _ancestors_below(el: HtmlElement, root: HtmlElement) -> Iterator[HtmlElement]:
-    """The ancestors of ``el`` up to (not including) ``root``."""
-    for x in dom.ancestors(el):
-        if x is root:
-            return
-        yield x
+def _is_heading(el: HtmlElement) -> bool:
+    return el.tag in _HEADINGS
+
+
+def _is_chrome_container(el: HtmlElement) -> bool:
+    return el.tag in _CHROME_CONTAINERS or _is_site_chrome(el)
+
+
+def _is_box(el: HtmlElement) -> bool:
+    return el.tag == "aside" or bool(dom.RELATED.search(dom.attr_text(el)))
 
 
 def _same_site(a: str, b: str) -> bool:
@@ -183,40 +210,19 @@ def _has_heading_sibling(a: HtmlElement) -> bool:
     return any(x.tag in ("h1", "h2", "h3", "h4") for x in a.iter())
 
 
-def _up_to(el: HtmlElement, root: HtmlElement) -> Iterator[HtmlElement]:
-    """``el`` and its ancestors up to ``root`` (included)."""
-    yield el
-    if el is root:
-        return
-    for x in dom.ancestors(el):
-        yield x
-        if x is root:
-            return
-
-
-def _card(
-    anchor: HtmlElement, url: str, inside: dict[HtmlElement, set[str]], root: HtmlElement
-) -> HtmlElement:
-    """Climb from the link while the element links to no other article."""
+def _card(anchor: HtmlElement, url: str, links: _Links, root: HtmlElement) -> HtmlElement:
+    """Climb from the link while the element links to no other article. (An element is climbed
+    for one URL at most: the climbs of a page together visit each element once.)"""
     card = anchor
     for parent in dom.ancestors(anchor):
         if parent is root.getparent():
             break
-        if not inside.get(parent, set()) <= {url}:
+        if not links.only(parent, url):
             break
         card = parent
         if parent is root:
             break
     return card
-
-
-def _in_related_box(card: HtmlElement, root: HtmlElement) -> bool:
-    for a in dom.ancestors(card):
-        if a.tag == "aside" or dom.RELATED.search(dom.attr_text(a)):
-            return True
-        if a is root:
-            break
-    return False
 
 
 def _teaser(
