@@ -119,6 +119,9 @@ class Draft:
     method: str = ""
     key: str | None = None
     body: Body | None = None
+    # False for a feed item that names no page of its own: ``url`` is then the feed's, and the
+    # article is keyed by its source and GUID, so that such items of one feed stay apart.
+    linked: bool = True
 
 
 @dataclass(frozen=True, slots=True)

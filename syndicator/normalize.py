@@ -1099,6 +1099,8 @@ def article_key(draft: Draft, source_id: str | None) -> str:
     its GUID (``urn:syndicator:SOURCE:GUID``)."""
     if draft.key:
         return draft.key
+    if not draft.linked and not draft.canonical and draft.guid:
+        return f"urn:syndicator:{source_id or 'local'}:{draft.guid}"
     for candidate in (draft.canonical, draft.url):
         if candidate and urlsplit(candidate).scheme in ("http", "https", "file"):
             return canonical_url(candidate)
@@ -1208,7 +1210,7 @@ def normalize_article(
         published=published,
         updated=updated or published,
         images=tuple(images),
-        fetched_url=draft.url,
+        fetched_url=draft.url if draft.linked else None,  # no page of its own to fetch
         guid=draft.guid,
         # No paragraph at all (a page cut off before its body): never a full text, so it
         # never revises one that is stored.

@@ -209,3 +209,47 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | 
         store.close()
     again = run(config, "once")
     assert "rdf: paused" not in again.stdout and "rdf: " in again.stdout
+
+
+def test_feed_items_without_links_stay_apart(tmp_path: Path) -> None:
+    """Items that name no page of their own are told apart by their GUIDs (the article key is
+    the source and the GUID), in RSS and in JSON Feed: two such items are two articles, never
+    one article revised by the other."""
+    config = deployment(tmp_path)
+    items = "".join(
+        f"<item><guid isPermaLink='false'>note-{n}</guid><title>Note {n}</title>"
+        f"<description>{text}</description></item>"
+        for n, text in ((1, "The harbour opens at dawn."), (2, "The market closes at noon."))
+    )
+    (tmp_path / "in" / "rss1.rdf").write_text(
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>Notes</title>{items}"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    done = run(config, "once")
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "feeds" / "world.json").read_text(encoding="utf-8"))
+    titles = sorted(i["title"] for i in data["items"] if i["title"].startswith("Note"))
+    assert titles == ["Note 1", "Note 2"]
+    # The same two as a JSON Feed, read again from the same source: no new article.
+    (tmp_path / "in" / "rss1.rdf").unlink()
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Notes",
+        "items": [
+            {"id": "note-1", "title": "Note 1", "content_text": "The harbour opens at dawn."},
+            {"id": "note-3", "title": "Note 3", "content_text": "The ferry leaves at six."},
+        ],
+    }
+    (tmp_path / "in" / "notes.json").write_text(json.dumps(feed), encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'kind = "rss"\nurl = "in/rss1.rdf"', 'kind = "jsonfeed"\nurl = "in/notes.json"'
+        ),
+        encoding="utf-8",
+    )
+    again = run(config, "once")
+    assert again.returncode == 0, again.stderr
+    data = json.loads((tmp_path / "feeds" / "world.json").read_text(encoding="utf-8"))
+    titles = sorted(i["title"] for i in data["items"] if i["title"].startswith("Note"))
+    assert titles == ["Note 1", "Note 2", "Note 3"]

@@ -111,6 +111,7 @@ def _entry_draft(entry: Any, feed_url: str, index: int) -> Draft | None:
     summary = clean_or_none(_TAGS.sub(" ", summary_html)) if summary_html else None
     return Draft(
         url=link or feed_url,
+        linked=bool(link),
         canonical=None,
         guid=guid,
         key=None,
@@ -127,7 +128,8 @@ def _entry_draft(entry: Any, feed_url: str, index: int) -> Draft | None:
         updated=_date(entry, "updated"),
         body_html=body_html or None,
         images=tuple(_entry_images(entry, feed_url)),
-        complete=is_complete(body_html),
+        # An item that names no page has nothing more to read: what it says is all of it.
+        complete=is_complete(body_html) or not link,
         method="feed",
     )
 
@@ -255,6 +257,7 @@ def extract_json_feed(body: bytes, url: str) -> Extraction:
         drafts.append(
             Draft(
                 url=link or url,
+                linked=bool(link),
                 guid=guid or (None if link else f"item-{index}"),
                 title=title or "",
                 summary=_str(item.get("summary")),
@@ -267,7 +270,9 @@ def extract_json_feed(body: bytes, url: str) -> Extraction:
                 body_html=html_body,
                 body_text=None if html_body else text_body,
                 images=tuple(images),
-                complete=is_complete(html_body or "") or len(text_body or "") >= COMPLETE_CHARS,
+                complete=not link
+                or is_complete(html_body or "")
+                or len(text_body or "") >= COMPLETE_CHARS,
                 method="jsonfeed",
             )
         )
