@@ -264,11 +264,15 @@ def home_page(
         noun = "entry" if count == 1 else "entries"
         stamp = f" · updated {time_element(newest)}" if newest else ""
         listing = f"<ol>{items}</ol>" if items else '<p class="empty" lang="en">No entry yet.</p>'
+        # Each format leads to its address on the region's page, to copy: a click never lands
+        # on raw XML (feed readers find the feeds themselves by the autodiscovery links).
+        region_page = region_page_url(info.base_url, info.region)
         direct = " · ".join(
-            f'<a href="{e(_feed_url(info.base_url, info.region, fmt))}" '
-            f'type="{FORMAT_TYPES[fmt]}">{FORMAT_NAMES[fmt]}</a>'
-            for fmt in formats
+            f'<a href="{e(region_page)}#feed-{fmt}">{FORMAT_NAMES[fmt]}</a>' for fmt in formats
         )
+        if hub:
+            direct += f' · <a href="{e(region_page)}#feed-hub">WebSub</a>'
+
         description = _text(info.language, info.description, "p") if info.description else ""
         cards.append(
             f'<section class="card" id="region-{e(info.region)}">'

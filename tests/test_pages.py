@@ -94,6 +94,11 @@ def test_published_pages_escape_everything_and_mark_direction() -> None:
     assert values == [f"{BASE}/feeds/world.atom", f"{BASE}/feeds/world.rss", f"{BASE}/hub"]
     home_tree = lxml.html.fromstring(home)
     assert home_tree.xpath('//a[@class="button"]/@href') == [f"{BASE}/feeds/world.html"]
+    # Every format leads to its address on the region's page, never to the feed itself
+    assert home_tree.xpath('//p[@class="subscribe"]//a/@href') == [
+        f"{BASE}/feeds/world.html",
+        *(f"{BASE}/feeds/world.html#feed-{x}" for x in ("atom", "rss", "json", "hub")),
+    ]
     # a time in words and in UTC, with the machine-readable instant beside it
     (first,) = home_tree.xpath("//ol/li[1]//time")
     assert first.text == "14 March 2026, 11:00 UTC" and first.get("datetime") == (
@@ -280,6 +285,11 @@ def test_home_page_in_chromium(site: Site, browser: Browser) -> None:
 
 
 def test_subscribe_leads_to_the_region_page_not_to_xml(site: Site, browser: Browser) -> None:
+    # The format links beside the button lead to the same page, at that feed's address
+    browser.open(site.base + "/")
+    browser.submit("document.querySelector('#region-world .subscribe .muted a').click()")
+    assert browser.js("location.pathname + location.hash") == "/feeds/world.html#feed-atom"
+    assert browser.js("document.contentType") == "text/html"
     browser.open(site.base + "/")
     browser.submit("document.querySelector('#region-world a.button').click()")
     browser.screenshot("region-world")
