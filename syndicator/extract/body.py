@@ -22,6 +22,7 @@ from lxml.html import HtmlElement
 
 from syndicator.extract import dom
 
+KEEP = "data-syndicator-keep"
 # Tags whose content starts a new block of text (anything else is inline, within a paragraph).
 BLOCKS = frozenset(
     [
@@ -133,41 +134,87 @@ class Analysis:
     figures: dict[HtmlElement, Figures]
     best: HtmlElement | None
     root: HtmlElement  # the page's <body> (or root when it has none)
+    # Elements whose class or id names chrome but that hold running text all the same.
+    kept: frozenset[HtmlElement] = frozenset()
+
+    def mark_kept(self) -> None:
+        """Mark the kept elements (``data-syndicator-keep``), so that ``dom.strip_chrome``
+        leaves them in a copy of the page."""
+        for el in self.kept:
+            el.set(KEEP, "")
 
     def of(self, el: HtmlElement | None) -> Figures:
         found = self.figures.get(el) if el is not None else None
         return found if found is not None else Figures()
 
 
-def analyse(root: HtmlElement, *, chrome_words: bool = True) -> Analysis:
-    """Weigh the text blocks of a page in one pass and find where its running text is.
+def analyse(root: HtmlElement) -> Analysis:
+    """Weigh the text blocks of a page and find where its running text is.
 
-    Text under elements whose class or id names chrome scores little; when that leaves no
-    running text anywhere (a page wrapped whole in a misnamed element), the page is weighed
-    again without the words."""
+    Two walks up the tree: the first weighs every block; the second leaves out (scores little)
+    the text under elements whose class or id names chrome, unless that element plainly holds
+    running text (paragraphs of sentences, or most of the page's) and its name is not one only
+    chrome has (comments, related stories, menus, footers…): a share button's class on the
+    story's wrapper does not make the story chrome."""
     body = root.find("body")
     if body is None:
         body = root
     figures: dict[HtmlElement, Figures] = {}
     order: list[HtmlElement] = []
-    # Preorder: which elements count, and which sit in chrome (a parent's flag is known first).
+    # Preorder: which elements count (a parent is met before its children).
     for el in body.iter(etree.Element):
         tag = el.tag
         if not isinstance(tag, str):
             continue
         parent = el.getparent()
-        above = figures.get(parent) if parent is not None and el is not body else None
-        if el is not body and above is None:
+        if el is not body and (parent is None or parent not in figures):
             continue  # below something skipped
         if tag in _SKIP or (el is not body and _hidden_or_chrome_tag(el)):
             continue
-        f = Figures()
-        f.chrome = (above is not None and above.chrome) or (
-            chrome_words and el is not body and _chrome_words(el, tag)
-        )
-        figures[el] = f
+        figures[el] = Figures()
         order.append(el)
-    # Children before parents: add up.
+    _sum_up(body, order, figures)
+    page_prose = figures[body].prose
+    named = [el for el in order if el is not body and _chrome_words(el, el.tag)]
+    kept = frozenset(el for el in named if _holds_running_text(el, figures[el], page_prose))
+    flagged = {el for el in named if el not in kept}
+    if flagged:
+        plain = figures
+        figures = {}
+        for el in order:
+            parent = el.getparent()
+            above = figures.get(parent) if el is not body and parent is not None else None
+            figures[el] = Figures(chrome=el in flagged or (above is not None and above.chrome))
+        _sum_up(body, order, figures)
+        best = _best(body, order, figures)
+        if best is None:  # nothing but chrome: the names were wrong
+            figures = plain
+            best = _best(body, order, figures)
+    else:
+        best = _best(body, order, figures)
+    return Analysis(figures, best, body, kept)
+
+
+def _holds_running_text(el: HtmlElement, f: Figures, page_prose: int) -> bool:
+    """An element named as chrome that holds running text all the same."""
+    if _ONLY_CHROME.search(dom.attr_text(el)):
+        return False
+    return (f.paragraphs >= 2 and f.prose >= 400 and f.sentences >= 3) or f.prose * 2 > page_prose
+
+
+# Names only chrome has, whatever it holds (readers' comments are running text).
+_ONLY_CHROME = re.compile(
+    r"(?:^|[\s_-])(?:comments?|commentlist|disqus|repl(?:y|ies)|related\w*|recommend\w*"
+    r"|outbrain|taboola|most-?(?:read|popular|viewed)|popular|trending|footer|sidebar|side-?bar"
+    r"|nav\w*|menu\w*|newsletter\w*|subscri\w*|cookie\w*|consent|promo\w*|sponsor\w*"
+    r"|ads?|advert\w*)(?:$|[\s_-])"
+)
+
+
+def _sum_up(
+    body: HtmlElement, order: list[HtmlElement], figures: dict[HtmlElement, Figures]
+) -> None:
+    """Children before parents: add up each element's figures and score its paragraph."""
     for el in reversed(order):
         f = figures[el]
         tag = el.tag
@@ -218,10 +265,6 @@ def analyse(root: HtmlElement, *, chrome_words: bool = True) -> Analysis:
             continue
         if (tag in BLOCKS or has_block or el is body) and inline_chars >= 25:
             _score_paragraph(el, f, figures)
-    best = _best(body, order, figures)
-    if best is None and chrome_words and any(f.chrome for f in figures.values()):
-        return analyse(root, chrome_words=False)
-    return Analysis(figures, best, body)
 
 
 def _score_paragraph(el: HtmlElement, f: Figures, figures: dict[HtmlElement, Figures]) -> None:
@@ -251,6 +294,15 @@ def _score_paragraph(el: HtmlElement, f: Figures, figures: dict[HtmlElement, Fig
         target = target.getparent()
 
 
+def plausible(analysis: Analysis, parts: list[HtmlElement]) -> bool:
+    """Whether elements a page names as its body (by class, id or itemprop) plausibly hold its
+    text: at least half the running text of the block the weighing found (a class that also
+    marks a comment, a teaser or a summary holds far less)."""
+    if analysis.best is None:
+        return True
+    return sum(analysis.of(el).prose for el in parts) >= 0.5 * analysis.of(analysis.best).prose
+
+
 def _best(
     body: HtmlElement, order: list[HtmlElement], figures: dict[HtmlElement, Figures]
 ) -> HtmlElement | None:
@@ -264,17 +316,17 @@ def _best(
             best, best_score = el, adjusted
     if best is None or best_score < 3:
         return None
-    # Grow while an ancestor adds a good share of running text (a body cut into blocks).
-    while best is not body:
-        parent = best.getparent()
-        if parent is None:
-            break
-        p, b = figures.get(parent), figures[best]
+    # Grow to the farthest ancestor that adds a good share of running text to what is held so
+    # far (a body cut into blocks, each in wrappers of its own).
+    grown = best
+    while grown is not body:
+        parent = grown.getparent()
+        p = figures.get(parent) if parent is not None else None
         if p is None:
             break
-        if not _adds_running_text(p, b):
-            break
-        best = parent
+        grown = parent
+        if _adds_running_text(p, figures[best]):
+            best = grown
     return best
 
 
@@ -313,6 +365,12 @@ def _hidden_or_chrome_tag(el: HtmlElement) -> bool:
 def _chrome_words(el: HtmlElement, tag: str) -> bool:
     if el.get("class") is None and el.get("id") is None:
         return False
-    if tag == "p":
-        return False  # a paragraph is judged by its text (dom.is_prose)
+    if tag in _JUDGED_BY_TEXT:
+        # A paragraph is judged by its text (dom.is_prose); <article> and <main> say what they
+        # hold by their tag, and their classes are often a site's taxonomy (``category-news``,
+        # ``tag-jobs``, ``author-sarah``), not a description.
+        return False
     return dom.is_chrome(el)
+
+
+_JUDGED_BY_TEXT = frozenset({"p", "article", "main"})

@@ -241,6 +241,8 @@ def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
     for el in doomed:
         if el.tag == "p" and el.get("class") in content_classes:
             continue
+        if el.get("data-syndicator-keep") is not None:
+            continue  # named as chrome, but found to hold running text (extract.body)
         if el.tag not in CHROME_TAGS and total > 500 and sizes[el] > total * 0.5:
             continue
         drop(el)

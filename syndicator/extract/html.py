@@ -23,7 +23,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from syndicator.errors import ExtractError
-from syndicator.extract import body as body_text
+from syndicator.extract import body as blocks
 from syndicator.extract import classify, dom
 from syndicator.extract.index import Subtrees, TreeIndex
 from syndicator.extract.listing import PageUrls, cards
@@ -267,11 +267,11 @@ def _ld_images(value: Any, base: str) -> list[Image]:
 
 
 def is_article_page(
-    root: HtmlElement, meta: PageMeta, analysis: body_text.Analysis | None = None
+    root: HtmlElement, meta: PageMeta, analysis: blocks.Analysis | None = None
 ) -> bool:
     """Does this page present one article (as opposed to a listing of many)?"""
     if analysis is None:
-        analysis = body_text.analyse(root)
+        analysis = blocks.analyse(root)
     return classify.is_article(analysis, declared=_declares_article(root, meta))
 
 
@@ -296,7 +296,7 @@ def extract_page(
 ) -> Extraction:
     """An article page gives one Draft and its related teasers; a listing gives teasers."""
     meta = read_meta(root, url)
-    analysis = None if force_listing else body_text.analyse(root)
+    analysis = None if force_listing else blocks.analyse(root)
     if analysis is not None and (force_article or is_article_page(root, meta, analysis)):
         draft, related = extract_article(root, meta, selectors, analysis)
         return Extraction(
@@ -314,7 +314,7 @@ def extract_article(
     root: HtmlElement,
     meta: PageMeta,
     selectors: Selectors | None = None,
-    analysis: body_text.Analysis | None = None,
+    analysis: blocks.Analysis | None = None,
 ) -> tuple[Draft, tuple[Teaser, ...]]:
     """The article on a page, and the teasers in its related-article boxes. ``analysis``: the
     page's text blocks (:func:`body.analyse`), if they were weighed already."""
@@ -322,6 +322,9 @@ def extract_article(
     ld = meta.ld_article or {}
 
     index = TreeIndex(root)  # where each element is: every "inside", "before" below asks it
+    if analysis is None:
+        analysis = blocks.analyse(root)
+    analysis.mark_kept()
     tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
     boxes = index.marked(root, _is_box)
     related = tuple(_related_teasers(url, boxes, index))
@@ -489,7 +492,7 @@ def _locate_body(
     root: HtmlElement,
     selectors: Selectors | None,
     tagged: list[HtmlElement] | None,
-    analysis: body_text.Analysis | None = None,
+    analysis: blocks.Analysis | None = None,
     index: TreeIndex | None = None,
 ) -> tuple[HtmlElement | None, list[HtmlElement], str]:
     """The element that holds the article body; the later parts of a body cut into several
@@ -506,10 +509,14 @@ def _locate_body(
             for el in found:
                 wrapper.append(copy.deepcopy(el))
             return wrapper, [], "selectors"
+    if analysis is None:
+        analysis = blocks.analyse(root)
     for group in _body_candidates(root, tagged):
-        parts = [el for el in group if _holds_text(el)]
+        parts = [el for el in group if _holds_text(el) and not analysis.of(el).chrome]
         if parts:
-            return parts[0], _later_parts(parts, index), "container"
+            later = _later_parts(parts, index)
+            if blocks.plausible(analysis, [parts[0], *later]):
+                return parts[0], later, "container"
     return main_text(root, analysis), [], "main-text"
 
 
@@ -624,11 +631,11 @@ def _is_scope(el: HtmlElement) -> bool:
     return el.tag in ("article", "main") or (el.get("role") or "") == "main"
 
 
-def main_text(root: HtmlElement, analysis: body_text.Analysis | None = None) -> HtmlElement | None:
+def main_text(root: HtmlElement, analysis: blocks.Analysis | None = None) -> HtmlElement | None:
     """The element that holds the page's running text, found by weighing its text blocks
     (:func:`syndicator.extract.body.analyse`)."""
     if analysis is None:
-        analysis = body_text.analyse(root)
+        analysis = blocks.analyse(root)
     if analysis.best is not None:
         analysis.best.set("data-syndicator-found", "main-text")
     return analysis.best
@@ -742,14 +749,26 @@ def _title(
             if el is not None and dom.text_of(el):
                 h1 = dom.text_of(el)
                 break
+    sites = meta.site_names()
+    # An <h1> that the page's <title> does not contain names something else (the site, a
+    # section, a box): there the <title> says what the page is. A <title> that is only the
+    # site's name says nothing of the article.
+    page_title = meta.title_tag
+    headline = h1
+    if h1 and page_title:
+        folded = clean_text(page_title).casefold()
+        if clean_text(h1).casefold() not in folded and folded not in {
+            clean_text(n).casefold() for n in sites
+        }:
+            headline = None
     candidates = [
         _ld_text(ld.get("headline")),
         meta.first("og:title", "twitter:title"),
-        h1,
+        headline,
         meta.first("title", "dc.title", "headline"),
-        meta.title_tag,
+        page_title,
+        h1,
     ]
-    sites = meta.site_names()
     for candidate in candidates:
         if candidate:
             return strip_site_name(candidate, sites, h1)
