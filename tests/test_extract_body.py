@@ -50,6 +50,25 @@ EXPECTED = {
     ),
     # A grid of linked headings with a line or two each: a listing, whatever its sentences.
     "section-front.html": Expected("listing", teasers=4),
+    # A page that names no title: titled by its first sentence, its body kept whole.
+    "untitled.html": Expected(
+        "article", has=("forty-two nesting pairs", "fledge in August"), paragraphs=2
+    ),
+    # Chrome's names on the story's own wrappers (a share widget's class, taxonomy classes on
+    # <article>) do not hide the story; readers' comments stay out.
+    "chrome-named-wrapper.html": Expected(
+        "article",
+        has=("approved the extension", "eighteen months", "open to deliveries"),
+        lacks=("About time", "Nobody asked", "Share"),
+        paragraphs=3,
+    ),
+    # A body container's class (entry-content) on a comment: not the body.
+    "container-in-comment.html": Expected(
+        "article",
+        has=("cold larder", "dark honey"),
+        lacks=("lovely",),
+        paragraphs=3,
+    ),
     # One short paragraph of running text in a <section>, nothing else: an article.
     "short-note.html": Expected("article", has=("vidange annuelle",), paragraphs=1),
 }

@@ -341,7 +341,9 @@ def extract_article(
         index = TreeIndex(root)
         boxes = index.marked(root, _is_box)
     container = _article_container(root, body_el)
-    title = _title(root, container, meta, selectors)
+    # A page that names no title anywhere is titled by its first words, as a feed item
+    # without a title is (extract.feed).
+    title = _title(root, container, meta, selectors) or _first_words(body_el)
     if not title:
         raise ExtractError("no title found", url=url)
 
@@ -451,6 +453,20 @@ def _figure_element(image: Image) -> HtmlElement:
 
 def _figure_caption(image: Image) -> str:
     return " ".join(p for p in (image.caption, f"({image.credit})" if image.credit else None) if p)
+
+
+def _first_words(el: HtmlElement | None, limit: int = 120) -> str | None:
+    """The first sentence of an element's text, or its first words up to ``limit``."""
+    text = dom.text_of(el)[: limit * 4]
+    if not text:
+        return None
+    end = _SENTENCE_END.search(text)
+    if end is not None and end.end() <= limit:
+        return text[: end.end()].strip()
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？؟।](?=\s|$)")
 
 
 def _has_text(el: HtmlElement) -> bool:
