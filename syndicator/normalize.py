@@ -851,11 +851,18 @@ def _walk_blocks(
             continue
         tag = el.tag.lower()
         has_blocks = any(isinstance(c.tag, str) and c.tag.lower() in _BLOCK_TAGS for c in el)
-        if not has_blocks and _is_caption(el):
-            # A caption outside <figure> (``<img><p class="caption">``) describes the picture
-            # just before it; without one it is still not a paragraph of the story.
+        if not has_blocks and (_is_caption(el) or _is_credit(el)):
+            # A caption or credit outside <figure> (``<img><p class="caption"><p class="credit">``)
+            # describes the picture just before it; without one it is still not a paragraph of
+            # the story (a credit line never is one, with or without a picture).
             if held and not _has_content(run):
                 held[-1] = _with_caption(held[-1], el)
+        elif not has_blocks and tag not in ("figure", "picture") and is_picture_block(el):
+            if held or run:
+                yield from flush()
+            image = picture_of(el, base_url)
+            if image is not None:
+                held.append(image)
         elif tag not in _BLOCK_TAGS and tag not in ("img", "amp-img") and not has_blocks:
             run.append(el)  # inline: its tail stays with it
             continue
@@ -881,14 +888,93 @@ def _is_caption(el: lxml.html.HtmlElement) -> bool:
     if el.tag == "figcaption":
         return True
     words = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-    return "caption" in words
+    return "caption" in words and not _CREDIT_WORDS.search(words)
+
+
+# Class or id words of a picture's credit (``photo-credit``, ``image__copyright``, ``credits``).
+_CREDIT_WORDS = re.compile(
+    r"credit|copyright|photographer|(?:^|[\s_-])(?:source|courtesy)(?:$|[\s_-])"
+)
+# Class or id words of an element that holds a picture with its caption and credit.
+_PICTURE_WORDS = re.compile(
+    r"(?:^|[\s_-])(?:photo\w*|image|img|picture|pic|media|figure|gallery-?item|lead-?(?:image|art)"
+    r"|hero|thumbnail|wp-caption|visual)(?:$|[\s_-])"
+)
+
+
+def _is_credit(el: lxml.html.HtmlElement) -> bool:
+    """A picture credit by its class or id (``<span class="photo-credit">``)."""
+    if not isinstance(el.tag, str):
+        return False
+    words = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    return bool(words.strip()) and bool(_CREDIT_WORDS.search(words))
+
+
+def is_picture_block(el: lxml.html.HtmlElement) -> bool:
+    """An element that is one picture with its caption or credit and no text of its own:
+    ``<div class="photo"><img><span class="photo-caption">…</span><span class="photo-credit">``,
+    ``<p><img><cite class="caption">`` (a ``<figure>`` in all but name)."""
+    if el.tag in ("figure", "picture"):
+        return True
+    if el.tag in ("img", "amp-img"):
+        return False
+    words = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    has_parts = False
+    if not (words.strip() and _PICTURE_WORDS.search(words)):
+        has_parts = any(isinstance(c.tag, str) and (_is_caption(c) or _is_credit(c)) for c in el)
+        if not has_parts:
+            return False
+    images = 0
+    for d in el.iter("img", "amp-img", "p", "h1", "h2", "h3", "h4", "h5", "h6", "li"):
+        if d.tag in ("img", "amp-img"):
+            images += 1
+        elif not (_is_caption(d) or _is_credit(d)):
+            return False  # running text: a block of the story that holds a picture
+        if images > 1:
+            return False
+    if images != 1:
+        return False
+    # Its text, but for captions and credits, is nothing much (a lightbox "enlarge" link).
+    rest = len(clean_text(element_text(el))) - sum(
+        len(clean_text(element_text(d)))
+        for d in el.iterdescendants()
+        if isinstance(d.tag, str) and (_is_caption(d) or _is_credit(d))
+    )
+    return rest <= 20
 
 
 def _with_caption(image: Image, el: lxml.html.HtmlElement) -> Image:
-    text, credit = split_caption(element_text(el))
-    if credit is None:
-        credit = _credit_element(el)
+    """The picture with the caption (or credit) that ``el`` gives it."""
+    if _is_credit(el) and not _is_caption(el):
+        raw = clean_text(element_text(el))
+        return replace(
+            image, credit=image.credit or agency(raw) or _CREDIT_PREFIX.sub("", raw) or None
+        )
+    raw, credit = _caption_text(el)
+    text, split_credit = split_caption(raw)
+    credit = split_credit or credit
     return Image(url=image.url, caption=text or image.caption, credit=credit or image.credit)
+
+
+def _caption_text(el: lxml.html.HtmlElement) -> tuple[str, str | None]:
+    """The text of a caption without the credit it holds (``<small>``, ``<cite>``, an element
+    with a credit class), and that credit (an agency by its name)."""
+    credits = [
+        d
+        for d in el.iterdescendants()
+        if isinstance(d.tag, str) and (d.tag in ("small", "cite") or _is_credit(d))
+    ]
+    if not credits:
+        return element_text(el), None
+    raw = clean_text(element_text(credits[0]))
+    credit = agency(raw) or _CREDIT_PREFIX.sub("", raw) or None
+    el = copy.deepcopy(el)
+    for d in el.iterdescendants():
+        if isinstance(d.tag, str) and (d.tag in ("small", "cite") or _is_credit(d)):
+            d.text = None
+            for child in list(d):
+                d.remove(child)  # its tail stays: text that follows the credit
+    return element_text(el), credit
 
 
 def _block(
@@ -947,10 +1033,14 @@ def _text_block(
     # Images inside a text block (an inline figure without <figure>) become images, and the
     # captions beside them (``<img><cite class="caption">``) their captions, not text.
     el, captions = _without_captions(el)
+    credits = [c for c in captions if _is_credit(c) and not _is_caption(c)]
+    captions = [c for c in captions if c not in credits]
     for img in el.iter("img", "amp-img"):
         image = _figure_image(img, base_url)
         if image is not None and captions:
             image = _with_caption(image, captions.pop(0))
+        if image is not None and credits:
+            image = _with_caption(image, credits.pop(0))
         if image is not None and image.caption:
             yield "img", image, _figure_html(image)
     if tag == "img" or tag == "amp-img":
@@ -966,9 +1056,10 @@ def _text_block(
 def _without_captions(
     el: lxml.html.HtmlElement,
 ) -> tuple[lxml.html.HtmlElement, list[lxml.html.HtmlElement]]:
-    """A copy of a text block without its caption elements, and those captions (if it has any)."""
+    """A copy of a text block without its caption and credit elements, and those (if it has
+    any): the credit of a picture in running text is never text of the story."""
     for d in el.iterdescendants():
-        if isinstance(d.tag, str) and _is_caption(d):
+        if isinstance(d.tag, str) and (_is_caption(d) or _is_credit(d)):
             break
     else:
         return el, []
@@ -976,7 +1067,7 @@ def _without_captions(
     captions: list[lxml.html.HtmlElement] = []  # the outermost ones
     inside = 0  # how many captions the walk is in
     for event, d in etree.iterwalk(el, events=("start", "end")):
-        if d is el or not isinstance(d.tag, str) or not _is_caption(d):
+        if d is el or not isinstance(d.tag, str) or not (_is_caption(d) or _is_credit(d)):
             continue
         if event == "start":
             if not inside:
@@ -1036,6 +1127,19 @@ def _split_on_double_br(el: lxml.html.HtmlElement) -> list[tuple[str, str]]:
 
 
 def _figure_image(el: lxml.html.HtmlElement, base_url: str | None) -> Image | None:
+    return picture_of(el, base_url)
+
+
+def picture_of(el: lxml.html.HtmlElement, base_url: str | None) -> Image | None:
+    """The picture an element shows (``<img>``, ``<figure>``, ``<picture>``, or a block that is
+    one picture with its caption and credit), with its caption and credit.
+
+    The caption is the ``<figcaption>`` (or the element with a caption class) without the credit
+    it holds; else the image's alt text. The credit is, in order: a ``<small>``, ``<cite>`` or
+    credit-class element in the caption, a credit the caption ends with (in parentheses, or after
+    a separator: ``| Reuters``, ``- AP``, ``Photo: …``), an element with a credit class in the
+    picture. Agencies are given by name (أ.ب → AP). None when it has neither address nor caption.
+    """
     img = el if el.tag in ("img", "amp-img") else next(iter(el.iter("img", "amp-img")), None)
     src = None
     alt = None
@@ -1054,22 +1158,32 @@ def _figure_image(el: lxml.html.HtmlElement, base_url: str | None) -> Image | No
     url = absolute_url(src, base_url)
     if url and url.startswith("data:"):
         url = None
-    captions = list(el.iter("figcaption")) if el.tag in ("figure", "picture") else []
-    caption_raw = element_text(captions[0]) if captions else (alt or "")
+    caption_el = None
+    if el.tag in ("figure", "picture"):
+        caption_el = next(iter(el.iter("figcaption")), None)
+    if caption_el is None and el.tag not in ("img", "amp-img"):
+        caption_el = next(
+            (d for d in el.iterdescendants() if isinstance(d.tag, str) and _is_caption(d)), None
+        )
+    held_credit = None
+    if caption_el is not None:
+        caption_raw, held_credit = _caption_text(caption_el)
+    else:
+        caption_raw = alt or ""
     text, credit = split_caption(caption_raw)
+    credit = held_credit or credit
     if not url and not text:
         return None
-    if credit is None and captions:
+    if credit is None and el.tag not in ("img", "amp-img"):
         credit = _credit_element(el)
     return Image(url=url, caption=text, credit=credit)
 
 
 def _credit_element(el: lxml.html.HtmlElement) -> str | None:
     for node in el.iter():
-        cls = (node.get("class") or "").lower()
-        if isinstance(node.tag, str) and ("credit" in cls or "copyright" in cls):
+        if isinstance(node.tag, str) and _is_credit(node):
             raw = clean_text(element_text(node))
-            return agency(raw) or raw or None
+            return agency(raw) or _CREDIT_PREFIX.sub("", raw) or None
     return None
 
 

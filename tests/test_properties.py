@@ -187,14 +187,14 @@ def test_lead_figure_built_as_parsed(caption: str | None, credit: str | None, ur
     import lxml.html
     from lxml import etree
 
-    from syndicator.extract.html import _figure_element, _figure_html
+    from syndicator.extract.pictures import figure_element, figure_html
     from syndicator.model import Image
     from syndicator.normalize import clean_or_none
 
     # Captions and credits reach a lead figure cleaned (split_caption), as URLs do (urljoin).
     image = Image(url=url.strip(), caption=clean_or_none(caption), credit=clean_or_none(credit))
-    parsed = lxml.html.fragment_fromstring(_figure_html(image) + "\n<p>x</p>", create_parent="div")
-    built = _figure_element(image)
+    parsed = lxml.html.fragment_fromstring(figure_html(image) + "\n<p>x</p>", create_parent="div")
+    built = figure_element(image)
     assert etree.tostring(built) == etree.tostring(parsed[0])
 
 

@@ -19,12 +19,11 @@ from itertools import islice
 from typing import Any
 
 import lxml.html
-from lxml import etree
 from lxml.html import HtmlElement
 
 from syndicator.errors import ExtractError
 from syndicator.extract import body as blocks
-from syndicator.extract import classify, dom
+from syndicator.extract import classify, dom, pictures
 from syndicator.extract.index import Subtrees, TreeIndex
 from syndicator.extract.listing import PageUrls, cards
 from syndicator.model import Draft, Extraction, Image, Selectors, Teaser
@@ -355,7 +354,8 @@ def extract_article(
     section = _section(scope, ld, meta, selectors, marked, boxes)
     subtitle = _subtitle(scope, ld, title, selectors, marked, boxes)
     published, updated = _dates(scope, ld, meta, selectors, boxes)
-    lead_images = _lead_images(container, body_el, index) if container is not None else []
+    headline = _headline(root, container)
+    lead_images = pictures.lead_images(root, container, body_el, headline, index, boxes)
 
     method = "selectors" if selectors and selectors.body and body_el is not None else ""
     body_html = None
@@ -366,7 +366,9 @@ def extract_article(
         if how == "container":
             body_el.set("data-syndicator-found", "container")
         dom.strip_chrome(body_el, selectors.remove if selectors else None)
-        body_html = "\n".join([_figure_html(img) for img in lead_images] + [_inner_html(body_el)])
+        body_html = "\n".join(
+            [pictures.figure_html(img) for img in lead_images] + [_inner_html(body_el)]
+        )
         method = method or (
             "container" if body_el.get("data-syndicator-found") == "container" else "main-text"
         )
@@ -381,7 +383,7 @@ def extract_article(
     og_image = absolute_url(meta.first("og:image", "og:image:url", "twitter:image"), url)
     if og_image and not images:
         images = [Image(url=og_image, caption=clean_or_none(meta.first("og:image:alt")))]
-    if body_html and _has_images(body_html):
+    if body_html and pictures.has_images(body_html):
         images = []  # the page's own figures carry better captions than metadata
     if body_text is not None:
         images = list(images)
@@ -394,7 +396,7 @@ def extract_article(
     body = None
     if body_html is not None and body_el is not None and body_el.tag in _WRAPPERS:
         # Read the body where it is rather than parse body_html again (normalize would).
-        body = body_of(_fragment_root(lead_images, body_el), canonical or url)
+        body = body_of(pictures.fragment_root(lead_images, body_el), canonical or url)
     draft = Draft(
         url=url,
         canonical=canonical,
@@ -425,36 +427,6 @@ def extract_article(
 _WRAPPERS = frozenset({"div", "article", "section", "main"})
 
 
-def _fragment_root(lead_images: list[Image], body_el: HtmlElement) -> HtmlElement:
-    """The tree that ``parse_body`` makes of the body fragment (the lead figures, then the body
-    element with its tail, in a <div>). Moves ``body_el`` there: call it last."""
-    root = lxml.html.Element("div")
-    for image in lead_images:
-        root.append(_figure_element(image))
-    root.append(body_el)
-    return root
-
-
-def _figure_element(image: Image) -> HtmlElement:
-    """What parsing ``_figure_html(image) + "\\n"`` gives, built without a parser."""
-    caption = _figure_caption(image)
-    try:
-        figure = lxml.html.Element("figure")
-        etree.SubElement(figure, "img", src=image.url or "")
-        if caption:
-            etree.SubElement(figure, "figcaption").text = caption
-        else:
-            etree.SubElement(figure, "figcaption")
-    except ValueError:  # a character lxml will not store (the parser would drop it)
-        figure = lxml.html.fragment_fromstring(_figure_html(image))
-    figure.tail = "\n"
-    return figure
-
-
-def _figure_caption(image: Image) -> str:
-    return " ".join(p for p in (image.caption, f"({image.credit})" if image.credit else None) if p)
-
-
 def _first_words(el: HtmlElement | None, limit: int = 120) -> str | None:
     """The first sentence of an element's text, or its first words up to ``limit``."""
     text = dom.text_of(el)[: limit * 4]
@@ -473,22 +445,8 @@ def _has_text(el: HtmlElement) -> bool:
     return len(dom.text_of(el)) >= 40
 
 
-def _has_images(fragment: str) -> bool:
-    return "<figure" in fragment or "<img" in fragment or "<amp-img" in fragment
-
-
 def _inner_html(el: HtmlElement) -> str:
     return str(lxml.html.tostring(el, encoding="unicode", method="html"))
-
-
-def _figure_html(image: Image) -> str:
-    from html import escape
-
-    caption = _figure_caption(image)
-    return (
-        f'<figure><img src="{escape(image.url or "")}">'
-        f"<figcaption>{escape(caption, quote=False)}</figcaption></figure>"
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -717,28 +675,14 @@ def _article_container(root: HtmlElement, body: HtmlElement | None) -> HtmlEleme
     return found
 
 
-def _lead_images(container: HtmlElement, body: HtmlElement | None, index: TreeIndex) -> list[Image]:
-    """Figures in the article container that come before the body (the lead picture)."""
-    out: list[Image] = []
-    chrome: Subtrees | None = None
-    for fig in container.iter("figure"):
-        if body is not None and not index.before(fig, body):
-            continue  # the body itself, in it, around it or after it
-        if chrome is None:
-            chrome = index.marked(container, dom.may_be_chrome, self_too=False)
-        if fig in chrome:
-            continue
-        img = next(iter(fig.iter("img", "amp-img")), None)
-        if img is None:
-            continue
-        caption_el = fig.find(".//figcaption")
-        caption, credit = split_caption(
-            dom.text_of(caption_el) if caption_el is not None else img.get("alt")
-        )
-        url = absolute_url(img.get("src") or img.get("data-src"), container.base_url)
-        if url:
-            out.append(Image(url=url, caption=caption, credit=credit))
-    return out
+def _headline(root: HtmlElement, container: HtmlElement | None) -> HtmlElement | None:
+    """The article's ``<h1>`` (in its container first)."""
+    for scope in (container, root):
+        if scope is not None:
+            found = scope.find(".//h1")
+            if found is not None:
+                return found
+    return None
 
 
 def _is_box(el: HtmlElement) -> bool:
