@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import hashlib
 import logging
 import os
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,115 +40,13 @@ from syndicator.notify.websub import Hub
 from syndicator.scheduler import ReloadResult, Scheduler, triggers_of
 from syndicator.store import SourceState
 from syndicator.supervise import Supervisor
+from syndicator.web import FeedCache, FeedFile, make_app
 
 log = logging.getLogger("syndicator")
 
-MEDIA_TYPES = {
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-}
 STORE_RETRY = 15.0  # seconds before a pass the store failed is tried again (at most its interval)
 WATCH_SECONDS = 1.0  # how often ``serve`` looks for feed files another process published
 PUSH_BATCH = 500  # pushed articles read, then stored, per step off the event loop
-
-
-@dataclass(frozen=True, slots=True)
-class FeedFile:
-    """A published file as the web server answers with it: bytes, gzip bytes and validators."""
-
-    path: str
-    body: bytes
-    gzipped: bytes
-    etag: str
-    last_modified: str
-    modified: float
-    media_type: str
-
-
-class FeedCache:
-    """The feeds folder (or another folder served as is, the bundled samples), read into memory:
-    answering a request never touches the disk.
-
-    Only files found under the folder with a known suffix (a key of ``media_types``) are ever
-    held, keyed by their path relative to it: a request path that is not one of those keys
-    (``../x``, an absolute path, a temporary file) finds nothing.
-    """
-
-    def __init__(self, folder: Path, media_types: dict[str, str] | None = None) -> None:
-        self.folder = folder
-        self.media_types = MEDIA_TYPES if media_types is None else media_types
-        self._files: dict[str, FeedFile] = {}
-        self._stats: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) when read
-
-    def load(self, paths: Iterable[str] | None = None) -> None:
-        """(Re)read the given files (relative to the folder), or every file when None."""
-        if paths is None:
-            found = {
-                str(p.relative_to(self.folder).as_posix())
-                for p in self.folder.rglob("*")
-                if p.is_file() and p.suffix in self.media_types
-            }
-            for gone in set(self._files) - found:
-                del self._files[gone]
-                self._stats.pop(gone, None)
-            paths = sorted(found)
-        for rel in paths:
-            path = self.folder / rel
-            try:
-                stat = path.stat()
-                body = path.read_bytes()
-            except FileNotFoundError:
-                self._files.pop(rel, None)
-                self._stats.pop(rel, None)
-                continue
-            modified = stat.st_mtime
-            self._stats[rel] = (stat.st_mtime_ns, stat.st_size)
-            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-            self._files[rel] = FeedFile(
-                path=rel,
-                body=body,
-                gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-                etag=etag,
-                last_modified=format_datetime(
-                    datetime.fromtimestamp(int(modified), UTC), usegmt=True
-                ),
-                modified=modified,
-                media_type=self.media_types[path.suffix],
-            )
-
-    def refresh(self) -> list[str]:
-        """Re-read the files that changed on disk since they were read (by mtime and size),
-        drop the ones that are gone, add new ones; returns the paths that changed. For
-        ``serve``, where another process (``once`` from cron) publishes."""
-        seen: dict[str, tuple[int, int]] = {}
-        for root, dirs, files in os.walk(self.folder):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in files:
-                if name.startswith(".") or Path(name).suffix not in self.media_types:
-                    continue
-                full = Path(root, name)
-                try:
-                    stat = full.stat()
-                except FileNotFoundError:
-                    continue
-                seen[full.relative_to(self.folder).as_posix()] = (stat.st_mtime_ns, stat.st_size)
-        gone = [p for p in self._files if p not in seen]
-        for rel in gone:
-            self._files.pop(rel, None)
-            self._stats.pop(rel, None)
-        changed = [p for p, st in seen.items() if self._stats.get(p) != st]
-        if changed:
-            self.load(sorted(changed))
-        return sorted(changed + gone)
-
-    def get(self, path: str) -> FeedFile | None:
-        return self._files.get(path)
-
-    def paths(self) -> list[str]:
-        return sorted(self._files)
 
 
 class Service:
@@ -729,8 +623,6 @@ async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = F
     """``syndicator run``: the service and its web server until SIGTERM or Ctrl-C."""
     import uvicorn
 
-    from syndicator.web import make_app
-
     cfg = config_module.load(config_path)
     service = Service(cfg, config_path=config_module.config_path(config_path))
     await service.start()
@@ -874,7 +766,6 @@ def worker_app() -> Any:
     """One ``serve`` worker's ASGI application (granian calls this in each worker process):
     a Service without scheduler over the config snapshot, started and stopped by the ASGI
     lifespan."""
-    from syndicator.web import make_app
 
     return make_app(worker_service(), manage=True)
 

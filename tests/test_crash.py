@@ -46,8 +46,8 @@ from conftest import Receiver
 from lxml import etree
 from test_once import expected_regions, gold_of
 
-from syndicator.service import FeedCache
 from syndicator.store import Store
+from syndicator.web import FeedCache
 
 KILLS = 50  # kill -9 trials at least, across once and run
 TRIALS_PER_STORE = 5  # kills on one store before a clean finishing run checks it

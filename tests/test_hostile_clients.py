@@ -325,8 +325,9 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
     import threading
 
     from syndicator import config as config_module
-    from syndicator import ingest, service, web
+    from syndicator import ingest, service
     from syndicator.service import PUSH_BATCH, Service
+    from syndicator.web import routes
 
     (tmp_path / "c.toml").write_text(
         f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n'
@@ -344,7 +345,7 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
 
         return call
 
-    monkeypatch.setattr(web, "parse_ndjson", watched("parse", ingest.parse_ndjson))
+    monkeypatch.setattr(routes, "parse_ndjson", watched("parse", ingest.parse_ndjson))
     monkeypatch.setattr(service, "article_from_object", watched("read", ingest.article_from_object))
     real_push = svc.app.push
 
@@ -359,7 +360,7 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
 
     async def go() -> int:
         loop_thread = threading.get_ident()
-        objects, errors = await asyncio.to_thread(web.parse_ndjson, body)
+        objects, errors = await asyncio.to_thread(routes.parse_ndjson, body)
         results, problems = await svc.push(objects)
         assert not errors and not problems and len(results) == count
         assert all(loop_thread not in seen for seen in threads.values()), threads
@@ -491,8 +492,9 @@ def test_a_trickled_body_is_cut_after_body_seconds(
     from syndicator import config as config_module
     from syndicator import web
     from syndicator.service import Service
+    from syndicator.web import asgi
 
-    monkeypatch.setattr(web, "BODY_SECONDS", 0.3)
+    monkeypatch.setattr(asgi, "BODY_SECONDS", 0.3)
     (tmp_path / "c.toml").write_text(
         f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\nfeeds_dir = "{tmp_path}/feeds"\n',
         encoding="utf-8",

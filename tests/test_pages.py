@@ -35,6 +35,7 @@ from conftest import Receiver, run_receiver
 from syndicator import config as config_module
 from syndicator import pages
 from syndicator.model import Article, Entry, FeedInfo, Origin
+from syndicator.web import status
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "page-token-" + "x" * 20
@@ -130,7 +131,7 @@ def test_ops_pages_escape_everything() -> None:
         "bytes": 2048,
         "duration_ms": 12,
     }
-    source = pages.source_page(
+    source = status.source_page(
         cfg,
         row,
         now=NOW,
@@ -151,7 +152,7 @@ def test_ops_pages_escape_everything() -> None:
         "last_error": HOSTILE,
     }
     target = {"target": HOSTILE, "pending": 0, "delivered": 1, "dead": 1, "last_error": HOSTILE}
-    outbox = pages.outbox_page(cfg, [target], [dead], now=NOW, token_configured=True)
+    outbox = status.outbox_page(cfg, [target], [dead], now=NOW, token_configured=True)
     for page in (source, outbox):
         tree = lxml.html.fromstring(page)
         assert not tree.xpath("//script | //img | //*[@onerror]"), page
@@ -161,7 +162,7 @@ def test_ops_pages_escape_everything() -> None:
             assert form.get("method") == "post" and form.get("action") is None
             assert form.xpath('.//input[@type="password"][@name="token"]')
     assert "Resume" in source and "Fetch now" in source  # paused: the button resumes
-    no_token = pages.outbox_page(cfg, [target], [dead], now=NOW, token_configured=False)
+    no_token = status.outbox_page(cfg, [target], [dead], now=NOW, token_configured=False)
     assert "<form" not in no_token and "SYNDICATOR_API_TOKEN" in no_token
 
 
@@ -326,7 +327,7 @@ def test_status_page_in_chromium(site: Site, browser: Browser) -> None:
     assert browser.js("document.documentElement.lang") == "en"
     assert shown_as_text(browser) == []
     refresh = browser.js("document.querySelector('meta[http-equiv=refresh]').content")
-    assert refresh == str(pages.STATUS_REFRESH_SECONDS)
+    assert refresh == str(status.STATUS_REFRESH_SECONDS)
     title = browser.js("getComputedStyle(document.querySelector('h1 span[lang=ar]')).direction")
     assert title == "rtl"
     rows = browser.js("[...document.querySelectorAll('tbody tr')].map(r => r.id)")
