@@ -629,7 +629,7 @@ def padded_sitemap(urls: int, padding: int) -> bytes:
 
 
 def test_a_gzipped_sitemap_inflates_within_max_bytes() -> None:
-    from syndicator.config import Config, Service
+    from syndicator.config import Config, ServiceSettings
     from syndicator.errors import ExtractError
     from syndicator.extract import extract
 
@@ -637,7 +637,7 @@ def test_a_gzipped_sitemap_inflates_within_max_bytes() -> None:
     assert len(body) < 50_000
     with pytest.raises(ExtractError, match="inflates past 3 MiB"):
         extract(body, "https://n.example/s.xml.gz", kind="sitemap", max_inflated=3 << 20)
-    small = Config(service=Service(max_bytes=1 << 20))
+    small = Config(service=ServiceSettings(max_bytes=1 << 20))
     with pytest.raises(ExtractError, match="inflates past 1 MiB"):
         read_document(body, "https://n.example/s.xml.gz", now=NOW, config=small)
     assert len(extract(body, "https://n.example/s.xml.gz", kind="sitemap").teasers) == 40

@@ -25,7 +25,7 @@ from helpers import jing_validate
 from lxml import etree
 
 from syndicator import fingerprint
-from syndicator.config import Config, Publish, Region, Service, Source
+from syndicator.config import Config, Publish, Region, ServiceSettings, Source
 from syndicator.errors import PublishError
 from syndicator.model import Article, Entry, FeedInfo, Image, Origin, RegionMatch
 from syndicator.publish import (
@@ -589,7 +589,7 @@ def make_config(tmp_path: Path, **publish: object) -> Config:
     }
     options.update(publish)
     return Config(
-        service=Service(base_url=BASE, feeds_dir=tmp_path / "feeds"),
+        service=ServiceSettings(base_url=BASE, feeds_dir=tmp_path / "feeds"),
         publish=Publish(**options),  # type: ignore[arg-type]
         regions=(
             Region("europe", "أوروبا", language="ar", description="أخبار أوروبا"),

@@ -11,6 +11,7 @@ import pytest
 
 from syndicator import config
 from syndicator.config import Source
+from syndicator.errors import ConfigError
 from syndicator.health import PassFacts, assess, retry_delay
 from syndicator.scheduler import Scheduler, first_run, jitter_of, spread, trigger_of
 
@@ -150,7 +151,7 @@ def test_a_source_never_runs_twice_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ['jitter = "soon"', 'every = "0s"'])
 def test_bad_schedules_are_config_errors(tmp_path: Path, bad: str) -> None:
-    with pytest.raises(config.ConfigError):
+    with pytest.raises(ConfigError):
         write(
             tmp_path / "c.toml", f'[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\n{bad}\n'
         )
@@ -184,7 +185,7 @@ def test_a_reload_whose_trigger_cannot_be_built_changes_nothing(tmp_path: Path) 
                     replace(a, id="c"),
                 ),
             )
-            with pytest.raises(config.ConfigError) as info:
+            with pytest.raises(ConfigError) as info:
                 scheduler.apply(broken, {})
             assert str(info.value).startswith(f"{path}: source 'b'.cron: cannot be scheduled")
             assert scheduler.next_runs() == before  # a not rescheduled, c not added
@@ -218,7 +219,7 @@ def test_the_scaled_scheduler_refuses_a_reload_whole(tmp_path: Path) -> None:
             broken = replace(
                 cfg, sources=(replace(a, every=60.0), replace(a, id="z", cron="61 * * * *"))
             )
-            with pytest.raises(config.ConfigError):
+            with pytest.raises(ConfigError):
                 await jobs.reload_roles(roles, [active], broken)
             assert roles.config is cfg and active.app.config is cfg
             assert active.scheduler.next_runs() == before
