@@ -781,9 +781,9 @@ def test_public_only_is_checked_at_every_hop(monkeypatch: pytest.MonkeyPatch) ->
     """Before any request goes to a hop (robots.txt included), its address is judged; here
     through an injected classifier (10.9.9.9 private), with a mock transport: nothing is sent
     anywhere."""
-    from syndicator import fetch
+    from syndicator.fetch import guard
 
-    monkeypatch.setattr(fetch, "is_private_address", lambda a: str(a) == "10.9.9.9")
+    monkeypatch.setattr(guard, "is_private_address", lambda a: str(a) == "10.9.9.9")
     asked: list[str] = []
 
     def site(request: httpx.Request) -> httpx.Response:
@@ -1106,9 +1106,9 @@ def test_a_robots_txt_is_not_followed_to_a_private_address(
 ) -> None:
     """robots.txt is fetched for the hop's host, and its own redirects are judged like the
     hop's: a public site's robots.txt redirecting to a private address is not followed."""
-    from syndicator import fetch
+    from syndicator.fetch import guard
 
-    monkeypatch.setattr(fetch, "is_private_address", lambda a: str(a) == "10.9.9.9")
+    monkeypatch.setattr(guard, "is_private_address", lambda a: str(a) == "10.9.9.9")
     asked: list[str] = []
 
     def site(request: httpx.Request) -> httpx.Response:
