@@ -16,8 +16,9 @@ RTL_LANGUAGES = frozenset(
 RTL_SCRIPTS = frozenset({"arab", "hebr", "syrc", "thaa", "nkoo", "adlm", "rohg", "mand", "samr"})
 
 
-def language_tag(value: str | None) -> str | None:
-    """A language as an RFC 3066 tag (``pt_BR`` → ``pt-BR``), or None when it is not one."""
+def well_formed_tag(value: str | None) -> str | None:
+    """A language as a whole, well-formed tag (``pt_BR`` → ``pt-BR``), or None when it is not
+    one. (``normalize.language_tag`` is another thing: the primary subtag, ``ar-SA`` → ``ar``.)"""
     if not value:
         return None
     tag = value.strip().replace("_", "-")
@@ -26,7 +27,7 @@ def language_tag(value: str | None) -> str | None:
 
 def is_rtl(language: str | None) -> bool:
     """Whether a language is written right to left (``ar``, ``fa``, ``ur``, ``he``, ``ku-Arab``)."""
-    tag = language_tag(language)
+    tag = well_formed_tag(language)
     if tag is None:
         return False
     primary, *rest = tag.lower().split("-")
@@ -42,7 +43,7 @@ def text_direction(language: str | None, text: str = "") -> str | None:
     browser decide from the first strong letter), None when left to right is right."""
     if is_rtl(language):
         return "rtl"
-    if language_tag(language) is None and RTL_CHARACTER.search(text):
+    if well_formed_tag(language) is None and RTL_CHARACTER.search(text):
         return "auto"
     return None
 
@@ -50,7 +51,7 @@ def text_direction(language: str | None, text: str = "") -> str | None:
 def dir_attributes(language: str | None) -> str:
     """`` lang="…" dir="…"`` for an element holding text in ``language`` (a tag needs no
     escaping): ``dir="rtl"`` or ``"ltr"`` for a known language, ``dir="auto"`` otherwise."""
-    tag = language_tag(language)
+    tag = well_formed_tag(language)
     if tag is None:
         return ' dir="auto"'
     direction = "rtl" if is_rtl(tag) else "ltr"

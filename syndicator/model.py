@@ -9,7 +9,7 @@ Nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -210,6 +210,12 @@ class Article:
             "method": self.method,
             "warnings": list(self.warnings),
         }
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime in UTC: an aware one converted, a naive one taken to be UTC already (what
+    SQLite gives back, and what the store wrote)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from syndicator.direction import dir_attributes, is_rtl, language_tag, text_direction
+from syndicator.direction import dir_attributes, is_rtl, text_direction, well_formed_tag
 from syndicator.model import Entry, FeedInfo, iso
 from syndicator.normalize import sanitize_html
 
@@ -124,7 +124,7 @@ def page(
     """A whole page. The reader's pages (home, regions) take the site's language and direction
     (their English chrome isolated left to right); the ops pages are English, left to right,
     with every right-to-left name or text in them marked so."""
-    tag = language_tag(language) or "en"
+    tag = well_formed_tag(language) or "en"
     direction = "rtl" if is_rtl(tag) else "ltr"
     meta_refresh = f'<meta http-equiv="refresh" content="{refresh}">\n' if refresh else ""
     return f"""<!DOCTYPE html>
@@ -173,7 +173,7 @@ def web_url(url: str | None) -> str | None:
 def text_in(language: str | None, text: str, tag: str = "span", css: str = "") -> str:
     """Text in its own language and direction (auto when the language is unknown)."""
     direction = text_direction(language, text)
-    attrs = dir_attributes(language) if language_tag(language) else ""
+    attrs = dir_attributes(language) if well_formed_tag(language) else ""
     if not attrs and direction:
         attrs = f' dir="{direction}"'
     cls = f' class="{css}"' if css else ""
@@ -356,7 +356,7 @@ def _entry_article(entry: Entry) -> str:
             f"<details><summary>{en('Read the whole article')}</summary>"
             f"<div>{sanitize_html(article.content_html, web_url(article.url))}</div></details>"
         )
-    attrs = dir_attributes(language) if language_tag(language) else ' dir="auto"'
+    attrs = dir_attributes(language) if well_formed_tag(language) else ' dir="auto"'
     return (
         f'<article class="entry" id="entry-{e(quote(entry.id, safe=""))}"{attrs}>'
         f"<h2>{heading}</h2>"

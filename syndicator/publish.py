@@ -32,9 +32,9 @@ from lxml import etree
 
 from syndicator import pages
 from syndicator.config import Config, Source
-from syndicator.direction import is_rtl, language_tag, text_direction
+from syndicator.direction import is_rtl, text_direction, well_formed_tag
 from syndicator.errors import PublishError
-from syndicator.model import Entry, FeedInfo, Origin, iso
+from syndicator.model import Entry, FeedInfo, Origin, as_utc, iso
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def directed(content_html: str, language: str | None) -> str:
     direction = text_direction(language, content_html)
     if direction is None:
         return content_html
-    tag = language_tag(language)
+    tag = well_formed_tag(language)
     lang = f' lang="{html.escape(tag)}"' if tag else ""
     return f'<div dir="{direction}"{lang}>{content_html}</div>'
 
@@ -153,12 +153,8 @@ def _clean(text: str | None) -> str:
     return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _rfc3339(value: datetime) -> str:
-    return _utc(value).isoformat()
+    return as_utc(value).isoformat()
 
 
 def ordered(entries: Iterable[Entry]) -> list[Entry]:
@@ -168,22 +164,22 @@ def ordered(entries: Iterable[Entry]) -> list[Entry]:
     (``<at:deleted-entry ref=… when=…>``, see :func:`deleted`); RSS and JSON just drop them."""
     live = [e for e in entries if not e.deleted]
     live.sort(key=lambda e: e.id)
-    live.sort(key=lambda e: _utc(e.updated), reverse=True)
+    live.sort(key=lambda e: as_utc(e.updated), reverse=True)
     return live
 
 
 def deleted(entries: Iterable[Entry]) -> list[Entry]:
     """The entries to publish as RFC 6721 tombstones, newest removal first."""
     gone = sorted((e for e in entries if e.deleted), key=lambda e: e.id)
-    gone.sort(key=lambda e: _utc(e.updated), reverse=True)
+    gone.sort(key=lambda e: as_utc(e.updated), reverse=True)
     return gone
 
 
 def newest(entries: Sequence[Entry], fallback: datetime | None = None) -> datetime:
     """A feed's ``updated``: its newest entry's, else the date given, else :data:`EPOCH`."""
     if entries:
-        return max(_utc(e.updated) for e in entries)
-    return _utc(fallback) if fallback else EPOCH
+        return max(as_utc(e.updated) for e in entries)
+    return as_utc(fallback) if fallback else EPOCH
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,9 +246,9 @@ def _item(entry: Entry, base_url: str, titles: Mapping[str, str], c: Callable[[A
         url=c(link),
         url_type=TEXT_DUMP_TYPE if a.method in TEXT_METHODS else "text/html",
         title=c(a.title) or c(link) or c(entry.id),
-        language=language_tag(a.language),
-        published=_utc(entry.published) if entry.dated else None,
-        updated=_utc(entry.updated),
+        language=well_formed_tag(a.language),
+        published=as_utc(entry.published) if entry.dated else None,
+        updated=as_utc(entry.updated),
         authors=tuple(n for n in (c(x).strip() for x in a.authors) if n),
         summary=c(a.summary or a.subtitle),
         lead=c(a.paragraphs[0]) if a.paragraphs else "",
@@ -288,11 +284,11 @@ def _prepare(
         base_url=base,
         title=c(info.title),
         description=c(info.description),
-        language=language_tag(info.language),
+        language=well_formed_tag(info.language),
         hubs=tuple(info.hubs),
         updated=newest([*live, *gone], updated),
         items=tuple(_item(e, base, labels, c) for e in live),
-        tombstones=tuple((e.id, _utc(e.updated)) for e in gone),
+        tombstones=tuple((e.id, as_utc(e.updated)) for e in gone),
     )
 
 
@@ -733,7 +729,7 @@ def render_opml(title: str, feeds: Sequence[FeedInfo], *, formats: Sequence[str]
             xmlUrl=feed_url(info.base_url, info.region, fmt),
             htmlUrl=pages.region_page_url(info.base_url, info.region),
         )
-        language = language_tag(info.language)
+        language = well_formed_tag(info.language)
         if language:
             outline.set("language", language)
         if info.description:
@@ -872,12 +868,12 @@ class Publisher:
         """Title, language and hubs of a region's feed (``all``: the service's title, and a
         language only when every region shares it)."""
         if region == ALL:
-            languages = {language_tag(r.language) for r in self.config.regions}
+            languages = {well_formed_tag(r.language) for r in self.config.regions}
             language = languages.pop() if len(languages) == 1 else None
             title, description = self.config.publish.title, None
         else:
             r = self._regions[region]
-            language, title, description = language_tag(r.language), r.title, r.description
+            language, title, description = well_formed_tag(r.language), r.title, r.description
         return FeedInfo(
             region=region,
             title=title,

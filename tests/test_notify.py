@@ -23,7 +23,7 @@ from conftest import Receiver, run_receiver
 from syndicator import config, fingerprint
 from syndicator.fetch import PRIVATE_REFUSED, Poster
 from syndicator.model import Article, RegionMatch
-from syndicator.notify import Dispatcher, retry_delay, topics_of, wants
+from syndicator.notify import Dispatcher, delivery_delay, topics_of, wants
 from syndicator.notify import apprise as alerts
 from syndicator.notify.webhooks import signature, verify
 from syndicator.notify.websub import Hub, hub_signature
@@ -41,9 +41,9 @@ def test_signature_is_hmac_of_timestamp_dot_body() -> None:
     assert not verify(SECRET, "1770000001", body, f"sha256={expected}")
 
 
-def test_retry_delays_grow_and_are_capped() -> None:
+def test_delivery_delays_grow_and_are_capped() -> None:
     rng = random.Random(1)
-    delays = [retry_delay(n, rng) for n in range(1, 20)]
+    delays = [delivery_delay(n, rng) for n in range(1, 20)]
     assert 1.5 <= delays[0] <= 2.5 and 3 <= delays[1] <= 5
     assert max(delays) <= 3600 * 1.25
 

@@ -35,13 +35,13 @@ from syndicator.publish import (
     check_id,
     image_type,
     is_rtl,
-    language_tag,
     render_archive_page,
     render_atom,
     render_json,
     render_opml,
     render_region,
     render_rss,
+    well_formed_tag,
     write_atomic,
 )
 from syndicator.store import Store
@@ -313,11 +313,11 @@ def test_characters_xml_cannot_carry_are_dropped() -> None:
     assert not feedparser.parse(feeds["atom"]).bozo
 
 
-def test_language_tags() -> None:
-    assert language_tag("pt_BR") == "pt-BR"
-    assert language_tag(" ar ") == "ar"
-    assert language_tag("not a language") is None
-    assert language_tag(None) is None
+def test_well_formed_language_tags() -> None:
+    assert well_formed_tag("pt_BR") == "pt-BR"
+    assert well_formed_tag(" ar ") == "ar"
+    assert well_formed_tag("not a language") is None
+    assert well_formed_tag(None) is None
     info = replace(INFO, language="zz_not valid")
     feed = atom_tree(
         render_atom(info, [replace(ARABIC, article=replace(ARABIC.article, language="x y"))])

@@ -44,7 +44,7 @@ FEED_TYPES = {
 }
 
 
-def retry_delay(attempts: int, rng: random.Random, base: float = BASE_DELAY) -> float:
+def delivery_delay(attempts: int, rng: random.Random, base: float = BASE_DELAY) -> float:
     """Seconds before the next try after ``attempts`` failed ones: 2, 4, 8 … s (±25 %), ≤ 1 h."""
     delay = min(MAX_DELAY, base * 2 ** max(0, attempts - 1))
     return float(delay * rng.uniform(0.75, 1.25))
@@ -272,7 +272,7 @@ class Dispatcher:
             self._count(delivery.target, "dead")
             return "dead"
         retry_at = datetime.now(UTC) + timedelta(
-            seconds=retry_delay(attempts, self.rng, self.base_delay)
+            seconds=delivery_delay(attempts, self.rng, self.base_delay)
         )
         await asyncio.to_thread(self.store.failed, delivery.id, error, retry_at)
         log.warning(
