@@ -395,11 +395,9 @@ def private_site() -> Any:
 @pytest.fixture
 def classified(monkeypatch: pytest.MonkeyPatch) -> None:
     """127.0.0.2 is private, every other address public (127.0.0.1 among them)."""
-    from syndicator import fetch
+    from syndicator.fetch import guard
 
-    monkeypatch.setattr(
-        fetch, "is_private_address", lambda address: str(address) == "127.0.0.2", raising=False
-    )
+    monkeypatch.setattr(guard, "is_private_address", lambda address: str(address) == "127.0.0.2")
 
 
 def once_in_process(deployment: Deployment, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
