@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 PORT ?= 8080
 
-.PHONY: run test lint check setup
+.PHONY: run test test-fast lint check setup
 
 setup: .venv/.installed
 
@@ -17,6 +17,10 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -n 2 --dist worksteal
+
+# The fast lane: everything but the end-to-end tests (processes: the service, its commands).
+test-fast: setup
+	$(PY) -m pytest -n 2 --dist worksteal -m "not e2e"
 
 lint: setup
 	$(PY) -m ruff check syndicator tests bench

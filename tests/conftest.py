@@ -1,5 +1,5 @@
-"""Shared pytest fixtures: the project's own fixture site and receiver, and ``../shared`` for the
-cross-checks against its gold.
+"""Shared pytest fixtures and marks. What the fixtures start lives in ``tests/support/`` (the
+harness); test modules import that, never one another.
 
 ``fixtures_dir`` is ``tests/fixtures`` (the project's own news site, its broken inputs, its
 config and gold); ``fixture_site`` serves it with ``tests/fixture_site.py`` on loopback once per
@@ -17,29 +17,27 @@ runs), dropped afterwards.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support.checks import NOT_RUN
+from support.service import Server
+from support.sites import (
+    FIXTURES,
+    FixtureSite,
+    HostileSite,
+    Receiver,
+    run_fixture_site,
+    run_receiver,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-FIXTURE_SERVER = Path(__file__).resolve().parent / "fixture_site.py"
-# A backstop only: the server is stopped at the end of the session. Long enough for a full run.
-FIXTURE_SERVER_MAX_SECONDS = 900
-STARTUP_SECONDS = 15.0
 
 
 TEST_STORE = os.environ.get("SYNDICATOR_TEST_STORE", "sqlite")
@@ -53,6 +51,17 @@ DATABASE_ENV = "SYNDICATOR_DATABASE"
 # shared by a module's tests, made in a module-scoped fixture, starts before any test's database
 # is made: it keeps the SQLite file its config names.)
 NEEDS_A_DATABASE = {"tmp_path", "private_site"}
+# Fixtures that start processes (the service, the fixture site, the receiver): a test using one
+# is end to end. Modules whose tests run commands as processes say so themselves
+# (``pytestmark = pytest.mark.e2e``).
+STARTS_PROCESSES = {
+    "server_factory",
+    "svc",
+    "fixture_site",
+    "private_site",
+    "shared_site",
+    "receiver",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,17 +70,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "store: can hold a store (given automatically to tests that make a folder); "
         "`SYNDICATOR_TEST_STORE=postgresql pytest -m store` runs only what PostgreSQL changes",
     )
+    config.addinivalue_line(
+        "markers",
+        "e2e: end to end, through processes (the service, a command, the fixture site); "
+        '`pytest -m "not e2e"` (make test-fast) is the fast lane',
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A test that passed every check it could run, but could not run one (an outside tool
-    such as jing is missing: ``helpers.not_run``), is reported as skipped with the reason:
+    such as jing is missing: ``support.checks.not_run``), is reported as skipped with the reason:
     its later checks ran, and the summary still says what was not checked and how to fix it."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    from helpers import NOT_RUN
-
     reasons = NOT_RUN.pop(item.nodeid, None) if report.when == "call" else None
     if reasons and report.passed:
         path, line, _ = item.location
@@ -85,8 +97,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if NEEDS_A_DATABASE & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if NEEDS_A_DATABASE & fixtures:
             item.add_marker(pytest.mark.store)
+        if STARTS_PROCESSES & fixtures:
+            item.add_marker(pytest.mark.e2e)
 
 
 class PostgresDatabases:
@@ -218,35 +233,6 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
-@dataclass(frozen=True)
-class FixtureSite:
-    """The running fixture site: ``base`` is ``http://127.0.0.1:PORT`` (no trailing slash)."""
-
-    base: str
-
-    def url(self, path: str) -> str:
-        return self.base + "/" + path.lstrip("/")
-
-    def set_phase(self, phase: str) -> None:
-        """Serve the site as it was (``"base"``) or after its update (``"update"``).
-
-        The site is shared by the whole session: a test that changes the phase sets it back.
-        """
-        if phase not in ("base", "update"):
-            raise ValueError(f"unknown phase {phase!r}")
-        self._get(f"/__control/phase/{phase}")
-
-    def requests(self) -> list[dict[str, Any]]:
-        """The server's request log so far (method, path, status, validators, user agent…)."""
-        log: list[dict[str, Any]] = json.loads(self._get("/__requests"))
-        return log
-
-    def _get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.url(path), timeout=10) as response:
-            body: bytes = response.read()
-            return body
-
-
 @pytest.fixture(scope="session")
 def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureSite]:
     """The project's fixture site on a free loopback port, for the whole session."""
@@ -271,92 +257,6 @@ def shared_site(
         yield site
 
 
-@contextmanager
-def run_fixture_site(folder: Path, root: Path = FIXTURES) -> Iterator[FixtureSite]:
-    folder.mkdir(parents=True, exist_ok=True)
-    portfile = folder / "port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(FIXTURE_SERVER),
-            "--root",
-            str(root),
-            "--port",
-            "0",
-            "--portfile",
-            str(portfile),
-            "--max-seconds",
-            str(FIXTURE_SERVER_MAX_SECONDS),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port = _wait_for_port(portfile, process)
-        yield FixtureSite(f"http://127.0.0.1:{port}")
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _wait_for_port(portfile: Path, process: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the fixture server exited with code {process.returncode}")
-        text = portfile.read_text().strip() if portfile.exists() else ""
-        if text.isdigit():
-            return int(text)
-        time.sleep(0.02)
-    pytest.fail(f"the fixture server did not start within {STARTUP_SECONDS:.0f} s")
-
-
-@dataclass(frozen=True)
-class Receiver:
-    """``tests/receiver.py``: records webhook POSTs and answers WebSub verifications."""
-
-    base: str
-
-    def received(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(self.base + "/__received", timeout=10) as response:
-            data: list[dict[str, Any]] = json.loads(response.read())
-            return data
-
-    def posts(self) -> list[dict[str, Any]]:
-        return [r for r in self.received() if r["kind"] == "post"]
-
-
-@contextmanager
-def run_receiver(folder: Path, fail_first: int = 0) -> Iterator[Receiver]:
-    """The project's own receiver (``tests/receiver.py``) on a free loopback port."""
-    folder.mkdir(parents=True, exist_ok=True)
-    portfile = folder / "port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).resolve().parent / "receiver.py"),
-            "--port",
-            "0",
-            "--portfile",
-            str(portfile),
-            "--fail-first",
-            str(fail_first),
-            "--max-seconds",
-            "600",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port = _wait_for_port(portfile, process)
-        yield Receiver(f"http://127.0.0.1:{port}")
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
     """``receiver.py`` for this test: webhook target and WebSub subscriber."""
@@ -365,10 +265,29 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def hostile_site() -> Iterator[Any]:
-    """A :class:`helpers.HostileSite` on 127.0.0.1 for this test."""
-    from helpers import HostileSite
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Servers of this test; each is stopped with SIGTERM at the end and must exit 0."""
+    started: list[Server] = []
 
+    def make(name: str = "service", command: str = "run", **kwargs: Any) -> Server:
+        server = Server(tmp_path / name, command, **kwargs)
+        started.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        codes = {}
+        for server in started:
+            if server.process is not None:
+                codes[server.folder.name] = server.stop()
+                server.kill()
+    assert all(code == 0 for code in codes.values()), (codes, [s.output() for s in started])
+
+
+@pytest.fixture
+def hostile_site() -> Iterator[Any]:
+    """A :class:`support.sites.HostileSite` on 127.0.0.1 for this test."""
     site = HostileSite()
     try:
         yield site

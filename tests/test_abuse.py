@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
-from test_web import TOKEN, Answer, Server, samples_toml, server_factory  # noqa: F401 (a fixture)
+from support.service import TOKEN, Answer, Server, samples_toml
 
 from syndicator import config as config_module
 from syndicator.errors import ConfigErrors
@@ -373,7 +373,7 @@ def test_rate_keys_are_validated() -> None:
 
 
 def test_writes_past_the_limit_get_429(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     # 4 at once, then one every 2 s: the refill during the test's first requests stays small.
     server = start(server_factory("limited"), REGION_ONLY, abuse_toml(0.5, 4))
@@ -545,7 +545,7 @@ def flood(
 
 
 def test_subscription_flood_is_bounded(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
     subscriber: Subscriber,
 ) -> None:
     server = start(server_factory("flood"), REGION_ONLY, abuse_toml())  # default rate limits

@@ -16,6 +16,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import feedparser
+import pytest
 
 from syndicator.demo import SAMPLES_DIR
 
@@ -107,6 +108,7 @@ def run_on_a_terminal(config: Path, *args: str, timeout: float = 120) -> str:
     return out.decode("utf-8", "replace")
 
 
+@pytest.mark.e2e
 def test_once_on_a_terminal_shows_each_source_once(tmp_path: Path) -> None:
     config = deployment(tmp_path)
     shown = run_on_a_terminal(config, "once")
@@ -121,6 +123,7 @@ def test_once_on_a_terminal_shows_each_source_once(tmp_path: Path) -> None:
     assert "[1/2]" not in piped.stdout + piped.stderr
 
 
+@pytest.mark.e2e
 def test_explain_takes_the_path_the_config_names(tmp_path: Path) -> None:
     config = deployment(tmp_path)
     page = tmp_path / "in" / "night-trains.html"
@@ -137,6 +140,7 @@ def test_explain_takes_the_path_the_config_names(tmp_path: Path) -> None:
     assert "Traceback" not in unknown.stderr
 
 
+@pytest.mark.e2e
 def test_a_local_source_publishes_no_file_link(tmp_path: Path) -> None:
     """Local files are read, never linked: a ``file:`` address names a path of this machine
     and opens nowhere else. Their entries carry no link (their full content instead), in
@@ -155,6 +159,7 @@ def test_a_local_source_publishes_no_file_link(tmp_path: Path) -> None:
     assert data["items"] and all("url" not in i and i["content_html"] for i in data["items"])
 
 
+@pytest.mark.e2e
 def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     """A plain-text dump states no publication date: its entries have none (no ``published``,
     ``pubDate`` or ``date_published``; ``updated`` is when they were first seen). (Their link,
@@ -179,6 +184,7 @@ def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     assert (record["published"] is None) == (record["title"] in dump_titles)
 
 
+@pytest.mark.e2e
 def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | None) -> None:
     """A pause is kept in the store: `once` (named or not) does not fetch the source, says
     so, and `status` shows it; resumed, it is fetched again."""

@@ -21,15 +21,12 @@ the seed and the figures are printed (``pytest -s``) and recorded in docs/RELIAB
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
 import random
 import re
-import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -42,12 +39,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Receiver
 from lxml import etree
-from test_once import expected_regions, gold_of
+from support.gold import expected_regions, gold_of
+from support.service import ForkServer, free_port, own_env
+from support.sites import Receiver
 
 from syndicator.store import Store
 from syndicator.web import FeedCache
+
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
 
 KILLS = 50  # kill -9 trials at least, across once and run
 TRIALS_PER_STORE = 5  # kills on one store before a clean finishing run checks it
@@ -57,170 +57,8 @@ REGIONS = ("europe", "asia", "all")
 WANTED = ("article.created", "article.updated", "feed.updated")  # what the webhook gets
 FEED_FILES = ("all.atom", "europe.rss", "asia.json", "europe.atom", "all.json", "index.opml")
 
-# A fork server: imports everything the commands need once, then for each command it is sent
-# forks a child that runs it through the CLI's entry point, exactly as the console script does
-# (``sys.exit(syndicator.cli.main(argv))``), in a session of its own. It answers with the
-# child's pid, then with its exit code once the child is gone (-9 when killed).
-FORK_SERVER = """
-import json, os, sys
-import uvicorn, syndicator.app, syndicator.cli, syndicator.service, syndicator.web
-import aiohttp, httpx_aiohttp, httpcore, h11, anyio, sqlalchemy.dialects.sqlite, certifi
-
-def serve():
-    print("ready", flush=True)
-    for line in sys.stdin:
-        job = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            return job
-        print(pid, flush=True)
-        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
-    sys.exit(0)
-
-job = serve()
-os.setsid()
-log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-os.dup2(log, 1)
-os.dup2(log, 2)
-os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-sys.exit(syndicator.cli.main(job["argv"]))
-"""
-
-
-def own_env() -> dict[str, str]:
-    """The environment of the commands a test runs: each deployment names its own config and
-    SQLite store, whatever variables that would point elsewhere say."""
-    ignored = ("SYNDICATOR_CONFIG", "SYNDICATOR_DATABASE")
-    return {k: v for k, v in os.environ.items() if k not in ignored}
-
-
-class ForkServer:
-    """Starts commands in processes forked from one that has already imported syndicator, so
-    that a trial costs the command's own work, not Python's start-up; one at a time."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.count = 0
-        self.log = (folder / "fork-server.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", FORK_SERVER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            cwd=folder,
-            env=own_env(),
-            start_new_session=True,
-        )
-        self._buffer = b""
-        self.current: Command | None = None
-        try:
-            assert self._line(60) == "ready"
-        except BaseException:
-            self.close()
-            raise
-
-    def start(self, argv: list[str]) -> Command:
-        self.count += 1
-        log = self.folder / f"command-{self.count}.log"
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"argv": argv, "log": str(log)}).encode() + b"\n")
-        self.process.stdin.flush()
-        self.current = Command(self, int(self._line(10)), log, time.monotonic())
-        return self.current
-
-    def _line(self, timeout: float) -> str:
-        """The server's next line, or a failure after ``timeout`` seconds."""
-        line = self._next_line(timeout)
-        if line is None:
-            pytest.fail(f"the fork server did not answer within {timeout} s")
-        return line
-
-    def _next_line(self, timeout: float) -> str | None:
-        """The server's next line, or None if it has said nothing more after ``timeout``."""
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                pytest.fail("the fork server exited")
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
-
-    def close(self) -> None:
-        """Stop the command still running, if any, then the server."""
-        if self.current is not None and self.current.code is None:
-            self.current.kill()
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.log.close()
-
-
-@dataclass
-class Command:
-    server: ForkServer
-    pid: int
-    log: Path
-    started: float
-    code: int | None = None
-
-    def kill(self) -> None:
-        """kill -9, its whole process group (its session, once it has made one)."""
-        for kill, target in ((os.killpg, self.pid), (os.kill, self.pid)):
-            try:
-                kill(target, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
-
-    def wait(self, timeout: float) -> int:
-        """Its exit code, after killing it if it is still running after ``timeout``."""
-        if self.code is None:
-            try:
-                self.code = int(self.server._line(timeout))
-            except BaseException:
-                self.kill()
-                raise
-        return self.code
-
-    def kill_after(self, delay: float) -> int:
-        """Its exit code: -9 if it was still running ``delay`` seconds after it started."""
-        line = self.server._next_line(max(0.0, self.started + delay - time.monotonic()))
-        if line is None:
-            self.kill()
-            return self.wait(30)
-        self.code = int(line)
-        return self.code
-
-    def stop(self, timeout: float = 20) -> int:
-        """SIGTERM, as ops stop the service; then its exit code."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-        return self.wait(timeout)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-
-
 # --------------------------------------------------------------------------------------------
 # A deployment: the fixture config with one-second schedules and a webhook
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Deployment:

@@ -220,6 +220,7 @@ def next_monday_9(now: datetime, zone: ZoneInfo) -> datetime:
         day += timedelta(days=1)
 
 
+@pytest.mark.e2e
 def test_check_shows_the_real_next_run(tmp_path: Path) -> None:
     toml = (
         f'[service]\ndatabase = "sqlite:///{tmp_path}/s.db"\n'
@@ -241,6 +242,7 @@ def test_check_shows_the_real_next_run(tmp_path: Path) -> None:
         assert at in {next_monday_9(before, zone), next_monday_9(after, zone)}, run.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("cron", "words"),
     [

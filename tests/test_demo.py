@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from feedrules import NO_FEEDVALIDATOR, problems, w3c_validate, w3c_validator
-from helpers import jing_validate, not_run
 from lxml import etree
+from support.checks import jing_validate, not_run
 
 REPO = Path(__file__).resolve().parent.parent
 A = "{http://www.w3.org/2005/Atom}"
@@ -79,6 +79,7 @@ def test_the_shipped_config_is_the_one_init_writes() -> None:
     assert shipped == (REPO / "syndicator" / "skeleton" / "syndicator.toml").read_bytes()
 
 
+@pytest.mark.e2e
 def test_the_demo_feeds_break_no_feed_rule(demo: Path) -> None:
     files = feed_files(demo)
     assert {p.name for p in files} >= {
@@ -109,6 +110,7 @@ def test_the_demo_feeds_break_no_feed_rule(demo: Path) -> None:
     assert w3c_validate(served) == []
 
 
+@pytest.mark.e2e
 def test_an_empty_feed_is_as_old_as_its_region(tmp_path: Path) -> None:
     """A region with no entry yet: its feeds' date is when the region was first published (a
     plausible date, never 1970), and it stays so: the same state renders the same bytes."""
@@ -161,6 +163,7 @@ def served_demo(demo: Path) -> Iterator[str]:
         assert "Traceback" not in errors, errors
 
 
+@pytest.mark.e2e
 def test_every_address_the_demo_publishes_opens(demo: Path, served_demo: str) -> None:
     """`run --listen` serves the demo on the port given; the base URL follows it (the config
     sets none), and every link, picture and enclosure of its feeds answers 200 from it."""

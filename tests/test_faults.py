@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,15 +34,19 @@ from typing import Any
 
 import feedparser
 import pytest
-from test_once import expected_regions, gold_of
+from support.gold import expected_regions, gold_of
+from support.service import ServiceProcess, free_port, own_env
 
 from syndicator.health import retry_delay
 from syndicator.store import SourceState, Store
+
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
 
 MiB = 1024 * 1024
 MAX_BYTES = 20 * MiB  # the default [service] max_bytes
 MEMORY_BOUND_MB = 200
 PASS_BOUND_SECONDS = 45  # the pass over every fault, with [service] timeout = "3s"
+RUN_BACKSTOP = 600  # seconds: a `run` this test started and lost stops by itself
 REGIONS = ("europe", "asia", "all")
 ACTIVE = re.compile(r"<script|onerror=|onload=|javascript:|<iframe", re.I)
 
@@ -120,13 +123,6 @@ class Finished:
     peak_rss_mb: float  # the child's own ru_maxrss
 
 
-def own_env() -> dict[str, str]:
-    """The environment of the commands a test runs: each deployment names its own config and
-    SQLite store, whatever variables that would point elsewhere say."""
-    ignored = ("SYNDICATOR_CONFIG", "SYNDICATOR_DATABASE")
-    return {k: v for k, v in os.environ.items() if k not in ignored}
-
-
 def run_measured(args: list[str], *, cwd: Path, timeout: float) -> Finished:
     """Run a command to its end (killed, with its process group, after ``timeout``) and return
     its output, duration and peak resident memory."""
@@ -165,17 +161,23 @@ def run_measured(args: list[str], *, cwd: Path, timeout: float) -> Finished:
         )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def run_service(deployment: Deployment, folder: Path) -> ServiceProcess:
+    """``syndicator run`` on the deployment, its log ``run.log`` in ``folder``."""
+    return ServiceProcess(
+        deployment.config,
+        "run",
+        cwd=folder,
+        log=folder / "run.log",
+        env=own_env(),
+        backstop=RUN_BACKSTOP,
+    ).start()
+
+
+def stop(process: ServiceProcess) -> None:
     """SIGTERM, then SIGKILL to its group if it does not stop in 20 s; then anything it left
     behind in its group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            _kill_group(process.pid)
-            process.wait(timeout=10)
-    _kill_group(process.pid)
+    process.stop(20)
+    process.kill()
 
 
 def _kill_group(pid: int) -> None:
@@ -404,25 +406,6 @@ FLAKY_FAILURES = 6  # answers 503 to this many requests: 3 attempts a pass → 2
 RETRY_AFTER = 600
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(what: str, check: Any, timeout: float, process: subprocess.Popen[bytes]) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"syndicator run exited ({process.returncode}) while waiting for {what}")
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_a_failing_source_backs_off_then_recovers_under_run(
     fixtures_dir: Path, private_site: Any, tmp_path: Path
 ) -> None:
@@ -437,16 +420,7 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
     deployment = Deployment(
         tmp_path, fixture_config(fixtures_dir, base, tmp_path, sources=False), extra
     )
-    log = (tmp_path / "run.log").open("wb")
-    process = subprocess.Popen(
-        deployment.args("run"),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        env=own_env(),
-        start_new_session=True,
-    )
+    process = run_service(deployment, tmp_path)
     store = None
     try:
 
@@ -459,22 +433,19 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
             ok = s and s.failures == failures and s.next_due_at and s.last_fetch_at
             return s if ok and s.next_due_at > s.last_fetch_at else None  # type: ignore[operator]
 
-        wait_for(
-            "the service",
-            lambda: b"service started" in (tmp_path / "run.log").read_bytes(),
-            60,
-            process,
+        process.wait_for(
+            lambda: b"service started" in (tmp_path / "run.log").read_bytes(), "the service", 60
         )
         store = deployment.store()
         started = time.monotonic()
         # After the second failure in a row, status shows the next run twice the interval away.
-        second = wait_for("the second failure", lambda: deferred("flaky", 2), 30, process)
+        second = process.wait_for(lambda: deferred("flaky", 2), "the second failure", 30)
         assert second.next_due_at is not None and second.last_fetch_at is not None
         backoff = (second.next_due_at - second.last_fetch_at).total_seconds()
         assert abs(backoff - retry_delay(EVERY, 2)) < 0.1, backoff
         # Then the fault is gone: the next pass succeeds.
-        recovered = wait_for(
-            "recovery", lambda: (s := state("flaky")) and s.failures == 0 and s, 30, process
+        recovered = process.wait_for(
+            lambda: (s := state("flaky")) and s.failures == 0 and s, "recovery", 30
         )
         recovered_after = time.monotonic() - started
         assert recovered.health == "ok" and recovered.last_error is None
@@ -487,7 +458,7 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
         for failures, gap in enumerate(gaps, 1):
             assert retry_delay(EVERY, failures) - 0.3 < gap < retry_delay(EVERY, failures) + 2
         # A long Retry-After is honoured from the very first pass: one request, no retry.
-        limited = wait_for("the rate-limited source", lambda: deferred("limited", 1), 30, process)
+        limited = process.wait_for(lambda: deferred("limited", 1), "the rate-limited source", 30)
         assert limited.next_due_at - limited.last_fetch_at >= timedelta(seconds=RETRY_AFTER)
         assert limited.last_error == f"rate limited (retry after {RETRY_AFTER} s)"
         limited_path = f"/__fault/retry-after/{RETRY_AFTER}"
@@ -521,8 +492,7 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
     finally:
         if store is not None:
             store.close()
-        _stop(process)
-        log.close()
+        stop(process)
     assert process.returncode == 0, (tmp_path / "run.log").read_text(errors="replace")[-3000:]
 
 
@@ -610,24 +580,19 @@ def test_a_full_disk_keeps_the_old_feeds_served_and_says_why(
 
             # run: starts on the full disk, serves the old feeds, says why it cannot publish,
             # and publishes the stored stories by itself once there is room again.
-            log = (tmp_path / "run.log").open("wb")
-            process = subprocess.Popen(
-                deployment.args("run"), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, cwd=tmp_path, env=own_env(), start_new_session=True,
-            )  # fmt: skip
+            process = run_service(deployment, tmp_path)
             try:
                 url = f"http://127.0.0.1:{port}/feeds/europe.atom"
-                served = wait_for("the service", lambda: get(url), 60, process)
+                served = process.wait_for(lambda: get(url), "the service", 60)
                 assert served == before["europe.atom"]
                 logged = (tmp_path / "run.log").read_text(errors="replace")
                 assert "publishing at start failed" in logged, logged
                 assert "No space left on device" in logged, logged
                 filler.unlink()
-                wait_for("the retry", lambda: get(url) not in (None, served), 30, process)
+                process.wait_for(lambda: get(url) not in (None, served), "the retry", 30)
                 assert set(gold["created"]) <= set(deployment.entries("europe"))
             finally:
-                _stop(process)
-                log.close()
+                stop(process)
             assert process.returncode == 0
             assert [p.name for p in feeds.iterdir() if p.name.endswith(".tmp")] == []
         finally:

@@ -85,6 +85,7 @@ def _crash(path: Path, root: Path, stage: str, error: Exception) -> str:
     return f"{path.relative_to(root)} [{stage}] {type(error).__name__} at {where}: {error}"
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_feedparser_corpus_never_crashes() -> None:
     root = _corpus()

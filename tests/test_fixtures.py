@@ -248,6 +248,7 @@ BROKEN = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_inputs(name: str, shared_site: Any, shared_dir: Path, tmp_path: Path) -> None:
     assert (shared_dir / "fixtures" / "broken" / name).exists()

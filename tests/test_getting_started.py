@@ -15,6 +15,8 @@ import pytest
 
 from syndicator.demo import SAMPLES_DIR
 
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
+
 REPO = Path(__file__).resolve().parent.parent
 SUBSCRIPTIONS = """<?xml version="1.0" encoding="utf-8"?>
 <opml version="2.0"><head><title>Subscriptions</title></head><body>

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Receiver
+from support.sites import Receiver
 
 from syndicator import config
 from syndicator.errors import ConfigError, ExtractError
@@ -86,6 +86,7 @@ def test_source_ids_cannot_name_paths(tmp_path: Path, bad: str) -> None:
 # The XSS fixture through once: feeds and webhooks
 
 
+@pytest.mark.e2e
 def test_xss_page_is_neutralised_in_every_output(
     fixtures_dir: Path, fixture_site: Any, receiver: Receiver, tmp_path: Path
 ) -> None:

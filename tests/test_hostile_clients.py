@@ -1,6 +1,6 @@
 """What a hostile client can send, and what syndicator does with it: each rule of
 docs/RELIABILITY.md ("Hostile clients") pinned, in process where a part decides and end to end
-through the real ``syndicator run`` on loopback (``test_web.Server``).
+through the real ``syndicator run`` on loopback (``support.service.Server``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Receiver
-from helpers import wait_for
-from test_web import Server, server_factory  # noqa: F401 (a fixture)
+from support.service import Server, wait_for
+from support.sites import Receiver
 
 from syndicator.logs import NoForgery
 from syndicator.normalize import external_url
@@ -139,7 +138,7 @@ def hook_titles(receiver: Receiver) -> set[str]:
 
 
 def test_a_broken_callback_never_stops_notifications(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
     receiver: Receiver,
 ) -> None:
     """A subscription whose callback no HTTP client takes (stored raw, as a hub that did not
@@ -185,7 +184,7 @@ def stored_callbacks(server: Server) -> list[str]:
 
 
 def test_hub_callbacks_are_checked_and_stored_canonical(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
     receiver: Receiver,
 ) -> None:
     server = server_factory()
@@ -396,7 +395,7 @@ def flood_socket(port: int, source: str) -> Any:
 
 
 def test_idle_connections_never_keep_clients_out(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     """3,000 sockets that send part of a head and stop, while real clients ask for /healthz and
     a feed: every one of those is answered 200. 1,000 come from one address (held up to its

@@ -1,7 +1,7 @@
 """What a hostile source can send, and what syndicator does with it: each rule of
 docs/RELIABILITY.md ("Hostile sources") pinned, in the pure core and end to end through the
 real ``syndicator once`` (and ``run``) against a loopback site that answers what the test
-chooses (``helpers.HostileSite``).
+chooses (``support.sites.HostileSite``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Deployment, HostileSite
-from test_web import server_factory  # noqa: F401 (a fixture)
+from support.service import Deployment
+from support.sites import HostileSite
 
 from syndicator import fingerprint
 from syndicator.ingest import read_document
@@ -160,6 +160,7 @@ def bad_items_site(site: HostileSite) -> str:
     )
 
 
+@pytest.mark.e2e
 def test_bad_items_fail_alone_under_once(hostile_site: HostileSite, tmp_path: Path) -> None:
     deployment = Deployment(tmp_path, bad_items_site(hostile_site))
     run = deployment.run("once")
@@ -198,6 +199,7 @@ def test_stripping_bidi_controls_keeps_every_content_hash() -> None:
     )
 
 
+@pytest.mark.e2e
 def test_bidi_overrides_never_reach_a_feed(hostile_site: HostileSite, tmp_path: Path) -> None:
     feed = json_feed(item(1, title="\u202eesrever\u202c title", summary="a\u2066b\u2069c\u200f"))
     url = hostile_site.route("/feed.json", feed, content_type="application/feed+json")
@@ -258,6 +260,7 @@ def published_texts(deployment: Deployment) -> dict[str, str]:
     }
 
 
+@pytest.mark.e2e
 def test_nothing_from_the_network_names_a_local_file(
     hostile_site: HostileSite, tmp_path: Path
 ) -> None:
@@ -311,6 +314,7 @@ def test_nothing_from_the_network_names_a_local_file(
         assert "file:" not in text, name
 
 
+@pytest.mark.e2e
 def test_a_local_source_reads_only_inside_its_folder(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "section").mkdir(parents=True)
@@ -342,6 +346,7 @@ def test_a_local_source_reads_only_inside_its_folder(tmp_path: Path) -> None:
             assert "SECRET-7f3a" not in text and "file:" not in text, name
 
 
+@pytest.mark.e2e
 def test_local_root_is_for_local_sources_holding_their_file(tmp_path: Path) -> None:
     from syndicator.config import load
     from syndicator.errors import ConfigError
@@ -360,6 +365,7 @@ def test_local_root_is_for_local_sources_holding_their_file(tmp_path: Path) -> N
 # RSS descriptions carry escaped text
 
 
+@pytest.mark.e2e
 def test_markup_in_a_summary_is_text_in_rss(hostile_site: HostileSite, tmp_path: Path) -> None:
     from lxml import etree
 
@@ -407,6 +413,7 @@ def once_in_process(deployment: Deployment, capsys: pytest.CaptureFixture[str]) 
     return code, capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_a_public_source_is_never_led_to_a_private_address(
     hostile_site: HostileSite,
     private_site: HostileSite,
@@ -435,6 +442,7 @@ def test_a_public_source_is_never_led_to_a_private_address(
     assert titles == {"Public page"}
 
 
+@pytest.mark.e2e
 def test_private_sources_keep_working_and_the_guard_can_be_lifted(
     hostile_site: HostileSite,
     private_site: HostileSite,
@@ -503,6 +511,7 @@ def test_waiting_for_a_slot_is_not_the_servers_time(hostile_site: HostileSite) -
     assert [a.body for a in answers] == [b"y" * 20, b"y" * 20]
 
 
+@pytest.mark.e2e
 def test_a_pass_is_bounded_and_keeps_what_it_read(
     hostile_site: HostileSite, tmp_path: Path
 ) -> None:
@@ -535,6 +544,7 @@ def slow_and_healthy(site: HostileSite, drip: float = 0.5) -> str:
     ) + Deployment.source("b-good", "rss", site.url("/good.rss"), fetch_pages="never")
 
 
+@pytest.mark.e2e
 def test_once_publishes_each_source_as_it_finishes(
     hostile_site: HostileSite, tmp_path: Path
 ) -> None:
@@ -570,7 +580,7 @@ def test_once_publishes_each_source_as_it_finishes(
 
 def test_run_publishes_first_passes_as_they_finish_and_stops_cleanly(
     hostile_site: HostileSite,
-    server_factory: Any,  # noqa: F811
+    server_factory: Any,
 ) -> None:
     """Under ``run``, a healthy source's first articles are published while a slow source is
     still in its first pass; SIGTERM then says in one line which passes it cancelled (the slow
@@ -659,6 +669,7 @@ def test_a_sitemap_is_read_a_piece_at_a_time() -> None:
     assert peak < 4 << 20, f"{peak / 2**20:.1f} MiB at once for a 16 MB sitemap"
 
 
+@pytest.mark.e2e
 def test_an_article_of_no_region_is_published_in_all(
     hostile_site: HostileSite, tmp_path: Path
 ) -> None:
@@ -679,7 +690,7 @@ def test_an_article_of_no_region_is_published_in_all(
 
 def test_bad_items_fail_alone_under_run(
     hostile_site: HostileSite,
-    server_factory: Any,  # noqa: F811
+    server_factory: Any,
 ) -> None:
     server = server_factory()
     (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
@@ -699,6 +710,7 @@ def test_bad_items_fail_alone_under_run(
     assert "Traceback" not in server.output()
 
 
+@pytest.mark.e2e
 def test_a_source_that_breaks_a_pass_fails_alone(
     hostile_site: HostileSite,
     tmp_path: Path,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -84,8 +85,9 @@ def imports(module: str, path: Path, known: dict[str, Path]) -> Iterator[tuple[s
                     yield target, node.lineno
 
 
+@cache
 def graph() -> dict[str, dict[str, int]]:
-    """module → {imported module: first line}, self-imports left out."""
+    """module → {imported module: first line}, self-imports left out (read once)."""
     known = modules()
     edges: dict[str, dict[str, int]] = {}
     for module, path in known.items():
@@ -137,7 +139,7 @@ def _within(module: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def _where(module: str, line: int) -> str:
-    path = modules()[module]
+    path = modules(PACKAGE)[module]
     return f"{path.relative_to(PACKAGE.parent)}:{line}"
 
 

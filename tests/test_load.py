@@ -26,6 +26,7 @@ SECONDS, WARMUP, MAX_GROWTH_MIB = 30, 10, 8
 TIMEOUT = 90  # the whole test: start, 30 s of load, stop
 
 
+@pytest.mark.e2e
 def test_steady_load_has_no_errors_and_no_memory_growth() -> None:
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (apt-get install -y wrk)")

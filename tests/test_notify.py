@@ -12,25 +12,21 @@ import hashlib
 import hmac
 import json
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from conftest import Receiver, run_receiver
+from support.records import NOW, SECRET, article, deliver_all, dispatcher_for, load_config
+from support.sites import Receiver, SlowSubscriber, run_receiver
 
-from syndicator import config, fingerprint
+from syndicator import config
 from syndicator.fetch import PRIVATE_REFUSED, Poster
-from syndicator.model import Article, RegionMatch
-from syndicator.notify import Dispatcher, delivery_delay, topics_of, wants
 from syndicator.notify import apprise as alerts
+from syndicator.notify import delivery_delay, topics_of, wants
 from syndicator.notify.webhooks import signature, verify
 from syndicator.notify.websub import Hub, hub_signature
 from syndicator.store import OutboxEvent, Store
-
-NOW = datetime(2026, 2, 10, 12, tzinfo=UTC)
-SECRET = "s3cret-for-tests"
 
 
 def test_signature_is_hmac_of_timestamp_dot_body() -> None:
@@ -76,82 +72,6 @@ def test_apprise_messages_read_well() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-
-
-def load_config(
-    tmp_path: Path,
-    extra: str = "",
-    url: str = "http://127.0.0.1:9/hook",
-    allow_private: bool = True,
-) -> config.Config:
-    text = f"""
-[service]
-base_url = "http://127.0.0.1:8080"
-feeds_dir = "{tmp_path}/feeds"
-
-[publish]
-hubs = []
-
-[security]
-allow_private_targets = {"true" if allow_private else "false"}
-
-[[region]]
-id = "europe"
-title = "Europe"
-
-[[region]]
-id = "asia"
-title = "Asia"
-
-[[notify]]
-id = "downstream"
-kind = "webhook"
-url = "{url}"
-secret_env = "HOOK_SECRET"
-{extra}
-"""
-    path = tmp_path / "syndicator.toml"
-    path.write_text(text, encoding="utf-8")
-    return config.load(path, environ={"HOOK_SECRET": SECRET})
-
-
-def article(n: int, region: str = "europe") -> Article:
-    paragraphs = (f"paragraph {n} " * 20,)
-    key = f"https://n.example/{n}"
-    return Article(
-        key=key,
-        url=key,
-        title=f"story {n}",
-        paragraphs=paragraphs,
-        content_html=f"<p>{paragraphs[0]}</p>",
-        content_hash=fingerprint.content_hash(f"story {n}", paragraphs),
-        similarity=fingerprint.signature(f"story {n}", paragraphs),
-        published=NOW,
-        regions=(RegionMatch(region, "section", region),),
-    )
-
-
-async def deliver_all(dispatcher: Dispatcher, store: Store, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        await dispatcher.deliver_due()
-        if store.pending_deliveries() == 0 and store.outbox_cursor() == max(
-            (e["seq"] for e in store.events()), default=0
-        ):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("deliveries still pending")
-
-
-def dispatcher_for(cfg: config.Config, store: Store, poster: Poster) -> Dispatcher:
-    return Dispatcher(
-        lambda: cfg,
-        store,
-        poster,
-        feeds_dir=lambda: Path(cfg.service.feeds_dir),
-        base_delay=0.1,
-        rng=random.Random(7),
-    )
 
 
 def check_signed(post: dict[str, Any]) -> dict[str, Any]:
@@ -371,49 +291,6 @@ def test_apprise_alerts_reach_a_json_endpoint(receiver: Receiver, tmp_path: Path
 
 # --------------------------------------------------------------------------------------------
 # WebSub: requests for one subscription take effect in the order they arrived
-
-
-class SlowSubscriber:
-    """A subscriber on loopback that confirms every verification; the Nth verification it is
-    asked for waits ``delays[N]`` seconds before its answer (none past the list)."""
-
-    def __init__(self, delays: list[float]) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        from urllib.parse import urlsplit
-
-        self.asked: list[str] = []
-        subscriber = self
-        lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-                with lock:
-                    n = len(subscriber.asked)
-                    subscriber.asked.append(query["hub.mode"])
-                time.sleep(delays[n] if n < len(delays) else 0.0)
-                body = query["hub.challenge"].encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("content-length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the hub gave up on this one
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.callback = f"http://127.0.0.1:{self.httpd.server_address[1]}/cb?id=1"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 TOPIC = "http://hub.test/feeds/world.atom"

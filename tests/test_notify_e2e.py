@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Receiver, run_receiver
-from test_web import Server, server_factory  # noqa: F401 (a fixture)
+from support.service import Server
+from support.sites import Receiver, run_receiver
 
 from syndicator.notify.webhooks import verify
 from syndicator.notify.websub import hub_signature
+
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
 
 SECRET = "downstream-secret"
 SUB_SECRET = "subscriber-secret"
@@ -85,7 +87,7 @@ def test_notifications_through_both_phases(
     private_site: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     monkeypatch.setenv("HOOK_SECRET", SECRET)
     gold = json.loads(

@@ -17,9 +17,12 @@ from typing import Any
 
 import feedparser
 import pytest
-from helpers import jing_validate
+from support.checks import jing_validate
+from support.gold import expected_regions, gold_of
 
 from syndicator.store import Store
+
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
 
 REGIONS = ("europe", "asia", "all")
 
@@ -80,24 +83,6 @@ class Deployment:
 
     def store(self) -> Store:
         return Store(self.database)
-
-
-def gold_of(fixtures_dir: Path, base: str) -> dict[str, Any]:
-    text = (fixtures_dir / "expected.json").read_text(encoding="utf-8")
-    return dict(json.loads(text.replace("{{BASE}}", base)))
-
-
-def expected_regions(gold: dict[str, Any]) -> dict[str, set[str]]:
-    regions: dict[str, set[str]] = {"europe": set(), "asia": set(), "all": set()}
-    for article in gold["articles"].values():
-        for region in article["regions"]:
-            regions[region].add(article["url"])
-        regions["all"].add(article["url"])
-    for brief in gold["partner_only"]:
-        for region in brief["regions"]:
-            regions[region].add(brief["url"])
-        regions["all"].add(brief["url"])
-    return regions
 
 
 def check_feeds(deployment: Deployment) -> None:

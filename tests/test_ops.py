@@ -1,8 +1,9 @@
 """What ops read and trust, end to end through the real service: schedules and next runs on
 every surface, reloads that apply whole or not at all, and health that says what is wrong.
 
-The service is ``syndicator run`` (or ``serve``) as a subprocess on loopback (``test_web.Server``);
-the commands (``status``, ``check``) run as subprocesses on the same config.
+The service is ``syndicator run`` (or ``serve``) as a subprocess on loopback
+(``support.service.Server``); the commands (``status``, ``check``) run as subprocesses on the
+same config.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import PARAGRAPHS, Site, postgres_database
-from test_web import REPO, Server, server_factory  # noqa: F401 (a fixture)
+from support.database import postgres_database
+from support.service import Server, asgi_call, samples_toml
+from support.sites import PARAGRAPHS, Site, SlowSubscriber, run_receiver
 
 from syndicator.demo import SAMPLES_DIR
+
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
 
 BEIRUT = ZoneInfo("Asia/Beirut")
 
@@ -81,7 +85,7 @@ def stamps(text: str) -> set[str]:
 
 
 def test_every_surface_shows_the_same_next_run_of_a_cron_source_in_another_zone(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     server = server_factory()
     (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
@@ -146,8 +150,6 @@ def test_every_surface_shows_the_same_next_run_of_a_cron_source_in_another_zone(
 def test_a_store_rebuilt_a_week_later_publishes_the_same_entry_ids(tmp_path: Path) -> None:
     import asyncio
 
-    from test_web import samples_toml
-
     from syndicator import config as config_module
     from syndicator.ingest import run_once
     from syndicator.store import Store
@@ -196,7 +198,7 @@ def schedules(server: Server) -> dict[str, tuple[str, str | None]]:
 
 
 def test_a_refused_reload_keeps_everything_and_says_so_until_a_good_one(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     server = server_factory()
     (server.config / "10-service.toml").write_text(server.service_toml(), encoding="utf-8")
@@ -324,7 +326,7 @@ def test_a_correction_only_on_the_page_is_found_by_the_next_recheck_in_once(
 
 
 def test_a_correction_only_on_the_page_is_found_by_the_next_recheck_in_run(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
     site: Site,
 ) -> None:
     corrected_site(site, corrected=False)
@@ -486,14 +488,11 @@ def test_a_source_that_keeps_finding_nothing_where_it_found_some_is_degraded(
 
 
 def test_the_hub_applies_requests_for_one_subscription_in_arrival_order(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     import sqlite3
     from contextlib import closing
     from urllib.parse import urlencode
-
-    from test_notify import SlowSubscriber
-    from test_web import samples_toml
 
     server = server_factory()
     (server.config / "10-samples.toml").write_text(samples_toml(every="1h"), encoding="utf-8")
@@ -528,8 +527,6 @@ def test_the_hub_applies_requests_for_one_subscription_in_arrival_order(
 
 def test_a_task_that_dies_is_restarted_and_health_says_which_and_why(tmp_path: Path) -> None:
     import asyncio
-
-    from test_web import asgi_call
 
     from syndicator import config as config_module
     from syndicator.service import Service
@@ -660,13 +657,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
 
 
 def test_every_event_is_delivered_after_the_database_was_away(
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
     database: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     import time
-
-    from conftest import run_receiver
 
     kind, url = database
     server = server_factory()

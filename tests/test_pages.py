@@ -30,7 +30,7 @@ from typing import Any
 import lxml.html
 import pytest
 from browser import Browser
-from conftest import Receiver, run_receiver
+from support.sites import Receiver, run_receiver
 
 from syndicator import config as config_module
 from syndicator import pages
@@ -257,6 +257,7 @@ def shown_as_text(b: Browser) -> list[str]:
     return [bit for bit in ("<p>", "</p>", "<div", "&lt;", "&amp;", "&quot;", "<a ") if bit in text]
 
 
+@pytest.mark.e2e
 def test_home_page_in_chromium(site: Site, browser: Browser) -> None:
     browser.open(site.base + "/")
     browser.screenshot("home")
@@ -285,6 +286,7 @@ def test_home_page_in_chromium(site: Site, browser: Browser) -> None:
     assert browser.problems == []
 
 
+@pytest.mark.e2e
 def test_subscribe_leads_to_the_region_page_not_to_xml(site: Site, browser: Browser) -> None:
     # The format links beside the button lead to the same page, at that feed's address
     browser.open(site.base + "/")
@@ -321,6 +323,7 @@ def test_subscribe_leads_to_the_region_page_not_to_xml(site: Site, browser: Brow
     assert f'<link href="{site.base}/feeds/world.html" rel="alternate" type="text/html"/>' in atom
 
 
+@pytest.mark.e2e
 def test_status_page_in_chromium(site: Site, browser: Browser) -> None:
     browser.open(site.base + "/status")
     browser.screenshot("status")
@@ -335,6 +338,7 @@ def test_status_page_in_chromium(site: Site, browser: Browser) -> None:
     assert browser.problems == []
 
 
+@pytest.mark.e2e
 def test_a_source_page_pauses_resumes_and_fetches_with_the_token(
     site: Site, browser: Browser
 ) -> None:
@@ -385,6 +389,7 @@ def test_a_source_page_pauses_resumes_and_fetches_with_the_token(
     assert browser.problems == []
 
 
+@pytest.mark.e2e
 def test_the_outbox_shows_dead_letters_and_retries_them(site: Site, browser: Browser) -> None:
     site.wait(lambda: site.receiver.posts(), "a webhook attempt")
     browser.open(site.base + "/status/outbox")
@@ -403,6 +408,7 @@ def test_the_outbox_shows_dead_letters_and_retries_them(site: Site, browser: Bro
     assert browser.problems == []
 
 
+@pytest.mark.e2e
 def test_actions_need_the_token_and_this_site(site: Site) -> None:
     form = f"token={TOKEN}&action=pause".encode()
     kind = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -21,11 +21,11 @@ from pathlib import Path
 import feedparser
 import lxml.html
 import pytest
-from helpers import jing_validate
 from lxml import etree
+from support.checks import jing_validate
+from support.records import PUBLISH_BASE, make_config
 
 from syndicator import fingerprint
-from syndicator.config import Config, Publish, Region, ServiceSettings, Source
 from syndicator.errors import PublishError
 from syndicator.model import Article, Entry, FeedInfo, Image, Origin, RegionMatch
 from syndicator.publish import (
@@ -46,7 +46,7 @@ from syndicator.publish import (
 )
 from syndicator.store import Store
 
-BASE = "http://feeds.test:8080"
+BASE = PUBLISH_BASE
 A = "{http://www.w3.org/2005/Atom}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 FH = "{http://purl.org/syndication/history/1.0}"
@@ -581,27 +581,6 @@ def test_a_failed_write_leaves_the_old_file(
 # The Publisher over a real store
 
 
-def make_config(tmp_path: Path, **publish: object) -> Config:
-    options: dict[str, object] = {
-        "archive_page_size": 2,
-        "entries_per_feed": 10,
-        "title": "Test feeds",
-    }
-    options.update(publish)
-    return Config(
-        service=ServiceSettings(base_url=BASE, feeds_dir=tmp_path / "feeds"),
-        publish=Publish(**options),  # type: ignore[arg-type]
-        regions=(
-            Region("europe", "أوروبا", language="ar", description="أخبار أوروبا"),
-            Region("world", "World", language="en"),
-        ),
-        sources=(
-            Source("example", "rss", "https://news.example/feed.xml", title="Example News"),
-            Source("local", "text", "fixtures/local.txt"),
-        ),
-    )
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(f"sqlite:///{tmp_path}/s.db", host="feeds.test")
@@ -832,6 +811,7 @@ def test_hubs_come_from_the_config(tmp_path: Path, store: Store) -> None:
     assert Publisher(config, store).feed_info("europe").hubs == ("https://hub.example/",)
 
 
+@pytest.mark.e2e
 def test_publish_raises_and_keeps_old_files_when_writing_fails(
     tmp_path: Path, store: Store
 ) -> None:
@@ -850,7 +830,7 @@ def test_publish_raises_and_keeps_old_files_when_writing_fails(
         import resource, signal, sys
         from pathlib import Path
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_publish import make_config
+        from support.records import make_config
         from syndicator.errors import PublishError
         from syndicator.publish import Publisher
         from syndicator.store import Store

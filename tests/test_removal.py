@@ -14,7 +14,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from helpers import Site, jing_validate
+from support.checks import jing_validate
+from support.sites import Site
 
 from syndicator import config
 from syndicator.app import App

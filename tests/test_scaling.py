@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -41,10 +40,12 @@ from urllib.parse import urlsplit
 import feedparser
 import psycopg
 import pytest
-from conftest import FixtureSite, Receiver, run_receiver
-from test_web import free_port
+from support.service import ServiceProcess, free_port, own_env, wait_for
+from support.sites import FixtureSite, Receiver, run_receiver
 
 from syndicator.notify.webhooks import verify
+
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
 
 POSTGRES = os.environ.get(
     "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -144,63 +145,20 @@ def write_config(site: FixtureSite, folder: Path) -> Path:
     return path
 
 
-class Process:
-    """``syndicator run --role ROLE`` under a ``timeout`` backstop, its log in a file."""
-
-    def __init__(
-        self, name: str, config: Path, database: str, *args: str, env: dict[str, str] | None = None
-    ) -> None:
-        self.name = name
-        self.log = config.parent / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"} | (env or {})
-        env["SYNDICATOR_DATABASE"] = database
-        command = [sys.executable, "-m", "syndicator", "--config", str(config), *args]
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                ["timeout", "--kill-after=5", str(BACKSTOP), *command],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=config.parent,
-            )
-
-    @property
-    def pid(self) -> int:
-        """The syndicator process itself (the child of ``timeout``)."""
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            children = path.read_text().split() if path.exists() else []
-            if children:
-                return int(children[0])
-            time.sleep(0.05)
-        raise AssertionError(f"{self.name} has no process")
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def kill9(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # timeout passes it on
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = 40) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
+def role_process(
+    name: str, config: Path, database: str, *args: str, env: dict[str, str] | None = None
+) -> ServiceProcess:
+    """``syndicator --config CONFIG ARGS…`` (a role of the scaled mode) on ``database``, its log
+    ``NAME.log`` beside the config."""
+    return ServiceProcess(
+        config,
+        *args,
+        cwd=config.parent,
+        log=config.parent / f"{name}.log",
+        env=own_env(keep_database=True, **(env or {}), SYNDICATOR_DATABASE=database),
+        backstop=BACKSTOP,
+        name=name,
+    ).start()
 
 
 def query(database: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -224,10 +182,10 @@ def test_scheduler_and_three_workers_share_sixty_sources(
     scaled.mkdir()
     config = write_config(private_site, scaled)
     database = databases()
-    processes: list[Process] = []
+    processes: list[ServiceProcess] = []
 
-    def start(name: str, *args: str) -> Process:
-        process = Process(name, config, database, "run", *args)
+    def start(name: str, *args: str) -> ServiceProcess:
+        process = role_process(name, config, database, "run", *args)
         processes.append(process)
         return process
 
@@ -239,7 +197,7 @@ def test_scheduler_and_three_workers_share_sixty_sources(
         second = start("scheduler-2", "--role", "scheduler")
         started_workers = [start(f"worker-{n}", "--role", "worker") for n in range(1, 4)]
         wait_for(lambda: "standing by" in second.output(), "the second scheduler stood by", 60)
-        workers: dict[int, Process] = {}
+        workers: dict[int, ServiceProcess] = {}
         for worker in started_workers:
             line = wait_for(
                 lambda w=worker: re.search(r"is the engine's worker (\d+)", w.output()),
@@ -471,7 +429,7 @@ def test_a_web_node_serves_and_pushes_while_workers_publish_and_deliver(
         database = databases()
         env = {"HOOK_SECRET": SECRET, "SYNDICATOR_API_TOKEN": TOKEN}
         processes = [
-            Process(role, config, database, "run", "--role", role, env=env)
+            role_process(role, config, database, "run", "--role", role, env=env)
             for role in ("scheduler", "worker", "web")
         ]
         base = f"http://127.0.0.1:{port}"
@@ -525,7 +483,7 @@ def test_a_web_node_serves_and_pushes_while_workers_publish_and_deliver(
                 process.stop()
         outputs = "\n".join(f"--- {p.name}\n{p.output()[-3000:]}" for p in processes)
         assert "Traceback" not in outputs, outputs
-        codes = {p.name: p.process.returncode for p in processes}
+        codes = {p.name: p.returncode for p in processes}
         assert set(codes.values()) == {0}, (codes, outputs)
         events = events_of(receiver)
         ids = [e["id"] for e in events]

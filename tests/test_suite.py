@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 # pytest's collection with the wall clock moved by OFFSET seconds (time.time only).
 COLLECT = """
@@ -44,6 +46,7 @@ def collected(offsets: list[float], *paths: str) -> list[list[str]]:
     return out
 
 
+@pytest.mark.e2e
 def test_test_ids_do_not_depend_on_the_clock() -> None:
     """The modules whose parameters are made when they are imported, collected as if a day
     apart (and a second apart): the same ids."""

@@ -10,22 +10,17 @@ fault has to be injected: the store failing, no API token configured.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -33,7 +28,9 @@ from urllib.parse import quote
 
 import feedparser
 import pytest
-from helpers import postgres_database
+from support.database import postgres_database
+from support.records import article_object
+from support.service import REPO, TOKEN, Answer, Server, asgi_call, samples_toml
 
 from syndicator import config as config_module
 from syndicator.demo import SAMPLES_DIR
@@ -44,238 +41,8 @@ from syndicator.store import Store
 from syndicator.web import Web, accepts_gzip, etag_listed, make_app, openapi_document
 from syndicator.web.status import status_page as render_status_page
 
-REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
-TOKEN = "test-token-" + uuid.uuid4().hex
-SERVER_MAX_SECONDS = 180  # the backstop: a server left behind stops by itself
-STOP_SECONDS = 10.0
 HOSTILE = "<script>alert(1)</script>"
-
-
-# --------------------------------------------------------------------------------------------
-# A server process and plain HTTP against it
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
-    """``python -m syndicator --config FOLDER COMMAND`` on a free loopback port."""
-
-    def __init__(
-        self,
-        folder: Path,
-        command: str = "run",
-        *,
-        token: str | None = TOKEN,
-        open_files: int | None = None,
-    ) -> None:
-        self.folder = folder
-        self.command = command
-        self.token = token
-        self.open_files = open_files  # the server's limit on open files (soft and hard)
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.config = folder / "config"
-        self.config.mkdir(parents=True, exist_ok=True)
-        self.log = folder / f"{command}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def service_toml(self, **publish: Any) -> str:
-        settings = {"debounce": 0.2, **publish}
-        return (
-            f'[service]\nbase_url = "{self.base}"\nlisten = "127.0.0.1:{self.port}"\n'
-            f'database = "sqlite:///{self.folder}/syndicator.db"\n'
-            f'feeds_dir = "{self.folder}/feeds"\n\n[publish]\n'
-            + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
-        )
-
-    def start(self) -> Server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
-        if self.token:
-            env["SYNDICATOR_API_TOKEN"] = self.token
-        backstop = ["timeout", "--kill-after=5", str(SERVER_MAX_SECONDS)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *backstop,
-                    sys.executable,
-                    "-m",
-                    "syndicator",
-                    "--config",
-                    str(self.config),
-                    self.command,
-                ],
-                cwd=self.folder,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=self._limit_files if self.open_files else None,
-                start_new_session=True,  # kill() reaches the server behind the backstop too
-            )
-        self.wait_until(lambda: self.get("/healthz").status in (200, 503), "/healthz answers")
-        return self
-
-    def _limit_files(self) -> None:
-        import resource
-
-        assert self.open_files is not None
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
-
-    def signal(self, sig: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code (killed after STOP_SECONDS, which fails the caller)."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return -9
-
-    def kill(self) -> None:
-        """SIGKILL to the backstop and the server it runs (one process group)."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        if self.process.poll() is None:
-            self.process.wait(timeout=10)
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        *,
-        chunked: bool = False,
-    ) -> Answer:
-        """One request on a fresh connection; the body is returned as sent (no decoding)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
-            response = conn.getresponse()
-            data = response.read()
-            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
-        finally:
-            conn.close()
-
-    def get(self, path: str, **headers: str) -> Answer:
-        try:
-            return self.request("GET", path, {k.replace("_", "-"): v for k, v in headers.items()})
-        except OSError:
-            if self.process is not None and self.process.poll() is not None:
-                pytest.fail(f"the server exited ({self.process.returncode}):\n{self.output()}")
-            return Answer(0, {}, b"")
-
-    def post(
-        self, path: str, body: bytes | str = b"", *, token: str | None = TOKEN, **headers: str
-    ) -> Answer:
-        sent = {k.replace("_", "-"): v for k, v in headers.items()}
-        sent.setdefault("content-type", "application/json")
-        if token is not None:
-            sent["authorization"] = f"Bearer {token}"
-        data = body.encode() if isinstance(body, str) else body
-        return self.request("POST", path, sent, data)
-
-    def wait_until_settled(self) -> None:
-        """Every interval source read and what it gave published: counts a test compares
-        before and after its requests are no longer moved by the first passes."""
-        self.wait_until(
-            lambda: all(
-                r["last_fetch_at"]
-                for r in self.get("/api/sources").json()
-                if r["schedule"].startswith("every")
-            ),
-            "every interval source has been read",
-        )
-        self.wait_until(
-            lambda: (
-                len(feedparser.parse(self.get("/feeds/all.atom").body).entries)
-                == len(self.get("/api/articles?limit=500").json())
-            ),
-            "what was read is published",
-        )
-
-    def wait_until(self, check: Callable[[], Any], what: str, seconds: float = 20) -> Any:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                pytest.fail(f"the server exited ({self.process.returncode}):\n{self.output()}")
-            result = check()
-            if result:
-                return result
-            time.sleep(0.1)
-        pytest.fail(f"not within {seconds:.0f} s: {what}\n{self.output()[-3000:]}")
-
-    def metric(self, name: str, **labels: str) -> float:
-        text = self.get("/metrics").text
-        total = 0.0
-        for line in text.splitlines():
-            if not line.startswith(name + "{"):
-                continue
-            found = dict(re.findall(r'(\w+)="([^"]*)"', line[: line.rindex("}")]))
-            if all(found.get(k) == v for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-
-@pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Servers of this test; each is stopped with SIGTERM at the end and must exit 0."""
-    started: list[Server] = []
-
-    def make(name: str = "service", command: str = "run", **kwargs: Any) -> Server:
-        server = Server(tmp_path / name, command, **kwargs)
-        started.append(server)
-        return server
-
-    try:
-        yield make
-    finally:
-        codes = {}
-        for server in started:
-            if server.process is not None:
-                codes[server.folder.name] = server.stop()
-                server.kill()
-    assert all(code == 0 for code in codes.values()), (codes, [s.output() for s in started])
-
-
-def samples_toml(every: str = "2s") -> str:
-    """The shipped config's regions and sources, on the bundled samples by absolute path."""
-    text = (REPO / "config" / "syndicator.toml").read_text(encoding="utf-8")
-    text = re.sub(r'^every = "[^"]*"', f'every = "{every}"', text, flags=re.M)
-    # The [service] table comes from the test's own file (merged after this one); the sources
-    # read the samples the service serves ({base_url}/samples/).
-    text = re.sub(r"^\[service\]\n(?:(?!\[).*\n)*", "", text, flags=re.M)
-    return "[service]\nserve_samples = true\n\n" + text
 
 
 def source_ids() -> list[str]:
@@ -646,19 +413,9 @@ def test_openapi_describes_every_route_and_method() -> None:
 # Pushing articles in
 
 
-def article(n: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "url": f"https://push.example/world/{n}",
-        "title": f"Pushed story {n}",
-        "section": "World",
-        "paragraphs": [f"A pushed paragraph about story {n}, long enough to be a body."],
-        **extra,
-    }
-
-
 def test_push_needs_a_valid_token(svc: Server) -> None:
     count = len(svc.get("/api/articles?limit=500").json())
-    body = json.dumps(article("no-token"))
+    body = json.dumps(article_object("no-token"))
     for token in (None, "wrong", TOKEN + "x", ""):
         answer = svc.post("/api/articles", body, token=token)
         assert answer.status == 401, token
@@ -668,16 +425,18 @@ def test_push_needs_a_valid_token(svc: Server) -> None:
     assert basic.status == 401
     assert svc.post("/api/reload", token="wrong").status == 401
     assert len(svc.get("/api/articles?limit=500").json()) == count
-    assert svc.get("/api/articles/" + quote(article("no-token")["url"], safe="")).status == 404
+    assert (
+        svc.get("/api/articles/" + quote(article_object("no-token")["url"], safe="")).status == 404
+    )
 
 
 def test_pushed_article_is_published(svc: Server) -> None:
     etag = svc.get("/feeds/world.atom").headers["etag"]
-    answer = svc.post("/api/articles", json.dumps(article("one")))
+    answer = svc.post("/api/articles", json.dumps(article_object("one")))
     assert answer.status == 200, answer.body
     (result,) = answer.json()["results"]
-    assert result["change"] == "created" and result["url"] == article("one")["url"]
-    again = svc.post("/api/articles", json.dumps(article("one")))
+    assert result["change"] == "created" and result["url"] == article_object("one")["url"]
+    again = svc.post("/api/articles", json.dumps(article_object("one")))
     assert again.json()["results"][0] == {**result, "change": "unchanged"}
     svc.wait_until(
         lambda: svc.get("/feeds/world.atom", if_none_match=etag).status == 200,
@@ -686,7 +445,7 @@ def test_pushed_article_is_published(svc: Server) -> None:
     feed = feedparser.parse(svc.get("/feeds/world.atom").body)
     assert [e.id for e in feed.entries].count(result["id"]) == 1
     record = svc.get("/api/articles/" + quote(result["id"], safe="")).json()
-    assert record["url"] == article("one")["url"]
+    assert record["url"] == article_object("one")["url"]
 
 
 def test_a_steady_stream_of_pushes_is_published_within_max_delay(
@@ -700,11 +459,11 @@ def test_a_steady_stream_of_pushes_is_published_within_max_delay(
         server.service_toml(debounce=1.0, max_delay=1.5) + world, encoding="utf-8"
     )
     server.start()
-    first = article("stream-0")
+    first = article_object("stream-0")
     published_at = None
     started = time.monotonic()
     for n in range(20):  # 6 s of pushes
-        assert server.post("/api/articles", json.dumps(article(f"stream-{n}"))).status == 200
+        assert server.post("/api/articles", json.dumps(article_object(f"stream-{n}"))).status == 200
         feed = server.get("/feeds/world.json")
         if published_at is None and feed.status == 200 and first["url"] in feed.text:
             published_at = time.monotonic() - started
@@ -716,15 +475,15 @@ def test_a_steady_stream_of_pushes_is_published_within_max_delay(
 
 
 def test_push_ndjson_all_or_nothing(svc: Server) -> None:
-    good = "\n".join(json.dumps(article(n)) for n in ("nd-1", "nd-2"))
+    good = "\n".join(json.dumps(article_object(n)) for n in ("nd-1", "nd-2"))
     answer = svc.post("/api/articles", good + "\n", content_type="application/x-ndjson")
     assert answer.status == 200
     assert [r["change"] for r in answer.json()["results"]] == ["created", "created"]
-    bad = json.dumps(article("nd-3")) + "\n" + json.dumps({"title": "no url"}) + "\n"
+    bad = json.dumps(article_object("nd-3")) + "\n" + json.dumps({"title": "no url"}) + "\n"
     refused = svc.post("/api/articles", bad, content_type="application/x-ndjson; charset=utf-8")
     assert refused.status == 400
     assert refused.json()["errors"] and "line 2" in refused.json()["errors"][0]
-    assert svc.get("/api/articles/" + quote(article("nd-3")["url"], safe="")).status == 404
+    assert svc.get("/api/articles/" + quote(article_object("nd-3")["url"], safe="")).status == 404
 
 
 @pytest.mark.parametrize(
@@ -795,7 +554,9 @@ def test_reader_polls_with_validators(svc: Server, tmp_path: Path) -> None:
             == not_modified + 1
         )
         etag = svc.get("/feeds/middle-east.atom").headers["etag"]
-        pushed = article("reader", url="https://push.example/me/reader", section="Middle East")
+        pushed = article_object(
+            "reader", url="https://push.example/me/reader", section="Middle East"
+        )
         result = svc.post("/api/articles", json.dumps(pushed)).json()["results"][0]
         svc.wait_until(
             lambda: svc.get("/feeds/middle-east.atom", if_none_match=etag).status == 200,
@@ -865,6 +626,7 @@ def test_reload(server_factory: Callable[..., Server]) -> None:
 # `serve`: no polling; picks up files another process publishes
 
 
+@pytest.mark.e2e
 def test_serve_picks_up_what_another_process_publishes(
     server_factory: Callable[..., Server],
 ) -> None:
@@ -891,7 +653,7 @@ def test_serve_picks_up_what_another_process_publishes(
     fetched = {r["id"]: r["last_fetch_at"] for r in server.get("/api/sources").json()}
     # Another process stores and publishes a story; `serve` serves the new file within ~1 s.
     pushed = tmp = server.folder / "story.ndjson"
-    tmp.write_text(json.dumps(article("from-cron")) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(article_object("from-cron")) + "\n", encoding="utf-8")
     ingest = subprocess.run(
         [sys.executable, "-m", "syndicator", "--config", str(server.config), "ingest", str(pushed)],
         cwd=server.folder,
@@ -910,9 +672,9 @@ def test_serve_picks_up_what_another_process_publishes(
     assert b"push.example/world/from-cron" in server.get("/feeds/world.atom").body
     assert {r["id"]: r["last_fetch_at"] for r in server.get("/api/sources").json()} == fetched
     # The same API, with its token.
-    answer = server.post("/api/articles", json.dumps(article("to-serve")))
+    answer = server.post("/api/articles", json.dumps(article_object("to-serve")))
     assert answer.status == 200 and answer.json()["results"][0]["change"] == "created"
-    assert server.post("/api/articles", json.dumps(article("x")), token=None).status == 401
+    assert server.post("/api/articles", json.dumps(article_object("x")), token=None).status == 401
 
     # Reload: a good config restarts the worker on it; a bad one changes nothing.
     started = server.get("/healthz").json()["started"]
@@ -1023,6 +785,7 @@ def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_status_page_in_chromium(svc: Server, tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(
@@ -1045,34 +808,6 @@ def test_status_page_in_chromium(svc: Server, tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------
 # In process: faults that a running server cannot be made to show
-
-
-def asgi_call(
-    app: Any, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
-) -> Answer:
-    sent: list[dict[str, Any]] = []
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-    }
-    asyncio.run(app(scope, receive, send))
-    start, *bodies = sent
-    return Answer(
-        start["status"],
-        {k.decode(): v.decode() for k, v in start["headers"]},
-        b"".join(m.get("body", b"") for m in bodies),
-    )
 
 
 @pytest.fixture
@@ -1098,7 +833,7 @@ def test_post_without_a_configured_token_is_refused(in_process: Service) -> None
             "POST",
             path,
             {"content-type": "application/json", "authorization": "Bearer x"},
-            json.dumps(article("x")).encode(),
+            json.dumps(article_object("x")).encode(),
         )
         assert answer.status == 503
         assert json.loads(answer.body)["error"] == (

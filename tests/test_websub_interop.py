@@ -53,13 +53,15 @@ from typing import Any
 
 import httpx
 import pytest
-from test_notify import article, deliver_all, dispatcher_for, load_config
-from test_web import TOKEN, Server, server_factory  # noqa: F401 (a fixture)
+from support.records import article, deliver_all, dispatcher_for, load_config
+from support.service import TOKEN, Server
 
 from syndicator.fetch import Poster
 from syndicator.notify import topics_of
 from syndicator.notify.websub import Hub as OurHub
 from syndicator.store import Store
+
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
 
 try:
     import celery
@@ -199,7 +201,7 @@ def push(server: Server, name: str) -> dict[str, Any]:
 @needs_flask_websub
 def test_flask_websub_hub_distributes_our_feed(
     tmp_path: Path,
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     hub_app = flask.Flask("interop-hub")
     hub_app.config["PUBLISH_SUPPORTED"] = True  # accept hub.mode=publish pings
@@ -294,7 +296,7 @@ def forwarder(target: str) -> Callable[..., list[bytes]]:
 def test_flask_websub_subscriber_at_our_hub(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    server_factory: Callable[..., Server],  # noqa: F811
+    server_factory: Callable[..., Server],
 ) -> None:
     ca = trustme.CA()
     ca_file = tmp_path / "ca.pem"

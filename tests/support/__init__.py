@@ -1,0 +1,13 @@
+"""The test harness: what the test modules share (import as ``from support.X import …``).
+
+- ``service``: starting the service (:class:`~support.service.ServiceProcess`, and
+  :class:`~support.service.Server` on it), free ports, environments, waiting, ASGI calls;
+- ``sites``: local HTTP servers (the fixture site and the receiver as processes, small sites
+  and a hostile one in process, a slow WebSub subscriber);
+- ``gold``: the fixture site's gold;
+- ``records``: builders of articles, configs and dispatchers;
+- ``database``: a PostgreSQL database of a test's own;
+- ``checks``: checks that need an outside tool (jing), and reporting one that could not run.
+
+Test modules import from here (and pytest's fixtures from conftest.py), never from one another.
+"""
