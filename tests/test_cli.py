@@ -217,6 +217,7 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | 
     assert "rdf: paused" not in again.stdout and "rdf: " in again.stdout
 
 
+@pytest.mark.e2e
 def test_feed_items_without_links_stay_apart(tmp_path: Path) -> None:
     """Items that name no page of their own are told apart by their GUIDs (the article key is
     the source and the GUID), in RSS and in JSON Feed: two such items are two articles, never

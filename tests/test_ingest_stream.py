@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from syndicator import config as config_module
 from syndicator.ingest import read_stream
 
@@ -92,6 +94,7 @@ def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_a_file_larger_than_max_bytes_is_streamed_and_a_bad_line_fails_alone(
     tmp_path: Path,
 ) -> None:

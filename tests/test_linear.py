@@ -169,6 +169,7 @@ def test_deep_nesting_is_cut_where_the_parser_stops_without_a_crash() -> None:
     assert 200 < deepest < 3000
 
 
+@pytest.mark.e2e
 def test_the_extract_command_reads_a_pathological_page(tmp_path: Path) -> None:
     """End to end: the ``extract`` command on a deep, wide page answers, without a traceback."""
     page = tmp_path / "deep.html"

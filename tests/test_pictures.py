@@ -115,6 +115,7 @@ def test_a_credit_does_not_change_the_content_hash(name: str, credit: str) -> No
     assert with_credit.content_hash == without.content_hash
 
 
+@pytest.mark.e2e
 def test_the_extract_command_shows_the_pictures_and_credits() -> None:
     """End to end: ``syndicator extract --json`` on a page whose lead picture is above the body."""
     done = subprocess.run(
