@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +67,8 @@ STANDBY_POLL = 1.0  # seconds between a standby scheduler's tries to take the lo
 CLEANUP_EVERY = 600.0  # seconds between deletions of old finished jobs
 KEEP_FINISHED = 24  # hours a failed or cancelled job stays visible
 POLL_JOBS = 1.0  # seconds between a worker's looks for jobs scheduled for later
+RESTART_PAUSE = 1.0  # seconds before a worker's engine or listener starts again; doubled …
+MAX_RESTART_PAUSE = 30.0  # … up to this, while the database stays away
 
 tasks = procrastinate.Blueprint()
 
@@ -345,10 +347,26 @@ async def deliver(context: procrastinate.JobContext) -> str:
 
 @dataclass
 class Roles:
-    """A role's config, reloaded on SIGHUP (a bad config is refused and the old one kept)."""
+    """A role's config, reloaded on SIGHUP (a bad config is refused and the old one kept), and
+    why the last reload was refused (None since a good one)."""
 
     config_path: str | os.PathLike[str] | None
     config: Config
+    refused: str | None = None
+
+
+def reload_problem(role: str, error: str) -> str:
+    """What the web nodes show while a role runs on its old config after a refused reload."""
+    return f"last reload refused ({error}): the {role} {worker_name()} runs on its old config"
+
+
+async def record_reload(store: Any, role: str, problem: str | None) -> None:
+    """Record in the store (None: clear) a role's refused reload, for every web node's
+    ``/healthz`` and status page: the last reload of the role's processes decides."""
+    try:
+        await asyncio.to_thread(store.set_problem, f"reload:{role}", problem)
+    except SyndicatorError as e:
+        log.warning("%s: cannot record the reload's outcome for the web nodes: %s", role, e)
 
 
 def worker_name() -> str:
@@ -368,37 +386,105 @@ async def run_worker(config_path: str | os.PathLike[str] | None) -> None:
     stop = _stop_on_signals()
     async with engine.open_async():
         runtime = Runtime(cfg, engine)
-        _on_hangup(config_path, runtime.reload)
+        # A worker that started read a good config: no refused reload of workers to show.
+        await record_reload(runtime.app.store, "worker", None)
+
+        async def refused(problem: str | None) -> None:
+            await record_reload(runtime.app.store, "worker", problem)
+
+        _on_hangup(config_path, runtime.reload, "worker", refused)
         log.info(
             "worker %s: %d jobs at once, heartbeat every %s",
             worker_name(),
             cfg.jobs.concurrency,
             config_module.format_duration(cfg.jobs.heartbeat),
         )
-        worker = asyncio.create_task(
-            engine.run_worker_async(
-                name=worker_name(),
-                concurrency=cfg.jobs.concurrency,
-                update_heartbeat_interval=cfg.jobs.heartbeat,
-                stalled_worker_timeout=cfg.jobs.stalled_after,
-                fetch_job_polling_interval=POLL_JOBS,
-                delete_jobs="successful",
-                additional_context={"runtime": runtime},
-                install_signal_handlers=False,
-            )
-        )
+        _keep_listening(engine)
         stopping = asyncio.create_task(stop.wait())
+        pause = RESTART_PAUSE
         try:
-            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not worker.done():
-                log.info("worker stopping: the running jobs finish first")
-                worker.cancel()  # the engine's graceful stop: no new job, the running ones end
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            while not stop.is_set():
+                worker = asyncio.create_task(
+                    engine.run_worker_async(
+                        name=worker_name(),
+                        concurrency=cfg.jobs.concurrency,
+                        update_heartbeat_interval=cfg.jobs.heartbeat,
+                        stalled_worker_timeout=cfg.jobs.stalled_after,
+                        fetch_job_polling_interval=POLL_JOBS,
+                        delete_jobs="successful",
+                        additional_context={"runtime": runtime},
+                        install_signal_handlers=False,
+                    )
+                )
+                await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not worker.done():
+                    log.info("worker stopping: the running jobs finish first")
+                    worker.cancel()  # the engine's graceful stop: no new job, the running end
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
+                    break
+                # The engine's worker ended by itself: the database failed for longer than
+                # its pool waits (or a side task of the engine did). Start it again, later
+                # each time, until the database answers; its jobs are found stalled meanwhile.
+                why = _ended(worker)
+                log.error(
+                    "worker: the job engine stopped (%s); starting it again in %.0f s", why, pause
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+                pause = min(pause * 2, MAX_RESTART_PAUSE)
+                runtime.engine_id = None  # the engine registers it again under a new id
         finally:
             stopping.cancel()
             await runtime.close()
     log.info("worker stopped")
+
+
+def _ended(task: asyncio.Task[Any]) -> str:
+    """Why a task that ended by itself did."""
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    if error is None:
+        return "it returned"
+    cause = error.__cause__ or error
+    detail = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {detail[0] if detail else 'no detail'}"
+
+
+def _keep_listening(engine: procrastinate.App) -> None:
+    """The engine's worker listens for new jobs on a connection of its own; when that
+    connection is lost and cannot be made again at once (the database restarting), the engine's
+    listener ends for good and the worker finds new jobs only by polling. Ours listens again,
+    after a pause that grows while the database stays away (jobs are polled meanwhile)."""
+    manager = engine.job_manager
+    listen = manager.listen_for_jobs
+
+    async def listen_for_jobs(**kwargs: Any) -> None:
+        pause = RESTART_PAUSE
+        loop = asyncio.get_running_loop()
+        while True:
+            began = loop.time()
+            try:
+                await listen(**kwargs)
+            except engine_errors.ProcrastinateException as e:
+                if loop.time() - began > MAX_RESTART_PAUSE:  # it listened for a while
+                    pause = RESTART_PAUSE
+                why = f"{type(e.__cause__ or e).__name__}: {e.__cause__ or e}".strip()
+                log.warning(
+                    "worker: lost the job notifications (%s); listening again in %.0f s "
+                    "(looking for jobs every %.0f s meanwhile)",
+                    why.splitlines()[0],
+                    pause,
+                    POLL_JOBS,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RESTART_PAUSE)
+            else:
+                pause = RESTART_PAUSE
+                await asyncio.sleep(RESTART_PAUSE)
+
+    setattr(manager, "listen_for_jobs", listen_for_jobs)  # noqa: B010 (an instance's method)
 
 
 class ActiveScheduler:
@@ -422,6 +508,8 @@ class ActiveScheduler:
         store = self.app.store
         cfg = self.config
         await asyncio.to_thread(store.sync_sources, ((s.id, s.kind, s.url) for s in cfg.sources))
+        # The web nodes show the active scheduler's refused reload, if it runs on an old config.
+        await asyncio.to_thread(store.set_problem, "reload:scheduler", self.roles.refused)
         states = {s.id: s for s in await asyncio.to_thread(store.source_states)}
         # As ``run`` does: sources never read get their first passes together (one job, stored
         # in config order); their scheduled runs start one interval later.
@@ -551,7 +639,12 @@ async def run_scheduler(config_path: str | os.PathLike[str] | None) -> None:
     async def reload(new: Config) -> None:
         await reload_roles(roles, active, new)
 
-    _on_hangup(config_path, reload)
+    async def refused(problem: str | None) -> None:
+        roles.refused = problem
+        for one in active:  # the active scheduler's state is the one the web nodes show
+            await record_reload(one.app.store, "scheduler", problem)
+
+    _on_hangup(config_path, reload, "scheduler", refused)
     async with engine.open_async():
         while not stop.is_set():
             lock = await _take_lock(roles, stop)
@@ -585,6 +678,7 @@ async def reload_roles(roles: Roles, active: list[ActiveScheduler], new: Config)
 async def _take_lock(roles: Roles, stop: asyncio.Event) -> psycopg.AsyncConnection[Any] | None:
     """A session holding the scheduler lock, once this process gets it (None if stopped)."""
     announced = False
+    unreachable = False
     while not stop.is_set():
         try:
             conn = await psycopg.AsyncConnection.connect(
@@ -596,11 +690,20 @@ async def _take_lock(roles: Roles, stop: asyncio.Event) -> psycopg.AsyncConnecti
                 keepalives_interval=2,
                 keepalives_count=3,
             )
+            try:
+                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK,))
+                row = await cursor.fetchone()
+            except BaseException:
+                await conn.close()
+                raise
         except psycopg.Error as e:
-            log.error("scheduler: cannot reach the database: %s", e)
+            if not unreachable:  # said once while it lasts: the scheduler tries every second
+                log.error("scheduler: cannot reach the database (trying every second): %s", e)
+            unreachable = True
         else:
-            cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK,))
-            row = await cursor.fetchone()
+            if unreachable:
+                log.info("scheduler: the database answers again")
+            unreachable = False
             if row is not None and row[0]:
                 return conn
             await conn.close()
@@ -624,8 +727,14 @@ def _stop_on_signals() -> asyncio.Event:
 _reloads: set[asyncio.Task[None]] = set()
 
 
-def _on_hangup(config_path: str | os.PathLike[str] | None, apply: Callable[[Config], Any]) -> None:
-    """SIGHUP reloads the config; a bad one is refused and the running one kept."""
+def _on_hangup(
+    config_path: str | os.PathLike[str] | None,
+    apply: Callable[[Config], Awaitable[None]],
+    role: str,
+    report: Callable[[str | None], Awaitable[None]],
+) -> None:
+    """SIGHUP reloads the config; a bad one is refused and the running one kept. ``report``
+    is told why (None after a good reload), so the web nodes can say so."""
     loop = asyncio.get_running_loop()
 
     async def reload() -> None:
@@ -635,6 +744,9 @@ def _on_hangup(config_path: str | os.PathLike[str] | None, apply: Callable[[Conf
             await apply(new)
         except SyndicatorError as e:  # a bad config, or the store failing: nothing applied
             log.error("reload refused, keeping the running config:\n    %s", e)
+            await report(reload_problem(role, str(e)))
+            return
+        await report(None)
 
     def on_hangup() -> None:
         task = asyncio.ensure_future(reload())

@@ -79,6 +79,9 @@ class Service:
         self._running = False
         self.on_reload: Callable[[], None] | None = None  # after a reload that was applied
         self.reload_refused: str | None = None  # why the last reload was refused, until a good one
+        # ``serve`` and the scaled mode's web nodes: what the store says other processes of the
+        # deployment are unwell with (a scheduler's refused reload), read by the feeds watcher.
+        self.shared_problems: list[str] = []
         # Scaled mode (``run --role web``): publishing is a job for the workers, not ours.
         self.publish_requester: Callable[[set[str]], None] | None = None
         self._stop = asyncio.Event()
@@ -193,6 +196,7 @@ class Service:
     async def _start_serving(self) -> None:
         """``serve``: what is stored and published, read only; the files watched for changes."""
         states = {s.id: s for s in await asyncio.to_thread(self.store.source_states)}
+        self.shared_problems = await asyncio.to_thread(self.store.problems)
         for source in self.config.sources:
             state = states.get(source.id)
             self.metrics.set_health(source.id, state.health if state else "new")
@@ -206,8 +210,21 @@ class Service:
         )
 
     async def _watch_feeds(self) -> None:
+        """Re-read the feed files another process published, and the problems other processes
+        recorded in the store; a store that fails is read again at the next look."""
+        store_failing = False
         while True:
             await asyncio.sleep(WATCH_SECONDS)
+            try:
+                self.shared_problems = await asyncio.to_thread(self.store.problems)
+            except SyndicatorError as e:
+                if not store_failing:
+                    log.warning("cannot read the store (looking again every second): %s", e)
+                store_failing = True
+            else:
+                if store_failing:
+                    log.info("the store answers again")
+                store_failing = False
             try:
                 changed = await asyncio.to_thread(self.feeds.refresh)
             except OSError as e:
@@ -541,11 +558,13 @@ class Service:
 
     def problems(self) -> list[str]:
         """What makes the service itself degraded, whatever its sources' health: a refused
-        reload (until a good one), a background task that died (recently)."""
+        reload (until a good one), a background task that died (recently), and under ``serve``
+        what other processes of the deployment recorded in the store (a scheduler's refused
+        reload)."""
         out = []
         if self.reload_refused is not None:
             out.append(f"last reload refused ({self.reload_refused})")
-        return out + self.supervisor.problems()
+        return out + self.shared_problems + self.supervisor.problems()
 
     def fetch_now(self, source_id: str) -> asyncio.Task[PassResult | None]:
         """Start a pass of a source now (the ``fetch now`` of the ops pages), paused or not;

@@ -34,6 +34,7 @@ from syndicator.errors import StoreError
 from syndicator.model import Article, Entry, Image, RegionMatch
 
 SCHEMA_VERSION = 5
+PROBLEM_KEY = "problem:"  # meta rows holding a process's problem (Store.set_problem)
 # PostgreSQL advisory locks, held to the end of a transaction: writers of the identity tables
 # (passes, pushes, removals) one at a time; the schema upgraded by one process at a time.
 WRITE_LOCK = 0x73796E6400000001
@@ -2176,6 +2177,28 @@ class Store:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(subscriptions)).scalar() or 0
             )
+
+    # -- problems the scaled mode's processes report, for the web nodes to show ------------
+
+    def set_problem(self, key: str, problem: str | None) -> None:
+        """Record (None: clear) a problem of one process of the scaled mode, such as a reload
+        its scheduler refused: rows of ``meta`` keyed ``problem:KEY``, which every web node's
+        ``/healthz`` and status page show until they are cleared."""
+        name = (PROBLEM_KEY + key)[:64]
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(meta).where(meta.c.key == name))
+            if problem is not None:
+                conn.execute(sa.insert(meta).values(key=name, value=problem))
+
+    def problems(self) -> list[str]:
+        """The problems recorded by :meth:`set_problem`, in the order of their keys."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(meta.c.value)
+                .where(meta.c.key.startswith(PROBLEM_KEY, autoescape=True))
+                .order_by(meta.c.key)
+            )
+            return [row[0] for row in rows]
 
 
 def _store_error(context: sa.engine.ExceptionContext) -> StoreError | None:
