@@ -513,3 +513,20 @@ def test_an_id_already_published_is_kept(store: Store) -> None:
     corrected = make("https://n.example/a", "خبر", [*story(1), "تصحيح."], published=a.published)
     assert store.apply("src", [corrected], now=NOW + timedelta(days=8)).changes[0].entry_id == old
     assert store.apply("src", [corrected], now=NOW + timedelta(days=9)).changes[0].entry_id == old
+
+
+def test_problems_of_the_scaled_roles_are_recorded_replaced_and_cleared(store: Store) -> None:
+    """The rows a scaled role records for the web nodes (a refused reload): one per key, the
+    latest wins, None clears it, and the schema version row is never among them."""
+    assert store.problems() == []
+    store.set_problem("reload:worker", "last reload refused (a): the worker w1 runs on …")
+    store.set_problem("reload:scheduler", "last reload refused (b): the scheduler s1 runs on …")
+    store.set_problem("reload:worker", "last reload refused (c): the worker w2 runs on …")
+    assert store.problems() == [
+        "last reload refused (b): the scheduler s1 runs on …",
+        "last reload refused (c): the worker w2 runs on …",
+    ]
+    store.set_problem("reload:scheduler", None)
+    store.set_problem("reload:scheduler", None)  # clearing what is clear changes nothing
+    assert store.problems() == ["last reload refused (c): the worker w2 runs on …"]
+    assert store.schema_version() >= 1
