@@ -499,6 +499,9 @@ class ActiveScheduler:
         self._last_cleanup = 0.0
         self._deferring: set[asyncio.Task[Any]] = set()
         self._next_due: dict[str, datetime | None] = {}
+        # When this scheduler last became active or saw the database fail: workers' heartbeats
+        # are judged only ``stalled_after`` seconds later (they could not write them either).
+        self._trusted_from = 0.0
 
     @property
     def config(self) -> Config:
@@ -523,6 +526,7 @@ class ActiveScheduler:
         self.scheduler.start(cfg, last)
         if fresh:
             await defer_first_passes(self.engine, fresh)
+        self._trusted_from = asyncio.get_running_loop().time() + cfg.jobs.stalled_after
         log.info(
             "scheduler active: %d sources (%d never read)",
             sum(s.enabled for s in cfg.sources),
@@ -577,8 +581,10 @@ class ActiveScheduler:
         again the jobs of dead workers, defer publishing and deliveries when there is work."""
         await self.lock.execute("SELECT 1")
         cfg = self.config
+        loop = asyncio.get_running_loop()
         try:
-            await requeue_stalled(self.engine, cfg.jobs.stalled_after)
+            if loop.time() >= self._trusted_from:
+                await requeue_stalled(self.engine, cfg.jobs.stalled_after)
             store = self.app.store
             if self._next_due:  # when the sources deferred since the last tick are due next
                 runs, self._next_due = self._next_due, {}
@@ -587,7 +593,6 @@ class ActiveScheduler:
                 await defer_publish(self.engine, cfg.publish.debounce)
             if await asyncio.to_thread(store.notifications_due, datetime.now(UTC)):
                 await defer_delivery(self.engine)
-            loop = asyncio.get_running_loop()
             if loop.time() - self._last_cleanup > CLEANUP_EVERY:
                 self._last_cleanup = loop.time()
                 await self.engine.job_manager.delete_old_jobs(
@@ -597,7 +602,15 @@ class ActiveScheduler:
                     include_aborted=True,
                 )
         except (SyndicatorError, engine_errors.ProcrastinateException) as e:
-            log.error("scheduler: %s", e)
+            cause = e.__cause__ or e
+            detail = str(cause).strip().splitlines()
+            log.error(
+                "scheduler: %s (%s); looking again in %.0f s",
+                type(cause).__name__,
+                detail[0] if detail else "no detail",
+                TICK,
+            )
+            self._trusted_from = loop.time() + cfg.jobs.stalled_after
 
 
 def _record_next_runs(store: Any, runs: dict[str, datetime | None]) -> None:
