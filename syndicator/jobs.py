@@ -400,6 +400,7 @@ async def run_worker(config_path: str | os.PathLike[str] | None) -> None:
             config_module.format_duration(cfg.jobs.heartbeat),
         )
         _keep_listening(engine)
+        asyncio.get_running_loop().set_exception_handler(_engine_task_failed)
         stopping = asyncio.create_task(stop.wait())
         pause = RESTART_PAUSE
         try:
@@ -450,6 +451,24 @@ def _ended(task: asyncio.Task[Any]) -> str:
     cause = error.__cause__ or error
     detail = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {detail[0] if detail else 'no detail'}"
+
+
+def _engine_task_failed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A task of the job engine's that failed with nobody left to ask (a job's status that
+    could not be written when the database went away, or after the scheduler gave the job to
+    another worker): one line in the log, not a traceback; the scheduler's stalled-job checks
+    run the job again if it must. Anything else goes to the loop's usual handler."""
+    error = context.get("exception")
+    if isinstance(error, engine_errors.ProcrastinateException):
+        cause = error.__cause__ or error
+        detail = str(cause).strip().splitlines()
+        log.warning(
+            "worker: a task of the job engine failed (%s: %s); the job runs again if it must",
+            type(cause).__name__,
+            detail[0] if detail else "no detail",
+        )
+        return
+    loop.default_exception_handler(context)
 
 
 def _keep_listening(engine: procrastinate.App) -> None:
