@@ -1,5 +1,5 @@
 """The demo a new user meets: the shipped ``config/`` on the bundled samples, as ``make run``
-runs it. Its feeds break none of the rules a feed validator checks (tests/feedrules.py, the
+runs it. Its feeds break none of the rules a feed validator checks (tests/support/feedrules.py, the
 RFC 4287 schema with jing, and the W3C feed validator itself when its source is at hand), and
 every address they publish opens: entries, pictures and enclosures are http(s) pages and files
 the service serves (the samples at /samples/), never ``file:`` paths of the user's checkout.
@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from feedrules import NO_FEEDVALIDATOR, problems, w3c_validate, w3c_validator
 from lxml import etree
 from support.checks import jing_validate, not_run
+from support.feedrules import NO_FEEDVALIDATOR, problems, w3c_validate, w3c_validator
 
 REPO = Path(__file__).resolve().parent.parent
 A = "{http://www.w3.org/2005/Atom}"

@@ -201,3 +201,24 @@ def test_the_web_layer_does_not_import_what_runs_it() -> None:
         if t == "syndicator.cli"
     ]
     assert not wrong, "imports against the direction of the layers:\n" + "\n".join(wrong)
+
+
+def test_test_modules_import_only_the_harness() -> None:
+    """Tests share what they share through ``tests/support/`` (and pytest's fixtures through
+    conftest.py): a test module never imports another test module, conftest.py or a helper
+    outside the harness."""
+    tests = PACKAGE.parent / "tests"
+    mine = {p.stem for p in tests.glob("*.py")}  # test modules, conftest, the local servers
+    wrong = []
+    for path in sorted(tests.glob("test_*.py")) + sorted((tests / "support").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in mine:
+                    wrong.append(f"{path.relative_to(tests)}:{node.lineno} imports {name}")
+    assert not wrong, "import from tests/support/ instead:\n" + "\n".join(wrong)

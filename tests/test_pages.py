@@ -1,4 +1,4 @@
-"""The pages people open, rendered and then driven in headless Chromium (tests/browser.py).
+"""The pages people open, rendered and then driven in headless Chromium (tests/support/browser.py).
 
 The renderers first, as data: hostile values are escaped everywhere, right-to-left text is
 marked. Then one real service (``run --listen`` on the shipped config, with an API token and a
@@ -29,7 +29,7 @@ from typing import Any
 
 import lxml.html
 import pytest
-from browser import Browser
+from support.browser import Browser
 from support.sites import Receiver, run_receiver
 
 from syndicator import config as config_module

@@ -7,7 +7,10 @@
 - ``gold``: the fixture site's gold;
 - ``records``: builders of articles, configs and dispatchers;
 - ``database``: a PostgreSQL database of a test's own;
-- ``checks``: checks that need an outside tool (jing), and reporting one that could not run.
+- ``checks``: checks that need an outside tool (jing), and reporting one that could not run;
+- ``feedrules``: the rules a feed validator checks, as data; ``browser``: headless Chromium
+  over the DevTools protocol, for the pages.
 
-Test modules import from here (and pytest's fixtures from conftest.py), never from one another.
+Test modules import from here (and pytest's fixtures from conftest.py), never from one another
+(``tests/test_layers.py`` checks it).
 """
