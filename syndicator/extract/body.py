@@ -91,19 +91,16 @@ HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # Never text a reader reads, whatever it holds.
 _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "math", "head", "title"})
 
-_COMMAS = re.compile("[,،、，､;；]")
+_COMMA_CHARS = ",،、，､;；"
 _ENDS = re.compile(r"[.!?。！？؟।](?=[\s\"'”’»)\]]|$)")
 # Han, kana and hangul syllables: one character carries about as much as a short word.
 _WIDE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_SPACE = re.compile(r"\s+")
 
 
 def weight(text: str) -> int:
-    """Length of a text in Latin-equivalent characters (ideographs count three), spaces
-    collapsed."""
-    if not text:
-        return 0
-    text = _SPACE.sub(" ", text)
+    """Length of a text in Latin-equivalent characters (ideographs count three), without the
+    whitespace around it."""
+    text = text.strip()
     return len(text) if text.isascii() else len(text) + 2 * len(_WIDE.findall(text))
 
 
@@ -124,7 +121,12 @@ class Figures:
     linked_headings: int = 0  # headings that are mostly a link (card titles)
     articles: int = 0  # <article> elements below it (itself included)
     score: float = 0.0
-    chrome: bool = False  # page chrome by its class or id words (its text scores little)
+    # Points its paragraphs still give to the elements one, two and three levels up.
+    carry1: float = 0.0
+    carry2: float = 0.0
+    carry3: float = 0.0
+    named: bool = False  # its class or id names chrome
+    chrome: bool = False  # chrome by its name, or inside such an element (its text scores little)
 
 
 @dataclass
@@ -148,14 +150,15 @@ class Analysis:
         return found if found is not None else Figures()
 
 
-def analyse(root: HtmlElement) -> Analysis:
+def analyse(root: HtmlElement, *, names: bool = True) -> Analysis:
     """Weigh the text blocks of a page and find where its running text is.
 
-    Two walks up the tree: the first weighs every block; the second leaves out (scores little)
-    the text under elements whose class or id names chrome, unless that element plainly holds
-    running text (paragraphs of sentences, or most of the page's) and its name is not one only
+    One walk down lists the elements that count, one walk up weighs them. Text under an
+    element whose class or id names chrome scores little and is not running text, unless that
+    element plainly holds running text (paragraphs of sentences) and its name is not one only
     chrome has (comments, related stories, menus, footers…): a share button's class on the
-    story's wrapper does not make the story chrome."""
+    story's wrapper does not make the story chrome. When the names leave no running text
+    anywhere, they were wrong: the page is weighed again without them."""
     body = root.find("body")
     if body is None:
         body = root
@@ -171,35 +174,22 @@ def analyse(root: HtmlElement) -> Analysis:
             continue  # below something skipped
         if tag in _SKIP or (el is not body and _hidden_or_chrome_tag(el)):
             continue
-        figures[el] = Figures()
+        f = Figures()
+        f.named = names and el is not body and _chrome_words(el, tag)
+        figures[el] = f
         order.append(el)
-    _sum_up(body, order, figures)
-    page_prose = figures[body].prose
-    named = [el for el in order if el is not body and _chrome_words(el, el.tag)]
-    kept = frozenset(el for el in named if _holds_running_text(el, figures[el], page_prose))
-    flagged = {el for el in named if el not in kept}
-    if flagged:
-        plain = figures
-        figures = {}
-        for el in order:
-            parent = el.getparent()
-            above = figures.get(parent) if el is not body and parent is not None else None
-            figures[el] = Figures(chrome=el in flagged or (above is not None and above.chrome))
-        _sum_up(body, order, figures)
-        best = _best(body, order, figures)
-        if best is None:  # nothing but chrome: the names were wrong
-            figures = plain
-            best = _best(body, order, figures)
-    else:
-        best = _best(body, order, figures)
-    return Analysis(figures, best, body, kept)
+    kept = _sum_up(body, order, figures)
+    best = _best(body, order, figures)
+    if best is None and names and any(f.chrome for f in figures.values()):
+        return analyse(root, names=False)
+    return Analysis(figures, best, body, frozenset(kept))
 
 
-def _holds_running_text(el: HtmlElement, f: Figures, page_prose: int) -> bool:
+def _holds_running_text(el: HtmlElement, f: Figures) -> bool:
     """An element named as chrome that holds running text all the same."""
-    if _ONLY_CHROME.search(dom.attr_text(el)):
+    if f.paragraphs < 2 or f.prose < 400 or f.sentences < 3:
         return False
-    return (f.paragraphs >= 2 and f.prose >= 400 and f.sentences >= 3) or f.prose * 2 > page_prose
+    return not _ONLY_CHROME.search(dom.attr_text(el))
 
 
 # Names only chrome has, whatever it holds (readers' comments are running text).
@@ -213,27 +203,29 @@ _ONLY_CHROME = re.compile(
 
 def _sum_up(
     body: HtmlElement, order: list[HtmlElement], figures: dict[HtmlElement, Figures]
-) -> None:
-    """Children before parents: add up each element's figures and score its paragraph."""
+) -> list[HtmlElement]:
+    """Children before parents: add up each element's figures, score its paragraph, and judge
+    the chrome names (an element's own figures are whole when it is met). The elements named
+    as chrome but kept for the running text they hold."""
+    kept = []
     for el in reversed(order):
         f = figures[el]
         tag = el.tag
-        own = el.text or ""
-        chars = weight(own)
-        inline_chars = chars
-        inline_links = 0
-        links = 0
-        commas = len(_COMMAS.findall(own)) if own else 0
-        ends = len(_ENDS.findall(own)) if own else 0
+        own = el.text
+        chars = inline_chars = inline_links = links = commas = ends = 0
+        if own and not own.isspace():
+            chars = inline_chars = weight(own)
+            commas, ends = _marks(own)
         has_block = False
         for child in el:
             tail = child.tail
-            if tail:
+            if tail and not tail.isspace():
                 w = weight(tail)
                 chars += w
                 inline_chars += w
-                commas += len(_COMMAS.findall(tail))
-                ends += len(_ENDS.findall(tail))
+                c_commas, c_ends = _marks(tail)
+                commas += c_commas
+                ends += c_ends
             c = figures.get(child)
             if c is None:
                 continue
@@ -244,6 +236,9 @@ def _sum_up(
             f.paragraphs += c.paragraphs
             f.linked_headings += c.linked_headings
             f.articles += c.articles
+            f.score += c.carry1
+            f.carry1 += c.carry2
+            f.carry2 += c.carry3
             if c.has_block or child.tag in BLOCKS:
                 has_block = True
             else:  # inline: its text is part of this element's paragraph
@@ -262,36 +257,51 @@ def _sum_up(
         if tag in HEADINGS:
             if chars and links * 2 >= chars:
                 f.linked_headings += 1
-            continue
-        if (tag in BLOCKS or has_block or el is body) and inline_chars >= 25:
-            _score_paragraph(el, f, figures)
+        elif (tag in BLOCKS or has_block or el is body) and inline_chars >= 25:
+            _score_paragraph(el, f)
+        if f.named:
+            if _holds_running_text(el, f):
+                kept.append(el)
+            else:  # chrome: none of its text is running text, and its points count little
+                f.chrome = True
+                f.prose = f.sentences = f.paragraphs = 0
+                f.carry1 *= 0.2
+                f.carry2 *= 0.2
+                f.carry3 *= 0.2
+    return kept
 
 
-def _score_paragraph(el: HtmlElement, f: Figures, figures: dict[HtmlElement, Figures]) -> None:
-    """The element's own paragraph gives points to the elements around it."""
+def _marks(text: str) -> tuple[int, int]:
+    """Commas and sentence ends in a text."""
+    if text.isascii():
+        commas = text.count(",") + text.count(";")
+    else:
+        commas = sum(text.count(c) for c in _COMMA_CHARS)
+    return commas, len(_ENDS.findall(text))
+
+
+def _score_paragraph(el: HtmlElement, f: Figures) -> None:
+    """The element's own paragraph gives points to it (a container of text) or its parent,
+    half as many to the next element up, a sixth and a ninth to the two above that."""
     density = f.inline_links / f.inline_chars
     if density > 0.5:
         return
-    plain = f.inline_chars - f.inline_links
-    if not f.chrome:
-        f.prose += plain
-        f.sentences += f.ends
-        f.paragraphs += 1
+    f.prose += f.inline_chars - f.inline_links
+    f.sentences += f.ends
+    f.paragraphs += 1
     points = 1.0 + f.commas + min(f.inline_chars / 100, 3.0)
     if el.tag in ("li", "dd", "dt", "th"):
         points *= 0.5
-    if f.chrome:
-        points *= 0.2
     points *= 1 - density
-    target: HtmlElement | None = el if el.tag in CONTAINERS else el.getparent()
-    for level in range(4):
-        if target is None:
-            break
-        t = figures.get(target)
-        if t is None:
-            break
-        t.score += points if level == 0 else points / (2 if level == 1 else level * 3)
-        target = target.getparent()
+    if el.tag in CONTAINERS:
+        f.score += points
+        f.carry1 += points / 2
+        f.carry2 += points / 6
+        f.carry3 += points / 9
+    else:
+        f.carry1 += points
+        f.carry2 += points / 2
+        f.carry3 += points / 6
 
 
 def plausible(analysis: Analysis, parts: list[HtmlElement]) -> bool:
@@ -307,8 +317,11 @@ def _best(
     body: HtmlElement, order: list[HtmlElement], figures: dict[HtmlElement, Figures]
 ) -> HtmlElement | None:
     best, best_score = None, 0.0
-    for el in order:
+    for el in order:  # parents first: what lies inside chrome is chrome
         f = figures[el]
+        if not f.chrome and el is not body:
+            parent = figures.get(el.getparent())
+            f.chrome = parent is not None and parent.chrome
         if f.score <= 0 or f.chrome:
             continue
         adjusted = f.score * (1 - (f.links / f.chars if f.chars else 0.0))
