@@ -17,7 +17,6 @@ MIN_PROSE = 140
 # A block whose running text is shared among its linked headings at less than this per heading
 # is a grid of cards.
 PROSE_PER_CARD = 400
-LISTING_TYPES = frozenset({"website", "object", "profile"})
 
 
 def has_running_text(figures: Figures) -> bool:
