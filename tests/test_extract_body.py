@@ -24,6 +24,8 @@ class Expected:
     lacks: tuple[str, ...] = ()  # phrases it must not hold
     paragraphs: int | None = None
     teasers: int | None = None
+    published: str | None = None  # as an ISO instant in UTC
+    authors: tuple[str, ...] | None = None
 
 
 EXPECTED = {
@@ -69,6 +71,14 @@ EXPECTED = {
         lacks=("lovely",),
         paragraphs=3,
     ),
+    # JSON-LD in a CDATA section behind a JavaScript comment (as pages write it for old parsers).
+    "ld-json-cdata.html": Expected(
+        "article",
+        has=("sleeper service", "almost full"),
+        paragraphs=2,
+        published="2026-03-14T05:30:00+00:00",
+        authors=("Mara Quist",),
+    ),
     # One short paragraph of running text in a <section>, nothing else: an article.
     "short-note.html": Expected("article", has=("vidange annuelle",), paragraphs=1),
 }
@@ -92,6 +102,11 @@ def test_page(name: str) -> None:
         assert phrase not in text
     if expected.paragraphs is not None:
         assert len(article.paragraphs) == expected.paragraphs, article.paragraphs
+    if expected.published is not None:
+        assert article.published is not None
+        assert article.published.isoformat() == expected.published
+    if expected.authors is not None:
+        assert article.authors == expected.authors
 
 
 def test_every_page_has_an_expectation() -> None:

@@ -344,10 +344,11 @@ def _best(
 
 
 def _adds_running_text(parent: Figures, child: Figures) -> bool:
-    """The parent holds a good share more running text than the child, and what it adds reads
-    as more of the same text (sentences, few links), not as teasers, captions or menus."""
+    """The parent holds a good share more running text than the child (a tenth, and 150
+    characters), and what it adds reads as more of the same text (sentences, few links), not as
+    teasers, captions or menus."""
     gain = parent.prose - child.prose
-    if gain < max(0.25 * child.prose, 150):
+    if gain < max(0.1 * child.prose, 150):
         return False
     added_chars = parent.chars - child.chars
     added_links = parent.links - child.links

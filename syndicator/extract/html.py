@@ -152,8 +152,13 @@ def _in_svg(el: HtmlElement) -> bool:
     return any(a.tag == "svg" for a in dom.ancestors(el))
 
 
+# What pages wrap a script's JSON in for old parsers: an HTML comment, a CDATA section (itself
+# often behind a JavaScript comment).
+_JSON_WRAPPER = re.compile(r"^\s*(?://\s*)?(?:<!--|<!\[CDATA\[)|(?://\s*)?(?:-->|\]\]>)\s*$")
+
+
 def _load_json(text: str) -> Any:
-    text = text.strip().removeprefix("<!--").removesuffix("-->").strip()
+    text = _JSON_WRAPPER.sub("", text).strip()
     if not text:
         return None
     try:
