@@ -30,6 +30,7 @@ from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
 from syndicator.extract import extract, sniff
+from syndicator.extract.complete import complete
 from syndicator.extract.xmlsafe import inflated_head
 from syndicator.fetch import (
     MAX_BYTES,
@@ -82,10 +83,13 @@ def read_document(
     source: Source | None = None,
     content_type: str | None = None,
     kind: str | None = None,
+    teaser: Teaser | None = None,
 ) -> Document:
     """Extract, normalize, fingerprint and route everything in one document.
 
-    ``kind`` overrides the source's kind (``article`` for a page reached from a listing).
+    ``kind`` overrides the source's kind (``article`` for a page reached from a listing);
+    ``teaser``: the listing's card that led to this page, whose section, byline and dateline
+    fill what the page's article leaves empty.
     An article that cannot be normalized is reported in ``errors``; the others are kept.
     """
     wanted = kind or (source.kind if source else "auto")
@@ -98,6 +102,9 @@ def read_document(
         sections=config.known_sections if config else (),
         max_inflated=config.service.max_bytes if config else MAX_BYTES,
     )
+    if teaser is not None and extraction.articles:
+        drafts = tuple(complete(draft, [teaser]) for draft in extraction.articles)
+        extraction = replace(extraction, articles=drafts)
     rules = rules_of(config)
     tz = zone(source.timezone) if source and source.timezone else None
     articles: list[Article] = []
@@ -457,6 +464,7 @@ class SourcePass:
 
         ready: list[Article] = []
         wanted: dict[str, Article | None] = {}  # page URL → the feed item it completes
+        cards: dict[str, Teaser] = {}  # page URL → the listing's card for it
         for item in document.articles[: source.max_articles]:
             if source.fetch_pages == "never" or (item.complete and source.fetch_pages == "auto"):
                 ready.append(item)
@@ -466,7 +474,9 @@ class SourcePass:
                 ready.append(item)
         for teaser in teasers:
             if teaser.url and not teaser.related and self._may_follow(teaser.url):
-                wanted.setdefault(canonical_url(teaser.url), None)
+                page_url = canonical_url(teaser.url)
+                wanted.setdefault(page_url, None)
+                cards.setdefault(page_url, teaser)
             if len(wanted) >= source.max_articles:
                 break
 
@@ -482,10 +492,14 @@ class SourcePass:
             if url in known:
                 # Known already: look again only if it is cheap (a conditional GET).
                 if self.store.validators(source.id, url):
-                    jobs.append(self._page(plan, url, wanted_item, conditional=True))
+                    jobs.append(
+                        self._page(plan, url, wanted_item, conditional=True, card=cards.get(url))
+                    )
             else:
-                jobs.append(self._page(plan, url, wanted_item, conditional=False))
-        del document, teasers  # a sitemap's 50,000 teasers need not live while pages load
+                jobs.append(
+                    self._page(plan, url, wanted_item, conditional=False, card=cards.get(url))
+                )
+        del document, teasers, cards  # a sitemap's 50,000 teasers need not live while pages load
         pages = await self._until_deadline(plan, jobs)
         plan.result.pages = len(jobs)
         for found in pages:
@@ -568,9 +582,16 @@ class SourcePass:
         return teasers, unchanged
 
     async def _page(
-        self, plan: _Plan, url: str, item: Article | None, *, conditional: bool
+        self,
+        plan: _Plan,
+        url: str,
+        item: Article | None,
+        *,
+        conditional: bool,
+        card: Teaser | None = None,
     ) -> list[Article]:
-        """An article page: fetched, read, its canonical link checked, merged with its item."""
+        """An article page: fetched, read (completed by the listing's ``card`` for it), its
+        canonical link checked, merged with its item."""
         try:
             fetched = await self._fetch(plan, url, conditional=conditional)
         except FetchError as e:
@@ -597,6 +618,7 @@ class SourcePass:
                 source=self.source,
                 content_type=fetched.content_type,
                 kind="html",
+                teaser=card,
             )
         except ExtractError as e:
             self._unreadable(plan, url, [f"{url}: {e.reason}"])

@@ -2,7 +2,8 @@
 
 :func:`extract` sniffs (or is told) what kind of document it has and hands it to one extractor:
 ``html`` (article pages and listings), ``feed`` (RSS, Atom, RDF, JSON Feed), ``sitemap`` (sitemaps,
-sitemap indexes, Google News sitemaps) or ``text`` (plain-text page dumps). Pure: no network,
+sitemap indexes, Google News sitemaps) or ``text`` (plain-text page dumps); the teasers of a
+document complete the articles of the same document they stand for (``complete``). Pure: no network,
 disk or clock; every failure is an :class:`~syndicator.errors.ExtractError` with a reason.
 """
 
@@ -13,6 +14,7 @@ import re
 from syndicator.errors import ExtractError
 from syndicator.extract import dom, feed, html, sitemap, text, xmlsafe
 from syndicator.extract.charset import decode
+from syndicator.extract.complete import complete_all
 from syndicator.model import Extraction, Selectors
 
 KINDS = ("auto", "html", "article", "listing", "rss", "atom", "feed", "jsonfeed", "sitemap", "text")
@@ -96,11 +98,11 @@ def extract(
         return feed.extract_feed(body, url, content_type=content_type)
     decoded = decode(body, content_type)
     if wanted == "text":
-        return text.extract_text(decoded.text, url, sections=sections)
+        return complete_all(text.extract_text(decoded.text, url, sections=sections))
     root = dom.parse(decoded.text, url)
     if kind == "listing":
         return html.extract_page(root, url, selectors, force_listing=True)
-    return html.extract_page(root, url, selectors, force_article=kind == "article")
+    return complete_all(html.extract_page(root, url, selectors, force_article=kind == "article"))
 
 
 __all__ = ["KINDS", "extract", "sniff"]

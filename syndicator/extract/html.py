@@ -330,7 +330,7 @@ def extract_article(
         analysis = blocks.analyse(root)
     analysis.mark_kept()
     tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
-    boxes = index.marked(root, _is_box)
+    boxes = index.marked(root, _is_box, among=tagged)  # a box has a class, an id or is <aside>
     related = tuple(_related_teasers(url, boxes, index))
     body_el, later, how = _locate_body(root, selectors, tagged, analysis, index)
     # Below, chrome is cut out of the body: out of a copy of the body alone, unless parts of it
@@ -343,7 +343,9 @@ def extract_article(
         if body_el is not None and later:
             body_el = _join_parts(body_el, later)
         index = TreeIndex(root)
-        boxes = index.marked(root, _is_box)
+        boxes = index.marked(
+            root, _is_box, among=dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
+        )
     container = _article_container(root, body_el)
     # A page that names no title anywhere is titled by its first words, as a feed item
     # without a title is (extract.feed).

@@ -110,22 +110,45 @@ class TreeIndex:
         return Subtrees(self, tops)
 
     def marked(
-        self, scope: HtmlElement, mark: Callable[[HtmlElement], bool], *, self_too: bool = True
+        self,
+        scope: HtmlElement,
+        mark: Callable[[HtmlElement], bool],
+        *,
+        self_too: bool = True,
+        among: Iterable[HtmlElement] | None = None,
     ) -> Subtrees:
         """The elements of ``scope``'s subtree that are, or lie inside, an element for which
-        ``mark`` is true (``mark`` is asked once per element; ``scope`` itself is asked only
-        if ``self_too``). What "has an ancestor up to ``scope`` that is X" asks of every
-        element, in one pass."""
+        ``mark`` is true (``mark`` is asked at most once per element, never inside an element
+        already marked; ``scope`` itself is asked only if ``self_too``). What "has an ancestor up
+        to ``scope`` that is X" asks of every element, in one pass.
+
+        ``among``: the only elements that can be marked, in document order (a list made in one
+        walk already, such as the elements with a class), to ask fewer."""
         first, last = self._start[scope], self._end[scope]
+        if not self_too:
+            first += 1
         tops: list[HtmlElement] = []
-        covered = -1  # the end of the last marked subtree: what lies within it is covered
-        for i in range(first if self_too else first + 1, last + 1):
-            if i <= covered:
-                continue
-            el = self._order[i]
+        start, end, order = self._start, self._end, self._order
+        if among is not None:
+            covered = first - 1  # what lies up to here is before the scope, or marked already
+            for el in among:
+                where = start.get(el)
+                if where is None or where <= covered:
+                    continue
+                if where > last:
+                    break
+                if mark(el):
+                    tops.append(el)
+                    covered = end[el]
+            return Subtrees(self, tops)
+        i = first
+        while i <= last:
+            el = order[i]
             if isinstance(el.tag, str) and mark(el):
                 tops.append(el)
-                covered = self._end[el]
+                i = end[el] + 1  # what it holds is covered
+            else:
+                i += 1
         return Subtrees(self, tops)
 
     def nearest(

@@ -13,6 +13,7 @@ in, :class:`~syndicator.model.Image` records out. It does not find the body (``h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 import lxml.html
@@ -42,20 +43,32 @@ def lead_images(
     portrait) and in boxes of other stories are not the article's."""
     found: list[Image] = []
     if container is not None:
-        chrome = index.marked(container, dom.may_be_chrome, self_too=False)
-        found = _pictures(container, body, index, chrome, boxes, named_only=False)
+        found = _pictures(
+            container,
+            body,
+            index,
+            lambda: index.marked(container, dom.may_be_chrome, self_too=False),
+            boxes,
+            named_only=False,
+        )
     if found:
         return found
     # Outside the container: the picture the page names as the article's, or the picture in the
     # headline's block. Only chrome by tag or hidden counts here: a headline's wrapper is often
     # named "title" or "headline", words that mark chrome inside a body.
-    hidden = index.marked(root, _hidden_or_chrome_tag, self_too=False)
+    hidden: list[Subtrees] = []
+
+    def hidden_parts() -> Subtrees:
+        if not hidden:
+            hidden.append(index.marked(root, _hidden_or_chrome_tag, self_too=False))
+        return hidden[0]
+
     if headline is not None:
         block = headline.getparent()
         if block is not None and block in index and block is not root:
-            found = _pictures(block, body, index, hidden, boxes, named_only=False)
+            found = _pictures(block, body, index, hidden_parts, boxes, named_only=False)
     if not found:
-        found = _pictures(root, body, index, hidden, boxes, named_only=True)
+        found = _pictures(root, body, index, hidden_parts, boxes, named_only=True)
     return found[:1]
 
 
@@ -63,17 +76,23 @@ def _pictures(
     scope: HtmlElement,
     body: HtmlElement | None,
     index: TreeIndex,
-    chrome: Subtrees,
+    chrome_of: Callable[[], Subtrees],
     boxes: Subtrees,
     *,
     named_only: bool,
 ) -> list[Image]:
-    """The pictures in ``scope`` before ``body``, each once, in document order."""
+    """The pictures in ``scope`` before ``body``, each once, in document order (``chrome_of``
+    gives what is chrome there, worked out only if an image is found)."""
     out: list[Image] = []
+    chrome: Subtrees | None = None
     used: list[HtmlElement] = []  # picture elements already read (in document order)
     for img in scope.iter(*_IMAGES):
         if body is not None and not index.before(img, body):
             continue  # in the body, or after it
+        if named_only and img.get("itemprop") != "image":
+            continue
+        if chrome is None:
+            chrome = chrome_of()
         if img in chrome or img in boxes:
             continue
         if used and index.within(img, used[-1]):
