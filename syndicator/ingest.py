@@ -291,15 +291,28 @@ class SourcePass:
         plan.result.duration = time.monotonic() - started
         return plan
 
-    def commit(self, plan: _Plan, conn: Connection | None = None) -> PassResult:
-        """Store what the pass found: in one transaction of its own, or in ``conn``'s."""
+    def commit(
+        self,
+        plan: _Plan,
+        conn: Connection | None = None,
+        *,
+        together: _Together | None = None,
+    ) -> PassResult:
+        """Store what the pass found: in one transaction of its own, or in ``conn``'s. With
+        ``together`` (quiet passes of a ``once``), the previous state was read for all of them
+        and the fetch log and the pass record are written with theirs."""
         if conn is None:
             with self.store.transaction() as own:
                 return self.commit(plan, own)
         result = plan.result
         suppress = frozenset(r.id for r in self.config.regions if r.suppress_near_duplicates)
-        previous = self.store.source_state(self.source.id, conn)
-        if result.ok:
+        if together is not None:
+            previous = together.states.get(self.source.id)
+        else:
+            previous = self.store.source_state(self.source.id, conn)
+        if result.ok and not (plan.articles or plan.validators) and together is not None:
+            result.changes = ChangeSet()  # nothing to store: the identity lock is not needed
+        elif result.ok:
             result.changes = self.store.apply(
                 self.source.id,
                 plan.articles,
@@ -309,8 +322,11 @@ class SourcePass:
                 priority=self.priority,
                 conn=conn,
             )
-        for entry in plan.log:
-            self.store.log_fetch(self.source.id, conn=conn, **entry)
+        if together is not None:
+            together.fetches.extend(_log_row(self.source.id, entry) for entry in plan.log)
+        else:
+            for entry in plan.log:
+                self.store.log_fetch(self.source.id, conn=conn, **entry)
         removals = list(plan.gone)
         for url in plan.missing:
             if self.store.record_miss(conn, self.source.id, url, self.now) >= MISSES_BEFORE_REMOVAL:
@@ -326,18 +342,23 @@ class SourcePass:
             verdict.reason,
             verdict.event,
         )
-        self.store.record_pass(
-            self.source.id,
-            at=self.now,
-            ok=result.ok,
-            status=result.status,
-            error=result.error,
-            found=None if result.not_modified else result.found,
-            changes=result.changes if result.ok else None,
-            health=verdict.health,
-            health_reason=verdict.reason if verdict.health != "ok" else None,
-            conn=conn,
-        )
+        record: dict[str, Any] = {
+            "source_id": self.source.id,
+            "at": self.now,
+            "ok": result.ok,
+            "status": result.status,
+            "error": result.error,
+            "found": None if result.not_modified else result.found,
+            "changes": result.changes if result.ok else None,
+            "health": verdict.health,
+            "health_reason": verdict.reason if verdict.health != "ok" else None,
+        }
+        if together is not None and verdict.event is None:
+            together.passes.append(record)
+            return result
+        if together is not None:
+            together.flush(self.store, conn)
+        self.store.record_pass(conn=conn, **record)
         if verdict.event is not None:
             state = self.store.source_state(self.source.id, conn)
             assert state is not None
@@ -660,11 +681,37 @@ QUIET_BATCH = 200
 ORDER_GRACE = 2.0  # seconds a finished pass waits for the passes ranked before it to finish
 
 
+@dataclass
+class _Together:
+    """Quiet passes recorded together: their sources' states read in one query, their fetch
+    log rows and pass records written with one multi-row statement each."""
+
+    states: dict[str, SourceState]
+    fetches: list[dict[str, Any]] = field(default_factory=list)
+    passes: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, store: Store, conn: Connection) -> None:
+        store.log_fetches(conn, self.fetches)
+        store.record_passes(conn, self.passes)
+        self.fetches.clear()
+        self.passes.clear()
+
+
+def _log_row(source_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    row = {"source_id": source_id, "status": None, "reason": None, "duration_ms": None}
+    row.update(entry)
+    row["bytes"] = row.pop("size", None)
+    return row
+
+
 def _commit_quiet(store: Store, quiet: list[tuple[SourcePass, _Plan]]) -> list[PassResult]:
     """Passes that found nothing to store (not modified, failed) record how they went in one
-    transaction."""
+    transaction, together: a few statements for the lot."""
     with store.transaction() as conn:
-        return [p.commit(plan, conn) for p, plan in quiet]
+        together = _Together(store.source_states_in(conn, [p.source.id for p, _ in quiet]))
+        results = [p.commit(plan, conn, together=together) for p, plan in quiet]
+        together.flush(store, conn)
+        return results
 
 
 def _is_web(url: str) -> bool:

@@ -40,6 +40,7 @@ PROBLEM_KEY = "problem:"  # meta rows holding a process's problem (Store.set_pro
 WRITE_LOCK = 0x73796E6400000001
 SCHEMA_LOCK = 0x73796E6400000002
 ALL = "all"  # the feed of every region: every article joins it, with its own sequence
+APPLY_BATCH = 500  # articles read for together, and written together, by Store.apply
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -588,6 +589,61 @@ class Store:
         if not updated.rowcount:
             conn.execute(sa.insert(http_cache).values(source_id=source_id, url=url, **values))
 
+    @staticmethod
+    def _save_validators_many(
+        conn: Connection,
+        source_id: str,
+        entries: Sequence[tuple[str, str | None, str | None, int | None]],
+        now: datetime,
+    ) -> None:
+        """Save many URLs' validators for one source: one read, then one multi-row update
+        and one multi-row insert (the last entry for a URL wins)."""
+        latest = {url: (etag, modified, status) for url, etag, modified, status in entries}
+        if not latest:
+            return
+        urls = sorted(latest)
+        have: set[str] = set()
+        for chunk in _chunks(urls, 500):
+            have.update(
+                conn.execute(
+                    sa.select(http_cache.c.url).where(
+                        http_cache.c.source_id == source_id, http_cache.c.url.in_(chunk)
+                    )
+                ).scalars()
+            )
+        rows = [
+            {
+                "source_id": source_id,
+                "url": url,
+                "etag": etag,
+                "last_modified": modified,
+                "checked_at": now,
+                "status": status,
+                "misses": 0,
+            }
+            for url, (etag, modified, status) in latest.items()
+        ]
+        old = [{f"v_{k}": v for k, v in r.items()} for r in rows if r["url"] in have]
+        if old:
+            conn.execute(
+                sa.update(http_cache)
+                .where(
+                    http_cache.c.source_id == sa.bindparam("v_source_id"),
+                    http_cache.c.url == sa.bindparam("v_url"),
+                )
+                .values(
+                    etag=sa.bindparam("v_etag"),
+                    last_modified=sa.bindparam("v_last_modified"),
+                    checked_at=sa.bindparam("v_checked_at", type_=TS),
+                    status=sa.bindparam("v_status"),
+                    misses=sa.bindparam("v_misses"),
+                ),
+                old,
+            )
+        new = [r for r in rows if r["url"] not in have]
+        if new:
+            conn.execute(sa.insert(http_cache), new)
+
     def record_miss(self, conn: Connection, source_id: str, url: str, now: datetime) -> int:
         """A 404 for a known page of this source: how many in a row now (validators kept)."""
         _exclusive(conn, WRITE_LOCK)
@@ -816,6 +872,64 @@ class Store:
             with self.transaction() as c:
                 write(c)
 
+    def record_passes(self, conn: Connection, calls: Sequence[dict[str, Any]]) -> None:
+        """Record many passes (each the keyword arguments of :meth:`record_pass`) in one
+        multi-row update per shape: the quiet passes of a ``once`` (not modified, failed),
+        recorded together. A pass that changed articles is recorded alone."""
+        shapes: dict[tuple[bool, bool, bool], list[dict[str, Any]]] = {}
+        for call in calls:
+            changes, found = call.get("changes"), call.get("found")
+            if (changes is not None and changes.changes) or not call.get("health"):
+                self.record_pass(conn=conn, **call)
+                continue
+            ok = bool(call["ok"])
+            shape = (ok, found is not None, bool(found))
+            shapes.setdefault(shape, []).append(
+                {
+                    "b_id": call["source_id"],
+                    "b_at": call["at"],
+                    "b_status": call["status"],
+                    "b_error": call.get("error"),
+                    "b_found": found,
+                    "b_health": call["health"],
+                    "b_reason": call.get("health_reason"),
+                }
+            )
+        for (ok, has_found, some), rows in shapes.items():
+            at = sa.bindparam("b_at", type_=TS)
+            values: dict[str, Any] = {
+                "last_fetch_at": at,
+                "last_status": sa.bindparam("b_status"),
+                "first_fetch_at": sa.func.coalesce(sources.c.first_fetch_at, at),
+                "health": sa.bindparam("b_health"),
+                "health_reason": sa.bindparam("b_reason"),
+            }
+            if ok:
+                values.update(last_success_at=at, last_error=None, failures=0)
+                if has_found:
+                    values["last_found"] = sa.bindparam("b_found")
+                    if some:
+                        values["last_found_some"] = sa.bindparam("b_found")
+            else:
+                values.update(last_error=sa.bindparam("b_error"), failures=sources.c.failures + 1)
+            conn.execute(
+                sa.update(sources).where(sources.c.id == sa.bindparam("b_id")).values(values),
+                rows,
+            )
+
+    def log_fetches(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Many fetch log rows (``log_fetch``'s arguments, ``size`` as ``bytes``) at once."""
+        if rows:
+            conn.execute(_INSERT_FETCH_LOG, list(rows))
+
+    def source_states_in(self, conn: Connection, ids: Sequence[str]) -> dict[str, SourceState]:
+        """The states of these sources, in one query a chunk."""
+        found: dict[str, SourceState] = {}
+        for chunk in _chunks(sorted(set(ids)), 500):
+            for row in conn.execute(sa.select(sources).where(sources.c.id.in_(chunk))):
+                found[row.id] = _source_state(row)
+        return found
+
     def source_states(self) -> list[SourceState]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(sources).order_by(sources.c.id)).all()
@@ -1027,16 +1141,88 @@ class Store:
                 )
         _exclusive(conn, WRITE_LOCK)
         result = ChangeSet()
-        for n, item in enumerate(items):
-            # Each article of a pass gets its own instant, a microsecond after the one before:
-            # feed order is document order, and no two entries of a pass share an `updated`.
-            at = now + timedelta(microseconds=n)
-            result.changes.append(
-                self._apply_one(conn, source_id, item, at, suppress, result, priority)
-            )
-        for url, etag, last_modified, status in validators:
-            self._save_validators(conn, source_id or "", url, etag, last_modified, status, now)
+        if not items and not validators:
+            return result
+        unit = _Unit(self, conn)
+        n = 0
+        for chunk in _chunks(items, APPLY_BATCH):
+            unit.prefetch(chunk)
+            for item in chunk:
+                # Each article of a pass gets its own instant, a microsecond after the one
+                # before: feed order is document order, no two entries of a pass share one.
+                at = now + timedelta(microseconds=n)
+                n += 1
+                result.changes.append(
+                    self._apply_batched(unit, source_id, item, at, suppress, result, priority)
+                )
+        unit.flush()
+        self._save_validators_many(conn, source_id or "", validators, now)
         return result
+
+    def _apply_batched(
+        self,
+        unit: _Unit,
+        source_id: str | None,
+        item: Article,
+        now: datetime,
+        suppress: frozenset[str],
+        result: ChangeSet,
+        priority: Mapping[str, int] | None,
+    ) -> Change:
+        """One article, decided as :meth:`_apply_one` decides, on what ``unit`` read for the
+        batch: an article unchanged, a duplicate of a stored text and a new article are done
+        there; the rest (a revision, a take-over, a promotion, a copy of a located article) by
+        :meth:`_apply_one` itself, after the unit wrote what it holds."""
+        row = unit.row_by_key(item.key)
+        same = located = None
+        if row is not None:
+            if not _outranks(priority, source_id, row.source_id) and (
+                row.content_hash == item.content_hash or (row.complete and not item.complete)
+            ):
+                unit.locate_fetched(row.id, item, source_id, now)
+                regions = unit.join_regions(row.id, item.regions, now, suppress, row.cluster_id)
+                result.regions.update(regions)
+                if row.content_hash == item.content_hash:
+                    return Change("unchanged", item.url, row.entry_id, item.key, tuple(regions))
+                return Change(
+                    "unchanged",
+                    item.url,
+                    row.entry_id,
+                    item.key,
+                    tuple(regions),
+                    "a summary of the stored article",
+                )
+        else:
+            located = unit.location(item.key)
+            same = unit.first_with_hash(item.content_hash)
+            if same is not None and not _outranks(priority, source_id, same.source_id):
+                reason = f"same content hash as {same.key}"
+                unit.locate(same.id, item.key, source_id, "duplicate", reason, now)
+                unit.locate_fetched(same.id, item, source_id, now)
+                regions = unit.join_regions(same.id, item.regions, now, suppress, same.cluster_id)
+                result.regions.update(regions)
+                return Change(
+                    "duplicate", item.url, same.entry_id, item.key, tuple(regions), reason
+                )
+            if same is None and located is None:
+                return unit.create(source_id, item, now, suppress, result)
+        involved = {r.id for r in (row, same) if r is not None}
+        if located is not None:
+            involved.add(located[0])
+        unit.flush()
+        change = self._apply_one(unit.conn, source_id, item, now, suppress, result, priority)
+        stored = unit.conn.execute(
+            sa.select(articles.c.id).where(articles.c.key == item.key)
+        ).scalar()
+        if stored is not None:
+            involved.add(int(stored))
+        fetched = _fetched_location(item)
+        unit.forget(
+            involved,
+            [item.key, *([fetched] if fetched else []), *(r.key for r in (row, same) if r)],
+            [item.content_hash, *(r.content_hash for r in (row, same) if r)],
+        )
+        return change
 
     def _apply_one(
         self,
@@ -1433,22 +1619,7 @@ class Store:
                 continue
             suppressed = False
             if near and region in suppress and cluster_id is not None:
-                suppressed = (
-                    conn.execute(
-                        sa.select(sa.func.count())
-                        .select_from(
-                            region_entries.join(
-                                articles, articles.c.id == region_entries.c.article_id
-                            )
-                        )
-                        .where(
-                            region_entries.c.region == region,
-                            articles.c.cluster_id == cluster_id,
-                            region_entries.c.suppressed.is_(False),
-                        )
-                    ).scalar_one()
-                    > 0
-                )
+                suppressed = self._cluster_shown(conn, region, cluster_id)
             seq = (
                 conn.execute(
                     sa.select(sa.func.max(region_entries.c.seq)).where(
@@ -1472,6 +1643,22 @@ class Store:
                 self._region_change(conn, region, article_id, "created", now)
                 joined.append(region)
         return joined
+
+    @staticmethod
+    def _cluster_shown(conn: Connection, region: str, cluster_id: int) -> bool:
+        """Whether a region already shows an article of this near-duplicate cluster."""
+        shown = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(
+                region_entries.join(articles, articles.c.id == region_entries.c.article_id)
+            )
+            .where(
+                region_entries.c.region == region,
+                articles.c.cluster_id == cluster_id,
+                region_entries.c.suppressed.is_(False),
+            )
+        ).scalar_one()
+        return bool(shown > 0)
 
     @staticmethod
     def _region_change(
@@ -2199,6 +2386,452 @@ class Store:
                 .order_by(meta.c.key)
             )
             return [row[0] for row in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# A batch of articles applied together: read in a few set-based queries, written together
+
+
+NEAR_CANDIDATES = 200  # rows compared for near-duplicates, per article (lowest ids first)
+CANDIDATES_PER_BATCH = 20_000  # beyond this, a batch looks near-duplicates up one by one
+
+
+class _Unit:
+    """What one :meth:`Store.apply` reads and writes, for the whole batch at once.
+
+    It reads what the batch's articles need in a few queries (the rows by key, by content hash
+    and by near-duplicate band, the locations, the region memberships and sequence numbers)
+    and defers the rows it adds (articles, locations, region entries and changes, outbox
+    events) to :meth:`flush`, which writes each table with one multi-row insert. It decides
+    nothing: the store's rules decide, reading it instead of the database. A case it does not
+    carry (a revision, a take-over, a promotion) flushes, is done by the per-article code on
+    the connection, and forgets what that code may have changed, which is read again when
+    next needed. Article ids are allocated here (under the write lock every writer takes)."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.by_key: dict[str, Any] = {}  # key → row (None: no article has that key)
+        self.by_hash: dict[str, Any] = {}  # content hash → the first row with it, or None
+        self.located: dict[str, Any] = {}  # location URL → (article_id, relation) or None
+        self.members: dict[int, set[str]] = {}  # article id → its regions (not ALL)
+        self.seq: dict[str, int] = {}  # region → its highest entry number
+        self.candidates: list[Any] | None = []  # near-duplicate candidate rows, by id
+        self.next_id: int | None = None
+        self.rows: dict[Any, list[dict[str, Any]]] = {
+            articles: [],
+            locations: [],
+            region_entries: [],
+            region_changes: [],
+            outbox: [],
+        }
+
+    # -- reading -------------------------------------------------------------------------
+
+    def prefetch(self, items: Sequence[Article]) -> None:
+        """Read what these articles need; what was deferred is written first."""
+        self.flush()
+        conn = self.conn
+        keys = sorted({i.key for i in items})
+        hashes = sorted({i.content_hash for i in items})
+        urls = sorted(set(keys) | {u for i in items if (u := _fetched_location(i))})
+        self.by_key.update(dict.fromkeys(keys))
+        for chunk in _chunks(keys, 500):
+            for row in conn.execute(sa.select(articles).where(articles.c.key.in_(chunk))):
+                self.by_key[row.key] = row
+        self.by_hash.update(dict.fromkeys(hashes))
+        for chunk in _chunks(hashes, 500):
+            for row in conn.execute(
+                sa.select(articles)
+                .where(articles.c.content_hash.in_(chunk))
+                .order_by(articles.c.id.desc())
+            ):
+                self.by_hash[row.content_hash] = row  # the lowest id last
+        self.located.update(dict.fromkeys(urls))
+        for chunk in _chunks(urls, 500):
+            for row in conn.execute(
+                sa.select(locations.c.url, locations.c.article_id, locations.c.relation).where(
+                    locations.c.url.in_(chunk)
+                )
+            ):
+                self.located[row.url] = (row.article_id, row.relation)
+        ids = {r.id for r in (*self.by_key.values(), *self.by_hash.values()) if r is not None}
+        ids |= {v[0] for v in self.located.values() if v is not None}
+        ids -= set(self.members)
+        for chunk in _chunks(sorted(ids), 500):
+            for article_id in chunk:
+                self.members[article_id] = set()
+            for article_id, region in conn.execute(
+                sa.select(region_entries.c.article_id, region_entries.c.region).where(
+                    region_entries.c.article_id.in_(chunk), region_entries.c.region != ALL
+                )
+            ):
+                self.members[article_id].add(region)
+        regions = sorted({m.region for i in items for m in i.regions} | {ALL})
+        for region, top in conn.execute(
+            sa.select(region_entries.c.region, sa.func.max(region_entries.c.seq))
+            .where(region_entries.c.region.in_(regions))
+            .group_by(region_entries.c.region)
+        ):
+            self.seq[region] = top or 0
+        for region in regions:
+            self.seq.setdefault(region, 0)
+        self._prefetch_candidates(items)
+
+    def _prefetch_candidates(self, items: Sequence[Article]) -> None:
+        bands = [sorted({_bands(i.similarity)[b] for i in items}) for b in range(4)]
+        found = self.conn.execute(
+            sa.select(*_CANDIDATE_COLUMNS)
+            .where(sa.or_(*(articles.c[f"band{b}"].in_(bands[b]) for b in range(4))))
+            .order_by(articles.c.id)
+            .limit(CANDIDATES_PER_BATCH + 1)
+        ).all()
+        self.candidates = list(found) if len(found) <= CANDIDATES_PER_BATCH else None
+
+    def row_by_key(self, key: str) -> Any:
+        if key not in self.by_key:
+            self.by_key[key] = self.conn.execute(
+                sa.select(articles).where(articles.c.key == key)
+            ).first()
+        return self.by_key[key]
+
+    def first_with_hash(self, content_hash: str) -> Any:
+        if content_hash not in self.by_hash:
+            self.by_hash[content_hash] = self.conn.execute(
+                sa.select(articles)
+                .where(articles.c.content_hash == content_hash)
+                .order_by(articles.c.id)
+                .limit(1)
+            ).first()
+        return self.by_hash[content_hash]
+
+    def location(self, url: str) -> Any:
+        if url not in self.located:
+            row = self.conn.execute(
+                sa.select(locations.c.article_id, locations.c.relation).where(
+                    locations.c.url == url
+                )
+            ).first()
+            self.located[url] = (row.article_id, row.relation) if row else None
+        return self.located[url]
+
+    def regions_of(self, article_id: int) -> set[str]:
+        if article_id not in self.members:
+            self.members[article_id] = set(self.store._regions_of(self.conn, article_id))
+        return self.members[article_id]
+
+    def next_seq(self, region: str) -> int:
+        if region not in self.seq:
+            self.seq[region] = (
+                self.conn.execute(
+                    sa.select(sa.func.max(region_entries.c.seq)).where(
+                        region_entries.c.region == region
+                    )
+                ).scalar()
+                or 0
+            )
+        self.seq[region] += 1
+        return self.seq[region]
+
+    def near_duplicate(self, item: Article) -> tuple[int | None, str | None]:
+        if self.candidates is None:  # too many to hold: one query per article, as stored
+            self.flush()
+            return self.store._near_duplicate(self.conn, item)
+        bands = _bands(item.similarity)
+        best: tuple[float, Any] | None = None
+        seen = 0
+        for row in self.candidates:
+            if not any(getattr(row, f"band{b}") == bands[b] for b in range(4)):
+                continue
+            seen += 1
+            score = fingerprint.similarity(row.similarity, item.similarity)
+            if score >= fingerprint.NEAR_DUPLICATE and (best is None or score > best[0]):
+                best = (score, row)
+            if seen >= NEAR_CANDIDATES:
+                break
+        if best is None:
+            return None, None
+        return best[1].cluster_id or best[1].id, best[1].key
+
+    # -- writing -------------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        if self.next_id is None:
+            top = self.conn.execute(sa.select(sa.func.max(articles.c.id))).scalar()
+            self.next_id = int(top or 0)
+        self.next_id += 1
+        return self.next_id
+
+    def locate(
+        self,
+        article_id: int,
+        url: str,
+        source_id: str | None,
+        relation: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        if self.location(url) is None:
+            self.located[url] = (article_id, relation)
+            self.rows[locations].append(
+                {
+                    "article_id": article_id,
+                    "url": url,
+                    "source_id": source_id,
+                    "relation": relation,
+                    "reason": reason,
+                    "first_seen_at": now,
+                }
+            )
+
+    def locate_fetched(
+        self, article_id: int, item: Article, source_id: str | None, now: datetime
+    ) -> None:
+        fetched = _fetched_location(item)
+        if fetched is not None:
+            self.locate(
+                article_id,
+                fetched,
+                source_id,
+                "alternate",
+                f"fetched there; names {item.key} as its canonical address",
+                now,
+            )
+
+    def region_change(self, region: str, article_id: int, change: str, now: datetime) -> None:
+        self.rows[region_changes].append(
+            {
+                "region": region,
+                "article_id": article_id,
+                "change": change,
+                "at": now,
+                "published": False,
+            }
+        )
+
+    def join(
+        self,
+        article_id: int,
+        region: str,
+        now: datetime,
+        reasons: Sequence[str],
+        suppressed: bool,
+    ) -> None:
+        self.rows[region_entries].append(
+            {
+                "region": region,
+                "article_id": article_id,
+                "seq": self.next_seq(region),
+                "added_at": now,
+                "reasons": _dumps(list(reasons)),
+                "suppressed": suppressed,
+            }
+        )
+        if region != ALL:
+            self.regions_of(article_id).add(region)
+
+    def join_regions(
+        self,
+        article_id: int,
+        matches: Sequence[RegionMatch],
+        now: datetime,
+        suppress: frozenset[str],
+        cluster_id: int | None,
+        near: bool = False,
+    ) -> list[str]:
+        """As :meth:`Store._join_regions`: the regions newly joined (not suppressed)."""
+        wanted: dict[str, list[str]] = {}
+        for m in matches:
+            wanted.setdefault(m.region, []).append(str(m))
+        joined = []
+        have = set(self.regions_of(article_id))
+        for region, reasons in wanted.items():
+            if region in have:
+                continue
+            suppressed = False
+            if near and region in suppress and cluster_id is not None:
+                self.flush()
+                suppressed = self.store._cluster_shown(self.conn, region, cluster_id)
+            self.join(article_id, region, now, reasons, suppressed)
+            if not suppressed:
+                self.region_change(region, article_id, "created", now)
+                joined.append(region)
+        return joined
+
+    def event(self, kind: str, now: datetime, regions: Iterable[str], **payload: Any) -> None:
+        self.rows[outbox].append(_event_row(kind, now, regions, **payload))
+
+    def create(
+        self,
+        source_id: str | None,
+        item: Article,
+        now: datetime,
+        suppress: frozenset[str],
+        result: ChangeSet,
+    ) -> Change:
+        """As :meth:`Store._create`, deferred."""
+        cluster_id, near = self.near_duplicate(item)
+        article_id = self.new_id()
+        entry_id = entry_id_for(item.key, self.store.host, item.published, now)
+        published = item.published or now
+        values = self.store._article_values(item)
+        values.update(
+            id=article_id,
+            entry_id=entry_id,
+            key=item.key,
+            source_id=source_id,
+            published_at=published,
+            dated=item.published is not None,
+            updated_at=max(item.updated or published, published),
+            first_seen_at=now,
+            revision=0,
+            cluster_id=cluster_id if cluster_id is not None else article_id,
+            removed_at=None,
+        )
+        self.rows[articles].append(values)
+        row = _Row(values)
+        self.by_key[item.key] = row
+        if self.by_hash.get(item.content_hash) is None:
+            self.by_hash[item.content_hash] = row
+        self.members[article_id] = set()
+        if self.candidates is not None:
+            self.candidates.append(row)
+        self.locate(article_id, item.key, source_id, "self", "the article's own address", now)
+        self.locate_fetched(article_id, item, source_id, now)
+        self.join(article_id, ALL, now, (), False)
+        regions = self.join_regions(
+            article_id, item.regions, now, suppress, row.cluster_id, near=near is not None
+        )
+        result.regions.update(regions)
+        self.event(
+            "article.created",
+            now,
+            regions,
+            article=_payload(row),
+            changes={"content_hash": item.content_hash, "near_duplicate_of": near},
+        )
+        reason = f"new; a near-duplicate of {near}" if near else "new"
+        return Change("created", item.url, entry_id, item.key, tuple(regions), reason)
+
+    def flush(self) -> None:
+        """Write what was deferred: each table with one multi-row insert, articles first."""
+        conn = self.conn
+        new = self.rows[articles]
+        for table, rows in self.rows.items():
+            if rows:
+                conn.execute(sa.insert(table), rows)
+        if new and conn.dialect.name == "postgresql":
+            # The ids were given here: the sequence moves past them for the next writer.
+            conn.execute(
+                sa.select(
+                    sa.func.setval(
+                        sa.func.pg_get_serial_sequence("articles", "id"),
+                        sa.select(sa.func.max(articles.c.id)).scalar_subquery(),
+                    )
+                )
+            )
+        for rows in self.rows.values():
+            rows.clear()
+
+    def forget(self, ids: set[int], urls: Iterable[str], hashes: Iterable[str]) -> None:
+        """After the per-article code changed the store: forget what it may have changed."""
+        for key in [k for k, r in self.by_key.items() if r is not None and r.id in ids]:
+            del self.by_key[key]
+        for h in [h for h, r in self.by_hash.items() if r is not None and r.id in ids]:
+            del self.by_hash[h]
+        for h in hashes:
+            self.by_hash.pop(h, None)
+        for url in [u for u, v in self.located.items() if v is not None and v[0] in ids]:
+            del self.located[url]
+        for url in urls:
+            self.located.pop(url, None)
+            self.by_key.pop(url, None)
+        for article_id in ids:
+            self.members.pop(article_id, None)
+        self.seq.clear()
+        self.next_id = None
+        if self.candidates is not None:
+            kept = [r for r in self.candidates if r.id not in ids]
+            fresh = self.conn.execute(
+                sa.select(*_CANDIDATE_COLUMNS).where(articles.c.id.in_(sorted(ids)))
+            ).all()
+            self.candidates = sorted([*kept, *fresh], key=lambda r: r.id)
+
+
+_CANDIDATE_COLUMNS = (
+    articles.c.id,
+    articles.c.key,
+    articles.c.similarity,
+    articles.c.cluster_id,
+    articles.c.band0,
+    articles.c.band1,
+    articles.c.band2,
+    articles.c.band3,
+)
+
+
+class _Row:
+    """An article row added in this batch, read like a row from the database."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:  # pragma: no cover - every column is set
+        raise AttributeError(name)
+
+
+def _fetched_location(item: Article) -> str | None:
+    """The address an article was fetched at, when it is another location of it (canonical
+    form): as :meth:`Store._locate_fetched` decides."""
+    from syndicator.normalize import canonical_url
+
+    fetched = item.fetched_url
+    if not fetched or urlsplit(fetched).scheme not in ("http", "https", "file"):
+        return None
+    if urlsplit(item.key).scheme not in ("http", "https", "file"):
+        return None
+    fetched = canonical_url(fetched)
+    return fetched if fetched != item.key else None
+
+
+def _payload(row: Any) -> dict[str, Any]:
+    """An article as events carry it (as :meth:`Store._article_payload` reads it)."""
+    return {
+        "id": row.entry_id,
+        "url": row.url,
+        "key": row.key,
+        "title": row.title,
+        "summary": row.summary,
+        "section": row.section,
+        "authors": json.loads(row.authors),
+        "dateline": row.dateline,
+        "language": row.language,
+        "published": _iso(row.published_at),
+        "updated": _iso(row.updated_at),
+        "content_hash": row.content_hash,
+        "source": row.source_id,
+    }
+
+
+def _event_row(kind: str, now: datetime, regions: Iterable[str], **payload: Any) -> dict[str, Any]:
+    """The outbox row of one event."""
+    event_id = str(uuid.uuid4())
+    region_list = sorted(set(regions))
+    body = {
+        "id": event_id,
+        "type": kind,
+        "occurred_at": now.isoformat().replace("+00:00", "Z"),
+        "regions": region_list,
+        **payload,
+    }
+    body.setdefault("changes", {})
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "occurred_at": now,
+        "regions": _dumps(region_list),
+        "body": _dumps(body),
+    }
 
 
 def _store_error(context: sa.engine.ExceptionContext) -> StoreError | None:
