@@ -2416,7 +2416,10 @@ class _Unit:
         self.located: dict[str, Any] = {}  # location URL → (article_id, relation) or None
         self.members: dict[int, set[str]] = {}  # article id → its regions (not ALL)
         self.seq: dict[str, int] = {}  # region → its highest entry number
-        self.candidates: list[Any] | None = []  # near-duplicate candidate rows, by id
+        # Near-duplicate candidates: rows by id, and by each band's value (in id order);
+        # None when the batch's bands match more rows than it holds.
+        self.candidates: dict[int, Any] | None = {}
+        self.by_band: list[dict[int, list[Any]]] = [{}, {}, {}, {}]
         self.next_id: int | None = None
         self.rows: dict[Any, list[dict[str, Any]]] = {
             articles: [],
@@ -2486,7 +2489,20 @@ class _Unit:
             .order_by(articles.c.id)
             .limit(CANDIDATES_PER_BATCH + 1)
         ).all()
-        self.candidates = list(found) if len(found) <= CANDIDATES_PER_BATCH else None
+        if len(found) > CANDIDATES_PER_BATCH:
+            self.candidates = None
+            return
+        self.candidates, self.by_band = {}, [{}, {}, {}, {}]
+        for row in found:
+            self._candidate(row)
+
+    def _candidate(self, row: Any) -> None:
+        assert self.candidates is not None
+        if row.id in self.candidates:
+            return
+        self.candidates[row.id] = row
+        for b in range(4):
+            self.by_band[b].setdefault(getattr(row, f"band{b}"), []).append(row)
 
     def row_by_key(self, key: str) -> Any:
         if key not in self.by_key:
@@ -2538,17 +2554,16 @@ class _Unit:
             self.flush()
             return self.store._near_duplicate(self.conn, item)
         bands = _bands(item.similarity)
+        found: dict[int, Any] = {}
+        for b in range(4):
+            for row in self.by_band[b].get(bands[b], ())[:NEAR_CANDIDATES]:
+                found[row.id] = row
         best: tuple[float, Any] | None = None
-        seen = 0
-        for row in self.candidates:
-            if not any(getattr(row, f"band{b}") == bands[b] for b in range(4)):
-                continue
-            seen += 1
+        for article_id in sorted(found)[:NEAR_CANDIDATES]:
+            row = found[article_id]
             score = fingerprint.similarity(row.similarity, item.similarity)
             if score >= fingerprint.NEAR_DUPLICATE and (best is None or score > best[0]):
                 best = (score, row)
-            if seen >= NEAR_CANDIDATES:
-                break
         if best is None:
             return None, None
         return best[1].cluster_id or best[1].id, best[1].key
@@ -2695,7 +2710,7 @@ class _Unit:
             self.by_hash[item.content_hash] = row
         self.members[article_id] = set()
         if self.candidates is not None:
-            self.candidates.append(row)
+            self._candidate(row)
         self.locate(article_id, item.key, source_id, "self", "the article's own address", now)
         self.locate_fetched(article_id, item, source_id, now)
         self.join(article_id, ALL, now, (), False)
@@ -2751,11 +2766,13 @@ class _Unit:
         self.seq.clear()
         self.next_id = None
         if self.candidates is not None:
-            kept = [r for r in self.candidates if r.id not in ids]
+            kept = [r for r in self.candidates.values() if r.id not in ids]
             fresh = self.conn.execute(
                 sa.select(*_CANDIDATE_COLUMNS).where(articles.c.id.in_(sorted(ids)))
             ).all()
-            self.candidates = sorted([*kept, *fresh], key=lambda r: r.id)
+            self.candidates, self.by_band = {}, [{}, {}, {}, {}]
+            for row in sorted([*kept, *fresh], key=lambda r: r.id):
+                self._candidate(row)
 
 
 _CANDIDATE_COLUMNS = (
