@@ -1,7 +1,7 @@
 """Benchmark: the whole ``syndicator ingest`` command on generated articles, and where time goes.
 
     .venv/bin/python bench/ingest.py [--articles 10000] [--database sqlite|postgresql|URL]
-                                     [--files 1] [--no-profile]
+                                     [--files 1] [--repeat 1] [--no-profile]
 
 Writes ``--articles`` ARTICLE objects (six Arabic paragraphs of ~40 words, a section that routes
 to one region, no declared language, so the detector runs; words drawn at random from a small
@@ -9,7 +9,8 @@ vocabulary, so that no two are near-duplicates) as NDJSON in ``--files`` files, 
 
 1. runs ``python -m syndicator --config … ingest FILE…`` as a separate process on an empty
    store, and prints articles per second of its wall time (start-up, reading, normalizing,
-   storing, publishing and exit included);
+   storing, publishing and exit included), and the same per CPU second of that process (on a
+   shared machine the wall time counts the time other work held the cores), and its peak RSS;
 2. runs the same command again in this process under cProfile, on another empty store, and
    prints the share of each stage, by where the time is spent: extract (``syndicator/extract``,
    JSON decoding), normalize, language (the detector), fingerprint, store (``syndicator/store``,
@@ -32,6 +33,7 @@ import json
 import os
 import pstats
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -130,16 +132,22 @@ def config_file(folder: Path, url: str, name: str) -> Path:
     return path
 
 
-def whole_process(config: Path, files: list[Path]) -> tuple[float, str]:
+def whole_process(config: Path, files: list[Path]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB, of the largest child so
+    far) of one ``ingest`` process, and its output. On a shared machine the CPU time is the
+    steadier figure: the wall time counts the time other work held the cores."""
     command = [sys.executable, "-m", "syndicator", "--config", str(config), "ingest", "--json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [*command, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"ingest exited {done.returncode}: {done.stderr.strip()[-2000:]}")
-    return elapsed, done.stdout
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return elapsed, cpu, after.ru_maxrss / 1024, done.stdout
 
 
 def stage_of(where: str) -> str:
@@ -173,20 +181,24 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1, help="NDJSON files to spread them over")
     parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a URL")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled run")
+    parser.add_argument("--repeat", type=int, default=1, help="whole-process runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files = write_articles(folder, args.articles, args.files)
         size = sum(p.stat().st_size for p in files)
         print(f"{args.articles:,} articles in {args.files} file(s), {size / 1e6:.1f} MB")
-        with database(args.database, folder) as url:
-            elapsed, out = whole_process(config_file(folder, url, "whole"), files)
-        changes = [r["change"] for r in json.loads(out)["results"]]
-        created = changes.count("created")
-        print(
-            f"whole process ({args.database}): {elapsed:.1f} s, "
-            f"{args.articles / elapsed:,.0f} articles/s ({created:,} created)"
-        )
+        for _ in range(args.repeat):
+            with database(args.database, folder) as url:
+                elapsed, cpu, rss, out = whole_process(config_file(folder, url, "whole"), files)
+            changes = [r["change"] for r in json.loads(out)["results"]]
+            created = changes.count("created")
+            print(
+                f"whole process ({args.database}): {elapsed:.1f} s wall, "
+                f"{args.articles / elapsed:,.0f} articles/s; {cpu:.1f} s CPU, "
+                f"{args.articles / cpu:,.0f} articles per CPU second; peak RSS {rss:.0f} MB "
+                f"({created:,} created)"
+            )
         if args.no_profile:
             return
         with database(args.database, folder) as url:
