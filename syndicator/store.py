@@ -1705,22 +1705,7 @@ class Store:
             return self._event(conn, kind, now, regions, **payload)
 
     def _article_payload(self, conn: Connection, article_id: int) -> dict[str, Any]:
-        row = conn.execute(sa.select(articles).where(articles.c.id == article_id)).one()
-        return {
-            "id": row.entry_id,
-            "url": row.url,
-            "key": row.key,
-            "title": row.title,
-            "summary": row.summary,
-            "section": row.section,
-            "authors": json.loads(row.authors),
-            "dateline": row.dateline,
-            "language": row.language,
-            "published": _iso(row.published_at),
-            "updated": _iso(row.updated_at),
-            "content_hash": row.content_hash,
-            "source": row.source_id,
-        }
+        return _payload(conn.execute(sa.select(articles).where(articles.c.id == article_id)).one())
 
     # -- reading, for the publisher, the API and explain ----------------------------------------
 
