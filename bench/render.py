@@ -31,8 +31,6 @@ from lxml import etree
 from syndicator.model import Article, Entry, FeedInfo, Image, Origin, RegionMatch
 from syndicator.publish import (
     XML_LANG,
-    _Feed,
-    _prepare,
     feed_url,
     home_url,
     render_atom,
@@ -40,6 +38,7 @@ from syndicator.publish import (
     render_region,
     render_rss,
 )
+from syndicator.publish.items import Feed, prepare
 
 BASE = "http://127.0.0.1:8080"
 TITLES = {"europe": "أوروبا", "world": "World"}
@@ -98,7 +97,7 @@ def entries(count: int) -> list[Entry]:
 A = "{http://www.w3.org/2005/Atom}"
 
 
-def atom_lxml(feed: _Feed) -> bytes:
+def atom_lxml(feed: Feed) -> bytes:
     sub = etree.SubElement
     root = etree.Element(A + "feed", nsmap={None: A[1:-1]})  # type: ignore[dict-item]
     if feed.language:
@@ -140,7 +139,7 @@ def atom_lxml(feed: _Feed) -> bytes:
     return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
 
 
-def atom_strings(feed: _Feed) -> bytes:
+def atom_strings(feed: Feed) -> bytes:
     self_url = feed_url(feed.base_url, feed.region, "atom")
     out = [
         "<?xml version='1.0' encoding='UTF-8'?>\n",
@@ -204,10 +203,10 @@ def main() -> None:
     }
     if args.compare:  # each prepares the entries as render_atom does, then builds the XML
         cases["Atom (lxml, ref.)"] = lambda: atom_lxml(
-            _prepare(info, items, TITLES, None, clean=False)
+            prepare(info, items, TITLES, None, clean=False)
         )
         cases["Atom (strings, ref.)"] = lambda: atom_strings(
-            _prepare(info, items, TITLES, None, clean=False)
+            prepare(info, items, TITLES, None, clean=False)
         )
     sizes = {name: len(fn()) for name, fn in cases.items()}
     samples: dict[str, list[float]] = {name: [] for name in cases}
