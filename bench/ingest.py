@@ -69,7 +69,10 @@ sections = ["أوروبا"]
 
 # Where a profiled function's time is counted, by the first pattern its file name matches.
 STAGES = (
-    ("language", ("pycld2", "normalize.py:detect_language", "normalize.py:guess_language")),
+    (
+        "language",
+        ("pycld2", "normalize/language.py:detect_language", "normalize/language.py:guess_language"),
+    ),
     ("extract", ("syndicator/extract", "json/", "_json")),
     ("fingerprint", ("syndicator/fingerprint",)),
     ("normalize", ("syndicator/normalize", "nh3", "unicodedata", "dateutil")),

@@ -1,7 +1,7 @@
 """Writing direction: which languages are written right to left, and the ``dir`` a text in a
 language should carry (in feed content and on the pages). Pure.
 
-This module does not detect languages (normalize.py does); it reads the tags articles and
+This module does not detect languages (the normalize package does); it reads the tags articles and
 regions already carry.
 """
 

@@ -280,7 +280,7 @@ def test_invisible_characters_are_unprintable() -> None:
     """clean_text skips its search for invisible characters in printable text."""
     import sys
 
-    from syndicator.normalize import _INVISIBLE
+    from syndicator.normalize.text import _INVISIBLE
 
     for cp in range(sys.maxunicode + 1):
         if _INVISIBLE.match(chr(cp)):

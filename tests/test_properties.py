@@ -238,7 +238,7 @@ def test_element_text_is_text_content(pieces: list[str]) -> None:
 def reference_clean_text(text: str) -> str:
     """NFC; invisible characters and bidi embeddings, overrides and isolates removed; lone
     surrogates replaced by U+FFFD; whitespace collapsed."""
-    from syndicator.normalize import _INVISIBLE
+    from syndicator.normalize.text import _INVISIBLE
 
     if not text:
         return ""
@@ -264,7 +264,8 @@ def test_clean_text_is_the_plain_clean(text: str) -> None:
     )
 )
 def test_double_br_pattern_is_the_plain_one(pieces: list[str]) -> None:
-    from syndicator.normalize import _DOUBLE_BR, _SPACES
+    from syndicator.normalize.body import _DOUBLE_BR
+    from syndicator.normalize.text import _SPACES
 
     html = "".join(pieces)
     assert _DOUBLE_BR.split(html) == re.split(r"(?:<br\s*/?>\s*){2,}", html, flags=re.I)
@@ -289,7 +290,7 @@ _url_pieces = st.sampled_from([*_URL_PIECES, "mailto:", "HTTP:"])
 def test_quick_join_is_urljoin(base: str, pieces: list[str]) -> None:
     from urllib.parse import urljoin
 
-    from syndicator.normalize import _quick_join
+    from syndicator.normalize.urls import _quick_join
 
     url = "".join(pieces).strip()
     if not url:
@@ -301,7 +302,7 @@ def test_quick_join_is_urljoin(base: str, pieces: list[str]) -> None:
 def test_quick_join_takes_the_common_links() -> None:
     from urllib.parse import urljoin
 
-    from syndicator.normalize import _quick_join
+    from syndicator.normalize.urls import _quick_join
 
     for base in _BASES[:4]:
         for url in ["/news/123456.html", "/", "/img/a b.jpg", "https://cdn.example/x.jpg"]:
@@ -315,17 +316,17 @@ _CANONICAL_PIECES = [*_URL_PIECES, "https://", "http://", "News.", "x.example", 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(_CANONICAL_PIECES), min_size=1, max_size=10))
 def test_canonical_shortcut_is_the_full_canonical(pieces: list[str]) -> None:
-    from syndicator import normalize
+    from syndicator.normalize import urls
 
     url = "".join(pieces)
-    if normalize._CANONICAL_ALREADY.fullmatch(url.strip()):
-        pattern = normalize._CANONICAL_ALREADY
-        normalize._CANONICAL_ALREADY = re.compile("(?!)")  # the full way, for comparison
+    if urls._CANONICAL_ALREADY.fullmatch(url.strip()):
+        pattern = urls._CANONICAL_ALREADY
+        urls._CANONICAL_ALREADY = re.compile("(?!)")  # the full way, for comparison
         try:
-            expected = normalize.canonical_url(url)
+            expected = urls.canonical_url(url)
         finally:
-            normalize._CANONICAL_ALREADY = pattern
-        assert normalize.canonical_url(url) == expected == url.strip()
+            urls._CANONICAL_ALREADY = pattern
+        assert urls.canonical_url(url) == expected == url.strip()
 
 
 _LINE_STARTS = ["Advertisement", "SHARE THIS", "ſponsored", "The post ", "tt", "12", "١٢", "x"]
@@ -335,7 +336,7 @@ _LINE_STARTS += ["إعلان", "اقرأ أيضا", "مساحة إعلانية",
 @_SETTINGS
 @given(st.sampled_from(_LINE_STARTS), utf8_texts, st.integers(0, 260), st.sampled_from(" .:…x"))
 def test_boilerplate_shortcut_is_the_pattern(start: str, text: str, n: int, fill: str) -> None:
-    from syndicator.normalize import _BOILERPLATE_LINE, _is_boilerplate
+    from syndicator.normalize.body import _BOILERPLATE_LINE, _is_boilerplate
 
     for line in (start + fill * n + text, start + fill * n, text + fill * n):
         assert _is_boilerplate(line) == bool(_BOILERPLATE_LINE.match(line)), line

@@ -1,0 +1,257 @@
+"""The whole article: a draft made storable, bounded, de-repeated, dated, keyed and
+fingerprinted."""
+
+from __future__ import annotations
+
+import html as htmllib
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, tzinfo
+from urllib.parse import urlsplit
+
+from syndicator import fingerprint
+from syndicator.model import Article, Body, Draft, Image
+from syndicator.normalize.body import body_from_text, parse_body
+from syndicator.normalize.dates import DateError, parse_date
+from syndicator.normalize.language import detect_language, language_tag
+from syndicator.normalize.people import split_authors, split_byline
+from syndicator.normalize.text import clean_or_none, clean_text, valid_text
+from syndicator.normalize.urls import canonical_url
+
+
+def article_key(draft: Draft, source_id: str | None) -> str:
+    """The article key: the canonical URL, or for an item without a usable link the source id and
+    its GUID (``urn:syndicator:SOURCE:GUID``)."""
+    if draft.key:
+        return draft.key
+    if not draft.linked and not draft.canonical and draft.guid:
+        return f"urn:syndicator:{source_id or 'local'}:{draft.guid}"
+    for candidate in (draft.canonical, draft.url):
+        if candidate and urlsplit(candidate).scheme in ("http", "https", "file"):
+            return canonical_url(candidate)
+    if draft.guid:
+        return f"urn:syndicator:{source_id or 'local'}:{draft.guid}"
+    return canonical_url(draft.canonical or draft.url)
+
+
+def normalize_article(
+    draft: Draft,
+    *,
+    source_id: str | None = None,
+    language: str | None = None,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+) -> Article:
+    """Turn an extractor's draft into a clean, fingerprinted Article.
+
+    ``language`` and ``tz`` are defaults (the feed's or the source's); ``now`` bounds plausible
+    dates. The language is the one the document declares for this article, else the one its
+    text is in (when the detector is sure), else ``language``: a feed's or a source's language
+    never overrides an item that is plainly in another.
+    Problems that do not stop the article (an implausible date) are kept in ``warnings``.
+    """
+    warnings: list[str] = []
+    draft = _valid_draft(draft)
+    base = draft.canonical or draft.url
+    if draft.body is not None:
+        body = draft.body
+    elif draft.body_html:
+        body = parse_body(draft.body_html, base)
+    else:
+        body = body_from_text(draft.body_text)
+    body = _bounded_body(body, warnings)
+    title = clean_text(htmllib.unescape(draft.title)) if draft.title else ""
+    title = _bounded(title, MAX_TITLE, "title", warnings) or ""
+    # Everything below that compares or fingerprints text reads these folds: one fold each.
+    title_words, *words = fingerprint.fold_words([title, *body.paragraphs])
+    folded_title = " ".join(title_words)
+    kept = _drop_repeats([" ".join(w) for w in words], folded_title)
+    paragraphs = tuple(body.paragraphs[i] for i, _ in kept)
+    signature_words = title_words + [word for i, _ in kept for word in words[i]]
+
+    images: list[Image] = []
+    seen: set[str] = set()  # image URLs
+    for image in (*draft.images, *body.images):
+        if image.url:
+            if image.url in seen:
+                continue
+            seen.add(image.url)
+        images.append(image)
+    if len(images) > MAX_IMAGES:
+        warnings.append(f"{len(images)} images: kept the first {MAX_IMAGES}")
+        images = images[:MAX_IMAGES]
+    images = [
+        replace(i, caption=_bounded(i.caption, MAX_CAPTION, "caption", warnings))
+        if i.caption and len(i.caption) > MAX_CAPTION
+        else i
+        for i in images
+    ]
+
+    authors = split_authors(draft.bylines)[:MAX_AUTHORS]
+    dateline = clean_or_none(draft.dateline)
+    if dateline is None:
+        for raw in draft.bylines:
+            place = split_byline(raw)[1]
+            if place:
+                dateline = place
+                break
+
+    published = _date(draft.published, "published", tz, now, warnings)
+    updated = _date(draft.updated, "updated", tz, now, warnings)
+    if updated is not None and published is not None and updated < published:
+        updated = published
+
+    text_for_language = " ".join(paragraphs[:20]) or title
+    lang = (
+        language_tag(draft.language) or detect_language(text_for_language) or language_tag(language)
+    )
+
+    subtitle = _bounded(clean_or_none(draft.subtitle), MAX_TITLE, "subtitle", warnings)
+    if subtitle and fingerprint.fold(subtitle) == folded_title:
+        subtitle = None
+    summary = _bounded(
+        clean_or_none(htmllib.unescape(draft.summary or "")), MAX_SUMMARY, "summary", warnings
+    ) or (_shorten(paragraphs[0]) if paragraphs else None)
+    if not title:
+        warnings.append("no title")
+
+    return Article(
+        key=article_key(draft, source_id),
+        url=canonical_url(base) if urlsplit(base).scheme in ("http", "https") else base,
+        title=title,
+        paragraphs=paragraphs,
+        content_html=body.html if paragraphs or body.images else "",
+        content_hash=fingerprint.folded_content_hash(folded_title, (key for _, key in kept)),
+        similarity=fingerprint.words_signature(signature_words),
+        subtitle=subtitle,
+        summary=summary,
+        section=_bounded(clean_or_none(draft.section), MAX_NAME, "section", warnings),
+        categories=tuple(
+            dict.fromkeys(c[:MAX_NAME] for c in map(clean_text, draft.categories) if c)
+        )[:MAX_CATEGORIES],
+        authors=authors,
+        dateline=_bounded(dateline, MAX_NAME, "dateline", warnings),
+        language=lang,
+        published=published,
+        updated=updated or published,
+        images=tuple(images),
+        fetched_url=draft.url if draft.linked else None,  # no page of its own to fetch
+        guid=draft.guid,
+        # No paragraph at all (a page cut off before its body): never a full text, so it
+        # never revises one that is stored.
+        complete=draft.complete and bool(paragraphs),
+        method=draft.method,
+        warnings=tuple(warnings),
+    )
+
+
+_DRAFT_TEXTS = (
+    "url", "title", "canonical", "guid", "subtitle", "summary", "section", "dateline",
+    "language", "published", "updated", "body_html", "body_text", "key",
+)  # fmt: skip
+
+
+def _storable(text: str) -> str:
+    """Valid Unicode (see :func:`valid_text`) without NUL, which PostgreSQL cannot store."""
+    text = valid_text(text)
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _valid_draft(draft: Draft) -> Draft:
+    """The draft with every string storable (:func:`_storable`): nothing downstream (lxml, the
+    hash, URL quoting, the store) takes a lone surrogate, and no database a NUL."""
+    changes: dict[str, object] = {}
+    for name in _DRAFT_TEXTS:
+        value = getattr(draft, name)
+        if value and (fixed := _storable(value)) != value:
+            changes[name] = fixed
+    for name in ("categories", "bylines"):
+        values: tuple[str, ...] = getattr(draft, name)
+        fixed_all = tuple(_storable(v) for v in values)
+        if fixed_all != values:
+            changes[name] = fixed_all
+    images = tuple(
+        Image(*(_storable(v) if v else v for v in (i.url, i.caption, i.credit)))
+        for i in draft.images
+    )
+    if images != draft.images:
+        changes["images"] = images
+    return replace(draft, **changes) if changes else draft  # type: ignore[arg-type]
+
+
+# Limits on what one article may carry: hostile or broken pages are cut, with a warning.
+MAX_TITLE = 1_000
+MAX_SUMMARY = 2_000
+MAX_NAME = 200  # section, category, dateline
+MAX_CAPTION = 1_000
+MAX_CATEGORIES = 30
+MAX_AUTHORS = 20
+MAX_IMAGES = 100
+MAX_PARAGRAPHS = 2_000
+MAX_PARAGRAPH = 20_000
+MAX_HTML = 2_000_000
+
+
+def _bounded(text: str | None, limit: int, what: str, warnings: list[str]) -> str | None:
+    """``text`` cut to ``limit`` characters (at a space when there is one), with a warning."""
+    if text is None or len(text) <= limit:
+        return text
+    warnings.append(f"{what} cut from {len(text)} to {limit} characters")
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
+def _bounded_body(body: Body, warnings: list[str]) -> Body:
+    """A body within the limits; past them its HTML is rebuilt from the kept paragraphs."""
+    paragraphs = body.paragraphs
+    too_many = len(paragraphs) > MAX_PARAGRAPHS
+    too_long = any(len(p) > MAX_PARAGRAPH for p in paragraphs)
+    if not (too_many or too_long or len(body.html) > MAX_HTML):
+        return body
+    if too_many:
+        warnings.append(f"{len(paragraphs)} paragraphs: kept the first {MAX_PARAGRAPHS}")
+        paragraphs = paragraphs[:MAX_PARAGRAPHS]
+    kept: list[str] = []
+    parts: list[str] = []
+    size = 0
+    for p in paragraphs:
+        text = _bounded(p, MAX_PARAGRAPH, "paragraph", warnings) or ""
+        part = f"<p>{htmllib.escape(text, quote=False)}</p>"
+        if size + len(part) > MAX_HTML:
+            warnings.append(f"body cut at {len(kept)} paragraphs ({MAX_HTML} characters of HTML)")
+            break
+        kept.append(text)
+        parts.append(part)
+        size += len(part) + 1
+    return Body(tuple(kept), body.images[:MAX_IMAGES], "\n".join(parts))
+
+
+def _date(
+    raw: str | None, what: str, tz: tzinfo | None, now: datetime | None, warnings: list[str]
+) -> datetime | None:
+    try:
+        return parse_date(raw, tz=tz, now=now)
+    except DateError as e:
+        warnings.append(f"{what} date rejected: {e}")
+        return None
+
+
+def _drop_repeats(folded: Sequence[str], folded_title: str) -> list[tuple[int, str]]:
+    """Drop a leading repeat of the title and paragraphs repeated word for word (as folded):
+    the index and fold of each paragraph kept."""
+    kept: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for i, key in enumerate(folded):
+        if not key or key in seen or (not kept and key == folded_title):
+            continue
+        seen.add(key)
+        kept.append((i, key))
+    return kept
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,،;؛:") + "…"
