@@ -18,7 +18,7 @@ RTL_SCRIPTS = frozenset({"arab", "hebr", "syrc", "thaa", "nkoo", "adlm", "rohg",
 
 def well_formed_tag(value: str | None) -> str | None:
     """A language as a whole, well-formed tag (``pt_BR`` → ``pt-BR``), or None when it is not
-    one. (``normalize.language_tag`` is another thing: the primary subtag, ``ar-SA`` → ``ar``.)"""
+    one. (``normalize.primary_subtag`` is another thing: the primary subtag, ``ar-SA`` → ``ar``.)"""
     if not value:
         return None
     tag = value.strip().replace("_", "-")

@@ -16,6 +16,7 @@ from syndicator.normalize import (
     normalize_article,
     parse_body,
     parse_date,
+    primary_subtag,
     sanitize_html,
     split_byline,
     split_caption,
@@ -203,6 +204,15 @@ def test_detect_language_reads_any_string() -> None:
     assert detect_language("\ud800" + arabic + "\udfff") == "ar"
     assert detect_language("\x00\x01" * 5000) is None
     assert detect_language(arabic * 1000) == "ar"  # only a sample is read
+
+
+@pytest.mark.parametrize(
+    ("declared", "primary"),
+    [("ar", "ar"), ("ar-SA", "ar"), ("ar_EG", "ar"), ("EN-us", "en"), (" fr ", "fr"),
+     ("es-419", "es"), ("fil", "fil"), ("x", None), ("123", None), ("", None), (None, None)],
+)  # fmt: skip
+def test_primary_subtag(declared: str | None, primary: str | None) -> None:
+    assert primary_subtag(declared) == primary
 
 
 def test_sanitize_html_removes_everything_active() -> None:

@@ -39,7 +39,7 @@ from syndicator.normalize.language import (
     LANGUAGE_SAMPLE,
     detect_language,
     guess_language_by_script,
-    language_tag,
+    primary_subtag,
 )
 from syndicator.normalize.people import agency, split_authors, split_byline, split_caption
 from syndicator.normalize.pictures import is_picture_block, picture_of
@@ -95,11 +95,11 @@ __all__ = [
     "has_nested_lists",
     "is_picture_block",
     "is_tracking_param",
-    "language_tag",
     "normalize_article",
     "parse_body",
     "parse_date",
     "picture_of",
+    "primary_subtag",
     "sanitize_html",
     "split_authors",
     "split_byline",

@@ -13,7 +13,7 @@ from syndicator import fingerprint
 from syndicator.model import Article, Body, Draft, Image
 from syndicator.normalize.body import body_from_text, parse_body
 from syndicator.normalize.dates import DateError, parse_date
-from syndicator.normalize.language import detect_language, language_tag
+from syndicator.normalize.language import detect_language, primary_subtag
 from syndicator.normalize.people import split_authors, split_byline
 from syndicator.normalize.text import clean_or_none, clean_text, valid_text
 from syndicator.normalize.urls import canonical_url
@@ -103,7 +103,9 @@ def normalize_article(
 
     text_for_language = " ".join(paragraphs[:20]) or title
     lang = (
-        language_tag(draft.language) or detect_language(text_for_language) or language_tag(language)
+        primary_subtag(draft.language)
+        or detect_language(text_for_language)
+        or primary_subtag(language)
     )
 
     subtitle = _bounded(clean_or_none(draft.subtitle), MAX_TITLE, "subtitle", warnings)

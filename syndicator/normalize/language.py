@@ -99,8 +99,10 @@ def guess_language_by_script(text: str) -> str | None:
     return best if scores[best] >= 3 else None
 
 
-def language_tag(value: str | None) -> str | None:
-    """A BCP 47 primary tag from ``ar``, ``ar-SA``, ``ar_EG``, ``en-us``…; None if not one."""
+def primary_subtag(value: str | None) -> str | None:
+    """The primary language subtag of a declared tag, in lower case: ``ar`` from ``ar``,
+    ``ar-SA``, ``ar_EG``; ``en`` from ``EN-us``; None if the value is not a tag. (An article's
+    language is kept this way; ``direction.well_formed_tag`` keeps a whole tag.)"""
     if not value:
         return None
     m = re.match(r"^\s*([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}|\d{3}))?\b", value)
