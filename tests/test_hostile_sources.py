@@ -108,16 +108,16 @@ def test_an_item_that_breaks_the_normalizer_is_dropped_alone(
 ) -> None:
     """Whatever goes wrong with one item (here a fault injected into normalization), the
     document keeps its other items and says which one was dropped."""
-    from syndicator import ingest
+    from syndicator.ingest import document as reading
 
-    real = ingest.normalize_article
+    real = reading.normalize_article
 
     def fragile(draft: Draft, **kwargs: Any) -> Any:
         if draft.title == "Story 2":
             raise OverflowError("date value out of range")
         return real(draft, **kwargs)
 
-    monkeypatch.setattr(ingest, "normalize_article", fragile)
+    monkeypatch.setattr(reading, "normalize_article", fragile)
     body = json_feed(item(1), item(2), item(3)).encode()
     document = read_document(body, "https://news.example/feed.json", now=NOW, kind="jsonfeed")
     assert [a.title for a in document.articles] == ["Story 1", "Story 3"]
@@ -719,16 +719,16 @@ def test_a_source_that_breaks_a_pass_fails_alone(
 ) -> None:
     """Whatever goes wrong in one source's pass (here a fault injected into reading its
     document), that source fails with the reason and the others are stored and published."""
-    from syndicator import ingest
+    from syndicator.ingest import source_pass
 
-    real = ingest.read_document
+    real = source_pass.read_document
 
     def fragile(body: bytes, url: str, **kwargs: Any) -> Any:
         if url.endswith("/boom.rss"):
             raise RuntimeError("boom")
         return real(body, url, **kwargs)
 
-    monkeypatch.setattr(ingest, "read_document", fragile)
+    monkeypatch.setattr(source_pass, "read_document", fragile)
     boom = hostile_site.route("/boom.rss", GOOD_RSS, content_type="application/rss+xml")
     good = hostile_site.route("/good.rss", GOOD_RSS, content_type="application/rss+xml")
     deployment = Deployment(

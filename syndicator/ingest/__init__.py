@@ -1,0 +1,58 @@
+"""Ingest: one pass over a source, and what a document means once read.
+
+- :mod:`.document`: :func:`read_document`, the pure heart (no I/O): bytes and a URL in, clean
+  articles with their regions and the teasers around them out;
+- :mod:`.source_pass`: :class:`SourcePass`, the whole pass for one source, top to bottom: the
+  listing (conditional GET) → the article pages not yet known (or cheaply rechecked) → extract
+  → normalize → fingerprint → route → one store transaction;
+- :mod:`.once`: :func:`run_once` runs every source once;
+- :mod:`.pushed` and :mod:`.stream`: articles pushed by clients and documents an operator names.
+
+Publishing and notifying are not done here.
+"""
+
+from syndicator.ingest.document import (
+    DOCUMENT_NAMES,
+    DOCUMENTS_OF_KIND,
+    Document,
+    check_kind,
+    read_document,
+    rules_of,
+    source_for,
+)
+from syndicator.ingest.once import OnceResult, make_fetcher, run_once, sources_due_for_rechecks
+from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, parse_ndjson
+from syndicator.ingest.source_pass import (
+    MAX_CHILD_SITEMAPS,
+    MISSES_BEFORE_REMOVAL,
+    RECHECK_LIMIT,
+    PassResult,
+    SourcePass,
+)
+from syndicator.ingest.stream import STREAM_BATCH, Batch, open_document, read_stream
+
+__all__ = [
+    "DOCUMENTS_OF_KIND",
+    "DOCUMENT_NAMES",
+    "MAX_CHILD_SITEMAPS",
+    "MISSES_BEFORE_REMOVAL",
+    "PUSH_SOURCE",
+    "RECHECK_LIMIT",
+    "STREAM_BATCH",
+    "Batch",
+    "Document",
+    "OnceResult",
+    "PassResult",
+    "SourcePass",
+    "article_from_object",
+    "check_kind",
+    "make_fetcher",
+    "open_document",
+    "parse_ndjson",
+    "read_document",
+    "read_stream",
+    "rules_of",
+    "run_once",
+    "source_for",
+    "sources_due_for_rechecks",
+]

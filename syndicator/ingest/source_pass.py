@@ -1,0 +1,584 @@
+"""One pass over one source: the listing (conditional GET) → the article pages not yet known
+(or cheaply rechecked) → read → route → one store transaction.
+
+:class:`SourcePass` plans (network work, reads of the store) and commits (one transaction);
+:class:`PassResult` is how the pass went. It does not publish or notify, and it does not
+decide when a source runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Connection
+
+from syndicator import health
+from syndicator import regions as region_rules
+from syndicator.config import Config, Source
+from syndicator.errors import ExtractError, FetchError
+from syndicator.fetch import (
+    Fetched,
+    Fetcher,
+    Reach,
+    Validators,
+    inside,
+    local_path,
+)
+from syndicator.ingest.document import check_kind, read_document, rules_of
+from syndicator.model import Article, Teaser
+from syndicator.normalize import (
+    canonical_url,
+)
+from syndicator.store import ChangeSet, SourceState, Store
+
+log = logging.getLogger("syndicator.ingest")
+
+
+@dataclass
+class PassResult:
+    """How one pass of one source went."""
+
+    source_id: str
+    ok: bool = True
+    status: int | None = None
+    error: str | None = None
+    not_modified: bool = False
+    found: int = 0
+    pages: int = 0
+    page_errors: list[str] = field(default_factory=list)
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    retry_after: float | None = None
+    duration: float = 0.0
+    health: str = "new"
+    health_reason: str = ""
+    event: str | None = None
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"failed: {self.error}"
+        c = self.changes
+        parts = [
+            f"{c.count(k)} {k}"
+            for k in ("created", "updated", "removed", "duplicate", "unchanged")
+            if c.count(k)
+        ]
+        if self.not_modified:  # what rechecks of its pages found, if anything
+            return f"{', '.join(parts)} (the listing was not modified)" if parts else "not modified"
+        text = ", ".join(parts) or "nothing new"
+        if self.page_errors:
+            text += f"; {len(self.page_errors)} page(s) failed"
+        return text
+
+
+@dataclass
+class Plan:
+    """What a pass found, before it is stored (stored in config order by :func:`run_once`)."""
+
+    source: Source
+    result: PassResult
+    articles: list[Article] = field(default_factory=list)
+    validators: list[tuple[str, str | None, str | None, int | None]] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    gone: list[tuple[str, str]] = field(default_factory=list)  # (url, why): HTTP 410
+    missing: list[str] = field(default_factory=list)  # known pages answering 404
+
+
+class SourcePass:
+    """One pass of one source. :meth:`plan` does the network work and reads the store;
+    :meth:`commit` writes everything it found in one transaction."""
+
+    def __init__(
+        self, source: Source, *, config: Config, store: Store, fetcher: Fetcher, now: datetime
+    ) -> None:
+        self.source, self.config, self.store, self.fetcher = source, config, store, fetcher
+        self.now = now
+        self.rules = rules_of(config)
+        # Config order ranks sources: the first to carry a story gives its entry's address.
+        self.priority = {s.id: n for n, s in enumerate(config.sources)}
+        self.known_validators: dict[str, tuple[str | None, str | None]] = {}
+        self.recheck = True  # look for stored pages due for a recheck (run_once knows better)
+        self.reach = Reach(public_only=True)  # made exact by _plan (see where_to)
+        self.deadline = 0.0  # event loop time by which the pass ends (set by plan)
+
+    async def run(self) -> PassResult:
+        return self.commit(await self.plan())
+
+    async def plan(self) -> Plan:
+        started = time.monotonic()
+        plan = Plan(self.source, PassResult(self.source.id))
+        limit = self.config.service.pass_limit
+        self.deadline = asyncio.get_running_loop().time() + limit
+        try:
+            await self._plan(plan)
+        except TimeoutError:  # the source's own documents took the whole pass
+            plan.result.ok = False
+            plan.result.error = f"timed out: the pass took over {limit:g} s (pass_timeout)"
+            plan.articles.clear()
+            plan.validators.clear()
+        except FetchError as e:
+            plan.result.ok, plan.result.error = False, e.reason
+            plan.result.status, plan.result.retry_after = e.status, e.retry_after
+            plan.articles.clear()
+            plan.validators.clear()
+        except ExtractError as e:
+            plan.result.ok, plan.result.error = False, f"unusable document: {e.reason}"
+            plan.articles.clear()
+            plan.validators.clear()
+        except Exception as e:  # a bug met by this source's input: it fails alone, logged
+            log.debug("source %s: pass failed", self.source.id, exc_info=True)
+            plan.result.ok = False
+            plan.result.error = f"internal error ({type(e).__name__}: {e})"
+            plan.articles.clear()
+            plan.validators.clear()
+        plan.result.duration = time.monotonic() - started
+        return plan
+
+    def commit(
+        self,
+        plan: Plan,
+        conn: Connection | None = None,
+        *,
+        together: Together | None = None,
+    ) -> PassResult:
+        """Store what the pass found: in one transaction of its own, or in ``conn``'s. With
+        ``together`` (quiet passes of a ``once``), the previous state was read for all of them
+        and the fetch log and the pass record are written with theirs."""
+        if conn is None:
+            with self.store.transaction() as own:
+                return self.commit(plan, own)
+        result = plan.result
+        suppress = frozenset(r.id for r in self.config.regions if r.suppress_near_duplicates)
+        if together is not None:
+            previous = together.states.get(self.source.id)
+        else:
+            previous = self.store.source_state(self.source.id, conn)
+        if result.ok and not (plan.articles or plan.validators) and together is not None:
+            result.changes = ChangeSet()  # nothing to store: the identity lock is not needed
+        elif result.ok:
+            result.changes = self.store.apply(
+                self.source.id,
+                plan.articles,
+                now=self.now,
+                suppress=suppress,
+                validators=plan.validators,
+                priority=self.priority,
+                conn=conn,
+            )
+        if together is not None:
+            together.fetches.extend(_log_row(self.source.id, entry) for entry in plan.log)
+        else:
+            for entry in plan.log:
+                self.store.log_fetch(self.source.id, conn=conn, **entry)
+        removals = list(plan.gone)
+        for url in plan.missing:
+            if self.store.record_miss(conn, self.source.id, url, self.now) >= MISSES_BEFORE_REMOVAL:
+                removals.append((url, f"not found (HTTP 404) {MISSES_BEFORE_REMOVAL} times"))
+        for url, why in removals:
+            removed = self.store.remove(conn, url, self.now, why)
+            if removed is not None:
+                result.changes.changes.append(removed)
+                result.changes.regions.update(removed.regions)
+        verdict = self._assess(previous, plan)
+        result.health, result.health_reason, result.event = (
+            verdict.health,
+            verdict.reason,
+            verdict.event,
+        )
+        record: dict[str, Any] = {
+            "source_id": self.source.id,
+            "at": self.now,
+            "ok": result.ok,
+            "status": result.status,
+            "error": result.error,
+            "found": None if result.not_modified else result.found,
+            "changes": result.changes if result.ok else None,
+            "health": verdict.health,
+            "health_reason": verdict.reason if verdict.health != "ok" else None,
+        }
+        if together is not None and verdict.event is None:
+            together.passes.append(record)
+            return result
+        if together is not None:
+            together.flush(self.store, conn)
+        self.store.record_pass(conn=conn, **record)
+        if verdict.event is not None:
+            state = self.store.source_state(self.source.id, conn)
+            assert state is not None
+            self.store.source_event(conn, verdict.event, self.now, state, verdict.reason)
+        return result
+
+    def _assess(self, previous: SourceState | None, plan: Plan) -> health.Verdict:
+        result = plan.result
+        facts = health.PassFacts(
+            ok=result.ok,
+            not_modified=result.not_modified,
+            found=result.found,
+            read=len(plan.articles),
+            missing_title=result.missing.get("title", 0),
+            missing_body=result.missing.get("body", 0),
+            # Plain-text dumps carry no dates at all: their absence is no sign of trouble.
+            missing_date=0 if self.source.kind == "text" else result.missing.get("date", 0),
+            changed=result.changes.changed,
+        )
+        return health.assess(
+            previous.health if previous else None,
+            previous.last_found if previous else None,
+            previous.last_change_at if previous else None,
+            previous.first_fetch_at if previous else None,
+            facts,
+            self.now,
+            timedelta(seconds=self.config.service.stale_after),
+            found_some=previous.last_found_some if previous else None,
+        )
+
+    # -- the work --------------------------------------------------------------------------
+
+    async def _fetch(self, plan: Plan, url: str, *, conditional: bool = True) -> Fetched:
+        stored = None
+        if conditional:
+            stored = self.known_validators.get(url) or self.store.validators(self.source.id, url)
+        validators = Validators(*stored) if stored else None
+        started = time.monotonic()
+        try:
+            fetched = await self.fetcher.get(url, validators, self.reach)
+        except FetchError as e:
+            plan.log.append(
+                {
+                    "url": url,
+                    "at": self.now,
+                    "outcome": "error",
+                    "status": e.status,
+                    "reason": e.reason,
+                    "duration_ms": int((time.monotonic() - started) * 1000),
+                }
+            )
+            raise
+        plan.log.append(
+            {
+                "url": url,
+                "at": self.now,
+                "outcome": "not-modified" if fetched.not_modified else "ok",
+                "status": fetched.status,
+                "size": len(fetched.body),
+                "duration_ms": int(fetched.elapsed * 1000),
+            }
+        )
+        return fetched
+
+    async def where_to(self) -> Reach:
+        """Where this source's fetches may go. A local source reads local files inside its
+        folder (``local_root``, else the folder of its own file); nothing else reads any. A
+        source configured on a public address (and a local one) reaches public addresses only,
+        redirects and the pages its listings name included, unless ``[security]
+        allow_private_sources``; one configured on a private address keeps working."""
+        source = self.source
+        allow = self.config.security.allow_private_sources
+        path = local_path(source.url)
+        if path is not None:
+            root = Path(source.local_root) if source.local_root else path.parent
+            return Reach(local_root=root.resolve(), public_only=not allow)
+        if allow:
+            return Reach()
+        parts = urlsplit(source.url)
+        private = await self.fetcher.is_private(parts.hostname or "", parts.port, every=True)
+        return Reach(public_only=not private)
+
+    def _may_follow(self, url: str) -> bool:
+        """Whether a link found in this source's documents may be fetched at all."""
+        if _is_web(url):
+            return True
+        path = local_path(url)
+        root = self.reach.local_root
+        return path is not None and root is not None and inside(path, root)
+
+    async def _plan(self, plan: Plan) -> None:
+        source = self.source
+        async with asyncio.timeout_at(self.deadline):
+            self.reach = await self.where_to()
+            listing = await self._fetch(plan, source.url)
+        plan.result.status = listing.status
+        if not listing.not_modified:
+            check_kind(listing.body, listing.content_type, source.kind, listing.final_url)
+        if listing.not_modified:
+            plan.result.not_modified = True
+            if self.recheck:
+                rechecks = [
+                    self._page(plan, url, None, conditional=True) for url in self._rechecks()
+                ]
+                for found in await self._until_deadline(plan, rechecks):
+                    plan.articles.extend(self._route(a) for a in found)
+            return
+        document = read_document(
+            listing.body,
+            listing.final_url,
+            now=self.now,
+            config=self.config,
+            source=source,
+            content_type=listing.content_type,
+        )
+        teasers = list(document.teasers)
+        unchanged = 0  # child sitemaps that answered 304: they hold what they held
+        if document.sitemaps:
+            async with asyncio.timeout_at(self.deadline):
+                children, unchanged = await self._child_sitemaps(plan, document.sitemaps)
+            teasers += children
+        plan.result.found = len(document.articles) + len(teasers) + unchanged
+        self._unreadable(plan, listing.final_url, document.errors)
+
+        ready: list[Article] = []
+        wanted: dict[str, Article | None] = {}  # page URL → the feed item it completes
+        cards: dict[str, Teaser] = {}  # page URL → the listing's card for it
+        for item in document.articles[: source.max_articles]:
+            if source.fetch_pages == "never" or (item.complete and source.fetch_pages == "auto"):
+                ready.append(item)
+            elif item.fetched_url and _is_web(item.fetched_url):
+                wanted[canonical_url(item.fetched_url)] = item
+            elif item.complete:
+                ready.append(item)
+        for teaser in teasers:
+            if teaser.url and not teaser.related and self._may_follow(teaser.url):
+                page_url = canonical_url(teaser.url)
+                wanted.setdefault(page_url, None)
+                cards.setdefault(page_url, teaser)
+            if len(wanted) >= source.max_articles:
+                break
+
+        for url in self._rechecks():
+            wanted.setdefault(url, None)
+        known = (
+            self.store.known(wanted, source_id=source.id, priority=self.priority)
+            if wanted
+            else set()
+        )
+        jobs = []
+        for url, wanted_item in wanted.items():
+            if url in known:
+                # Known already: look again only if it is cheap (a conditional GET).
+                if self.store.validators(source.id, url):
+                    jobs.append(
+                        self._page(plan, url, wanted_item, conditional=True, card=cards.get(url))
+                    )
+            else:
+                jobs.append(
+                    self._page(plan, url, wanted_item, conditional=False, card=cards.get(url))
+                )
+        del document, teasers, cards  # a sitemap's 50,000 teasers need not live while pages load
+        pages = await self._until_deadline(plan, jobs)
+        plan.result.pages = len(jobs)
+        for found in pages:
+            ready.extend(found)
+        plan.articles = [self._route(a) for a in _unique_by_key(ready)]
+        plan.result.missing = {
+            "title": sum(1 for a in plan.articles if not a.title),
+            "body": sum(1 for a in plan.articles if not a.paragraphs),
+            "date": sum(1 for a in plan.articles if a.published is None),
+        }
+        if not plan.result.page_errors:
+            plan.validators.append(
+                (source.url, listing.etag, listing.last_modified, listing.status)
+            )
+
+    async def _until_deadline(
+        self, plan: Plan, jobs: Sequence[Coroutine[Any, Any, list[Article]]]
+    ) -> list[list[Article]]:
+        """The article pages, fetched together until the pass's deadline: what is not done
+        by then is given up (counted against the pass) and left for the next one."""
+        if not jobs:
+            return []
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        left = self.deadline - asyncio.get_running_loop().time()
+        done, pending = await asyncio.wait(tasks, timeout=max(0.0, left))
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            plan.result.page_errors.append(
+                f"{len(pending)} page(s) not read within the pass's "
+                f"{self.config.service.pass_limit:g} s (pass_timeout): left for the next pass"
+            )
+        return [task.result() for task in tasks if task in done]
+
+    def _unreadable(self, plan: Plan, url: str, errors: Sequence[str]) -> None:
+        """Documents and items that were fetched but could not be read: counted against the
+        pass and recorded in the source's fetch log (the rest of the pass goes on)."""
+        for error in errors:
+            error = error.replace("\x00", "\\x00")  # from a document: PostgreSQL takes no NUL
+            plan.result.page_errors.append(error)
+            plan.log.append(
+                {"url": url, "at": self.now, "outcome": "unreadable", "reason": error[:2000]}
+            )
+
+    def _rechecks(self) -> list[str]:
+        """Pages of this source's recent articles due for a recheck (``recheck`` and
+        ``recheck_window`` of the source), at most RECHECK_LIMIT a pass, oldest check first."""
+        source = self.source
+        if not self.recheck or source.recheck is None:
+            return []
+        return self.store.recheck_candidates(
+            source.id,
+            self.now,
+            window=timedelta(seconds=source.recheck_window),
+            every=timedelta(seconds=source.recheck),
+            limit=RECHECK_LIMIT,
+        )
+
+    async def _child_sitemaps(self, plan: Plan, urls: Sequence[str]) -> tuple[list[Teaser], int]:
+        """The teasers of a sitemap index's children, and how many children answered 304."""
+        teasers: list[Teaser] = []
+        unchanged = 0
+        for url in [u for u in urls if self._may_follow(u)][:MAX_CHILD_SITEMAPS]:
+            try:
+                child = await self._fetch(plan, url)
+            except FetchError as e:
+                plan.result.page_errors.append(f"{url}: {e.reason}")
+                continue
+            if child.not_modified:
+                unchanged += 1
+                continue
+            try:
+                doc = read_document(child.body, child.final_url, now=self.now, kind="sitemap")
+            except ExtractError as e:
+                self._unreadable(plan, url, [f"{url}: {e.reason}"])
+                continue
+            teasers.extend(doc.teasers)
+            plan.validators.append((url, child.etag, child.last_modified, child.status))
+        return teasers, unchanged
+
+    async def _page(
+        self,
+        plan: Plan,
+        url: str,
+        item: Article | None,
+        *,
+        conditional: bool,
+        card: Teaser | None = None,
+    ) -> list[Article]:
+        """An article page: fetched, read (completed by the listing's ``card`` for it), its
+        canonical link checked, merged with its item."""
+        try:
+            fetched = await self._fetch(plan, url, conditional=conditional)
+        except FetchError as e:
+            if conditional and e.status == 410:
+                plan.gone.append((url, "gone (HTTP 410)"))
+            elif conditional and e.status == 404:
+                plan.missing.append(url)
+            else:
+                plan.result.page_errors.append(f"{url}: {e.reason}")
+            return []
+        if fetched.not_modified:
+            # Still there and unchanged: remember that it was checked (and is not missing).
+            stored = self.store.validators(self.source.id, url) or (None, None)
+            plan.validators.append(
+                (url, fetched.etag or stored[0], fetched.last_modified or stored[1], 304)
+            )
+            return []
+        try:
+            document = read_document(
+                fetched.body,
+                fetched.final_url,
+                now=self.now,
+                config=self.config,
+                source=self.source,
+                content_type=fetched.content_type,
+                kind="html",
+                teaser=card,
+            )
+        except ExtractError as e:
+            self._unreadable(plan, url, [f"{url}: {e.reason}"])
+            return []
+        self._unreadable(plan, url, document.errors)
+        plan.validators.append((url, fetched.etag, fetched.last_modified, fetched.status))
+        if document.kind != "article":
+            return []  # a sitemap also lists section pages: not articles, not errors
+        out = []
+        for article in document.articles:
+            article = await self._check_canonical(plan, article, fetched)
+            out.append(_fill_from(article, item) if item is not None else article)
+        return out
+
+    async def _check_canonical(self, plan: Plan, article: Article, fetched: Fetched) -> Article:
+        """Trust a page's canonical link only if it leads somewhere: a canonical address that
+        answers 404 or 410 is a broken link, and the page keeps its own address."""
+        own = canonical_url(fetched.final_url) if _is_web(fetched.final_url) else None
+        if own is None or article.key == own or not _is_web(article.key):
+            return article
+        if self.store.known([article.key]):
+            return article
+        try:
+            await self._fetch(plan, article.key)
+        except FetchError as e:
+            if e.status in (404, 410):
+                return replace(article, key=own, url=own)
+        return article
+
+    def _route(self, article: Article) -> Article:
+        matches = region_rules.route(article, self.rules, self.source.regions)
+        return replace(article, regions=matches)
+
+
+MAX_CHILD_SITEMAPS = 20
+MISSES_BEFORE_REMOVAL = 2  # a known page answering 404 this many passes in a row is removed
+RECHECK_LIMIT = 20  # pages rechecked in one pass at most (the source's recheck says how often)
+
+
+@dataclass
+class Together:
+    """Quiet passes recorded together: their sources' states read in one query, their fetch
+    log rows and pass records written with one multi-row statement each."""
+
+    states: dict[str, SourceState]
+    fetches: list[dict[str, Any]] = field(default_factory=list)
+    passes: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, store: Store, conn: Connection) -> None:
+        store.log_fetches(conn, self.fetches)
+        store.record_passes(conn, self.passes)
+        self.fetches.clear()
+        self.passes.clear()
+
+
+def _log_row(source_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    row = {"source_id": source_id, "status": None, "reason": None, "duration_ms": None}
+    row.update(entry)
+    row["bytes"] = row.pop("size", None)
+    return row
+
+
+def _is_web(url: str) -> bool:
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:  # "http://]x/": not a URL
+        return False
+
+
+def _unique_by_key(items: Iterable[Article]) -> list[Article]:
+    seen: dict[str, Article] = {}
+    for item in items:
+        seen.setdefault(item.key, item)
+    return list(seen.values())
+
+
+def _fill_from(page: Article, item: Article) -> Article:
+    """A page completed by what its feed item knew and the page did not say."""
+    return replace(
+        page,
+        published=page.published or item.published,
+        updated=page.updated or item.updated,
+        section=page.section or item.section,
+        categories=page.categories or item.categories,
+        authors=page.authors or item.authors,
+        dateline=page.dateline or item.dateline,
+        summary=page.summary or item.summary,
+        language=page.language or item.language,
+        images=page.images or item.images,
+        guid=page.guid or item.guid,
+    )
