@@ -110,6 +110,9 @@ class Draft:
     bylines: tuple[str, ...] = ()
     dateline: str | None = None
     language: str | None = None
+    # The writing direction the document declares for the article (``dir`` on its root, its
+    # ``<body>`` or ``<html>``): "rtl" or "ltr"; None when it declares none.
+    direction: str | None = None
     published: str | None = None
     updated: str | None = None
     body_html: str | None = None

@@ -26,6 +26,9 @@ class Expected:
     teasers: int | None = None
     published: str | None = None  # as an ISO instant in UTC
     authors: tuple[str, ...] | None = None
+    title: str | None = None  # the story's title (feeds, content hash)
+    page_title: str | None = None  # the page's title as the page states it
+    direction: str | None = None  # the direction the page declares for the article
 
 
 EXPECTED = {
@@ -81,6 +84,20 @@ EXPECTED = {
     ),
     # One short paragraph of running text in a <section>, nothing else: an article.
     "short-note.html": Expected("article", has=("vidange annuelle",), paragraphs=1),
+    # Titles: the page states its title with the site's name (a meta tag naming two properties
+    # at once, as RDFa allows); the story's title is the headline without it.
+    "title-stated.html": Expected(
+        "article",
+        paragraphs=2,
+        title="Ferry timetable changes from May",
+        page_title="Ferry timetable changes from May | Coastal Times",
+    ),
+    # A JSON-LD headline that is a description (the page shows its name, never the headline).
+    "ld-headline-description.html": Expected(
+        "article", paragraphs=2, title="Lake Ostra", page_title="Lake Ostra"
+    ),
+    # The document declares its direction (and no language): the article carries it.
+    "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }
 
 
@@ -96,6 +113,11 @@ def test_page(name: str) -> None:
         return
     article = normalize_article(extraction.articles[0], now=NOW)
     text = "\n".join(article.paragraphs)
+    if expected.title is not None:
+        assert article.title == expected.title
+    if expected.page_title is not None:
+        assert extraction.title == expected.page_title
+    assert extraction.articles[0].direction == expected.direction
     for phrase in expected.has:
         assert phrase in text
     for phrase in expected.lacks:

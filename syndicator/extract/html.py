@@ -120,14 +120,17 @@ def read_meta(root: HtmlElement, url: str) -> PageMeta:
     for el in root.iter("meta", "link", "title", "script"):
         tag = el.tag
         if tag == "meta":
-            name = (
-                (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+            # RDFa lets one attribute name several properties (``property="og:title
+            # twitter:title"``): the content is each one's.
+            names = (
+                (el.get("property") or el.get("name") or el.get("itemprop") or "").lower().split()
             )
-            if not name and el.get("http-equiv"):
-                name = "http-equiv:" + el.get("http-equiv", "").lower()
+            if not names and el.get("http-equiv"):
+                names = ["http-equiv:" + el.get("http-equiv", "").lower()]
             content = el.get("content")
-            if name and content is not None:
-                meta.meta.setdefault(name, []).append(content)
+            if content is not None:
+                for name in names:
+                    meta.meta.setdefault(name, []).append(content)
         elif tag == "link":
             rel = (el.get("rel") or "").lower().split()
             if "canonical" in rel and el.get("href") and meta.canonical is None:
@@ -307,11 +310,14 @@ def extract_page(
             kind="article",
             articles=(draft,),
             teasers=related,
-            title=draft.title,
+            # The page's own title, as stated: the story's (the draft's) has no site name.
+            title=page_title(meta, dom.text_of(root.find(".//h1"))) or draft.title,
             language=meta.language,
         )
     teasers = tuple(cards(root, url, selectors.article_links if selectors else None))
-    return Extraction(kind="listing", teasers=teasers, title=meta.title_tag, language=meta.language)
+    return Extraction(
+        kind="listing", teasers=teasers, title=page_title(meta), language=meta.language
+    )
 
 
 def extract_article(
@@ -418,6 +424,7 @@ def extract_article(
         bylines=tuple(bylines),
         dateline=dateline,
         language=_ld_text(ld.get("inLanguage")) or meta.language,
+        direction=declared_direction(root, container),
         published=published,
         updated=updated,
         body_html=body_html,
@@ -428,6 +435,18 @@ def extract_article(
         body=body,
     )
     return draft, related
+
+
+def declared_direction(root: HtmlElement, container: HtmlElement | None) -> str | None:
+    """The writing direction a page declares for its article: ``dir`` on the article's
+    container, else on ``<body>``, else on ``<html>`` ("rtl" or "ltr"; ``auto`` declares none)."""
+    body = root.find("body") if root.tag == "html" else None
+    for el in (container, body, root):
+        if el is not None:
+            value = (el.get("dir") or "").strip().lower()
+            if value in ("rtl", "ltr"):
+                return value
+    return None
 
 
 # Body containers whose tree is the one that parsing their HTML inside a <div> gives.
@@ -701,9 +720,52 @@ def _is_box(el: HtmlElement) -> bool:
 # Title, byline, section, dates
 
 
+# Titles a page states in its metadata, best first: bibliographic (Dublin Core), then the
+# titles written for sharing cards and analytics, then a bare ``<meta name="title">``.
+_META_TITLES = (
+    "dc:title",
+    "dcterms:title",
+    "dc.title",
+    "dcterms.title",
+    "og:title",
+    "twitter:title",
+    "parsely-title",
+    "title",
+    "headline",
+)
+
+
+def _ld_headline(ld: dict[str, Any], confirms: list[str]) -> str | None:
+    """The JSON-LD article's headline; its ``name`` instead when the ``headline`` is not the
+    title the page shows (a description: Wikipedia's "constitutional monarchy in Oceania") and
+    the ``name`` is (in the ``<title>``, the ``<h1>`` or a metadata title)."""
+    headline, name = _ld_text(ld.get("headline")), _ld_text(ld.get("name"))
+    if headline and name and headline != name:
+        seen = [clean_text(c).casefold() for c in confirms if c]
+
+        def shown(text: str) -> bool:
+            folded = clean_text(text).casefold()
+            return any(folded in c for c in seen)
+
+        if not shown(headline) and shown(name):
+            return name
+    return headline
+
+
+def page_title(meta: PageMeta, h1: str | None = None) -> str | None:
+    """The page's title as the page states it (what a bookmark or a reader view shows): its
+    JSON-LD headline, else its metadata title, else its ``<title>``, site name and all."""
+    ld = meta.ld_article or {}
+    stated = meta.first(*_META_TITLES)
+    title = _ld_headline(ld, [meta.title_tag or "", stated or "", h1 or ""])
+    return clean_or_none(title or stated or meta.title_tag)
+
+
 def _title(
     root: HtmlElement, container: HtmlElement | None, meta: PageMeta, selectors: Selectors | None
 ) -> str | None:
+    """The story's title: the headline without the site's name (what feeds show and the
+    content hash reads)."""
     if selectors and selectors.title:
         el = dom.select_one(root, selectors.title)
         if el is not None and dom.text_of(el):
@@ -720,20 +782,21 @@ def _title(
     # An <h1> that the page's <title> does not contain names something else (the site, a
     # section, a box): there the <title> says what the page is. A <title> that is only the
     # site's name says nothing of the article.
-    page_title = meta.title_tag
+    title_tag = meta.title_tag
     headline = h1
-    if h1 and page_title:
-        folded = clean_text(page_title).casefold()
+    if h1 and title_tag:
+        folded = clean_text(title_tag).casefold()
         if clean_text(h1).casefold() not in folded and folded not in {
             clean_text(n).casefold() for n in sites
         }:
             headline = None
+    stated = meta.first(*_META_TITLES[:7])
     candidates = [
-        _ld_text(ld.get("headline")),
-        meta.first("og:title", "twitter:title"),
+        _ld_headline(ld, [title_tag or "", stated or "", h1 or ""]),
+        stated,
         headline,
-        meta.first("title", "dc.title", "headline"),
-        page_title,
+        meta.first(*_META_TITLES[7:]),
+        title_tag,
         h1,
     ]
     for candidate in candidates:
