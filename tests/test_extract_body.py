@@ -96,6 +96,12 @@ EXPECTED = {
     "ld-headline-description.html": Expected(
         "article", paragraphs=2, title="Lake Ostra", page_title="Lake Ostra"
     ),
+    # A long table that carries the article: its introduction and references come with it.
+    "table-article.html": Expected(
+        "article",
+        has=("lives the same stretch of time", "time travel happens only once", "Reference work"),
+        lacks=("Random page", "open licence"),
+    ),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }

@@ -330,7 +330,9 @@ def _best(
     if best is None or best_score < 3:
         return None
     # Grow to the farthest ancestor that adds a good share of running text to what is held so
-    # far (a body cut into blocks, each in wrappers of its own).
+    # far (a body cut into blocks, each in wrappers of its own). A table is not an article by
+    # itself: the text it stands in (its introduction, the notes and references after it) is
+    # taken with it, however long the table.
     grown = best
     while grown is not body:
         parent = grown.getparent()
@@ -338,21 +340,27 @@ def _best(
         if p is None:
             break
         grown = parent
-        if _adds_running_text(p, figures[best]):
+        table = best.tag in _TABLES
+        if _adds_running_text(p, figures[best], 0.0 if table else 0.1, 0.6 if table else 0.2):
             best = grown
     return best
 
 
-def _adds_running_text(parent: Figures, child: Figures) -> bool:
-    """The parent holds a good share more running text than the child (a tenth, and 150
-    characters), and what it adds reads as more of the same text (sentences, few links), not as
-    teasers, captions or menus."""
+_TABLES = frozenset({"table", "tbody", "thead", "tfoot"})
+
+
+def _adds_running_text(
+    parent: Figures, child: Figures, share: float = 0.1, link_share: float = 0.2
+) -> bool:
+    """The parent holds a good share more running text than the child (``share`` of it, and
+    150 characters), and what it adds reads as more of the same text (sentences, few links:
+    at most ``link_share`` of it), not as teasers, captions or menus."""
     gain = parent.prose - child.prose
-    if gain < max(0.1 * child.prose, 150):
+    if gain < max(share * child.prose, 150):
         return False
     added_chars = parent.chars - child.chars
     added_links = parent.links - child.links
-    if added_chars <= 0 or added_links / added_chars > 0.2:
+    if added_chars <= 0 or added_links / added_chars > link_share:
         return False
     return parent.sentences - child.sentences >= max(1, gain // 300)
 
