@@ -23,6 +23,7 @@ from syndicator.fetch import Poster
 from syndicator.ingest import (
     PUSH_SOURCE,
     Batch,
+    FollowUp,
     OnceResult,
     PassResult,
     read_stream,
@@ -87,17 +88,21 @@ class App:
                 if finished and not waiting:
                     return
 
-        def stored(result: PassResult) -> None:
-            if progress is not None:
-                progress(result)
-            if result.changes.feeds:
-                waiting.update(result.changes.feeds)
+        class Follow(FollowUp):
+            """Each stored pass: heard of by ``progress``, its regions published at once."""
+
+            async def report(self, result: PassResult) -> None:
+                if progress is not None:
+                    progress(result)
+
+            async def request_publish(self, regions: set[str]) -> None:
+                waiting.update(regions)
                 wake.set()
 
         publishing = asyncio.ensure_future(publisher())
         try:
             outcome.once = await run_once(
-                self.config, self.store, source_ids=source_ids, progress=stored
+                self.config, self.store, source_ids=source_ids, follow_up=Follow()
             )
         finally:
             finished = True
@@ -139,17 +144,24 @@ class App:
             allow_private=self.config.security.allow_private_targets,
         )
 
+    def dispatcher(
+        self, poster: Poster, on_delivery: Callable[[str, str], None] | None = None
+    ) -> Dispatcher:
+        """The notification dispatcher over this store (the one place it is built): it reads
+        the config as it is at each round (a reload changes it)."""
+        return Dispatcher(
+            lambda: self.config,
+            self.store,
+            poster,
+            feeds_dir=lambda: Path(self.config.service.feeds_dir),
+            on_delivery=on_delivery,
+        )
+
     async def deliver(self) -> Round:
         """Deliver the pending notifications once (what fails waits for the next run)."""
         poster = self.poster()
         try:
-            dispatcher = Dispatcher(
-                lambda: self.config,
-                self.store,
-                poster,
-                feeds_dir=lambda: Path(self.config.service.feeds_dir),
-            )
-            return await dispatcher.drain()
+            return await self.dispatcher(poster).drain()
         finally:
             await poster.aclose()
 

@@ -99,7 +99,7 @@ def _health(
     return "ok", "read fine"
 
 
-def retry_delay(every: float, failures: int, retry_after: float | None = None) -> float:
+def pass_backoff(every: float, failures: int, retry_after: float | None = None) -> float:
     """Seconds until the next attempt after ``failures`` failures in a row: the usual interval
     doubled per failure, capped at six hours (never below the interval), at least Retry-After."""
     if failures <= 0:

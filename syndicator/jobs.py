@@ -32,7 +32,6 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import procrastinate
@@ -47,9 +46,7 @@ from syndicator import config as config_module
 from syndicator.app import App
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, SyndicatorError
-from syndicator.health import retry_delay
-from syndicator.ingest import SourcePass, make_fetcher, run_once
-from syndicator.notify import Dispatcher
+from syndicator.ingest import FollowUp, make_fetcher, refresh_source, run_once
 from syndicator.scheduler import Scheduler, trigger_of, triggers_of
 
 log = logging.getLogger("syndicator.jobs")
@@ -181,12 +178,8 @@ class Runtime:
         self.app = App(config)
         self.fetcher = make_fetcher(config)
         self.poster = self.app.poster()
-        self.dispatcher = Dispatcher(
-            lambda: self.config,
-            self.app.store,
-            self.poster,
-            feeds_dir=lambda: Path(self.config.service.feeds_dir),
-        )
+        self.dispatcher = self.app.dispatcher(self.poster)
+        self.follow_up = WorkerFollowUp(self)
         self.engine_id: int | None = None
 
     def introduce(self, context: procrastinate.JobContext) -> None:
@@ -228,18 +221,14 @@ class Runtime:
             # The pass before started late, this close to this one's due time: like the
             # coalescing of ``run``, one late pass stands for both.
             return "coalesced with the pass before"
-        now = datetime.now(UTC)
-        source_pass = SourcePass(
-            source, config=self.config, store=store, fetcher=self.fetcher, now=now
+        result = await refresh_source(
+            source,
+            datetime.now(UTC),
+            config=self.config,
+            store=store,
+            fetcher=self.fetcher,
+            follow_up=self.follow_up,
         )
-        plan = await source_pass.plan()
-        result = await asyncio.to_thread(source_pass.commit, plan)
-        if not result.ok:
-            await self._back_off(source, result.retry_after, result.error, now)
-        if result.changes.feeds:
-            await defer_publish(self.engine, self.config.publish.debounce)
-        elif result.changes.changed or result.event:
-            await defer_delivery(self.engine)
         return f"{source_id}: {result.summary()}"
 
     async def first_passes(self, source_ids: list[str]) -> str:
@@ -256,15 +245,14 @@ class Runtime:
         ]
         if not fresh:
             return "every source was read already"
-        now = datetime.now(UTC)
-        result = await run_once(self.config, store, source_ids=fresh, fetcher=self.fetcher, now=now)
-        for one in result.failed:
-            with contextlib.suppress(KeyError):  # unless a reload removed it meanwhile
-                source = self.config.source(one.source_id)
-                await self._back_off(source, one.retry_after, one.error, now)
-        if result.regions:
-            await defer_publish(self.engine, self.config.publish.debounce)
-        await defer_delivery(self.engine)
+        result = await run_once(
+            self.config,
+            store,
+            source_ids=fresh,
+            fetcher=self.fetcher,
+            now=datetime.now(UTC),
+            follow_up=self.follow_up,
+        )
         return f"{len(result.passes)} first passes, {len(result.failed)} failed"
 
     async def _first_passes_pending(self) -> bool:
@@ -273,25 +261,6 @@ class Runtime:
             if list(await manager.list_jobs_async(lock="first-passes", status=status)):
                 return True
         return False
-
-    async def _back_off(
-        self, source: Source, retry_after: float | None, error: str | None, now: datetime
-    ) -> None:
-        """As ``run`` does: the next try waits longer with each failure in a row (at least the
-        server's Retry-After). The retry is a job scheduled for then: it holds the source's
-        queueing lock, so the scheduler's regular runs are refused until it has run."""
-        state = await asyncio.to_thread(self.app.store.source_state, source.id)
-        failures = state.failures if state else 1
-        delay = retry_delay(source.every or 3600, failures, retry_after)
-        at = now + timedelta(seconds=delay)
-        await asyncio.to_thread(self.app.store.set_next_due, source.id, at)
-        await defer_source_pass(self.engine, source.id, at, later=True)
-        log.warning(
-            "source %s failed (%s); retry in %s",
-            source.id,
-            error,
-            config_module.format_duration(delay),
-        )
 
     async def publish(self) -> str:
         outcome = await asyncio.to_thread(self.app.publish_changes, ())
@@ -302,6 +271,28 @@ class Runtime:
     async def deliver(self) -> str:
         done = await self.dispatcher.drain()
         return f"{done.delivered} delivered, {done.failed} to retry, {done.dead} dead"
+
+
+class WorkerFollowUp(FollowUp):
+    """After a pass run by a worker: a failed source's retry is a job scheduled for then (it
+    holds the source's queueing lock, so the scheduler's regular runs are refused until it has
+    run); changed regions are published by a ``publish`` job (after the debounce, with
+    whatever else changes meanwhile); new events are delivered by a ``deliver`` job."""
+
+    retries = True
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def retry(self, source: Source, at: datetime) -> None:
+        await asyncio.to_thread(self.runtime.app.store.set_next_due, source.id, at)
+        await defer_source_pass(self.runtime.engine, source.id, at, later=True)
+
+    async def request_publish(self, regions: set[str]) -> None:
+        await defer_publish(self.runtime.engine, self.runtime.config.publish.debounce)
+
+    async def wake(self) -> None:
+        await defer_delivery(self.runtime.engine)
 
 
 def _half_interval(source: Source, due: datetime) -> float:

@@ -2,7 +2,7 @@
 
 ``every`` sources get an interval trigger with jitter, ``cron`` sources a cron trigger in their
 timezone. A source never runs twice at once (``max_instances=1``) and missed runs are coalesced
-into one. After a failure the next run is pushed back (see ``health.retry_delay``); after a
+into one. After a failure the next run is pushed back (see ``health.pass_backoff``); after a
 restart the first run of each source is due one interval after its stored last fetch, spread over
 a short window so that sources do not all fire at once. :meth:`Scheduler.apply` reconciles the
 jobs with a new config (added, removed, rescheduled) without touching the others.

@@ -25,17 +25,18 @@ from syndicator.app import App
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
 from syndicator.fetch import Fetcher
-from syndicator.health import retry_delay
 from syndicator.ingest import (
+    FollowUp,
     PassResult,
-    SourcePass,
     article_from_object,
     make_fetcher,
+    refresh_source,
     run_once,
 )
+from syndicator.ingest.refresh import source_state
 from syndicator.metrics import Metrics
 from syndicator.model import Article
-from syndicator.notify import Dispatcher, all_topics
+from syndicator.notify import all_topics
 from syndicator.notify.websub import Hub
 from syndicator.scheduler import ReloadResult, Scheduler, triggers_of
 from syndicator.store import SourceState
@@ -86,17 +87,11 @@ class Service:
         self.publish_requester: Callable[[set[str]], None] | None = None
         self._stop = asyncio.Event()
         self.poster = self.app.poster()
-        self.dispatcher = Dispatcher(
-            lambda: self.config,
-            self.app.store,
-            self.poster,
-            feeds_dir=lambda: Path(self.config.service.feeds_dir),
-            on_delivery=self._delivered,
-        )
+        self.dispatcher = self.app.dispatcher(self.poster, on_delivery=self._delivered)
         self.hub = Hub(self.app.store, self.poster, lambda: all_topics(self.config))
         self.supervisor = Supervisor()  # the long-lived tasks: restarted if they die
         self._first_pass: asyncio.Task[None] | None = None
-        self._first_running: set[str] = set()  # first passes not yet stored
+        self.first_running: set[str] = set()  # first passes not yet stored
         self._passes: dict[str, asyncio.Task[Any]] = {}  # scheduled passes under way
         self._stopping = False
         self._manual: set[asyncio.Task[PassResult | None]] = set()  # fetch-now passes
@@ -145,7 +140,7 @@ class Service:
         ]
         last = {k: v.last_fetch_at for k, v in states.items()} | dict.fromkeys(fresh, now)
         self.scheduler.start(cfg, last)
-        self._record_next_runs()
+        self.record_next_runs()
         if fresh:
             self._first_pass = asyncio.ensure_future(self._first_passes(fresh))
         self.supervisor.start("dispatcher", lambda: self.dispatcher.run(self._stop))
@@ -163,22 +158,7 @@ class Service:
         """The first pass of every source never read before, together (as ``once`` does):
         each source's outcome is recorded and published as soon as it is stored."""
         now = datetime.now(UTC)
-        self._first_running = set(source_ids)
-
-        async def stored(one: PassResult) -> None:
-            self._first_running.discard(one.source_id)
-            state = await self._state(one.source_id)
-            self._account(one, state)
-            log.info("source %s: %s", one.source_id, one.summary())
-            if not one.ok:
-                with contextlib.suppress(KeyError):  # unless a reload removed it meanwhile
-                    self._back_off(self.config.source(one.source_id), one, now, state)
-            await asyncio.to_thread(self._record_next_runs, [one.source_id])
-            if one.changes.feeds:
-                self.request_publish(one.changes.feeds)
-            if one.changes.changed or one.event:
-                self.dispatcher.wake.set()
-
+        self.first_running = set(source_ids)
         try:
             await run_once(
                 self.config,
@@ -186,12 +166,12 @@ class Service:
                 source_ids=source_ids,
                 fetcher=self.fetcher,
                 now=now,
-                progress=stored,
+                follow_up=RunFollowUp(self),
             )
         except SyndicatorError as e:  # the store failed: their scheduled runs read them
             log.error("first passes: %s", e)
         finally:
-            self._first_running.clear()
+            self.first_running.clear()
 
     async def _start_serving(self) -> None:
         """``serve``: what is stored and published, read only; the files watched for changes."""
@@ -240,7 +220,7 @@ class Service:
             await self.supervisor.stop()
         # Passes under way are given up (what they found is fetched again by the next run;
         # nothing half-stored: a pass stores in one transaction). Said once, by name.
-        under_way = sorted(set(self._passes) | self._first_running)
+        under_way = sorted(set(self._passes) | self.first_running)
         passes = list(self._passes.values())
         self.scheduler.shutdown()
         for task in passes:
@@ -282,12 +262,9 @@ class Service:
             source = self.config.source(source_id)
         except KeyError:
             return None  # removed by a reload while it was due
-        if source_id in self._first_running:
+        if source_id in self.first_running:
             return None  # its first pass (a slow one) is still under way: one pass at a time
         now = datetime.now(UTC)
-        source_pass = SourcePass(
-            source, config=self.config, store=self.store, fetcher=self.fetcher, now=now
-        )
         task = asyncio.current_task()
         if task is not None:
             self._passes[source_id] = task
@@ -297,8 +274,14 @@ class Service:
                 if paused is not None and paused.paused:
                     log.debug("source %s is paused: not fetched", source_id)
                     return None
-            plan = await source_pass.plan()
-            result = await asyncio.to_thread(source_pass.commit, plan)
+            return await refresh_source(
+                source,
+                now,
+                config=self.config,
+                store=self.store,
+                fetcher=self.fetcher,
+                follow_up=RunFollowUp(self),
+            )
         except SyndicatorError as e:  # the store failed: the pass is tried again soon
             delay = min(source.every or STORE_RETRY, STORE_RETRY)
             self.scheduler.defer(source_id, now + timedelta(seconds=delay))
@@ -315,43 +298,8 @@ class Service:
             raise
         finally:
             self._passes.pop(source_id, None)
-        state = await self._state(source_id)
-        self._account(result, state)
-        if not result.ok:
-            self._back_off(source, result, now, state)
-        else:
-            log.info("source %s: %s", source_id, result.summary())
-        await asyncio.to_thread(self._record_next_runs, [source_id])
-        if result.changes.feeds:
-            self.request_publish(result.changes.feeds)
-        if result.changes.changed or result.event:
-            self.dispatcher.wake.set()
-        return result
 
-    async def _state(self, source_id: str) -> SourceState | None:
-        """A source's stored state, or None when the store cannot say right now."""
-        try:
-            return await asyncio.to_thread(self.store.source_state, source_id)
-        except SyndicatorError as e:
-            log.warning("source %s: its state cannot be read: %s", source_id, e)
-            return None
-
-    def _back_off(
-        self, source: Source, result: PassResult, now: datetime, state: SourceState | None
-    ) -> None:
-        """After a failed pass (begun at ``now``): the next run waits longer with each failure
-        in a row, and at least as long as the server's Retry-After."""
-        failures = state.failures if state else 1
-        delay = retry_delay(source.every or 3600, failures, result.retry_after)
-        self.scheduler.defer(source.id, now + timedelta(seconds=delay))
-        log.warning(
-            "source %s failed (%s); retry in %s",
-            source.id,
-            result.error,
-            config_module.format_duration(delay),
-        )
-
-    def _account(self, result: PassResult, state: SourceState | None) -> None:
+    def account(self, result: PassResult, state: SourceState | None) -> None:
         m = self.metrics
         outcome = "failed" if not result.ok else "not-modified" if result.not_modified else "ok"
         m.passes.labels(result.source_id, outcome).inc()
@@ -367,7 +315,7 @@ class Service:
             if state.last_success_at:
                 m.last_success.labels(result.source_id).set(state.last_success_at.timestamp())
 
-    def _record_next_runs(self, only: Iterable[str] | None = None) -> None:
+    def record_next_runs(self, only: Iterable[str] | None = None) -> None:
         """Store the scheduler's next runs (for status and serve); a store that fails only
         delays that: the schedules themselves live in the scheduler."""
         runs = self.scheduler.next_runs()
@@ -508,7 +456,7 @@ class Service:
             if self.on_reload is not None:
                 self.on_reload()
             return result
-        self._record_next_runs()
+        self.record_next_runs()
         if old.regions != new.regions or old.publish != new.publish:
             self.request_publish([r.id for r in new.regions])
         return result
@@ -611,6 +559,34 @@ class Service:
             row["next_run"] = nxt.isoformat().replace("+00:00", "Z") if nxt else None
             rows.append(row)
         return rows
+
+
+class RunFollowUp(FollowUp):
+    """After a pass of ``run``: a failed source's next run is deferred in the scheduler; the
+    pass is counted in the metrics and logged, and the next runs recorded for status and
+    ``serve``; changed regions are published after the debounce; the dispatcher is woken."""
+
+    retries = True
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def retry(self, source: Source, at: datetime) -> None:
+        self.service.scheduler.defer(source.id, at)
+
+    async def report(self, result: PassResult) -> None:
+        service = self.service
+        service.first_running.discard(result.source_id)  # a first pass: stored now
+        service.account(result, await source_state(service.store, result.source_id))
+        if result.ok:
+            log.info("source %s: %s", result.source_id, result.summary())
+        await asyncio.to_thread(service.record_next_runs, [result.source_id])
+
+    async def request_publish(self, regions: set[str]) -> None:
+        self.service.request_publish(regions)
+
+    async def wake(self) -> None:
+        self.service.dispatcher.wake.set()
 
 
 def _diff_sources(old: Config, new: Config) -> ReloadResult:

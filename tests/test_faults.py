@@ -37,7 +37,7 @@ import pytest
 from support.gold import expected_regions, gold_of
 from support.service import ServiceProcess, free_port, own_env
 
-from syndicator.health import retry_delay
+from syndicator.health import pass_backoff
 from syndicator.store import SourceState, Store
 
 pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
@@ -442,7 +442,7 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
         second = process.wait_for(lambda: deferred("flaky", 2), "the second failure", 30)
         assert second.next_due_at is not None and second.last_fetch_at is not None
         backoff = (second.next_due_at - second.last_fetch_at).total_seconds()
-        assert abs(backoff - retry_delay(EVERY, 2)) < 0.1, backoff
+        assert abs(backoff - pass_backoff(EVERY, 2)) < 0.1, backoff
         # Then the fault is gone: the next pass succeeds.
         recovered = process.wait_for(
             lambda: (s := state("flaky")) and s.failures == 0 and s, "recovery", 30
@@ -456,7 +456,7 @@ def test_a_failing_source_backs_off_then_recovers_under_run(
         assert [r["status"] for r in seen[:7]] == [503] * 6 + [200]
         gaps = [seen[3]["t"] - seen[0]["t"], seen[6]["t"] - seen[3]["t"]]
         for failures, gap in enumerate(gaps, 1):
-            assert retry_delay(EVERY, failures) - 0.3 < gap < retry_delay(EVERY, failures) + 2
+            assert pass_backoff(EVERY, failures) - 0.3 < gap < pass_backoff(EVERY, failures) + 2
         # A long Retry-After is honoured from the very first pass: one request, no retry.
         limited = process.wait_for(lambda: deferred("limited", 1), "the rate-limited source", 30)
         assert limited.next_due_at - limited.last_fetch_at >= timedelta(seconds=RETRY_AFTER)

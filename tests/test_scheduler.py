@@ -12,7 +12,7 @@ import pytest
 from syndicator import config
 from syndicator.config import Source
 from syndicator.errors import ConfigError
-from syndicator.health import PassFacts, assess, retry_delay
+from syndicator.health import PassFacts, assess, pass_backoff
 from syndicator.scheduler import Scheduler, first_run, jitter_of, spread, trigger_of
 
 NOW = datetime(2026, 2, 10, 12, tzinfo=UTC)
@@ -42,11 +42,11 @@ def test_first_runs_follow_the_last_fetch_and_spread_when_overdue() -> None:
     assert first_run(s, None, NOW) == NOW + timedelta(seconds=spread("s", 30))
 
 
-def test_retry_delay_doubles_is_capped_and_honours_retry_after() -> None:
-    assert [retry_delay(600, n) for n in range(4)] == [600, 600, 1200, 2400]
-    assert retry_delay(600, 20) == 6 * 3600
-    assert retry_delay(7 * 3600, 3) == 7 * 3600  # never below the interval
-    assert retry_delay(60, 1, retry_after=900) == 900
+def test_pass_backoff_doubles_is_capped_and_honours_retry_after() -> None:
+    assert [pass_backoff(600, n) for n in range(4)] == [600, 600, 1200, 2400]
+    assert pass_backoff(600, 20) == 6 * 3600
+    assert pass_backoff(7 * 3600, 3) == 7 * 3600  # never below the interval
+    assert pass_backoff(60, 1, retry_after=900) == 900
 
 
 def facts(**fields: object) -> PassFacts:

@@ -5,7 +5,10 @@
 - :mod:`.source_pass`: :class:`SourcePass`, the whole pass for one source, top to bottom: the
   listing (conditional GET) → the article pages not yet known (or cheaply rechecked) → extract
   → normalize → fingerprint → route → one store transaction;
-- :mod:`.once`: :func:`run_once` runs every source once;
+- :mod:`.refresh`: :func:`refresh_source`, a source's whole refresh as every process runs it:
+  the pass, then back-off, report, publish request and wake, each step said by the caller's
+  :class:`FollowUp`;
+- :mod:`.once`: :func:`run_once` refreshes every source at once, stored in config order;
 - :mod:`.pushed` and :mod:`.stream`: articles pushed by clients and documents an operator names.
 
 Publishing and notifying are not done here.
@@ -22,6 +25,7 @@ from syndicator.ingest.document import (
 )
 from syndicator.ingest.once import OnceResult, make_fetcher, run_once, sources_due_for_rechecks
 from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, parse_ndjson
+from syndicator.ingest.refresh import FollowUp, after_pass, refresh_source
 from syndicator.ingest.source_pass import (
     MAX_CHILD_SITEMAPS,
     MISSES_BEFORE_REMOVAL,
@@ -41,9 +45,11 @@ __all__ = [
     "STREAM_BATCH",
     "Batch",
     "Document",
+    "FollowUp",
     "OnceResult",
     "PassResult",
     "SourcePass",
+    "after_pass",
     "article_from_object",
     "check_kind",
     "make_fetcher",
@@ -51,6 +57,7 @@ __all__ = [
     "parse_ndjson",
     "read_document",
     "read_stream",
+    "refresh_source",
     "rules_of",
     "run_once",
     "source_for",

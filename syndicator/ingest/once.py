@@ -7,7 +7,8 @@ It does not publish or notify: the caller hears of each stored pass (``progress`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from syndicator.config import Config, Source
 from syndicator.fetch import (
     Fetcher,
 )
+from syndicator.ingest.refresh import FollowUp, Turn, refresh_source
 from syndicator.ingest.source_pass import PassResult, Plan, SourcePass, Together
 from syndicator.store import Store
 
@@ -83,15 +85,16 @@ async def run_once(
     source_ids: Sequence[str] = (),
     now: datetime | None = None,
     fetcher: Fetcher | None = None,
-    progress: Callable[[PassResult], Awaitable[None] | None] | None = None,
+    follow_up: FollowUp | None = None,
 ) -> OnceResult:
-    """One pass over every enabled (or every named) source. Sources are fetched concurrently
-    and each is stored as soon as its pass is done, so a slow source holds up no other:
-    ``progress`` hears of each stored pass at once (to publish it). Which copy of a story a
-    feed links to never depends on who answered first: the store ranks sources in config order
-    (a copy from a source that ranks first takes the entry over, same entry id). Passes that
-    found nothing to store (not modified, failed) and finish together share one transaction.
-    Sources paused by ops are left alone, named or not (``OnceResult.paused``)."""
+    """One pass over every enabled (or every named) source: each source's
+    :func:`~syndicator.ingest.refresh.refresh_source`, all at once. Each is stored as soon as
+    its pass is done, so a slow source holds up no other: ``follow_up`` hears of each stored
+    pass at once (to publish it). Which copy of a story a feed links to never depends on who
+    answered first: the passes are stored in config order (:class:`InConfigOrder`), and the
+    store ranks sources in that order (a copy from a source that ranks first takes the entry
+    over, same entry id). Sources paused by ops are left alone, named or not
+    (``OnceResult.paused``)."""
     chosen = [s for s in config.sources if (s.id in source_ids if source_ids else s.enabled)]
     store.sync_sources((s.id, s.kind, s.url) for s in config.sources)
     paused = store.paused_sources()
@@ -101,67 +104,122 @@ async def run_once(
     fetcher = fetcher or make_fetcher(config)
     try:
         when = now or datetime.now(UTC)
-        passes = [
-            SourcePass(s, config=config, store=store, fetcher=fetcher, now=when) for s in chosen
-        ]
         listings = store.validators_of((s.id, s.url) for s in chosen)
         due = sources_due_for_rechecks(store, chosen, when)
-        for source_pass in passes:
-            source = source_pass.source
-            if (source.id, source.url) in listings:
-                source_pass.known_validators = {source.url: listings[(source.id, source.url)]}
-            source_pass.recheck = source_pass.source.id in due
-        tasks = {asyncio.ensure_future(p.plan()): n for n, p in enumerate(passes)}
-        results: list[PassResult] = []
-        loop = asyncio.get_running_loop()
-        ready: dict[int, tuple[float, Plan]] = {}  # finished, not stored: when, plan
-
-        async def store_ready(running: set[asyncio.Task[Plan]]) -> None:
-            """Store, in config order, each finished pass that no pass ranked before it is
-            still running for, or that has waited ORDER_GRACE for them; the quiet ones
-            (nothing to store) together."""
-            first_running = min((tasks[t] for t in running), default=len(passes))
-            now_ = loop.time()
-            due = [
-                n for n in sorted(ready) if n < first_running or now_ - ready[n][0] >= ORDER_GRACE
-            ]
-            quiet = [n for n in due if not ready[n][1].articles]
-            for start in range(0, len(quiet), QUIET_BATCH):
-                batch = quiet[start : start + QUIET_BATCH]
-                plans = [(passes[n], ready.pop(n)[1]) for n in batch]
-                for result in await asyncio.to_thread(_commit_quiet, store, plans):
-                    await report(result)
-            for n in due:
-                if n in ready:
-                    await report(await asyncio.to_thread(passes[n].commit, ready.pop(n)[1]))
-
-        async def report(result: PassResult) -> None:
-            results.append(result)
-            if progress is not None:
-                reply = progress(result)
-                if reply is not None:
-                    await reply
-
-        pending = set(tasks)
+        order = InConfigOrder(store, len(chosen))
+        storing = asyncio.ensure_future(order.run())
+        passes = [
+            asyncio.ensure_future(
+                refresh_source(
+                    source,
+                    when,
+                    config=config,
+                    store=store,
+                    fetcher=fetcher,
+                    follow_up=follow_up or FollowUp(),
+                    turn=order.turn(n),
+                    recheck=source.id in due,
+                    listing=listings.get((source.id, source.url)),
+                )
+            )
+            for n, source in enumerate(chosen)
+        ]
         try:
-            while pending or ready:
-                waits = [when + ORDER_GRACE - loop.time() for when, _ in ready.values()]
-                if pending:
-                    finished, pending = await asyncio.wait(
-                        pending,
-                        timeout=max(0.0, min(waits)) if waits else None,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    for task in finished:
-                        ready[tasks[task]] = (loop.time(), task.result())
-                await store_ready(pending)
+            await storing
+            results = list(await asyncio.gather(*passes))
         finally:
-            for task in tasks:
+            for task in [storing, *passes]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(storing, *passes, return_exceptions=True)
     finally:
         if own_fetcher:
             await fetcher.aclose()
-    rank = {s.id: n for n, s in enumerate(chosen)}
-    results.sort(key=lambda r: rank[r.source_id])
     return OnceResult(results, skipped)
+
+
+@dataclass
+class _Waiting:
+    """A pass whose plan is done, waiting for its turn to be stored."""
+
+    since: float  # event loop time
+    source_pass: SourcePass
+    plan: Plan
+    stored: asyncio.Future[PassResult]  # set once it is stored
+    followed: asyncio.Future[None]  # set once the steps after it are done
+
+
+class InConfigOrder:
+    """Turns in which the passes of a ``once`` are stored: in config order among those that
+    finish together. A finished pass is stored once no pass ranked before it is still
+    running, or once it has waited ORDER_GRACE for them; passes with nothing to store (not
+    modified, failed) share one transaction. Each pass's steps after storing are done before
+    the next pass is stored, so they are heard of in the order they were stored."""
+
+    def __init__(self, store: Store, count: int) -> None:
+        self.store = store
+        self.count = count
+        self.planning = set(range(count))
+        self.waiting: dict[int, _Waiting] = {}
+        self.arrived = asyncio.Event()
+
+    def turn(self, n: int) -> Turn:
+        """The turn of the ``n``-th pass in config order."""
+
+        @contextlib.asynccontextmanager
+        async def stored(source_pass: SourcePass, plan: Plan) -> AsyncIterator[PassResult]:
+            loop = asyncio.get_running_loop()
+            waiting = _Waiting(
+                loop.time(), source_pass, plan, loop.create_future(), loop.create_future()
+            )
+            self.waiting[n] = waiting
+            self.planning.discard(n)
+            self.arrived.set()
+            result = await waiting.stored
+            try:
+                yield result
+            except BaseException as e:
+                if isinstance(e, Exception):
+                    waiting.followed.set_exception(e)
+                else:
+                    waiting.followed.cancel()
+                raise
+            waiting.followed.set_result(None)
+
+        return stored
+
+    async def run(self) -> None:
+        """Store the passes as their turns come, until every pass is stored."""
+        loop = asyncio.get_running_loop()
+        while self.planning or self.waiting:
+            first_running = min(self.planning, default=self.count)
+            now = loop.time()
+            due = [
+                n
+                for n in sorted(self.waiting)
+                if n < first_running or now - self.waiting[n].since >= ORDER_GRACE
+            ]
+            if not due:
+                self.arrived.clear()
+                waits = [w.since + ORDER_GRACE - now for w in self.waiting.values()]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self.arrived.wait(), timeout=max(0.0, min(waits)) if waits else None
+                    )
+                continue
+            quiet = [n for n in due if not self.waiting[n].plan.articles]
+            for start in range(0, len(quiet), QUIET_BATCH):
+                batch = quiet[start : start + QUIET_BATCH]
+                plans = [(self.waiting[n].source_pass, self.waiting[n].plan) for n in batch]
+                results = await asyncio.to_thread(_commit_quiet, self.store, plans)
+                for n, result in zip(batch, results, strict=True):
+                    await self._hand(n, result)
+            for n in due:
+                if n in self.waiting:
+                    one = self.waiting[n]
+                    await self._hand(n, await asyncio.to_thread(one.source_pass.commit, one.plan))
+
+    async def _hand(self, n: int, result: PassResult) -> None:
+        """Give a stored pass its result, and wait for the steps after it."""
+        waiting = self.waiting.pop(n)
+        waiting.stored.set_result(result)
+        await waiting.followed
