@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from syndicator.direction import text_direction
+
 
 @dataclass(frozen=True, slots=True)
 class Image:
@@ -36,6 +38,9 @@ class Body:
     paragraphs: tuple[str, ...]
     images: tuple[Image, ...]
     html: str
+    # Per paragraph, a number for the container it sits in among its siblings (the same number:
+    # the same run of text); empty when the body has no structure to tell (plain text).
+    flows: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,10 @@ class Article:
     authors: tuple[str, ...] = ()
     dateline: str | None = None
     language: str | None = None
+    # "rtl" or "ltr" as the document declares it, else as the language (or, without one, the
+    # text's letters: "auto") implies; None for left to right. Not stored: an article read back
+    # from the store has the direction of its language.
+    direction: str | None = None
     published: datetime | None = None
     updated: datetime | None = None
     images: tuple[Image, ...] = ()
@@ -200,6 +209,7 @@ class Article:
             "authors": list(self.authors),
             "dateline": self.dateline,
             "language": self.language,
+            "dir": self.direction or text_direction(self.language),
             "published": iso(self.published),
             "updated": iso(self.updated),
             "images": [i.to_json() for i in self.images],

@@ -29,6 +29,7 @@ class Expected:
     title: str | None = None  # the story's title (feeds, content hash)
     page_title: str | None = None  # the page's title as the page states it
     direction: str | None = None  # the direction the page declares for the article
+    repeated: tuple[str, ...] = ()  # paragraphs the body holds twice
 
 
 EXPECTED = {
@@ -102,6 +103,14 @@ EXPECTED = {
         has=("lives the same stretch of time", "time travel happens only once", "Reference work"),
         lacks=("Random page", "open licence"),
     ),
+    # A line the text itself repeats is kept each time; copies of the lead (a mobile copy, a
+    # lightbox's) are not.
+    "repeated-paragraphs.html": Expected(
+        "article",
+        has=("eleven thousand times", "canal museum"),
+        paragraphs=6,
+        repeated=("The water is high and the gates are shut.",),
+    ),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }
@@ -119,11 +128,14 @@ def test_page(name: str) -> None:
         return
     article = normalize_article(extraction.articles[0], now=NOW)
     text = "\n".join(article.paragraphs)
+    for paragraph in expected.repeated:
+        assert article.paragraphs.count(paragraph) == 2
     if expected.title is not None:
         assert article.title == expected.title
     if expected.page_title is not None:
         assert extraction.title == expected.page_title
     assert extraction.articles[0].direction == expected.direction
+    assert article.direction == expected.direction
     for phrase in expected.has:
         assert phrase in text
     for phrase in expected.lacks:

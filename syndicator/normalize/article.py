@@ -4,12 +4,14 @@ fingerprinted."""
 from __future__ import annotations
 
 import html as htmllib
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, tzinfo
 from urllib.parse import urlsplit
 
 from syndicator import fingerprint
+from syndicator.direction import text_direction
 from syndicator.model import Article, Body, Draft, Image
 from syndicator.normalize.body import body_from_text, parse_body
 from syndicator.normalize.dates import DateError, parse_date
@@ -65,7 +67,7 @@ def normalize_article(
     # Everything below that compares or fingerprints text reads these folds: one fold each.
     title_words, *words = fingerprint.fold_words([title, *body.paragraphs])
     folded_title = " ".join(title_words)
-    kept = _drop_repeats([" ".join(w) for w in words], folded_title)
+    kept = _drop_repeats([" ".join(w) for w in words], folded_title, body)
     paragraphs = tuple(body.paragraphs[i] for i, _ in kept)
     signature_words = title_words + [word for i, _ in kept for word in words[i]]
 
@@ -134,6 +136,7 @@ def normalize_article(
         authors=authors,
         dateline=_bounded(dateline, MAX_NAME, "dateline", warnings),
         language=lang,
+        direction=draft.direction or text_direction(lang, " ".join(paragraphs[:20]) or title),
         published=published,
         updated=updated or published,
         images=tuple(images),
@@ -226,7 +229,7 @@ def _bounded_body(body: Body, warnings: list[str]) -> Body:
         kept.append(text)
         parts.append(part)
         size += len(part) + 1
-    return Body(tuple(kept), body.images[:MAX_IMAGES], "\n".join(parts))
+    return Body(tuple(kept), body.images[:MAX_IMAGES], "\n".join(parts), body.flows[: len(kept)])
 
 
 def _date(
@@ -239,17 +242,39 @@ def _date(
         return None
 
 
-def _drop_repeats(folded: Sequence[str], folded_title: str) -> list[tuple[int, str]]:
+def _drop_repeats(
+    folded: Sequence[str], folded_title: str, body: Body | None = None
+) -> list[tuple[int, str]]:
     """Drop a leading repeat of the title and paragraphs repeated word for word (as folded):
-    the index and fold of each paragraph kept."""
+    the index and fold of each paragraph kept.
+
+    A copy sits elsewhere than its original (a lightbox's captions, a mobile or hidden copy of
+    the lead, a pull quote), or right after it (a block rendered twice). A paragraph that the
+    text itself repeats sits in the same run of text as its earlier occurrence (the same
+    container: ``body.flows``), with other paragraphs between them, and is a sentence: it is
+    kept (a refrain, a repeated formula, a document's repeated clause)."""
+    flows = body.flows if body is not None and len(body.flows) == len(folded) else ()
     kept: list[tuple[int, str]] = []
-    seen: set[str] = set()
+    last: dict[str, int] = {}  # each fold's latest index
     for i, key in enumerate(folded):
-        if not key or key in seen or (not kept and key == folded_title):
+        if not key or (not kept and key == folded_title):
             continue
-        seen.add(key)
+        before = last.get(key)
+        last[key] = i
+        if before is not None and not (
+            flows
+            and body is not None
+            and flows[before] == flows[i]
+            and i - before > 1
+            and _SENTENCE_END.search(body.paragraphs[i])
+        ):
+            continue
         kept.append((i, key))
     return kept
+
+
+# A paragraph that ends as a sentence does (closing quotes and brackets aside).
+_SENTENCE_END = re.compile(r"[.!?。！？؟।…][\"'”’»)\]]*\s*$")
 
 
 def _shorten(text: str, limit: int = 300) -> str:

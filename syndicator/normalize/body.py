@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import html as htmllib
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -79,13 +80,15 @@ def body_of(root: lxml.html.HtmlElement, base_url: str | None) -> Body:
     """What :func:`parse_body` gives for the fragment that is the content of ``root`` (for an
     extractor that has the body's tree already). Reads the tree, never changes it."""
     paragraphs: list[str] = []
+    flows: list[int] = []
     images: list[Image] = []
     parts: list[str] = []
     seen: set[str] = set()  # image URLs
-    for kind, payload, html_part in _walk_blocks(root, base_url):
+    for kind, payload, html_part, flow in _walk_blocks(root, base_url, itertools.count()):
         if kind == "p":
             assert isinstance(payload, str)
             paragraphs.append(payload)
+            flows.append(flow)
         else:
             assert isinstance(payload, Image)
             if payload.url:
@@ -94,7 +97,12 @@ def body_of(root: lxml.html.HtmlElement, base_url: str | None) -> Body:
                 seen.add(payload.url)
             images.append(payload)
         parts.append(html_part)
-    return Body(tuple(paragraphs), tuple(images), sanitize_html("\n".join(parts), base_url))
+    return Body(
+        tuple(paragraphs),
+        tuple(images),
+        sanitize_html("\n".join(parts), base_url),
+        tuple(flows),
+    )
 
 
 def body_from_text(text: str | None) -> Body:
@@ -110,23 +118,31 @@ def body_from_text(text: str | None) -> Body:
     return Body(paragraphs, (), html_body)
 
 
+# What the body walk yields: ("p", text, html, flow) and ("img", Image, html, flow). The flow
+# numbers the element whose children the block is among (a list's items are a flow of their own).
+_Part = tuple[str, str | Image, str, int]
+
+
 def _walk_blocks(
-    root: lxml.html.HtmlElement, base_url: str | None
-) -> Iterator[tuple[str, str | Image, str]]:
-    """Yield ("p", text, html) and ("img", Image, html) in document order.
+    root: lxml.html.HtmlElement, base_url: str | None, flows: Iterator[int]
+) -> Iterator[_Part]:
+    """Yield ("p", text, html, flow) and ("img", Image, html, flow) in document order.
 
     Text and inline elements that sit between blocks (``<div><p>…</p> loose text <br><br> more
     <em>text</em><div>…</div></div>``) are read as paragraphs of their own, as a browser shows them.
+    ``flows`` numbers the containers (``itertools.count()``).
     """
+    flow = next(flows)
     run: list[lxml.html.HtmlElement | str] = []  # inline content waiting for the next block
     held: list[Image] = []  # a picture whose caption may be the next block
 
-    def flush() -> Iterator[tuple[str, str | Image, str]]:
+    def flush() -> Iterator[_Part]:
         for image in held:
-            yield "img", image, _figure_html(image)
+            yield "img", image, _figure_html(image), flow
         held.clear()
         if _has_content(run):
-            yield from _inline_run(run, base_url)
+            for kind, payload, html_part in _inline_run(run, base_url):
+                yield kind, payload, html_part, flow
         run.clear()
 
     if root.text:
@@ -161,7 +177,7 @@ def _walk_blocks(
                 if image is not None:
                     held.append(image)
             else:
-                yield from _block(el, tag, has_blocks, base_url)
+                yield from _block(el, tag, has_blocks, base_url, flow, flows)
         if el.tail:
             run.append(el.tail)
     yield from flush()
@@ -172,12 +188,18 @@ def _has_content(run: list[lxml.html.HtmlElement | str]) -> bool:
 
 
 def _block(
-    el: lxml.html.HtmlElement, tag: str, has_blocks: bool, base_url: str | None
-) -> Iterator[tuple[str, str | Image, str]]:
+    el: lxml.html.HtmlElement,
+    tag: str,
+    has_blocks: bool,
+    base_url: str | None,
+    flow: int,
+    flows: Iterator[int],
+) -> Iterator[_Part]:
+    """A block child of the container numbered ``flow``."""
     if tag in ("figure", "picture", "img", "amp-img"):
         image = _figure_image(el, base_url)
         if image is not None:
-            yield "img", image, _figure_html(image)
+            yield "img", image, _figure_html(image), flow
         return
     if tag in ("ul", "ol"):
         items = [
@@ -186,14 +208,16 @@ def _block(
             if isinstance(li.tag, str) and (t := clean_text(element_text(li)))
         ]
         if items and not has_nested_lists(el):
+            own = next(flows)
             for text in items:
                 if not _is_boilerplate(text):
-                    yield "p", text, f"<p>{htmllib.escape(text, quote=False)}</p>"
+                    yield "p", text, f"<p>{htmllib.escape(text, quote=False)}</p>", own
             return
     if has_blocks:
-        yield from _walk_blocks(el, base_url)
+        yield from _walk_blocks(el, base_url, flows)
         return
-    yield from _text_block(el, tag, base_url)
+    for kind, payload, html_part in _text_block(el, tag, base_url):
+        yield kind, payload, html_part, flow
 
 
 def _inline_run(
