@@ -276,8 +276,11 @@ def _marks(text: str) -> tuple[int, int]:
     if text.isascii():
         commas = text.count(",") + text.count(";")
     else:
-        commas = sum(text.count(c) for c in _COMMA_CHARS)
+        commas = len(_COMMAS.findall(text))
     return commas, len(_ENDS.findall(text))
+
+
+_COMMAS = re.compile(f"[{_COMMA_CHARS}]")
 
 
 def _score_paragraph(el: HtmlElement, f: Figures) -> None:
@@ -369,10 +372,15 @@ _CHROME_TAGS = frozenset(dom.CHROME_TAGS - {"form"})
 _ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "dialog", "menu"})
 
 
+_CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "style", "role"})
+
+
 def _hidden_or_chrome_tag(el: HtmlElement) -> bool:
     """Page chrome by tag or role, or hidden from readers: its text is no one's article."""
     if el.tag in _CHROME_TAGS:
         return True
+    if _CHROME_ATTRIBUTES.isdisjoint(el.keys()):
+        return False  # most elements: one call to lxml instead of four
     if el.get("hidden") is not None or el.get("aria-hidden") == "true":
         return True
     style = el.get("style")
