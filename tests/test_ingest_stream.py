@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from syndicator import config as config_module
-from syndicator.ingest import read_stream
+from syndicator.ingest import parse_ndjson, read_stream
 
 WORDS = [
     "قال",
@@ -190,3 +190,54 @@ def test_reading_takes_bounded_memory_whatever_the_size(tmp_path: Path) -> None:
     assert stream.size > 20_000_000
     # A batch of 500 small articles and the read buffers: a few MB, never the file's 20 MB.
     assert peak < 8_000_000, peak
+
+
+LINE_BREAKS = ["\u2028", "\u2029", "\u0085"]  # str.splitlines() breaks; JSON strings hold them
+
+
+def with_breaks(n: int) -> dict[str, object]:
+    """Article ``n`` with a character ``str.splitlines()`` takes for a line end in its title and
+    in a paragraph (JSON lets a string hold it unescaped)."""
+    char = LINE_BREAKS[n % len(LINE_BREAKS)]
+    obj = article(n)
+    obj["title"] = f"خبر{char}رقم {n}"
+    obj["paragraphs"] = [f"{p}{char}{p}" for p in obj["paragraphs"]]  # type: ignore[attr-defined]
+    return obj
+
+
+def test_ndjson_bodies_are_cut_at_newlines_only() -> None:
+    lines = [json.dumps(with_breaks(n), ensure_ascii=False) for n in range(3)]
+    body = (lines[0] + "\r\n" + lines[1] + "\n\n" + lines[2] + "\n").encode()
+    parsed = parse_ndjson(body)
+    assert parsed is not None
+    objects, errors = parsed
+    assert errors == []
+    assert objects == [(1, with_breaks(0)), (2, with_breaks(1)), (4, with_breaks(2))]
+    # A bad line is still named by its number, counted in newlines.
+    bad = (lines[0] + "\n{broken\n" + lines[1] + "\n").encode()
+    parsed = parse_ndjson(bad)
+    assert parsed is not None
+    assert [n for n, _ in parsed[0]] == [1, 3]
+    assert len(parsed[1]) == 1 and parsed[1][0].startswith("line 2: not JSON")
+
+
+@pytest.mark.parametrize("first", ["good", "bad"], ids=["streamed", "read-whole"])
+def test_a_named_ndjson_file_is_cut_at_newlines_only(tmp_path: Path, first: str) -> None:
+    """``syndicator ingest FILE``: streamed a line at a time, or read whole when its first line
+    is not JSON; either way each line is one article."""
+    config = config_module.load(deployment(tmp_path))
+    lines = [json.dumps(with_breaks(n), ensure_ascii=False) for n in range(6)]
+    if first == "bad":
+        lines.insert(0, "{not json")
+    data = ("\n".join(lines) + "\n").encode()
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+    batches = list(read_stream(io.BytesIO(data), "file:///b.ndjson", config=config, now=now))
+    articles = [a for b in batches for a in b.articles]
+    errors = [e for b in batches for e in b.errors]
+    if first == "bad":
+        assert len(errors) == 1 and errors[0].startswith("file:///b.ndjson line 1: not JSON")
+    else:
+        assert errors == []
+    assert [a.url for a in articles] == [with_breaks(n)["url"] for n in range(6)]
+    for n, a in enumerate(articles):
+        assert a.title.startswith("خبر") and a.title.endswith(f"رقم {n}"), a.title

@@ -486,6 +486,33 @@ def test_push_ndjson_all_or_nothing(svc: Server) -> None:
     assert svc.get("/api/articles/" + quote(article_object("nd-3")["url"], safe="")).status == 404
 
 
+def test_push_ndjson_lines_end_at_newlines_only(svc: Server) -> None:
+    """U+2028, U+2029 and U+0085 inside a JSON string are characters of the article, not line
+    ends: each line of NDJSON is one article however many of them its strings hold."""
+    breaks = {"ls": "\u2028", "ps": "\u2029", "nel": "\u0085"}
+    objects = [
+        article_object(
+            f"nd-break-{name}",
+            title=f"Before{char}after {name}",
+            paragraphs=[f"A pushed paragraph{char}that goes on after the {name} character."],
+        )
+        for name, char in breaks.items()
+    ]
+    lines = [json.dumps(o, ensure_ascii=False) for o in objects]
+    assert all(char in line for line, char in zip(lines, breaks.values(), strict=True))
+    body = lines[0] + "\n" + lines[1] + "\r\n" + lines[2] + "\n"  # \r\n ends a line too
+    answer = svc.post("/api/articles", body, content_type="application/x-ndjson")
+    assert answer.status == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["url"] for r in results] == [o["url"] for o in objects]
+    assert [r["change"] for r in results] == ["created"] * 3
+    for name in breaks:
+        record = svc.get("/api/articles/" + quote(f"https://push.example/world/nd-break-{name}"))
+        assert record.status == 200
+        title = record.json()["title"]
+        assert title.startswith("Before") and title.endswith(f"after {name}"), title
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

@@ -170,7 +170,9 @@ def parse_ndjson(body: bytes) -> tuple[list[tuple[int, Any]], list[str]] | None:
         return [(first, whole)], []
     objects: list[tuple[int, Any]] = []
     errors: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # NDJSON lines end at "\n" (or "\r\n") only: U+2028, U+2029, U+0085 and the other breaks
+    # str.splitlines() knows are characters a JSON string may hold as they are.
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
