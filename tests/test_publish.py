@@ -699,6 +699,39 @@ def test_archives_are_complete_linked_and_immutable(tmp_path: Path, store: Store
     assert links(feed, "prev-archive") == [f"{BASE}/feeds/archive/europe/3.atom"]
 
 
+def test_archive_pages_written_together_fail_as_one(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New archive pages are written side by side; the pages come first, in order, and when
+    one cannot be written the publish fails naming it, before any feed links to it."""
+    from syndicator.publish import publisher as module
+
+    feed_store(store, 25)  # twelve complete pages of two
+    real = module.write_atomic
+
+    def full_disk(path: Path, data: bytes) -> bool:
+        if path.parent.name == "europe" and path.name == "7.atom":
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(module, "write_atomic", full_disk)
+    publisher = Publisher(make_config(tmp_path), store)
+    with pytest.raises(PublishError, match=r"archive/europe/7\.atom: No space left on device"):
+        publisher.publish(["europe"])
+    folder = tmp_path / "feeds" / "archive" / "europe"
+    assert not (folder / "7.atom").exists()
+    assert not (tmp_path / "feeds" / "europe.atom").exists()  # nothing links to page 7 yet
+    monkeypatch.undo()
+    result = publisher.publish(["europe"])
+    assert "archive/europe/7.atom" in result.changed
+    pages = [n for n in result.changed if n.startswith("archive/all/")]
+    assert pages == [f"archive/all/{n}.atom" for n in range(1, 13)]  # in page order
+    assert sorted(int(p.stem) for p in folder.iterdir()) == list(range(1, 13))
+    for n in range(1, 13):
+        ids = {e.findtext(f"{A}id") for e in read_atom(folder / f"{n}.atom").findall(f"{A}entry")}
+        assert ids == {e.id for e in store.archive("europe", n, 2)}
+
+
 def test_feed_keeps_every_entry_not_yet_archived(tmp_path: Path, store: Store) -> None:
     feed_store(store, 5)
     Publisher(make_config(tmp_path, entries_per_feed=1, archive_page_size=3), store).publish()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,8 @@ from syndicator.publish.render import ArchiveLinks, render_archive_page, render_
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)
+
+ARCHIVE_WRITERS = 8  # archive pages written at once (each write waits on its own fsync)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,21 +150,7 @@ class Publisher:
         archived = "atom" in self.config.publish.formats  # RFC 5005 archives are Atom
         complete = self.store.region_size(region) // size if archived else 0
         # Archive pages first, so that no feed links to a page not yet written.
-        folder = self.folder / "archive" / region
-        for page in range(1, complete + 1):
-            path = folder / f"{page}.atom"
-            if path.exists():
-                continue  # complete pages are immutable
-            self._mkdir(folder)
-            page_entries = self.with_origins(self.store.archive(region, page, size))
-            data = render_archive_page(
-                info,
-                page_entries,
-                page=page,
-                complete_pages=complete,
-                region_titles=self.titles,
-            )
-            self._write(path, data, changed, unchanged)
+        self._publish_archive(region, info, complete, changed, unchanged)
         # The subscription feed: the newest entries, and at least every entry not archived yet
         # (RFC 5005: a reader catching up must find each entry in the feed or in an archive).
         entries = self.store.entries(region, self.config.publish.entries_per_feed)
@@ -195,6 +185,43 @@ class Publisher:
         )
         self._write(self.folder / f"{region}.html", human, changed, unchanged)
 
+    def _publish_archive(
+        self, region: str, info: FeedInfo, complete: int, changed: list[str], unchanged: list[str]
+    ) -> None:
+        """The complete archive pages of ``region`` not written yet (complete pages are
+        immutable), each rendered here and written by a pool of writers: a write waits on its
+        own fsync, so a bulk load's hundreds of new pages wait on them side by side. All are
+        written, or the error raised, before this returns."""
+        folder = self.folder / "archive" / region
+        missing = [p for p in range(1, complete + 1) if not (folder / f"{p}.atom").exists()]
+        if not missing:
+            return
+        self._mkdir(folder)
+        size = self.config.publish.archive_page_size
+        writers = min(ARCHIVE_WRITERS, len(missing))
+        pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="publish")
+        writing: deque[tuple[Path, Future[bool]]] = deque()
+        try:
+            for page in missing:
+                page_entries = self.with_origins(self.store.archive(region, page, size))
+                data = render_archive_page(
+                    info,
+                    page_entries,
+                    page=page,
+                    complete_pages=complete,
+                    region_titles=self.titles,
+                )
+                path = folder / f"{page}.atom"
+                writing.append((path, pool.submit(write_atomic, path, data)))
+                while len(writing) > 2 * writers:  # a bounded number of pages held in memory
+                    path, future = writing.popleft()
+                    self._record(path, future.result, changed, unchanged)
+            while writing:
+                path, future = writing.popleft()
+                self._record(path, future.result, changed, unchanged)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _publish_indexes(self, changed: list[str], unchanged: list[str]) -> None:
         regions = [*self._regions, ALL]
         feeds = [self.feed_info(r) for r in regions]
@@ -217,9 +244,15 @@ class Publisher:
         self._write(self.folder / "index.html", page, changed, unchanged)
 
     def _write(self, path: Path, data: bytes, changed: list[str], unchanged: list[str]) -> None:
+        self._record(path, lambda: write_atomic(path, data), changed, unchanged)
+
+    def _record(
+        self, path: Path, write: Callable[[], bool], changed: list[str], unchanged: list[str]
+    ) -> None:
+        """Run (or wait for) the write of ``path`` and record whether the file changed."""
         name = path.relative_to(self.folder).as_posix()
         try:
-            wrote = write_atomic(path, data)
+            wrote = write()
         except OSError as e:
             raise PublishError(
                 f"cannot write {path}: {e.strerror or e}; the previous file is left in place "
