@@ -3,6 +3,8 @@ engines it was chosen among.
 
     .venv/bin/python bench/scaling.py workers [--sources 300] [--every 2] [--seconds 30]
         [--max-workers 3] [--concurrency 8] [--latency 0]
+    .venv/bin/python bench/scaling.py scale [--sources 10000] [--every 60] [--changing 0.05]
+        [--seconds 60] [--max-workers 3] [--concurrency 16]
     .venv/bin/python bench/scaling.py engines [--jobs 2000] [--latency 200]
 
 ``workers``: the fixture site (../shared) serves ``--sources`` sources (its section pages and
@@ -14,6 +16,17 @@ passes are counted for ``--seconds`` from the store's fetch log: the steady stat
 source, a conditional GET answered 304 and the pass recorded. With ``--latency L`` every source
 is instead a page the site answers after L seconds (a slow news site): passes then wait on the
 network, not the CPU, as they mostly do in production.
+
+``scale``: a deployment's size. ``--sources`` (10,000) RSS sources on a loopback server of
+this script's own (a child process, raw asyncio) that answers each conditional GET with 304
+unless the source changed: every ``--every`` seconds a fixed ``--changing`` share of them (5 %,
+a different share each period) gains a new item (full text in the feed, ``fetch_pages =
+"never"``: no page fetches). One scheduler and K workers (K = 1 … ``--max-workers``) on a fresh
+PostgreSQL database each time; after the first passes and a warm-up, for ``--seconds``: passes
+per minute (the fetch log), articles stored per second, the scheduler's CPU per due time, the
+workers' CPU per pass and peak RSS, the engine's queue (``procrastinate_jobs`` waiting and
+running, sampled every ``--sample`` seconds), and at the end the database's size and the
+connections each role holds. Every run stops after ``--seconds`` whatever it reached.
 
 ``engines``: the same three measurements on procrastinate (PostgreSQL) and Celery (over Redis,
 and over RabbitMQ): the latency of one tiny job (from defer to start, one at a time, ``--latency``
@@ -33,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -278,6 +292,304 @@ def bench_workers(args: argparse.Namespace) -> None:
             f"| {k} | {total:,.0f} | {each:,.0f} | {total / max(rows[0][1], 1):.2f}× "
             f"| {worker_ms:.1f} ms | {scheduler_ms:.1f} ms |"
         )
+
+
+# --------------------------------------------------------------------------------------------
+# scale: 10,000 sources, a share of them changing each period
+
+
+RSS_HEAD = (
+    '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+    "<title>Source {n}</title><link>https://news.invalid/{n}/</link>"
+    "<description>Source {n}</description>"
+)
+RSS_ITEM = (
+    "<item><title>Story {k} of source {n}</title><link>https://news.invalid/{n}/{k}</link>"
+    '<guid isPermaLink="false">s{n}-{k}</guid><pubDate>{date}</pubDate>'
+    "<category>Europe</category><description>Story {k} of source {n}.</description>"
+    "<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+)
+WORDS = [
+    "the",
+    "minister",
+    "said",
+    "talks",
+    "on",
+    "the",
+    "new",
+    "transport",
+    "plan",
+    "would",
+    "resume",
+    "next",
+    "week",
+    "after",
+    "both",
+    "sides",
+    "agreed",
+    "an",
+    "agenda",
+    "covering",
+    "rail",
+    "links",
+    "between",
+    "the",
+    "largest",
+    "cities",
+    "and",
+    "their",
+    "funding",
+]
+
+
+class _Changing(asyncio.Protocol):
+    """``GET /feed?source=N``: source N's feed, whose version is the last period in which it
+    changed (``changed``); 304 when the client's ETag names that version."""
+
+    started = 0.0
+    every = 60.0
+    share = 20  # one source in ``share`` changes each period
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        out = []
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
+            out.append(self.answer(head.decode("latin-1")))
+        if out:
+            self.transport.write(b"".join(out))
+
+    @classmethod
+    def version(cls, n: int, period: int) -> int:
+        """The last period (≤ ``period``) in which source ``n`` changed; -1: never yet."""
+        last = period - (period + n * 7919) % cls.share
+        return last if last >= 0 else -1
+
+    def answer(self, head: str) -> bytes:
+        line = head.split("\r\n", 1)[0]
+        if "?source=" not in line:
+            return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        n = int(line.split("?source=", 1)[1].split()[0])
+        period = int((time.time() - self.started) // self.every)
+        version = self.version(n, period)
+        etag = f'"v{version}"'
+        if f"if-none-match: {etag}" in head.lower():
+            return f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode()
+        items = []
+        for k in range(version, max(version - 3 * self.share, -1), -self.share):
+            rng = random.Random(n * 100_003 + k)
+            body = "".join("<p>" + " ".join(rng.choices(WORDS, k=40)) + ".</p>" for _ in range(4))
+            when = time.strftime(
+                "%a, %d %b %Y %H:%M:%S +0000", time.gmtime(self.started + k * self.every)
+            )
+            items.append(RSS_ITEM.format(n=n, k=k, date=when, body=body))
+        xml = (RSS_HEAD.format(n=n) + "".join(items) + "</channel></rss>\n").encode()
+        return (
+            f"HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Type: application/rss+xml\r\n"
+            f"Content-Length: {len(xml)}\r\n\r\n"
+        ).encode() + xml
+
+
+async def _serve_changing(portfile: Path, every: float, share: int, seconds: float) -> None:
+    _Changing.started, _Changing.every, _Changing.share = time.time(), every, share
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Changing, "127.0.0.1", 0, backlog=2048)
+    portfile.write_text(str(server.sockets[0].getsockname()[1]))
+    async with server:
+        await asyncio.sleep(seconds)
+
+
+@contextmanager
+def changing_site(folder: Path, every: float, share: int) -> Iterator[str]:
+    portfile = folder / "port"
+    process = spawn(
+        [sys.executable, __file__, "_changing", str(portfile), f"{every:g}", str(share)],
+        folder / "site.log",
+    )
+    try:
+        port = wait_for(lambda: portfile.exists() and portfile.read_text().strip(), 15, "port")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop([process])
+
+
+def write_scale_config(folder: Path, base: str, sources: int, every: float, jobs: int) -> Path:
+    lines = [
+        "[service]",
+        'base_url = "http://127.0.0.1:8080"',
+        f'feeds_dir = "{folder}/feeds"',
+        f"per_host = {jobs}",  # the sources stand for as many sites
+        "respect_robots = false",
+        "[jobs]",
+        f"concurrency = {jobs}",
+        f"heartbeat = {HEARTBEAT:g}",
+        f"stalled_after = {STALLED_AFTER:g}",
+        "[[region]]",
+        'id = "europe"',
+        'title = "Europe"',
+        'sections = ["Europe"]',
+    ]
+    for n in range(sources):
+        lines += [
+            "[[source]]",
+            f'id = "s{n:05d}"',
+            'kind = "rss"',
+            f'url = "{base}/feed?source={n}"',
+            f'every = "{every:g}s"',
+            'fetch_pages = "never"',
+        ]
+    path = folder / "syndicator.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def queue(url: str) -> tuple[int, int]:
+    """Jobs waiting (todo, due now) and running (doing) in the engine's table."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+            "AND (scheduled_at IS NULL OR scheduled_at <= now()) GROUP BY status"
+        ).fetchall()
+    counts = dict(rows)
+    return int(counts.get("todo", 0)), int(counts.get("doing", 0))
+
+
+def stored(url: str, since: float, until: float) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM articles WHERE first_seen_at >= to_timestamp(%s) "
+            "AND first_seen_at < to_timestamp(%s)",
+            (since, until),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def database_figures(url: str) -> tuple[float, int, int]:
+    """The database's size (MB), its articles, and the connections open to it."""
+    with psycopg.connect(url) as conn:
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        count = conn.execute("SELECT count(*) FROM articles").fetchone()
+        connections = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchone()
+    return (
+        (size[0] if size else 0) / 1e6,
+        int(count[0]) if count else 0,
+        (int(connections[0]) - 1) if connections else 0,  # not this one
+    )
+
+
+def bench_scale(args: argparse.Namespace) -> None:
+    share = round(1 / args.changing)
+    rows = []
+    series: dict[int, list[tuple[float, int, int]]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        folder = Path(tmp)
+        with changing_site(folder, args.every, share) as base:
+            for k in range(1, args.max_workers + 1):
+                run = folder / f"k{k}"
+                run.mkdir()
+                config = write_scale_config(run, base, args.sources, args.every, args.concurrency)
+                with database() as url:
+                    env = {
+                        "SYNDICATOR_DATABASE": url.replace("postgresql://", "postgresql+psycopg://")
+                    }
+                    command = [sys.executable, "-m", "syndicator", "--config", str(config), "run"]
+                    processes = [
+                        spawn([*command, "--role", "scheduler"], run / "scheduler.log", env)
+                    ]
+                    try:
+                        wait_for(
+                            lambda r=run: "scheduler active" in (r / "scheduler.log").read_text(),
+                            120,
+                            "the scheduler",
+                        )
+                        processes += [
+                            spawn([*command, "--role", "worker"], run / f"worker-{n}.log", env)
+                            for n in range(k)
+                        ]
+                        started = time.monotonic()
+                        wait_for(
+                            lambda u=url: first_passes_done(u, args.sources),
+                            args.first_passes,
+                            "first passes",
+                        )
+                        first = time.monotonic() - started
+                        time.sleep(args.warmup)
+                        pids = [child_of(p) for p in processes]
+                        cpu_before = [cpu_seconds(pid) for pid in pids]
+                        since = time.time()
+                        samples = []
+                        while time.time() - since < args.seconds:
+                            todo, doing = queue(url)
+                            samples.append((time.time() - since, todo, doing))
+                            time.sleep(args.sample)
+                        until = time.time()
+                        cpu = [
+                            cpu_seconds(pid) - b for pid, b in zip(pids, cpu_before, strict=True)
+                        ]
+                        rss = [peak_rss_mb(pid) for pid in pids]
+                        size, articles, connections = database_figures(url)
+                    finally:
+                        stop(processes)
+                    count = passes(url, since, until)
+                    new = stored(url, since, until)
+                seconds = until - since
+                due = args.sources * seconds / args.every  # due times the scheduler met
+                todos = [t for _, t, _ in samples]
+                rows.append(
+                    (
+                        k,
+                        first,
+                        count * 60 / seconds,
+                        new / seconds,
+                        cpu[0] * 1000 / max(due, 1),
+                        sum(cpu[1:]) * 1000 / max(count, 1),
+                        max(rss[1:]),
+                        rss[0],
+                        (min(todos), statistics.median(todos), max(todos)),
+                        size,
+                        articles,
+                        connections,
+                    )
+                )
+                series[k] = samples
+                print(f"  {k} worker(s): {count * 60 / seconds:,.0f} passes/min", file=sys.stderr)
+    wanted = args.sources * 60 / args.every
+    print(
+        f"\n{args.sources:,} sources due every {args.every:g} s ({wanted:,.0f} passes/min "
+        f"wanted), {100 / share:g} % of them changing each period, {args.concurrency} jobs at "
+        f"once per worker, {args.seconds:g} s measured, {os.cpu_count()} cores\n"
+    )
+    print(
+        "| workers | first passes | passes/min | articles/s stored | scheduler CPU per due time "
+        "| worker CPU per pass | worker peak RSS | scheduler peak RSS | queue waiting min / "
+        "median / max | database | connections |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k, first, per_min, per_s, sched, work, wrss, srss, (lo, mid, hi), size, arts, conns in rows:
+        print(
+            f"| {k} | {first:.0f} s | {per_min:,.0f} | {per_s:.1f} | {sched:.2f} ms "
+            f"| {work:.1f} ms | {wrss:.0f} MB | {srss:.0f} MB | {lo:,} / {mid:,.0f} / {hi:,} "
+            f"| {size:.0f} MB ({arts:,} articles) | {conns} |"
+        )
+    print("\nqueue waiting over time (s: jobs), every 10th sample:")
+    for k, samples in series.items():
+        points = ", ".join(f"{t:.0f}: {todo:,}" for t, todo, _ in samples[::10])
+        print(f"  {k} worker(s): {points}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,6 +842,9 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "_procrastinate":
         procrastinate_worker(sys.argv[2])
         return
+    if len(sys.argv) > 4 and sys.argv[1] == "_changing":
+        asyncio.run(_serve_changing(Path(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), 3600))
+        return
     if len(sys.argv) > 2 and sys.argv[1] == "_celery":
         celery_worker(sys.argv[2])
         return
@@ -543,12 +858,24 @@ def main() -> None:
     w.add_argument("--max-workers", type=int, default=3)
     w.add_argument("--concurrency", type=int, default=8)
     w.add_argument("--latency", type=float, default=0.0, help="seconds each source takes")
+    c = sub.add_parser("scale", help="10,000 sources, 5 % changing, 1 … N workers")
+    c.add_argument("--sources", type=int, default=10_000)
+    c.add_argument("--every", type=float, default=60.0)
+    c.add_argument("--changing", type=float, default=0.05, help="share changing each period")
+    c.add_argument("--seconds", type=float, default=60.0)
+    c.add_argument("--warmup", type=float, default=10.0)
+    c.add_argument("--first-passes", type=float, default=600.0, help="seconds allowed for them")
+    c.add_argument("--sample", type=float, default=1.0, help="seconds between queue samples")
+    c.add_argument("--max-workers", type=int, default=3)
+    c.add_argument("--concurrency", type=int, default=16)
     e = sub.add_parser("engines", help="procrastinate against Celery")
     e.add_argument("--jobs", type=int, default=2000)
     e.add_argument("--latency", type=int, default=200)
     args = parser.parse_args()
     if args.what == "workers":
         bench_workers(args)
+    elif args.what == "scale":
+        bench_scale(args)
     else:
         bench_engines(args)
 
