@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 from support.checks import jing_validate
 from support.gold import expected_regions, gold_of
 
+from syndicator.config import Config, Source
+from syndicator.ingest.source_pass import source_ranks
 from syndicator.store import Store
 
 pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
@@ -214,3 +217,19 @@ def test_a_failing_source_does_not_stop_the_others(
     assert rows["broken"]["health"] == "failing"
     assert rows["broken"]["last_error"] == "HTTP 500"
     assert rows["example-europe"]["health"] == "ok"
+
+
+def test_the_passes_of_one_configuration_share_its_source_ranks() -> None:
+    """Config order ranks sources (the first to carry a story gives its entry's address); the
+    map is made once per configuration, not once per pass of each of its sources."""
+    sources = tuple(
+        Source(id=f"s{n}", kind="rss", url=f"https://news.example/{n}.xml") for n in range(5)
+    )
+    config = Config(sources=sources)
+    ranks = source_ranks(config)
+    assert dict(ranks) == {f"s{n}": n for n in range(5)}
+    assert source_ranks(config) is ranks
+    assert source_ranks(replace(config, sources=sources)) is ranks  # the same sources
+    reloaded = replace(config, sources=sources[::-1])
+    assert dict(source_ranks(reloaded)) == {f"s{n}": 4 - n for n in range(5)}
+    assert source_ranks(config) is ranks
