@@ -168,7 +168,7 @@ _TRICKY_PAGE = """<html><body>
 def test_body_candidates_are_what_the_selectors_select() -> None:
     from syndicator.extract import dom
     from syndicator.extract.charset import decode
-    from syndicator.extract.html import BODY_SELECTORS, _body_candidates
+    from syndicator.extract.locate import BODY_SELECTORS, _body_candidates
 
     samples = SAMPLES_DIR
     pages = [_TRICKY_PAGE, *(decode(p.read_bytes()).text for p in sorted(samples.rglob("*.html")))]
