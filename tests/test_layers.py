@@ -2,13 +2,15 @@
 
 Every ``import`` counts, wherever it is written: at the top of a module, inside a function (a
 lazy import), or under ``if TYPE_CHECKING`` — a lazy import that dodges a cycle is still a
-cycle. Three rules (docs/architecture.md, "The map"):
+cycle. Four rules (docs/architecture.md, "The map"):
 
 - no import cycle between the package's modules;
 - the pure core (``PURE_CORE``) imports nothing but the pure core: never an edge such as the
   store, the fetcher, the web layer, the service or the jobs;
 - the web layer never imports what runs it (``service``, ``jobs``, ``cli``), and nothing but
-  ``__main__`` imports ``cli``.
+  ``__main__`` imports ``cli``;
+- the store's parts import only the pure core and one another, and the rest of the package
+  reaches them through the ``syndicator.store`` facade.
 """
 
 from __future__ import annotations
@@ -201,6 +203,30 @@ def test_the_web_layer_does_not_import_what_runs_it() -> None:
         if t == "syndicator.cli"
     ]
     assert not wrong, "imports against the direction of the layers:\n" + "\n".join(wrong)
+
+
+def test_the_store_is_reached_through_its_facade() -> None:
+    """The store's parts (``syndicator/store/``) import the pure core and one another, nothing
+    that uses the store; every other module imports the package (``from syndicator.store import
+    Store``), never one of its parts."""
+    edges = graph()
+    store = ("syndicator.store",)
+    wrong = [
+        f"{m} → {t} ({_where(m, line)})"
+        for m, targets in edges.items()
+        if _within(m, store)
+        for t, line in targets.items()
+        if not _within(t, store + PURE_CORE)
+    ]
+    wrong += [
+        f"{m} → {t} ({_where(m, line)})"
+        for m, targets in edges.items()
+        if not _within(m, store)
+        for t, line in targets.items()
+        if _within(t, store) and t != "syndicator.store"
+    ]
+    assert "syndicator.store.articles" in edges["syndicator.store"]  # the rule reads the package
+    assert not wrong, "imports across the store's edge:\n" + "\n".join(wrong)
 
 
 def test_test_modules_import_only_the_harness() -> None:

@@ -1,0 +1,131 @@
+"""Small helpers the store's modules share: UTC and ISO times, JSON, bands of a signature,
+entry ids, an article as events carry it. No database access.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from syndicator import fingerprint
+from syndicator.model import Article
+
+# --------------------------------------------------------------------------------------------
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Datetimes read back from SQLite are naive: they were written in UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _bands(signature: str) -> tuple[int, int, int, int]:
+    bits = fingerprint.signature_bits(signature)
+    return tuple((bits >> (16 * i)) & 0xFFFF for i in range(4))  # type: ignore[return-value]
+
+
+def entry_id_for(key: str, host: str, published: datetime | None, first_seen: datetime) -> str:
+    """The entry id of a new article: a tag URI (RFC 4151) derived from its key and dated by the
+    article's own publication date (UTC), or the day it was first stored when it states none:
+    every store that meets the article gives it the same id, whatever the day it does."""
+    day = _as_utc(published or first_seen)
+    return f"tag:{host},{day:%Y-%m-%d}:article/{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+
+
+def text_diff(before: Sequence[str], after: Sequence[str]) -> str:
+    """A readable unified diff of two paragraph lists."""
+    lines = difflib.unified_diff(list(before), list(after), "before", "after", lineterm="", n=1)
+    return "\n".join(lines)
+
+
+def _outranks(priority: Mapping[str, int] | None, source: str | None, other: str | None) -> bool:
+    """Does ``source`` rank strictly before ``other`` (config order; unknown sources last)?"""
+    if not priority or source is None or source not in priority:
+        return False
+    return priority[source] < priority.get(other or "", len(priority))
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A datetime to compare with stored ones: in UTC (SQLite stores them as UTC text)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = utc(value)
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def _fetched_location(item: Article) -> str | None:
+    """The address an article was fetched at, when it is another location of it (canonical
+    form): as :meth:`Store._locate_fetched` decides."""
+    from syndicator.normalize import canonical_url
+
+    fetched = item.fetched_url
+    if not fetched or urlsplit(fetched).scheme not in ("http", "https", "file"):
+        return None
+    if urlsplit(item.key).scheme not in ("http", "https", "file"):
+        return None
+    fetched = canonical_url(fetched)
+    return fetched if fetched != item.key else None
+
+
+def _payload(row: Any) -> dict[str, Any]:
+    """An article as events carry it (as :meth:`Store._article_payload` reads it)."""
+    return {
+        "id": row.entry_id,
+        "url": row.url,
+        "key": row.key,
+        "title": row.title,
+        "summary": row.summary,
+        "section": row.section,
+        "authors": json.loads(row.authors),
+        "dateline": row.dateline,
+        "language": row.language,
+        "published": _iso(row.published_at),
+        "updated": _iso(row.updated_at),
+        "content_hash": row.content_hash,
+        "source": row.source_id,
+    }
+
+
+def _event_row(kind: str, now: datetime, regions: Iterable[str], **payload: Any) -> dict[str, Any]:
+    """The outbox row of one event."""
+    event_id = str(uuid.uuid4())
+    region_list = sorted(set(regions))
+    body = {
+        "id": event_id,
+        "type": kind,
+        "occurred_at": now.isoformat().replace("+00:00", "Z"),
+        "regions": region_list,
+        **payload,
+    }
+    body.setdefault("changes", {})
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "occurred_at": now,
+        "regions": _dumps(region_list),
+        "body": _dumps(body),
+    }
