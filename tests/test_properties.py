@@ -264,12 +264,49 @@ def test_clean_text_is_the_plain_clean(text: str) -> None:
     )
 )
 def test_double_br_pattern_is_the_plain_one(pieces: list[str]) -> None:
+    from syndicator.normalize import clean_text
     from syndicator.normalize.body import _DOUBLE_BR
-    from syndicator.normalize.text import _SPACES
 
     html = "".join(pieces)
     assert _DOUBLE_BR.split(html) == re.split(r"(?:<br\s*/?>\s*){2,}", html, flags=re.I)
-    assert _SPACES.sub(" ", html) == re.sub(r"[^\S\n]+", " ", html)
+    lines = re.sub(r"\s*\n\s*", "\n", re.sub(r"[^\S\n]+", " ", html)).strip()
+    assert clean_text(html, keep_newlines=True) == lines
+
+
+_LINES = st.lists(st.one_of(texts, st.sampled_from(["\n", "\n\n", " \n ", "\n\t\n", "\u2028"])))
+
+
+@_SETTINGS
+@given(_LINES)
+def test_clean_text_keeping_lines_is_the_plain_one(pieces: list[str]) -> None:
+    from syndicator.normalize import clean_text
+    from syndicator.normalize.text import _INVISIBLE
+
+    text = "".join(pieces)
+    plain = re.sub(
+        "[\ud800-\udfff]", "\ufffd", _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    )
+    expected = re.sub(r"\s*\n\s*", "\n", re.sub(r"[^\S\n]+", " ", plain)).strip()
+    assert clean_text(text, keep_newlines=True) == expected
+
+
+@_SETTINGS
+@given(_LINES)
+def test_body_from_text_is_the_plain_one(pieces: list[str]) -> None:
+    """Paragraphs by blank lines, else by lines of the cleaned text; nothing for a text that
+    cleans to nothing (the way it was first written)."""
+    from syndicator.model import Body
+    from syndicator.normalize import body_from_text, clean_text
+    from syndicator.normalize.body import _is_boilerplate
+
+    text = "".join(pieces)
+    raw = clean_text(text, keep_newlines=True) if text else ""
+    if not raw:
+        assert body_from_text(text) == Body((), (), "")
+        return
+    chunks = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else raw.split("\n")
+    paragraphs = tuple(p for c in chunks if (p := clean_text(c)) and not _is_boilerplate(p))
+    assert body_from_text(text).paragraphs == paragraphs
 
 
 _BASES = [
@@ -327,6 +364,54 @@ def test_canonical_shortcut_is_the_full_canonical(pieces: list[str]) -> None:
         finally:
             urls._CANONICAL_ALREADY = pattern
         assert urls.canonical_url(url) == expected == url.strip()
+
+
+_EXTERNAL_HOSTS = [
+    "news.example",
+    "News.example",
+    "127.0.0.1",
+    "a-b.c",
+    "x.example.",
+    "x:80",
+    "é.x",
+]
+_EXTERNAL_PATH = [
+    "/",
+    "a",
+    "%41",
+    "%",
+    "~",
+    "!$&'()*+,;=:@",
+    ".",
+    "..",
+    "?q=1",
+    "#f",
+    "[",
+    " ",
+    "é",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["https://", "http://", "HTTP://", "ftp://", "https:"]),
+    st.sampled_from(_EXTERNAL_HOSTS),
+    st.lists(st.sampled_from(_EXTERNAL_PATH), max_size=8),
+)
+def test_external_shortcut_is_the_full_external(scheme: str, host: str, path: list[str]) -> None:
+    from syndicator.normalize import urls
+
+    pieces = [scheme, host, "/", *path]
+    url = "".join(pieces)
+    if not urls._EXTERNAL_ALREADY.fullmatch(url):
+        return
+    pattern = urls._EXTERNAL_ALREADY
+    urls._EXTERNAL_ALREADY = re.compile("(?!)")  # the full way, for comparison
+    try:
+        expected = urls.external_url(url)
+    finally:
+        urls._EXTERNAL_ALREADY = pattern
+    assert urls.external_url(url) == expected == url
 
 
 _LINE_STARTS = ["Advertisement", "SHARE THIS", "ſponsored", "The post ", "tt", "12", "١٢", "x"]

@@ -105,14 +105,22 @@ def body_of(root: lxml.html.HtmlElement, base_url: str | None) -> Body:
     )
 
 
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
 def body_from_text(text: str | None) -> Body:
     """Paragraphs (separated by blank lines, or by single newlines if there are none) and HTML."""
-    raw = clean_text(text, keep_newlines=True) if text else ""
-    if not raw:
+    if not text:
         return Body((), (), "")
-    chunks = (
-        re.split(r"\n\s*\n", text or "") if re.search(r"\n\s*\n", text or "") else raw.split("\n")
-    )
+    if _BLANK_LINE.search(text):
+        # Paragraphs by blank lines. (A text that cleans to nothing gives no paragraph here
+        # either: no need to clean the whole of it first.)
+        chunks = _BLANK_LINE.split(text)
+    else:
+        raw = clean_text(text, keep_newlines=True)
+        if not raw:
+            return Body((), (), "")
+        chunks = raw.split("\n")
     paragraphs = tuple(p for chunk in chunks if (p := clean_text(chunk)) and not _is_boilerplate(p))
     html_body = "\n".join(f"<p>{htmllib.escape(p, quote=False)}</p>" for p in paragraphs)
     return Body(paragraphs, (), html_body)

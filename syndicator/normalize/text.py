@@ -8,8 +8,6 @@ import unicodedata
 import lxml.html
 from lxml import etree
 
-_SPACES = re.compile(r"[^\S\n][^\S\n]*")  # not "[…]+": a leading class is searched faster
-_NEWLINES = re.compile(r"\s*\n\s*")
 # Zero-width characters, control characters other than newline and tab (\r included), and the
 # explicit bidi embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): an
 # override left open reverses whatever follows it in a reader. The implicit marks a language
@@ -50,10 +48,17 @@ def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
             text = _INVISIBLE.sub("", text)
         text = valid_text(text)
     if keep_newlines:
-        return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
+        return _collapse_lines(text)
     if printable and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text  # single spaces between words already
     return " ".join(text.split())
+
+
+def _collapse_lines(text: str) -> str:
+    """Each line's whitespace collapsed, blank lines and the lines' edges dropped: what
+    ``re.sub(r"\\s*\\n\\s*", "\\n", re.sub(r"[^\\S\\n]+", " ", text)).strip()`` gives (a property
+    test checks it), in C scans rather than one regex match per space of the text."""
+    return "\n".join(filter(None, map(" ".join, map(str.split, text.split("\n")))))
 
 
 def element_text(el: lxml.html.HtmlElement) -> str:
