@@ -4,6 +4,7 @@ fingerprinted."""
 from __future__ import annotations
 
 import html as htmllib
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -29,11 +30,20 @@ def article_key(draft: Draft, source_id: str | None) -> str:
     if not draft.linked and not draft.canonical and draft.guid:
         return f"urn:syndicator:{source_id or 'local'}:{draft.guid}"
     for candidate in (draft.canonical, draft.url):
-        if candidate and urlsplit(candidate).scheme in ("http", "https", "file"):
+        if candidate and _scheme(candidate) in ("http", "https", "file"):
             return canonical_url(candidate)
     if draft.guid:
         return f"urn:syndicator:{source_id or 'local'}:{draft.guid}"
     return canonical_url(draft.canonical or draft.url)
+
+
+def _scheme(url: str) -> str:
+    """``urlsplit(url).scheme``, without parsing the commonest URLs (``https://…``)."""
+    if url.startswith("https://"):
+        return "https"
+    if url.startswith("http://"):
+        return "http"
+    return urlsplit(url).scheme
 
 
 def normalize_article(
@@ -121,7 +131,7 @@ def normalize_article(
 
     return Article(
         key=article_key(draft, source_id),
-        url=canonical_url(base) if urlsplit(base).scheme in ("http", "https") else base,
+        url=canonical_url(base) if _scheme(base) in ("http", "https") else base,
         title=title,
         paragraphs=paragraphs,
         content_html=body.html if paragraphs or body.images else "",
@@ -165,6 +175,8 @@ def _storable(text: str) -> str:
 def _valid_draft(draft: Draft) -> Draft:
     """The draft with every string storable (:func:`_storable`): nothing downstream (lxml, the
     hash, URL quoting, the store) takes a lone surrogate, and no database a NUL."""
+    if _all_storable(draft):
+        return draft  # the common case, told by one scan of all its text
     changes: dict[str, object] = {}
     for name in _DRAFT_TEXTS:
         value = getattr(draft, name)
@@ -182,6 +194,25 @@ def _valid_draft(draft: Draft) -> Draft:
     if images != draft.images:
         changes["images"] = images
     return replace(draft, **changes) if changes else draft  # type: ignore[arg-type]
+
+
+_DRAFT_TEXT_VALUES = operator.attrgetter(*_DRAFT_TEXTS)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _all_storable(draft: Draft) -> bool:
+    """Whether :func:`_valid_draft` would change nothing: no string of the draft holds a NUL or
+    a lone surrogate (a surrogate stays one code point when strings are joined)."""
+    if type(draft.categories) is not tuple or type(draft.bylines) is not tuple:
+        return False
+    if type(draft.images) is not tuple:
+        return False
+    pieces = [v for v in _DRAFT_TEXT_VALUES(draft) if v]
+    pieces += draft.categories
+    pieces += draft.bylines
+    for image in draft.images:
+        pieces += (v for v in (image.url, image.caption, image.credit) if v)
+    return all(type(v) is str for v in pieces) and not _UNSTORABLE.search("".join(pieces))
 
 
 # Limits on what one article may carry: hostile or broken pages are cut, with a warning.

@@ -122,7 +122,7 @@ def body_from_text(text: str | None) -> Body:
             return Body((), (), "")
         chunks = raw.split("\n")
     paragraphs = tuple(p for chunk in chunks if (p := clean_text(chunk)) and not _is_boilerplate(p))
-    html_body = "\n".join(f"<p>{htmllib.escape(p, quote=False)}</p>" for p in paragraphs)
+    html_body = "\n".join(f"<p>{_escape_text(p)}</p>" for p in paragraphs)
     return Body(paragraphs, (), html_body)
 
 
