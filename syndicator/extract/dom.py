@@ -174,10 +174,22 @@ def is_chrome(el: HtmlElement) -> bool:
     role = (el.get("role") or "").lower()
     if role in ("navigation", "banner", "contentinfo", "complementary", "dialog", "alert", "menu"):
         return True
-    words = attr_text(el)
+    return chrome_name(attr_text(el)) and not (tag == "p" and is_prose(el))
+
+
+@lru_cache(maxsize=4096)
+def chrome_name(words: str) -> bool:
+    """Class and id words (:func:`attr_text`) that name chrome. Cached: a page repeats a few
+    class names over many elements (list items, cards, menu entries)."""
     if not words.strip() or _KEEP.search(words):
         return False
-    return bool(_CHROME.search(words)) and not (tag == "p" and is_prose(el))
+    return bool(_CHROME.search(words))
+
+
+@lru_cache(maxsize=4096)
+def names_box(words: str) -> bool:
+    """Class and id words that name a box of other stories (related, more, most read…)."""
+    return bool(RELATED.search(words))
 
 
 # Sentence ends, Latin and CJK, Arabic and Devanagari.

@@ -192,7 +192,7 @@ def _is_chrome_container(el: HtmlElement) -> bool:
 
 
 def _is_box(el: HtmlElement) -> bool:
-    return el.tag == "aside" or bool(dom.RELATED.search(dom.attr_text(el)))
+    return el.tag == "aside" or dom.names_box(dom.attr_text(el))
 
 
 def _same_site(a: str, b: str) -> bool:

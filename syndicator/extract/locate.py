@@ -268,4 +268,4 @@ def _headline(root: HtmlElement, container: HtmlElement | None) -> HtmlElement |
 
 def _is_box(el: HtmlElement) -> bool:
     """A box of other stories: an ``<aside>`` or a related/"more" box by its class or id."""
-    return el.tag == "aside" or bool(dom.RELATED.search(dom.attr_text(el)))
+    return el.tag == "aside" or dom.names_box(dom.attr_text(el))
