@@ -420,6 +420,10 @@ def changing_site(folder: Path, every: float, share: int) -> Iterator[str]:
 
 
 def write_scale_config(folder: Path, base: str, sources: int, every: float, jobs: int) -> Path:
+    """The deployment: [jobs] heartbeat and stalled_after at their defaults (the first passes
+    of 10,000 sources keep a worker's loop busier than the 1 s / 4 s of ``workers``), and each
+    source's due times spread over its period (``jitter``), as a deployment of this size
+    needs: 10,000 due at the same second are 10,000 deferrals at once."""
     lines = [
         "[service]",
         'base_url = "http://127.0.0.1:8080"',
@@ -428,8 +432,6 @@ def write_scale_config(folder: Path, base: str, sources: int, every: float, jobs
         "respect_robots = false",
         "[jobs]",
         f"concurrency = {jobs}",
-        f"heartbeat = {HEARTBEAT:g}",
-        f"stalled_after = {STALLED_AFTER:g}",
         "[[region]]",
         'id = "europe"',
         'title = "Europe"',
@@ -442,6 +444,7 @@ def write_scale_config(folder: Path, base: str, sources: int, every: float, jobs
             'kind = "rss"',
             f'url = "{base}/feed?source={n}"',
             f'every = "{every:g}s"',
+            f'jitter = "{every:g}s"',
             'fetch_pages = "never"',
         ]
     path = folder / "syndicator.toml"
@@ -547,6 +550,8 @@ def bench_scale(args: argparse.Namespace) -> None:
                         stop(processes)
                     count = passes(url, since, until)
                     new = stored(url, since, until)
+                errors = (run / "scheduler.log").read_text(errors="replace").count("cannot defer")
+                requeued = (run / "scheduler.log").read_text(errors="replace").count("queued again")
                 seconds = until - since
                 due = args.sources * seconds / args.every  # due times the scheduler met
                 todos = [t for _, t, _ in samples]
@@ -564,6 +569,8 @@ def bench_scale(args: argparse.Namespace) -> None:
                         size,
                         articles,
                         connections,
+                        errors,
+                        requeued,
                     )
                 )
                 series[k] = samples
@@ -577,14 +584,16 @@ def bench_scale(args: argparse.Namespace) -> None:
     print(
         "| workers | first passes | passes/min | articles/s stored | scheduler CPU per due time "
         "| worker CPU per pass | worker peak RSS | scheduler peak RSS | queue waiting min / "
-        "median / max | database | connections |"
+        "median / max | database | connections | deferrals failed | jobs requeued |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for k, first, per_min, per_s, sched, work, wrss, srss, (lo, mid, hi), size, arts, conns in rows:
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        k, first, per_min, per_s, sched, work, wrss, srss, (lo, mid, hi), size = row[:10]
+        arts, conns, errors, requeued = row[10:]
         print(
             f"| {k} | {first:.0f} s | {per_min:,.0f} | {per_s:.1f} | {sched:.2f} ms "
             f"| {work:.1f} ms | {wrss:.0f} MB | {srss:.0f} MB | {lo:,} / {mid:,.0f} / {hi:,} "
-            f"| {size:.0f} MB ({arts:,} articles) | {conns} |"
+            f"| {size:.0f} MB ({arts:,} articles) | {conns} | {errors:,} | {requeued:,} |"
         )
     print("\nqueue waiting over time (s: jobs), every 10th sample:")
     for k, samples in series.items():
