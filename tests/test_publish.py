@@ -732,6 +732,20 @@ def test_archive_pages_written_together_fail_as_one(
         assert ids == {e.id for e in store.archive("europe", n, 2)}
 
 
+def test_archive_pages_read_together_are_the_pages_read_one_by_one(store: Store) -> None:
+    feed_store(store, 11)
+    removed = store.archive("europe", 2, 2)
+    with store.transaction() as conn:  # page 2 loses both its entries, page 4 one
+        for entry in [*removed, store.archive("europe", 4, 2)[0]]:
+            assert store.remove(conn, entry.article.key, T0 + timedelta(days=1), "gone")
+    together = store.archive_pages("europe", 1, 5, 2)
+    assert list(together) == [1, 2, 3, 4, 5]
+    assert together[2] == [] and len(together[4]) == 1
+    for page, entries in together.items():
+        assert entries == store.archive("europe", page, 2)
+    assert store.archive_pages("europe", 5, 6, 2)[6] == store.archive("europe", 6, 2)
+
+
 def test_feed_keeps_every_entry_not_yet_archived(tmp_path: Path, store: Store) -> None:
     feed_store(store, 5)
     Publisher(make_config(tmp_path, entries_per_feed=1, archive_page_size=3), store).publish()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,6 +32,16 @@ from syndicator.store import Store
 log = logging.getLogger(__name__)
 
 ARCHIVE_WRITERS = 8  # archive pages written at once (each write waits on its own fsync)
+ARCHIVE_READ = 20  # archive pages read from the store in one query
+
+
+def _runs(pages: Sequence[int], most: int) -> Iterator[tuple[int, int]]:
+    """Consecutive pages of ``pages`` (ascending) as (first, last) runs of at most ``most``."""
+    start = 0
+    for n in range(1, len(pages) + 1):
+        if n == len(pages) or pages[n] != pages[n - 1] + 1 or n - start == most:
+            yield pages[start], pages[n - 1]
+            start = n
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,20 +212,23 @@ class Publisher:
         pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="publish")
         writing: deque[tuple[Path, Future[bool]]] = deque()
         try:
-            for page in missing:
-                page_entries = self.with_origins(self.store.archive(region, page, size))
-                data = render_archive_page(
-                    info,
-                    page_entries,
-                    page=page,
-                    complete_pages=complete,
-                    region_titles=self.titles,
-                )
-                path = folder / f"{page}.atom"
-                writing.append((path, pool.submit(write_atomic, path, data)))
-                while len(writing) > 2 * writers:  # a bounded number of pages held in memory
-                    path, future = writing.popleft()
-                    self._record(path, future.result, changed, unchanged)
+            for first, last in _runs(missing, ARCHIVE_READ):
+                pages = self.store.archive_pages(region, first, last, size)
+                read = self.with_origins([e for page in pages.values() for e in page])
+                for page, entries in pages.items():
+                    page_entries, read = read[: len(entries)], read[len(entries) :]
+                    data = render_archive_page(
+                        info,
+                        page_entries,
+                        page=page,
+                        complete_pages=complete,
+                        region_titles=self.titles,
+                    )
+                    path = folder / f"{page}.atom"
+                    writing.append((path, pool.submit(write_atomic, path, data)))
+                    while len(writing) > 2 * writers:  # a bounded number of pages in memory
+                        path, future = writing.popleft()
+                        self._record(path, future.result, changed, unchanged)
             while writing:
                 path, future = writing.popleft()
                 self._record(path, future.result, changed, unchanged)

@@ -51,9 +51,17 @@ class Feeds(Membership):
 
     def archive(self, region: str, page: int, size: int) -> list[Entry]:
         """Page ``page`` (1 = oldest) of a region's entries in the order they joined it."""
-        lo, hi = (page - 1) * size + 1, page * size
+        return self.archive_pages(region, page, page, size)[page]
+
+    def archive_pages(
+        self, region: str, first: int, last: int, size: int
+    ) -> dict[int, list[Entry]]:
+        """Pages ``first`` … ``last`` of a region's archive (see :meth:`archive`), read in one
+        query: page → its entries (a page whose entries were all removed or suppressed is an
+        empty list)."""
+        lo, hi = (first - 1) * size + 1, last * size
         query = (
-            sa.select(articles)
+            sa.select(articles, region_entries.c.seq.label("region_seq"))
             .where(articles.c.removed_at.is_(None))
             .join(region_entries, region_entries.c.article_id == articles.c.id)
             .where(
@@ -66,7 +74,10 @@ class Feeds(Membership):
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
             regions = self._regions_by_article(conn, [r.id for r in rows])
-        return [self._entry(r, regions.get(r.id, ())) for r in rows]
+        pages: dict[int, list[Entry]] = {page: [] for page in range(first, last + 1)}
+        for r in rows:
+            pages[(r.region_seq - 1) // size + 1].append(self._entry(r, regions.get(r.id, ())))
+        return pages
 
     def removed_entries(self, region: str, limit: int = 50) -> list[Entry]:
         """Entries removed from a region (newest removal first), marked ``deleted`` and dated
