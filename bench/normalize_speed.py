@@ -4,7 +4,7 @@ before/after comparison of its speed and of every output.
     .venv/bin/python bench/normalize_speed.py [--articles 2000] [--runs 5] [--corpus FOLDER]
                                               [--before TREE] [--dump FILE] [--profile]
 
-Three sets of input, each normalized on one core and timed in CPU seconds (the median of
+Four sets of input, each normalized on one core and timed in CPU seconds (the median of
 ``--runs`` runs; the machine is shared, CPU time is the steadier measure):
 
 - ``ingest``: ``--articles`` ARTICLE objects as ``bench/ingest.py`` generates them (six Arabic
