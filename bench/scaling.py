@@ -525,11 +525,19 @@ def bench_scale(args: argparse.Namespace) -> None:
                             for n in range(k)
                         ]
                         started = time.monotonic()
-                        wait_for(
-                            lambda u=url: first_passes_done(u, args.sources),
-                            args.first_passes,
-                            "first passes",
-                        )
+                        try:
+                            wait_for(
+                                lambda u=url: first_passes_done(u, args.sources),
+                                args.first_passes,
+                                "first passes",
+                            )
+                        except RuntimeError:
+                            print(
+                                f"  {k} worker(s): the first passes did not end within "
+                                f"{args.first_passes:g} s; stopped",
+                                flush=True,
+                            )
+                            continue
                         first = time.monotonic() - started
                         time.sleep(args.warmup)
                         pids = [child_of(p) for p in processes]
@@ -574,7 +582,7 @@ def bench_scale(args: argparse.Namespace) -> None:
                     )
                 )
                 series[k] = samples
-                print(f"  {k} worker(s): {count * 60 / seconds:,.0f} passes/min", file=sys.stderr)
+                print(f"  {k} worker(s): {rows[-1]}", flush=True)  # a row as soon as it is known
     wanted = args.sources * 60 / args.every
     print(
         f"\n{args.sources:,} sources due every {args.every:g} s ({wanted:,.0f} passes/min "
