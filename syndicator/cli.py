@@ -260,6 +260,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         result: dict[str, Any] = {
             "source": doc,
             "kind": None,
+            "title": None,
             "articles": [],
             "teasers": [],
             "error": None,
@@ -303,6 +304,7 @@ def _read(doc: str, user_agent: str | None) -> tuple[bytes, str, str | None]:
 def _document_json(document: Document) -> dict[str, Any]:
     return {
         "kind": document.kind,
+        "title": document.title,
         "articles": [a.to_json() for a in document.articles],
         "teasers": [t.to_json() for t in document.teasers],
         "sitemaps": list(document.sitemaps),

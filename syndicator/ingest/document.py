@@ -36,6 +36,9 @@ class Document:
     teasers: tuple[Teaser, ...]
     sitemaps: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    # The document's own title as it states it (an HTML page's, site name and all; a feed's);
+    # its articles' titles are the stories'.
+    title: str | None = None
 
 
 def rules_of(config: Config | None) -> tuple[region_rules.RegionRule, ...]:
@@ -107,6 +110,7 @@ def read_document(
         teasers=extraction.teasers,
         sitemaps=extraction.sitemaps,
         errors=tuple(errors),
+        title=extraction.title,
     )
 
 
