@@ -642,7 +642,7 @@ def _when(value: datetime | None) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from syndicator.logs import setup_logging
-    from syndicator.service import run_forever
+    from syndicator.server import run_forever
 
     setup_logging(json_lines=args.log_json, verbose=args.verbose)
     _apply_listen(args)
@@ -668,7 +668,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from syndicator.logs import setup_logging
-    from syndicator.service import serve
+    from syndicator.server import serve
 
     if args.workers < 1:
         print("syndicator: --workers must be at least 1", file=sys.stderr)

@@ -787,7 +787,7 @@ def _on_hangup(
 def web_app() -> Any:
     """One web worker's ASGI application (granian calls this in each worker process): the
     ``serve`` application, with publishing handed to the workers as a job."""
-    from syndicator.service import worker_service
+    from syndicator.server import worker_service
     from syndicator.web import make_app
 
     service = worker_service()
@@ -804,7 +804,7 @@ def web_app() -> Any:
         pending.add(future)
         future.add_done_callback(pending.discard)
 
-    service.publish_requester = request_publish
+    service.publishing.requester = request_publish
     return make_app(service, manage=True)
 
 
@@ -822,7 +822,7 @@ def _defer_publish_sync(engine: procrastinate.App, debounce: float) -> None:
 
 def serve_web(config_path: str | os.PathLike[str] | None, *, workers: int, json_logs: bool) -> None:
     """``run --role web``."""
-    from syndicator.service import serve
+    from syndicator.server import serve
 
     conninfo(config_module.load(config_path).service.database)
     serve(config_path, workers=workers, json_logs=json_logs, factory="syndicator.jobs:web_app")

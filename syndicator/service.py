@@ -1,47 +1,43 @@
-"""The long-running service behind ``syndicator run``: scheduler, passes, debounced publishing,
-reload, and the published files held in memory for the web server.
+"""The long-running service behind ``syndicator run`` and ``serve``: its life cycle, the
+scheduled passes, reload, pushes, and the published files held in memory for the web server.
 
 :class:`Service` is what the web layer talks to (``feeds``, ``push``, ``reload``, ``sources``,
-``metrics``); :func:`run` wires it to uvicorn and to signals (SIGHUP reloads, SIGTERM and Ctrl-C
-stop cleanly). Passes and publishing are the same code ``once`` uses (``ingest``, ``app``).
+``metrics``). A pass is :func:`~syndicator.ingest.refresh_source`, followed up as
+:mod:`syndicator.running` says (back-off, metrics, debounced publishing, the dispatcher woken);
+the web server around it is started by :mod:`syndicator.server`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from syndicator import config as config_module
-from syndicator import connections, demo
+from syndicator import demo
 from syndicator.app import App
-from syndicator.config import Config, Source
+from syndicator.config import Config
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
 from syndicator.fetch import Fetcher
 from syndicator.ingest import (
-    FollowUp,
     PassResult,
     article_from_object,
     make_fetcher,
     refresh_source,
     run_once,
 )
-from syndicator.ingest.refresh import source_state
 from syndicator.metrics import Metrics
 from syndicator.model import Article
 from syndicator.notify import all_topics
 from syndicator.notify.websub import Hub
+from syndicator.running import DebouncedPublisher, RunFollowUp, record_next_runs
 from syndicator.scheduler import ReloadResult, Scheduler, triggers_of
-from syndicator.store import SourceState
 from syndicator.supervise import Supervisor
-from syndicator.web import FeedCache, FeedFile, make_app
+from syndicator.web import FeedCache, FeedFile
 
 log = logging.getLogger("syndicator")
 
@@ -72,26 +68,31 @@ class Service:
         self.scheduler = Scheduler(self.run_source)
         self.fetcher = make_fetcher(config)
         self.started_at = datetime.now(UTC)
-        self._pending: set[str] = set()
-        self._publish_task: asyncio.Task[None] | None = None  # the debounce wait
-        self._publishing: asyncio.Task[None] | None = None  # a publish under way
-        self._publish_lock = asyncio.Lock()  # one publish at a time
-        self._first_request: float | None = None
-        self._running = False
         self.on_reload: Callable[[], None] | None = None  # after a reload that was applied
         self.reload_refused: str | None = None  # why the last reload was refused, until a good one
         # ``serve`` and the scaled mode's web nodes: what the store says other processes of the
         # deployment are unwell with (a scheduler's refused reload), read by the feeds watcher.
         self.shared_problems: list[str] = []
-        # Scaled mode (``run --role web``): publishing is a job for the workers, not ours.
-        self.publish_requester: Callable[[set[str]], None] | None = None
         self._stop = asyncio.Event()
         self.poster = self.app.poster()
         self.dispatcher = self.app.dispatcher(self.poster, on_delivery=self._delivered)
+        self.publishing = DebouncedPublisher(
+            self.app,
+            config=lambda: self.config,
+            metrics=self.metrics,
+            feeds=self.feeds,
+            dispatcher=self.dispatcher,
+        )
+        self.follow_up = RunFollowUp(
+            scheduler=self.scheduler,
+            store=self.store,
+            metrics=self.metrics,
+            publishing=self.publishing,
+            dispatcher=self.dispatcher,
+        )
         self.hub = Hub(self.app.store, self.poster, lambda: all_topics(self.config))
         self.supervisor = Supervisor()  # the long-lived tasks: restarted if they die
         self._first_pass: asyncio.Task[None] | None = None
-        self.first_running: set[str] = set()  # first passes not yet stored
         self._passes: dict[str, asyncio.Task[Any]] = {}  # scheduled passes under way
         self._stopping = False
         self._manual: set[asyncio.Task[PassResult | None]] = set()  # fetch-now passes
@@ -127,7 +128,7 @@ class Service:
             await asyncio.to_thread(self.app.publish_changes, [r.id for r in cfg.regions])
         except SyndicatorError as e:
             log.error("publishing at start failed, serving the files already published: %s", e)
-            self._pending.update(r.id for r in cfg.regions)
+            self.publishing.pending.update(r.id for r in cfg.regions)
         self.feeds.load()
         # Sources never read before get their first pass together, stored in config order (as
         # `once` does): which copy of a story a fresh deployment links to never depends on which
@@ -144,9 +145,9 @@ class Service:
         if fresh:
             self._first_pass = asyncio.ensure_future(self._first_passes(fresh))
         self.supervisor.start("dispatcher", lambda: self.dispatcher.run(self._stop))
-        self._running = True
-        if self._pending:
-            self._retry_publish()
+        self.publishing.running = True
+        if self.publishing.pending:
+            self.publishing.retry()
         log.info(
             "service started: %d sources, %d regions, feeds in %s",
             sum(s.enabled for s in cfg.sources),
@@ -158,7 +159,7 @@ class Service:
         """The first pass of every source never read before, together (as ``once`` does):
         each source's outcome is recorded and published as soon as it is stored."""
         now = datetime.now(UTC)
-        self.first_running = set(source_ids)
+        self.follow_up.first_running = set(source_ids)
         try:
             await run_once(
                 self.config,
@@ -166,12 +167,12 @@ class Service:
                 source_ids=source_ids,
                 fetcher=self.fetcher,
                 now=now,
-                follow_up=RunFollowUp(self),
+                follow_up=self.follow_up,
             )
         except SyndicatorError as e:  # the store failed: their scheduled runs read them
             log.error("first passes: %s", e)
         finally:
-            self.first_running.clear()
+            self.follow_up.first_running.clear()
 
     async def _start_serving(self) -> None:
         """``serve``: what is stored and published, read only; the files watched for changes."""
@@ -182,7 +183,7 @@ class Service:
             self.metrics.set_health(source.id, state.health if state else "new")
         await asyncio.to_thread(self.feeds.load)
         self.supervisor.start("feeds-watcher", self._watch_feeds)
-        self._running = True
+        self.publishing.running = True
         log.info(
             "serving what is stored and published: %d feed files in %s",
             len(self.feeds.paths()),
@@ -214,13 +215,13 @@ class Service:
                 log.info("feed files changed on disk: %s", ", ".join(changed[:10]))
 
     async def stop(self) -> None:
-        self._running = False
+        self.publishing.running = False
         self._stopping = True
         if not self.poll:
             await self.supervisor.stop()
         # Passes under way are given up (what they found is fetched again by the next run;
         # nothing half-stored: a pass stores in one transaction). Said once, by name.
-        under_way = sorted(set(self._passes) | self.first_running)
+        under_way = sorted(set(self._passes) | self.follow_up.first_running)
         passes = list(self._passes.values())
         self.scheduler.shutdown()
         for task in passes:
@@ -236,13 +237,7 @@ class Service:
             await asyncio.gather(*passes, return_exceptions=True)
         if under_way:
             log.info("stopping: cancelled the passes of %s", ", ".join(under_way))
-        if self._publish_task is not None:
-            self._publish_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._publish_task
-        await self._publish_finished()
-        if self._pending:
-            await self._publish_now()
+        await self.publishing.flush()
         self._stop.set()
         self.dispatcher.wake.set()
         await self.supervisor.wait("dispatcher", timeout=10)
@@ -262,7 +257,7 @@ class Service:
             source = self.config.source(source_id)
         except KeyError:
             return None  # removed by a reload while it was due
-        if source_id in self.first_running:
+        if source_id in self.follow_up.first_running:
             return None  # its first pass (a slow one) is still under way: one pass at a time
         now = datetime.now(UTC)
         task = asyncio.current_task()
@@ -280,7 +275,7 @@ class Service:
                 config=self.config,
                 store=self.store,
                 fetcher=self.fetcher,
-                follow_up=RunFollowUp(self),
+                follow_up=self.follow_up,
             )
         except SyndicatorError as e:  # the store failed: the pass is tried again soon
             delay = min(source.every or STORE_RETRY, STORE_RETRY)
@@ -299,104 +294,16 @@ class Service:
         finally:
             self._passes.pop(source_id, None)
 
-    def account(self, result: PassResult, state: SourceState | None) -> None:
-        m = self.metrics
-        outcome = "failed" if not result.ok else "not-modified" if result.not_modified else "ok"
-        m.passes.labels(result.source_id, outcome).inc()
-        m.pass_seconds.observe(result.duration)
-        for change in ("created", "updated", "duplicate", "unchanged"):
-            n = result.changes.count(change)
-            if n:
-                m.articles.labels(change).inc(n)
-        m.fetches.labels(result.source_id, "error" if not result.ok else outcome).inc()
-        m.set_health(result.source_id, result.health)
-        if state is not None:
-            m.failures.labels(result.source_id).set(state.failures)
-            if state.last_success_at:
-                m.last_success.labels(result.source_id).set(state.last_success_at.timestamp())
-
     def record_next_runs(self, only: Iterable[str] | None = None) -> None:
-        """Store the scheduler's next runs (for status and serve); a store that fails only
-        delays that: the schedules themselves live in the scheduler."""
-        runs = self.scheduler.next_runs()
-        try:
-            for source_id in only if only is not None else runs:
-                if source_id in runs:
-                    self.store.set_next_due(source_id, runs[source_id])
-        except SyndicatorError as e:
-            log.warning("next runs not recorded: %s", e)
-
-    # -- publishing, debounced -------------------------------------------------------------
+        record_next_runs(self.scheduler, self.store, only)
 
     def request_publish(self, regions: Iterable[str]) -> None:
-        """Publish these regions soon: after ``debounce`` seconds without a new request, or
-        ``max_delay`` seconds after the first one, whichever comes first (a steady stream of
-        changes is still published)."""
-        if self.publish_requester is not None:
-            self.publish_requester(set(regions))
-            return
-        self._pending.update(regions)
-        now = time.monotonic()
-        if self._first_request is None:
-            self._first_request = now
-        if self._publish_task is not None and not self._publish_task.done():
-            self._publish_task.cancel()
-        settings = self.config.publish
-        deadline = self._first_request + settings.longest_wait
-        delay = max(0.0, min(settings.debounce, deadline - now))
-        self._publish_task = asyncio.ensure_future(self._publish_later(delay))
-
-    async def _publish_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        # A newer request cancels the wait, never the publish once begun: cancelled, it went
-        # on in its thread, but the web server kept the old files and the notifier was not
-        # woken (an external hub pinged for the change fetched the old feed).
-        self._publishing = asyncio.ensure_future(self._publish_now())
-
-    async def _publish_finished(self) -> None:
-        if self._publishing is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._publishing
-
-    async def _publish_now(self) -> None:
-        async with self._publish_lock:
-            await self._publish_locked()
-
-    async def _publish_locked(self) -> None:
-        regions, self._pending = set(self._pending), set()
-        self._first_request = None
-        started = time.monotonic()
-        try:
-            outcome = await asyncio.to_thread(self.app.publish_changes, regions)
-        except SyndicatorError as e:
-            log.error("publishing %s failed: %s", ", ".join(sorted(regions)), e)
-            self._pending.update(regions)  # keep them: retried, or sooner with the next change
-            if self._running:
-                self._retry_publish()
-            return
-        self.metrics.publish_seconds.observe(time.monotonic() - started)
-        if outcome.published is not None:
-            self.metrics.published_files.inc(len(outcome.published.changed))
-            self.feeds.load(outcome.published.changed)
-            log.info(
-                "published %s (%d files changed)",
-                ", ".join(sorted(regions)),
-                len(outcome.published.changed),
-            )
-        self.dispatcher.wake.set()
-
-    def _retry_publish(self) -> None:
-        """Publish what is pending again later, even if nothing else changes meanwhile."""
-        delay = max(1.0, self.config.publish.longest_wait)
-        self._publish_task = asyncio.ensure_future(self._publish_later(delay))
+        """Publish these regions soon (``running.DebouncedPublisher``)."""
+        self.publishing.request(regions)
 
     async def publish_pending(self) -> None:
         """Publish now whatever is waiting (tests, shutdown)."""
-        if self._publish_task is not None and not self._publish_task.done():
-            self._publish_task.cancel()
-        await self._publish_finished()
-        if self._pending:
-            await self._publish_now()
+        await self.publishing.flush()
 
     # -- what the web layer calls ----------------------------------------------------------
 
@@ -561,34 +468,6 @@ class Service:
         return rows
 
 
-class RunFollowUp(FollowUp):
-    """After a pass of ``run``: a failed source's next run is deferred in the scheduler; the
-    pass is counted in the metrics and logged, and the next runs recorded for status and
-    ``serve``; changed regions are published after the debounce; the dispatcher is woken."""
-
-    retries = True
-
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
-    async def retry(self, source: Source, at: datetime) -> None:
-        self.service.scheduler.defer(source.id, at)
-
-    async def report(self, result: PassResult) -> None:
-        service = self.service
-        service.first_running.discard(result.source_id)  # a first pass: stored now
-        service.account(result, await source_state(service.store, result.source_id))
-        if result.ok:
-            log.info("source %s: %s", result.source_id, result.summary())
-        await asyncio.to_thread(service.record_next_runs, [result.source_id])
-
-    async def request_publish(self, regions: set[str]) -> None:
-        self.service.request_publish(regions)
-
-    async def wake(self) -> None:
-        self.service.dispatcher.wake.set()
-
-
 def _diff_sources(old: Config, new: Config) -> ReloadResult:
     """What a reload changes in the sources, for ``serve`` (which schedules none of them)."""
     before = {s.id: s for s in old.sources if s.enabled}
@@ -598,207 +477,3 @@ def _diff_sources(old: Config, new: Config) -> ReloadResult:
         removed=[s for s in before if s not in after],
         rescheduled=[s for s in after if s in before and before[s].schedule != after[s].schedule],
     )
-
-
-# --------------------------------------------------------------------------------------------
-
-
-def run_forever(config_path: str | os.PathLike[str] | None, *, json_logs: bool = False) -> None:
-    """``syndicator run`` on uvloop when it is installed (the web server answers faster)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it where it builds
-        asyncio.run(run(config_path, json_logs=json_logs))
-    else:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run(config_path, json_logs=json_logs))
-
-
-async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = False) -> None:
-    """``syndicator run``: the service and its web server until SIGTERM or Ctrl-C."""
-    import uvicorn
-
-    cfg = config_module.load(config_path)
-    service = Service(cfg, config_path=config_module.config_path(config_path))
-    await service.start()
-    files = connections.raise_fd_limit()
-    budget = connections.fd_budget(files)
-    if budget < connections.MAX_CONNECTIONS:
-        log.warning(
-            "open files limited to %d: serving %d connections at most (raise LimitNOFILE)",
-            files,
-            budget,
-        )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            make_app(service),
-            host=cfg.service.host,
-            port=cfg.service.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            date_header=True,
-            http=connections.bounded_protocol(budget),
-            limit_concurrency=None,  # ours: connections.py (idle floods give way to clients)
-        )
-    )
-    loop = asyncio.get_running_loop()
-
-    reloads: set[asyncio.Task[None]] = set()
-
-    def on_hangup() -> None:
-        async def reload() -> None:
-            with contextlib.suppress(SyndicatorError):  # refused: logged and shown by reload()
-                await service.reload()
-
-        task = asyncio.ensure_future(reload())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGHUP, on_hangup)
-    # uvicorn handles SIGTERM and SIGINT while it serves, then raises the signal again to the
-    # handler that was there before it: ours ignores it, so the service stops cleanly (exit 0).
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError):  # not the main thread
-            previous[sig] = signal.signal(sig, lambda *_: None)
-    log.info("serving on http://%s/ (feeds at %s/feeds/)", cfg.service.listen, cfg.service.base_url)
-    try:
-        await server.serve()
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGHUP)
-        await service.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-# --------------------------------------------------------------------------------------------
-# ``syndicator serve``: granian worker processes over what is stored and published
-
-SERVE_SNAPSHOT_ENV = "SYNDICATOR_SERVE_SNAPSHOT"  # the validated config the workers load
-SERVE_CONFIG_ENV = "SYNDICATOR_SERVE_CONFIG"  # the config as ops edit it (POST /api/reload)
-SERVE_LOG_JSON_ENV = "SYNDICATOR_SERVE_LOG_JSON"
-
-
-def serve(
-    config_path: str | os.PathLike[str] | None,
-    *,
-    workers: int = 1,
-    json_logs: bool = False,
-    factory: str = "syndicator.service:worker_app",
-) -> None:
-    """``syndicator serve``: the web server alone (no polling) under granian, ``workers``
-    processes, until SIGTERM or Ctrl-C.
-
-    Each worker is a ``Service(poll=False)`` made by :func:`worker_app`: it serves the feed
-    files (re-read when another process publishes them), the store's state and the API. The
-    workers load a copy of the config taken when it was last found valid: SIGHUP (or
-    ``POST /api/reload``) validates the config again and, only when it is valid, replaces the
-    copy; granian then restarts the workers one by one on it. A bad config changes nothing.
-    ``factory`` names the function that makes a worker's application (``run --role web``
-    gives its own).
-    """
-    import tempfile
-
-    from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.server import Server as Granian
-
-    path = config_module.config_path(config_path).resolve()
-    cfg = config_module.load(path)
-    with tempfile.TemporaryDirectory(prefix="syndicator-serve-") as tmp:
-        snapshot = Path(tmp)
-        _snapshot(cfg, snapshot)
-        os.environ.update(
-            {
-                SERVE_SNAPSHOT_ENV: str(snapshot),
-                SERVE_CONFIG_ENV: str(path),
-                SERVE_LOG_JSON_ENV: "1" if json_logs else "",
-            }
-        )
-        server = Granian(
-            factory,
-            address=cfg.service.host,
-            port=cfg.service.port,
-            interface=Interfaces.ASGI,
-            workers=workers,
-            factory=True,
-            loop=Loops.uvloop if _has_uvloop() else Loops.asyncio,
-            http=HTTPModes.http1,
-            websockets=False,
-            # granian's own messages (workers started, restarted) go to our log handler
-            log_dictconfig={"loggers": {"_granian": {"propagate": True}}},
-            respawn_failed_workers=True,
-            respawn_interval=3.0,  # a new worker starts before the old one stops
-            workers_kill_timeout=10,
-        )
-
-        def on_hangup(*_: Any) -> None:
-            try:
-                new = config_module.load(path)
-            except ConfigError as e:
-                log.error("reload refused, the workers keep the running config:\n    %s", e)
-                return
-            _snapshot(new, snapshot)
-            log.info("config reloaded: restarting the workers on it")
-            server.signal_handler_reload()  # type: ignore[no-untyped-call]  # granian's own
-
-        # Installed once granian has set its own handlers: SIGHUP restarts the workers only
-        # when the config is valid.
-        server.on_startup(lambda: signal.signal(signal.SIGHUP, on_hangup))
-        log.info(
-            "serving on http://%s/ (feeds at %s/feeds/), %d worker(s), no polling",
-            cfg.service.listen,
-            cfg.service.base_url,
-            workers,
-        )
-        server.serve()
-
-
-def worker_app() -> Any:
-    """One ``serve`` worker's ASGI application (granian calls this in each worker process):
-    a Service without scheduler over the config snapshot, started and stopped by the ASGI
-    lifespan."""
-
-    return make_app(worker_service(), manage=True)
-
-
-def worker_service() -> Service:
-    """The Service of one ``serve`` worker process, over the config snapshot."""
-    from syndicator.logs import setup_logging
-
-    setup_logging(json_lines=bool(os.environ.get(SERVE_LOG_JSON_ENV)))
-    cfg = config_module.load(os.environ[SERVE_SNAPSHOT_ENV])
-    service = Service(cfg, config_path=os.environ[SERVE_CONFIG_ENV], poll=False)
-    master = os.getppid()
-
-    def restart_workers() -> None:
-        # The master validates the config again, snapshots it and restarts every worker.
-        with contextlib.suppress(OSError):
-            os.kill(master, signal.SIGHUP)
-
-    service.on_reload = restart_workers
-    return service
-
-
-def _snapshot(cfg: Config, folder: Path) -> None:
-    """Copy the config's files into ``folder`` (in merge order), replacing what was there."""
-    staged = []
-    for n, name in enumerate(cfg.files):
-        target = folder / f"{n:03d}-{Path(name).name}.new"
-        target.write_bytes(Path(name).read_bytes())
-        staged.append(target)
-    for old in folder.glob("*.toml"):
-        old.unlink()
-    for target in staged:
-        target.rename(target.with_suffix(""))
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return False
-    return True
