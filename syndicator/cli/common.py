@@ -1,0 +1,48 @@
+"""What the commands share: exit codes, reading the config, ``--listen``, times as the
+tables show them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syndicator import config
+from syndicator.app import App
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def listen_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="the address to serve on, instead of [service] listen (the base URL follows it "
+        "unless [service] base_url is set)",
+    )
+
+
+def apply_listen(args: argparse.Namespace) -> None:
+    """``--listen``: replaces ``[service] listen`` wherever the config is read, in this process
+    and the ones it starts (web workers), and on every reload."""
+    if getattr(args, "listen", None):
+        os.environ[config.LISTEN_ENV] = args.listen
+
+
+def read_config(args: argparse.Namespace, *, required: bool) -> config.Config | None:
+    """The config, if one was named or the default folder exists (always, if ``required``)."""
+    named = args.config or os.environ.get("SYNDICATOR_CONFIG")
+    if not required and not named and not Path(config.DEFAULT_PATH).exists():
+        return None
+    return config.load(named)
+
+
+def open_app(args: argparse.Namespace) -> App:
+    cfg = config.load(args.config)
+    return App(cfg)
+
+
+def shown_time(value: datetime | None) -> str:
+    """A time as the tables show it: in UTC, whatever zone it was computed in."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
