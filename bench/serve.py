@@ -86,11 +86,11 @@ sections = ["أوروبا"]
 def publish_feed(config_path: Path) -> Path:
     """Store 50 articles in one region and publish it; returns the Atom file."""
     from syndicator import config as config_module
-    from syndicator.app import App
     from syndicator.ingest import article_from_object
+    from syndicator.syndication import Syndication
 
     cfg = config_module.load(config_path, environ={})
-    app = App(cfg)
+    syndication = Syndication(cfg)
     start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     articles = []
     for n in range(50):
@@ -108,9 +108,9 @@ def publish_feed(config_path: Path) -> Path:
             "published": (start + timedelta(minutes=17 * n)).isoformat(),
         }
         articles.append(article_from_object(obj, config=cfg, now=start + timedelta(days=1)))
-    app.push(articles, now=start + timedelta(days=1))
-    app.publish_changes([REGION])
-    app.close()
+    syndication.push(articles, now=start + timedelta(days=1))
+    syndication.publish_changes([REGION])
+    syndication.close()
     return Path(cfg.service.feeds_dir) / f"{REGION}.atom"
 
 

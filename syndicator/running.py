@@ -4,7 +4,7 @@ runs recorded, publishing requested, the dispatcher woken) and the publishing it
 debounced.
 
 It neither fetches nor renders: passes are :mod:`syndicator.ingest`'s, publishing is
-``App.publish_changes``'s. :class:`syndicator.service.Service` owns one of each.
+``Syndication.publish_changes``'s. :class:`syndicator.service.Service` owns one of each.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from syndicator.app import App
 from syndicator.config import Config, Source
 from syndicator.errors import SyndicatorError
 from syndicator.ingest import FollowUp, PassResult
@@ -26,6 +25,7 @@ from syndicator.metrics import Metrics
 from syndicator.notify import Dispatcher
 from syndicator.scheduler import Scheduler
 from syndicator.store import SourceState
+from syndicator.syndication import Syndication
 from syndicator.web import FeedCache
 
 log = logging.getLogger("syndicator")
@@ -108,14 +108,14 @@ class DebouncedPublisher:
 
     def __init__(
         self,
-        app: App,
+        syndication: Syndication,
         *,
         config: Callable[[], Config],
         metrics: Metrics,
         feeds: FeedCache,
         dispatcher: Dispatcher,
     ) -> None:
-        self.app, self._config, self.metrics = app, config, metrics
+        self.syndication, self._config, self.metrics = syndication, config, metrics
         self.feeds, self.dispatcher = feeds, dispatcher
         self.pending: set[str] = set()
         self.running = False  # a failed publish is retried only while the service runs
@@ -163,7 +163,7 @@ class DebouncedPublisher:
         self._first_request = None
         started = time.monotonic()
         try:
-            outcome = await asyncio.to_thread(self.app.publish_changes, regions)
+            outcome = await asyncio.to_thread(self.syndication.publish_changes, regions)
         except SyndicatorError as e:
             log.error("publishing %s failed: %s", ", ".join(sorted(regions)), e)
             self.pending.update(regions)  # keep them: retried, or sooner with the next change

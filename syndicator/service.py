@@ -19,7 +19,6 @@ from typing import Any
 
 from syndicator import config as config_module
 from syndicator import demo
-from syndicator.app import App
 from syndicator.config import Config
 from syndicator.errors import ConfigError, ExtractError, SyndicatorError
 from syndicator.fetch import Fetcher
@@ -37,6 +36,7 @@ from syndicator.notify.websub import Hub
 from syndicator.running import DebouncedPublisher, RunFollowUp, record_next_runs
 from syndicator.scheduler import ReloadResult, Scheduler, triggers_of
 from syndicator.supervise import Supervisor
+from syndicator.syndication import Syndication
 from syndicator.web import FeedCache, FeedFile
 
 log = logging.getLogger("syndicator")
@@ -55,13 +55,13 @@ class Service:
         config: Config,
         *,
         config_path: str | os.PathLike[str] | None = None,
-        app: App | None = None,
+        syndication: Syndication | None = None,
         poll: bool = True,
     ) -> None:
         self.config = config
         self.poll = poll
         self.config_path = config_path
-        self.app = app or App(config)
+        self.syndication = syndication or Syndication(config)
         self.metrics = Metrics()
         self.feeds = FeedCache(Path(config.service.feeds_dir))
         self.samples = FeedCache(demo.SAMPLES_DIR, demo.SAMPLE_TYPES)  # read when first asked
@@ -74,10 +74,10 @@ class Service:
         # deployment are unwell with (a scheduler's refused reload), read by the feeds watcher.
         self.shared_problems: list[str] = []
         self._stop = asyncio.Event()
-        self.poster = self.app.poster()
-        self.dispatcher = self.app.dispatcher(self.poster, on_delivery=self._delivered)
+        self.poster = self.syndication.poster()
+        self.dispatcher = self.syndication.dispatcher(self.poster, on_delivery=self._delivered)
         self.publishing = DebouncedPublisher(
-            self.app,
+            self.syndication,
             config=lambda: self.config,
             metrics=self.metrics,
             feeds=self.feeds,
@@ -90,7 +90,7 @@ class Service:
             publishing=self.publishing,
             dispatcher=self.dispatcher,
         )
-        self.hub = Hub(self.app.store, self.poster, lambda: all_topics(self.config))
+        self.hub = Hub(self.syndication.store, self.poster, lambda: all_topics(self.config))
         self.supervisor = Supervisor()  # the long-lived tasks: restarted if they die
         self._first_pass: asyncio.Task[None] | None = None
         self._passes: dict[str, asyncio.Task[Any]] = {}  # scheduled passes under way
@@ -99,7 +99,7 @@ class Service:
 
     @property
     def store(self) -> Any:
-        return self.app.store
+        return self.syndication.store
 
     def sample(self, path: str) -> FeedFile | None:
         """A file of the bundled sample site (``path`` relative to it), when this service
@@ -125,7 +125,7 @@ class Service:
         # Files always match the store at start (unchanged files are not rewritten). When they
         # cannot be written (a full disk), the service starts on the files already published.
         try:
-            await asyncio.to_thread(self.app.publish_changes, [r.id for r in cfg.regions])
+            await asyncio.to_thread(self.syndication.publish_changes, [r.id for r in cfg.regions])
         except SyndicatorError as e:
             log.error("publishing at start failed, serving the files already published: %s", e)
             self.publishing.pending.update(r.id for r in cfg.regions)
@@ -245,7 +245,7 @@ class Service:
         await self.hub.settle()
         await self.fetcher.aclose()
         await self.poster.aclose()
-        self.app.close()
+        self.syndication.close()
         log.info("service stopped")
 
     # -- passes ----------------------------------------------------------------------------
@@ -341,8 +341,8 @@ class Service:
         # The swap: nothing below can fail on the new config.
         self.reload_refused = None
         self.config = new
-        self.app.config = new
-        self.app.publisher.config = new
+        self.syndication.config = new
+        self.syndication.publisher.config = new
         if fetcher is not None:
             old_fetcher, self.fetcher = self.fetcher, fetcher
             await old_fetcher.aclose()
@@ -398,7 +398,7 @@ class Service:
         results: list[dict[str, Any]] = []
         for start in range(0, len(articles), PUSH_BATCH):
             changes = await asyncio.to_thread(
-                self.app.push, articles[start : start + PUSH_BATCH], now=now
+                self.syndication.push, articles[start : start + PUSH_BATCH], now=now
             )
             for change in ("created", "updated", "duplicate", "unchanged"):
                 if changes.count(change):

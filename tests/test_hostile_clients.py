@@ -346,13 +346,13 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
 
     monkeypatch.setattr(routes, "parse_ndjson", watched("parse", ingest.parse_ndjson))
     monkeypatch.setattr(service, "article_from_object", watched("read", ingest.article_from_object))
-    real_push = svc.app.push
+    real_push = svc.syndication.push
 
     def push(articles: Any, **kwargs: Any) -> Any:
         batches.append(len(articles))
         return watched("store", real_push)(articles, **kwargs)
 
-    monkeypatch.setattr(svc.app, "push", push)
+    monkeypatch.setattr(svc.syndication, "push", push)
     monkeypatch.setattr(service, "PUSH_BATCH", 5)  # batches of 5 show it as well as of 500
     count = 5 * 2 + 2
     body = "\n".join(json.dumps(article(n)) for n in range(count)).encode()
@@ -368,7 +368,7 @@ def test_a_push_is_read_and_stored_off_the_event_loop_in_batches(
     try:
         asyncio.run(go())
     finally:
-        svc.app.close()
+        svc.syndication.close()
     assert batches == [5, 5, 2]
     assert PUSH_BATCH == 500
     assert all(threads.values())
@@ -527,4 +527,4 @@ def test_a_trickled_body_is_cut_after_body_seconds(
         assert (b"connection", b"close") in sent[0]["headers"]
         assert svc.store.counts()["articles"] == 0
     finally:
-        svc.app.close()
+        svc.syndication.close()

@@ -455,9 +455,9 @@ def test_a_source_that_keeps_finding_nothing_where_it_found_some_is_degraded(
         import asyncio
 
         from syndicator import config as config_module
-        from syndicator.app import App
+        from syndicator.syndication import Syndication
 
-        app = App(config_module.load(config, environ={}))
+        app = Syndication(config_module.load(config, environ={}))
         try:
             outcome = asyncio.run(app.once())
         finally:
@@ -576,7 +576,7 @@ def test_a_task_that_dies_is_restarted_and_health_says_which_and_why(tmp_path: P
         page = asgi_call(app, "GET", "/status").body.decode()
         assert "degraded: task dispatcher died (OperationalError: gone); restarting" in page
     finally:
-        service.app.close()
+        service.syndication.close()
 
 
 # --------------------------------------------------------------------------------------------

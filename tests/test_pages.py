@@ -468,4 +468,4 @@ def test_fetch_now_needs_run_while_pause_works_everywhere(tmp_path: Path) -> Non
         (state,) = service.store.source_states()
         assert state.paused
     finally:
-        service.app.close()
+        service.syndication.close()

@@ -18,8 +18,8 @@ from support.checks import jing_validate
 from support.sites import Site
 
 from syndicator import config
-from syndicator.app import App
 from syndicator.ingest import run_once
+from syndicator.syndication import Syndication
 
 T0 = datetime(2026, 2, 10, 12, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def site() -> Iterator[Site]:
     s.close()
 
 
-def make_app(tmp_path: Path, site: Site) -> App:
+def make_app(tmp_path: Path, site: Site) -> Syndication:
     path = tmp_path / "syndicator.toml"
     path.write_text(
         f"""
@@ -52,10 +52,10 @@ url = "{site.base}/europe.html"
 """,
         encoding="utf-8",
     )
-    return App(config.load(path, environ={}))
+    return Syndication(config.load(path, environ={}))
 
 
-def once(app: App, when: datetime) -> None:
+def once(app: Syndication, when: datetime) -> None:
     result = asyncio.run(run_once(app.config, app.store, now=when))
     assert not result.failed, result.failed[0].error
     app.publish_changes(result.regions)

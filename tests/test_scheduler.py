@@ -210,7 +210,7 @@ def test_the_scaled_scheduler_refuses_a_reload_whole(tmp_path: Path) -> None:
         )
         roles = jobs.Roles(tmp_path / "c.toml", cfg)
         active = jobs.ActiveScheduler(roles, None, None)  # type: ignore[arg-type]
-        active.app.store.sync_sources([("a", "rss", "http://a/")])
+        active.syndication.store.sync_sources([("a", "rss", "http://a/")])
         now = datetime.now(UTC)
         active.scheduler.start(cfg, {"a": now}, now=now)
         try:
@@ -221,12 +221,12 @@ def test_the_scaled_scheduler_refuses_a_reload_whole(tmp_path: Path) -> None:
             )
             with pytest.raises(ConfigError):
                 await jobs.reload_roles(roles, [active], broken)
-            assert roles.config is cfg and active.app.config is cfg
+            assert roles.config is cfg and active.syndication.config is cfg
             assert active.scheduler.next_runs() == before
-            assert [s.id for s in active.app.store.source_states()] == ["a"]
+            assert [s.id for s in active.syndication.store.source_states()] == ["a"]
         finally:
             active.scheduler.shutdown()
-            active.app.close()
+            active.syndication.close()
 
     asyncio.run(main())
 

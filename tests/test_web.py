@@ -849,7 +849,7 @@ def in_process(tmp_path: Path) -> Iterator[Service]:
     try:
         yield service
     finally:
-        service.app.close()
+        service.syndication.close()
 
 
 def test_post_without_a_configured_token_is_refused(in_process: Service) -> None:

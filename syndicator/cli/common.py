@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicator import config
-from syndicator.app import App
+from syndicator.syndication import Syndication
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -38,9 +38,9 @@ def read_config(args: argparse.Namespace, *, required: bool) -> config.Config | 
     return config.load(named)
 
 
-def open_app(args: argparse.Namespace) -> App:
+def open_syndication(args: argparse.Namespace) -> Syndication:
     cfg = config.load(args.config)
-    return App(cfg)
+    return Syndication(cfg)
 
 
 def shown_time(value: datetime | None) -> str:

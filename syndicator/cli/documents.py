@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
-from syndicator.cli.common import EXIT_FAILED, EXIT_OK, open_app, read_config
+from syndicator.cli.common import EXIT_FAILED, EXIT_OK, open_syndication, read_config
 from syndicator.cli.passes import print_published
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.fetch import fetch_once, local_path
@@ -128,8 +128,8 @@ def _print_extraction(result: dict[str, Any], out: TextIO) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Each document is read as a stream and stored a batch at a time; results are printed as
     they are stored, progress shown on a terminal, and a summary line always ends (stderr)."""
-    app = open_app(args)
-    service = app.config.service
+    syndication = open_syndication(args)
+    service = syndication.config.service
     errors: list[str] = []
     counts: dict[str, int] = {}
     started = time.monotonic()
@@ -176,10 +176,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress.update(sum(counts.values()), len(errors) + read_errors[0], batch)
 
     try:
-        outcome = app.ingest(documents(), source_id=args.source, stored=stored)
-        outcome.notified = asyncio.run(app.deliver())
+        outcome = syndication.ingest(documents(), source_id=args.source, stored=stored)
+        outcome.notified = asyncio.run(syndication.deliver())
     finally:
-        app.close()
+        syndication.close()
         if progress is not None:
             progress.clear()
     outcome.errors[:0] = errors

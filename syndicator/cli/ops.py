@@ -9,21 +9,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicator import config
-from syndicator.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_app, shown_time
+from syndicator.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_syndication, shown_time
 from syndicator.errors import SyndicatorError
 from syndicator.fetch import local_path
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    app = open_app(args)
+    syndication = open_syndication(args)
     try:
-        record = app.store.explain(args.ref)
+        record = syndication.store.explain(args.ref)
         path = local_path(args.ref)
         if record is None and path is not None:
             # The path form the config uses (samples/site/x.html): stored as its file: URL
-            record = app.store.explain(path.resolve().as_uri())
+            record = syndication.store.explain(path.resolve().as_uri())
     finally:
-        app.close()
+        syndication.close()
     if record is None:
         print(f"no stored article is known by {args.ref!r}", file=sys.stderr)
         return EXIT_FAILED
@@ -62,13 +62,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    app = open_app(args)
+    syndication = open_syndication(args)
     try:
-        app.store.sync_sources((s.id, s.kind, s.url) for s in app.config.sources)
-        states = app.store.source_states()
+        syndication.store.sync_sources((s.id, s.kind, s.url) for s in syndication.config.sources)
+        states = syndication.store.source_states()
     finally:
-        app.close()
-    configured = {s.id for s in app.config.sources}
+        syndication.close()
+    configured = {s.id for s in syndication.config.sources}
     states = [s for s in states if s.id in configured]
     if args.json:
         print(json.dumps([s.to_json() for s in states], ensure_ascii=False, indent=2))

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import TextIO
 
 from syndicator import config
-from syndicator.app import Outcome
-from syndicator.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, apply_listen, open_app
+from syndicator.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, apply_listen, open_syndication
 from syndicator.errors import ConfigError
 from syndicator.ingest import (
     PassResult,
 )
+from syndicator.syndication import Outcome
 
 
 def _progress(total: int) -> Callable[[PassResult], None] | None:
@@ -40,19 +40,19 @@ def _print_page_errors(result: PassResult, out: TextIO) -> None:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    app = open_app(args)
+    syndication = open_syndication(args)
     try:
-        unknown = [s for s in args.source if s not in {x.id for x in app.config.sources}]
+        unknown = [s for s in args.source if s not in {x.id for x in syndication.config.sources}]
         if unknown:
             raise ConfigError(
                 f"no source {unknown[0]!r} in the configuration",
                 fix="see `syndicator check` for the source ids",
             )
-        total = len(args.source) or sum(1 for s in app.config.sources if s.enabled)
+        total = len(args.source) or sum(1 for s in syndication.config.sources if s.enabled)
         progress = _progress(total)
-        outcome = asyncio.run(app.once(args.source, progress=progress))
+        outcome = asyncio.run(syndication.once(args.source, progress=progress))
     finally:
-        app.close()
+        syndication.close()
     assert outcome.once is not None
     for source_id in outcome.once.paused:
         print(f"{source_id}: paused (not fetched; resume it on its page or with the API)")
@@ -82,16 +82,16 @@ def print_published(outcome: Outcome) -> None:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    app = open_app(args)
+    syndication = open_syndication(args)
     try:
-        regions = [r.id for r in app.config.regions] + ["all"]
-        result = app.publisher.publish(regions)
-        announced = app.announce()
+        regions = [r.id for r in syndication.config.regions] + ["all"]
+        result = syndication.publisher.publish(regions)
+        announced = syndication.announce()
     finally:
-        app.close()
+        syndication.close()
     print(
         f"published {len(result.changed)} changed file(s) in {result.seconds * 1000:.0f} ms "
-        f"into {app.config.service.feeds_dir}"
+        f"into {syndication.config.service.feeds_dir}"
     )
     if announced:
         print(f"{len(announced)} feed.updated event(s) written")

@@ -18,7 +18,7 @@ PostgreSQL, with procrastinate (a job queue kept in that same PostgreSQL) as the
 - ``web``: ``serve`` over the shared store and feeds folder; a push requests a ``publish`` job.
 
 This package owns procrastinate, as fetch/ owns httpx: nothing else imports it. The passes,
-publishing and deliveries are the code ``run --role all`` uses (ingest, app, notify). Its
+publishing and deliveries are the code ``run --role all`` uses (ingest, syndication, notify). Its
 modules: queue (the jobs and their locks), engine, tasks (what a worker runs), roles (what the
 roles share), scheduling, worker, web.
 """

@@ -23,7 +23,7 @@ SCHEMA_LOCK = SCHEDULER_LOCK + 1  # held while the engine's tables are created
 
 
 def make_engine(config: Config) -> procrastinate.App:
-    """The procrastinate app over the store's database, with our tasks."""
+    """The job engine (procrastinate) over the store's database, with our tasks."""
     engine = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
             conninfo=conninfo(config.service.database),

@@ -17,7 +17,6 @@ from procrastinate import exceptions as engine_errors
 from procrastinate.jobs import Status
 
 from syndicator import config as config_module
-from syndicator.app import App
 from syndicator.config import Config
 from syndicator.errors import SyndicatorError
 from syndicator.jobs.engine import SCHEDULER_LOCK, ensure_schema, make_engine
@@ -30,6 +29,7 @@ from syndicator.jobs.queue import (
 )
 from syndicator.jobs.roles import Roles, on_hangup, record_reload, stop_on_signals
 from syndicator.scheduler import Scheduler, triggers_of
+from syndicator.syndication import Syndication
 
 log = logging.getLogger("syndicator.jobs")
 
@@ -53,7 +53,7 @@ class ActiveScheduler:
         self.roles = roles
         self.engine = engine
         self.lock = lock
-        self.app = App(roles.config)
+        self.syndication = Syndication(roles.config)
         self.scheduler = Scheduler(self.due)
         self._last_cleanup = 0.0
         self._deferring: set[asyncio.Task[Any]] = set()
@@ -67,7 +67,7 @@ class ActiveScheduler:
         return self.roles.config
 
     async def run(self, stop: asyncio.Event) -> None:
-        store = self.app.store
+        store = self.syndication.store
         cfg = self.config
         await asyncio.to_thread(store.sync_sources, ((s.id, s.kind, s.url) for s in cfg.sources))
         # The web nodes show the active scheduler's refused reload, if it runs on an old config.
@@ -100,17 +100,17 @@ class ActiveScheduler:
             if self._deferring:  # the source jobs deferring right now finish first
                 await asyncio.wait(set(self._deferring), timeout=10)
             self.scheduler.shutdown()
-            self.app.close()
+            self.syndication.close()
 
     async def reload(self, new: Config) -> None:
         """Apply a new config whole, or raise and change nothing: every trigger is built and
         the new sources recorded before the schedules and the config are swapped."""
         triggers = triggers_of(new)
-        store = self.app.store
+        store = self.syndication.store
         await asyncio.to_thread(store.sync_sources, [(s.id, s.kind, s.url) for s in new.sources])
         states = await asyncio.to_thread(store.source_states)
-        self.app.config = new
-        self.app.publisher.config = new
+        self.syndication.config = new
+        self.syndication.publisher.config = new
         result = self.scheduler.apply(
             new, {s.id: s.last_fetch_at for s in states}, triggers=triggers
         )
@@ -144,7 +144,7 @@ class ActiveScheduler:
         try:
             if loop.time() >= self._trusted_from:
                 await requeue_stalled(self.engine, cfg.jobs.stalled_after)
-            store = self.app.store
+            store = self.syndication.store
             if self._next_due:  # when the sources deferred since the last tick are due next
                 runs, self._next_due = self._next_due, {}
                 await asyncio.to_thread(_record_next_runs, store, runs)
@@ -214,7 +214,7 @@ async def run_scheduler(config_path: str | os.PathLike[str] | None) -> None:
     async def refused(problem: str | None) -> None:
         roles.refused = problem
         for one in active:  # the active scheduler's state is the one the web nodes show
-            await record_reload(one.app.store, "scheduler", problem)
+            await record_reload(one.syndication.store, "scheduler", problem)
 
     on_hangup(config_path, reload, "scheduler", refused)
     async with engine.open_async():

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import procrastinate
 
-from syndicator.app import App
 from syndicator.config import Config, Source
 from syndicator.ingest import FollowUp, make_fetcher, refresh_source, run_once
 from syndicator.jobs.queue import defer_delivery, defer_publish, defer_source_pass
 from syndicator.jobs.roles import worker_name
 from syndicator.scheduler import trigger_of
+from syndicator.syndication import Syndication
 
 log = logging.getLogger("syndicator.jobs")
 
@@ -29,10 +29,10 @@ class Runtime:
     def __init__(self, config: Config, engine: procrastinate.App) -> None:
         self.config = config
         self.engine = engine
-        self.app = App(config)
+        self.syndication = Syndication(config)
         self.fetcher = make_fetcher(config)
-        self.poster = self.app.poster()
-        self.dispatcher = self.app.dispatcher(self.poster)
+        self.poster = self.syndication.poster()
+        self.dispatcher = self.syndication.dispatcher(self.poster)
         self.follow_up = WorkerFollowUp(self)
         self.engine_id: int | None = None
 
@@ -46,8 +46,8 @@ class Runtime:
         """Apply a new config whole: the new fetcher is made before anything is swapped."""
         fetcher = make_fetcher(new) if new.service != self.config.service else None
         self.config = new
-        self.app.config = new
-        self.app.publisher.config = new
+        self.syndication.config = new
+        self.syndication.publisher.config = new
         if fetcher is not None:
             old_fetcher, self.fetcher = self.fetcher, fetcher
             await old_fetcher.aclose()
@@ -55,7 +55,7 @@ class Runtime:
     async def close(self) -> None:
         await self.fetcher.aclose()
         await self.poster.aclose()
-        self.app.close()
+        self.syndication.close()
 
     async def source_pass(self, source_id: str, due: datetime) -> str:
         try:
@@ -64,7 +64,7 @@ class Runtime:
             return "not configured (any more)"
         if not source.enabled:
             return "disabled"
-        store = self.app.store
+        store = self.syndication.store
         state = await asyncio.to_thread(store.source_state, source_id)
         if state is not None and state.paused:
             return "paused"
@@ -89,7 +89,7 @@ class Runtime:
         """The first passes of sources never read, as ``run`` and ``once`` make them: fetched
         together, stored in config order, so which copy of a story a fresh deployment keeps
         (and the entry id it gets) never depends on which worker ran which source first."""
-        store = self.app.store
+        store = self.syndication.store
         states = {s.id: s for s in await asyncio.to_thread(store.source_states)}
         wanted = set(source_ids)
         fresh = [
@@ -117,7 +117,7 @@ class Runtime:
         return False
 
     async def publish(self) -> str:
-        outcome = await asyncio.to_thread(self.app.publish_changes, ())
+        outcome = await asyncio.to_thread(self.syndication.publish_changes, ())
         await defer_delivery(self.engine)
         changed = len(outcome.published.changed) if outcome.published else 0
         return f"{changed} files changed, {len(outcome.announced)} regions announced"
@@ -139,7 +139,7 @@ class WorkerFollowUp(FollowUp):
         self.runtime = runtime
 
     async def retry(self, source: Source, at: datetime) -> None:
-        await asyncio.to_thread(self.runtime.app.store.set_next_due, source.id, at)
+        await asyncio.to_thread(self.runtime.syndication.store.set_next_due, source.id, at)
         await defer_source_pass(self.runtime.engine, source.id, at, later=True)
 
     async def request_publish(self, regions: set[str]) -> None:

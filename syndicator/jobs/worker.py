@@ -43,10 +43,10 @@ async def run_worker(config_path: str | os.PathLike[str] | None) -> None:
     async with engine.open_async():
         runtime = Runtime(cfg, engine)
         # A worker that started read a good config: no refused reload of workers to show.
-        await record_reload(runtime.app.store, "worker", None)
+        await record_reload(runtime.syndication.store, "worker", None)
 
         async def refused(problem: str | None) -> None:
-            await record_reload(runtime.app.store, "worker", problem)
+            await record_reload(runtime.syndication.store, "worker", problem)
 
         on_hangup(config_path, runtime.reload, "worker", refused)
         log.info(

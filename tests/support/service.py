@@ -391,7 +391,7 @@ def asgi_call(
 # child's pid, then with its exit code once the child is gone (-9 when killed).
 FORK_SERVER = """
 import json, os, sys
-import uvicorn, syndicator.app, syndicator.cli, syndicator.service, syndicator.web
+import uvicorn, syndicator.syndication, syndicator.cli, syndicator.service, syndicator.web
 import aiohttp, httpx_aiohttp, httpcore, h11, anyio, sqlalchemy.dialects.sqlite, certifi
 
 def serve():

@@ -1,4 +1,4 @@
-"""The application: config, store, fetcher, publisher and notifier wired together.
+"""One deployment's syndication: its config, store, publisher and notifier wired together.
 
 The commands (``once``, ``ingest``, ``publish``) and the service (``run``, ``serve``) share these
 steps: a pass over the sources, publishing the regions that changed, announcing each published
@@ -54,7 +54,10 @@ class Outcome:
     notified: Round | None = None
 
 
-class App:
+class Syndication:
+    """The steps every command and process shares, over one config and store (``Service``
+    and the scaled mode's roles hold one each; "app" is left to the ASGI application)."""
+
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.store = store or open_store(config)
