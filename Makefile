@@ -18,9 +18,10 @@ run: setup
 test: setup
 	$(PY) -m pytest -n 2 --dist worksteal
 
-# The fast lane: everything but the end-to-end tests (processes: the service, its commands).
+# The fast lane: everything but the end-to-end tests (processes: the service, its commands), the
+# property tests on a tenth of their examples (tests/support/examples.py). `make test` runs all.
 test-fast: setup
-	$(PY) -m pytest -n 2 --dist worksteal -m "not e2e"
+	SYNDICATOR_TEST_LANE=fast $(PY) -m pytest -n 2 --dist worksteal -m "not e2e"
 
 lint: setup
 	$(PY) -m ruff check syndicator tests bench

@@ -5,18 +5,13 @@ command (``python -m syndicator``) on a real SQLite file in a temporary folder."
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from xml.etree import ElementTree
 
 import feedparser
 import pytest
+from support.commands import run_command, run_on_a_terminal, service_table
 
 from syndicator.demo import SAMPLES_DIR
 
@@ -31,11 +26,8 @@ def deployment(folder: Path) -> Path:
     shutil.copy(SAMPLES / "feeds" / "rss1.rdf", folder / "in" / "rss1.rdf")
     config = folder / "syndicator.toml"
     config.write_text(
-        f"""[service]
-base_url = "http://127.0.0.1:8080"
-database = "sqlite:///{folder}/s.db"
-feeds_dir = "{folder}/feeds"
-
+        service_table(folder)
+        + """
 [[region]]
 id = "world"
 title = "العالم"
@@ -59,55 +51,6 @@ regions = ["world"]
     return config
 
 
-def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=config.parent,
-        env=env,
-    )
-
-
-def run_on_a_terminal(config: Path, *args: str, timeout: float = 120) -> str:
-    """What a user sees when both stdout and stderr are the same terminal."""
-    leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=follower,
-        cwd=config.parent,
-        env=env,
-    )
-    os.close(follower)
-    out = bytearray()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(leader, 65536)
-                except OSError:  # the terminal closed: the command ended
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            elif process.poll() is not None:
-                break
-        assert process.wait(timeout=30) == 0, out.decode("utf-8", "replace")
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
-    return out.decode("utf-8", "replace")
-
-
 @pytest.mark.e2e
 def test_once_on_a_terminal_shows_each_source_once(tmp_path: Path) -> None:
     config = deployment(tmp_path)
@@ -117,7 +60,7 @@ def test_once_on_a_terminal_shows_each_source_once(tmp_path: Path) -> None:
         assert len(lines) == 1, shown
     assert "[1/2]" in shown and "[2/2]" in shown  # the progress lines are the summary
     # Piped (cron, a log file), every source has its summary line on stdout as before.
-    piped = run(config, "once")
+    piped = run_command(config, "once")
     assert piped.returncode == 0, piped.stderr
     assert [line.split(":")[0] for line in piped.stdout.splitlines()[:2]] == ["dump", "rdf"]
     assert "[1/2]" not in piped.stdout + piped.stderr
@@ -128,14 +71,14 @@ def test_explain_takes_the_path_the_config_names(tmp_path: Path) -> None:
     config = deployment(tmp_path)
     page = tmp_path / "in" / "night-trains.html"
     shutil.copy(SAMPLES / "site" / "article" / "night-trains.html", page)
-    pushed = run(config, "ingest", "in/night-trains.html", "--json")
+    pushed = run_command(config, "ingest", "in/night-trains.html", "--json")
     assert pushed.returncode == 0, pushed.stderr
     (result,) = json.loads(pushed.stdout)["results"]
     for ref in ("in/night-trains.html", "./in/night-trains.html", str(page), page.as_uri()):
-        found = run(config, "explain", ref, "--json")
+        found = run_command(config, "explain", ref, "--json")
         assert found.returncode == 0, (ref, found.stderr)
         assert json.loads(found.stdout)["id"] == result["id"]
-    unknown = run(config, "explain", "in/nothing-here.html")
+    unknown = run_command(config, "explain", "in/nothing-here.html")
     assert unknown.returncode == 1 and "no stored article" in unknown.stderr
     assert "Traceback" not in unknown.stderr
 
@@ -146,7 +89,7 @@ def test_a_local_source_publishes_no_file_link(tmp_path: Path) -> None:
     and opens nowhere else. Their entries carry no link (their full content instead), in
     every format; nothing published names a file: URL."""
     config = deployment(tmp_path)
-    assert run(config, "once").returncode == 0
+    assert run_command(config, "once").returncode == 0
     feeds = tmp_path / "feeds"
     for path in feeds.rglob("*"):
         if path.is_file():
@@ -165,7 +108,7 @@ def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     ``pubDate`` or ``date_published``; ``updated`` is when they were first seen). (Their link,
     the dump when it is served over HTTP, is typed text/plain: tests/test_demo.py.)"""
     config = deployment(tmp_path)
-    assert run(config, "once").returncode == 0
+    assert run_command(config, "once").returncode == 0
     feeds = tmp_path / "feeds"
     atom = feedparser.parse((feeds / "world.atom").read_bytes())
     json_feed = json.loads((feeds / "world.json").read_text(encoding="utf-8"))
@@ -179,7 +122,7 @@ def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     rss = feedparser.parse((feeds / "world.rss").read_bytes())
     for item in rss.entries:
         assert ("published" in item) == (item.title in rdf_titles), item.title
-    explained = run(config, "explain", json_feed["items"][0]["id"], "--json")
+    explained = run_command(config, "explain", json_feed["items"][0]["id"], "--json")
     record = json.loads(explained.stdout)
     assert (record["published"] is None) == (record["title"] in dump_titles)
 
@@ -193,7 +136,7 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | 
     from syndicator.store import Store
 
     config = deployment(tmp_path)
-    assert run(config, "once").returncode == 0
+    assert run_command(config, "once").returncode == 0
     database = test_database or f"sqlite:///{tmp_path}/s.db"  # the one the commands use
     store = Store(database)
     try:
@@ -202,10 +145,10 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | 
     finally:
         store.close()
     for args in (("once",), ("once", "--source", "rdf")):
-        done = run(config, *args)
+        done = run_command(config, *args)
         assert done.returncode == 0, done.stderr
         assert "rdf: paused" in done.stdout
-    status = json.loads(run(config, "status", "--json").stdout)
+    status = json.loads(run_command(config, "status", "--json").stdout)
     rdf = {row["id"]: row for row in status}["rdf"]
     assert rdf["paused"] is True and rdf["last_fetch_at"] == before.to_json()["last_fetch_at"]
     store = Store(database)
@@ -213,7 +156,7 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | 
         store.set_paused("rdf", False, datetime.now(UTC))
     finally:
         store.close()
-    again = run(config, "once")
+    again = run_command(config, "once")
     assert "rdf: paused" not in again.stdout and "rdf: " in again.stdout
 
 
@@ -233,7 +176,7 @@ def test_feed_items_without_links_stay_apart(tmp_path: Path) -> None:
         "</channel></rss>",
         encoding="utf-8",
     )
-    done = run(config, "once")
+    done = run_command(config, "once")
     assert done.returncode == 0, done.stderr
     data = json.loads((tmp_path / "feeds" / "world.json").read_text(encoding="utf-8"))
     titles = sorted(i["title"] for i in data["items"] if i["title"].startswith("Note"))
@@ -255,7 +198,7 @@ def test_feed_items_without_links_stay_apart(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    again = run(config, "once")
+    again = run_command(config, "once")
     assert again.returncode == 0, again.stderr
     data = json.loads((tmp_path / "feeds" / "world.json").read_text(encoding="utf-8"))
     titles = sorted(i["title"] for i in data["items"] if i["title"].startswith("Note"))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from syndicator.demo import SAMPLES_DIR
 from syndicator.errors import ExtractError
@@ -84,7 +85,7 @@ def to_indic(text: str) -> str:
     return text.translate({ord(str(d)): chr(0x0660 + d) for d in range(10)})
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(words, st.lists(words, min_size=1, max_size=6), st.integers(0, 2**32))
 def test_hash_ignores_typesetting_noise(title: list[str], body: list[list[str]], seed: int) -> None:
     rng = random.Random(seed)
@@ -95,7 +96,7 @@ def test_hash_ignores_typesetting_noise(title: list[str], body: list[list[str]],
     assert content_hash(noisy_title, noisy) == content_hash(clean_title, paragraphs)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=200), st.lists(st.text(max_size=200), max_size=5))
 def test_hash_is_idempotent_under_folding(title: str, paragraphs: list[str]) -> None:
     assert fold(fold(title)) == fold(title)
@@ -104,7 +105,7 @@ def test_hash_is_idempotent_under_folding(title: str, paragraphs: list[str]) -> 
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(words, st.lists(words, min_size=1, max_size=4), st.sampled_from(ARABIC_WORDS))
 def test_a_new_word_changes_the_hash(title: list[str], body: list[list[str]], extra: str) -> None:
     paragraphs = [" ".join(p) for p in body]
@@ -112,7 +113,7 @@ def test_a_new_word_changes_the_hash(title: list[str], body: list[list[str]], ex
     assert content_hash(" ".join(title), changed) != content_hash(" ".join(title), paragraphs)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=300))
 def test_clean_text_is_idempotent(text: str) -> None:
     once = clean_text(text)
@@ -132,7 +133,7 @@ params = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.sampled_from(["http", "HTTPS", "https"]),
     st.sampled_from(["News.Example", "news.example:443", "news.example:80", "n.example:8080"]),
@@ -175,7 +176,7 @@ def article(section: str | None, dateline: str | None) -> Article:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.sampled_from(
         ["أوروبا", "اوروبا", "أوروبا!", "EUROPE", "europe", "آسيا", "اسيا", "رياضة", None]
@@ -273,7 +274,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(doc)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(mutated(), st.binary(max_size=2000)), st.sampled_from(KINDS))
 def test_no_extractor_raises_anything_but_extract_error(body: bytes, kind: str) -> None:
     with contextlib.suppress(ExtractError):

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.commands import run_command, service_table
 
 from syndicator import config as config_module
 from syndicator.ingest import parse_ndjson, read_stream
@@ -64,12 +62,8 @@ def article(n: int) -> dict[str, object]:
 def deployment(folder: Path) -> Path:
     config = folder / "syndicator.toml"
     config.write_text(
-        f"""[service]
-base_url = "http://127.0.0.1:8080"
-database = "sqlite:///{folder}/s.db"
-feeds_dir = "{folder}/feeds"
-max_bytes = {MAX_BYTES}
-
+        service_table(folder, f"max_bytes = {MAX_BYTES}\n")
+        + """
 [[region]]
 id = "europe"
 title = "أوروبا"
@@ -79,19 +73,6 @@ sections = ["أوروبا"]
         encoding="utf-8",
     )
     return config
-
-
-def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=config.parent,
-        env=env,
-    )
 
 
 @pytest.mark.e2e
@@ -109,7 +90,7 @@ def test_a_file_larger_than_max_bytes_is_streamed_and_a_bad_line_fails_alone(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert path.stat().st_size > 5 * MAX_BYTES
 
-    done = run(config, "ingest", "--json", str(path))
+    done = run_command(config, "ingest", "--json", str(path), timeout=300)
     assert done.returncode == 1, done.stderr  # some lines failed; the rest are stored
     assert "Traceback" not in done.stderr
     out = json.loads(done.stdout)
@@ -128,7 +109,7 @@ def test_a_file_larger_than_max_bytes_is_streamed_and_a_bad_line_fails_alone(
     assert "1,197 created" in summary and "3 error(s)" in summary
 
     # The same file again: every article unchanged (the identity rules hold across batches).
-    again = run(config, "ingest", str(path))
+    again = run_command(config, "ingest", str(path), timeout=300)
     assert again.returncode == 1
     results = [line.split()[0] for line in again.stdout.splitlines() if line.startswith("unch")]
     assert len(results) == count - 3
@@ -139,7 +120,7 @@ def test_a_file_larger_than_max_bytes_is_streamed_and_a_bad_line_fails_alone(
     # A file of one article smaller than max_bytes reads as before, even as one JSON object.
     one = tmp_path / "one.json"
     one.write_text(json.dumps(article(5000), ensure_ascii=False, indent=2), encoding="utf-8")
-    single = run(config, "ingest", "--json", str(one))
+    single = run_command(config, "ingest", "--json", str(one), timeout=300)
     assert single.returncode == 0, single.stderr
     assert [r["change"] for r in json.loads(single.stdout)["results"]] == ["created"]
 

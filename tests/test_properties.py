@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from syndicator import fingerprint
 from syndicator.demo import SAMPLES_DIR
@@ -73,7 +74,7 @@ paragraph_lists = st.lists(st.one_of(texts, st.just(""), st.just(" \n ")), max_s
 utf8_texts = st.text(_encodable, max_size=60)
 utf8_paragraph_lists = st.lists(st.one_of(utf8_texts, st.just(""), st.just(" \n ")), max_size=8)
 
-_SETTINGS = settings(max_examples=400, deadline=None)
+_SETTINGS = settings(max_examples=examples(400), deadline=None)
 
 
 @_SETTINGS
@@ -144,7 +145,7 @@ def test_signature_is_the_simhash(title: str, paragraphs: list[str]) -> None:
     assert signature(title, paragraphs) == f"s2:{reference_simhash(text):016x}"
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.lists(st.sampled_from(["a", "b", "c", "كتب", "قال", "١٢", "x"]), max_size=400))
 def test_signature_of_long_texts_with_repeated_words(words: list[str]) -> None:
     text = " ".join(words)
@@ -177,7 +178,7 @@ def test_body_candidates_are_what_the_selectors_select() -> None:
         assert _body_candidates(root) == [dom.select(root, s) for s in BODY_SELECTORS]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.one_of(st.none(), utf8_texts),
     st.one_of(st.none(), utf8_texts),
@@ -219,7 +220,7 @@ _TAGS_AND_ENTITIES = [
 _markup = st.lists(st.one_of(utf8_texts, st.sampled_from(_TAGS_AND_ENTITIES)), max_size=20)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_markup)
 def test_element_text_is_text_content(pieces: list[str]) -> None:
     import lxml.html
@@ -322,7 +323,7 @@ _URL_PIECES += [":", "@", "[", "]", "\t", "\n", "%2F", "\\", " ", "خبر", "htt
 _url_pieces = st.sampled_from([*_URL_PIECES, "mailto:", "HTTP:"])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.sampled_from(_BASES), st.lists(_url_pieces, min_size=1, max_size=10))
 def test_quick_join_is_urljoin(base: str, pieces: list[str]) -> None:
     from urllib.parse import urljoin
@@ -350,7 +351,7 @@ def test_quick_join_takes_the_common_links() -> None:
 _CANONICAL_PIECES = [*_URL_PIECES, "https://", "http://", "News.", "x.example", ":443", "%41"]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.lists(st.sampled_from(_CANONICAL_PIECES), min_size=1, max_size=10))
 def test_canonical_shortcut_is_the_full_canonical(pieces: list[str]) -> None:
     from syndicator.normalize import urls

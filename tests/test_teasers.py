@@ -3,15 +3,13 @@ or a listing gives for an article fill what its own text leaves empty, never wha
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
 import pytest
+from support.commands import run_command, service_table
 from support.sites import PARAGRAPHS, Site
 
 from syndicator.demo import SAMPLES_DIR
@@ -49,19 +47,6 @@ def test_what_the_article_says_wins() -> None:
     )
 
 
-def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=config.parent,
-        env=env,
-    )
-
-
 def titles(feeds: Path, region: str) -> list[str]:
     path = feeds / f"{region}.atom"
     if not path.exists():
@@ -95,10 +80,8 @@ def test_once_routes_the_dump_s_second_article_by_its_teaser(tmp_path: Path) -> 
     shutil.copy(DUMP, tmp_path / "in" / "front-page.txt")
     config = tmp_path / "syndicator.toml"
     config.write_text(
-        f"""[service]
-database = "sqlite:///{tmp_path}/s.db"
-feeds_dir = "{tmp_path}/feeds"
-{REGIONS}
+        service_table(tmp_path)
+        + f"""{REGIONS}
 [[source]]
 id = "dump"
 kind = "text"
@@ -107,7 +90,7 @@ language = "ar"
 """,
         encoding="utf-8",
     )
-    done = run(config, "once")
+    done = run_command(config, "once", timeout=180)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     feeds = tmp_path / "feeds"
@@ -123,10 +106,8 @@ def test_once_routes_the_seed_s_second_article_to_europe(tmp_path: Path, shared_
     shutil.copy(shared_dir / "seed" / "000_657e1a1fb9bacbed.txt", tmp_path / "in" / "seed.txt")
     config = tmp_path / "syndicator.toml"
     config.write_text(
-        f"""[service]
-database = "sqlite:///{tmp_path}/s.db"
-feeds_dir = "{tmp_path}/feeds"
-{REGIONS}
+        service_table(tmp_path)
+        + f"""{REGIONS}
 [[source]]
 id = "seed"
 kind = "text"
@@ -135,7 +116,7 @@ language = "ar"
 """,
         encoding="utf-8",
     )
-    done = run(config, "once")
+    done = run_command(config, "once", timeout=180)
     assert done.returncode == 0, done.stderr
     europe = titles(tmp_path / "feeds", "europe")
     assert "روسيا تريد «ضمانات أمنية» في أي تسوية لحرب أوكرانيا" in europe
@@ -170,11 +151,8 @@ def test_once_routes_a_listed_article_by_its_card(tmp_path: Path, site: Site) ->
     site.pages["/world.html"] = f"<html><body><main>{cards}</main></body></html>".encode()
     config = tmp_path / "syndicator.toml"
     config.write_text(
-        f"""[service]
-database = "sqlite:///{tmp_path}/s.db"
-feeds_dir = "{tmp_path}/feeds"
-respect_robots = false
-{REGIONS}
+        service_table(tmp_path, "respect_robots = false\n")
+        + f"""{REGIONS}
 [[source]]
 id = "site"
 kind = "html"
@@ -182,7 +160,7 @@ url = "{site.base}/world.html"
 """,
         encoding="utf-8",
     )
-    done = run(config, "once")
+    done = run_command(config, "once", timeout=180)
     assert done.returncode == 0, done.stderr
     feeds = tmp_path / "feeds"
     europe = titles(feeds, "europe")

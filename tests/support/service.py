@@ -39,6 +39,8 @@ from typing import Any
 import feedparser
 import pytest
 
+from support.commands import run_command, service_table
+
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-" + uuid.uuid4().hex
 SERVER_MAX_SECONDS = 180  # the backstop: a server left behind stops by itself
@@ -544,10 +546,9 @@ class Deployment:
         self.database = os.environ.get("SYNDICATOR_DATABASE") or f"sqlite:///{folder}/s.db"
         self.config = folder / "syndicator.toml"
         self.config.write_text(
-            f'[service]\nbase_url = "http://127.0.0.1:8080"\n'
-            f'database = "sqlite:///{folder}/s.db"\nfeeds_dir = "{self.feeds}"\n'
-            f"{extra}\n"
-            '[[region]]\nid = "world"\ntitle = "World"\n' + sources,
+            service_table(folder, f"{extra}\n")
+            + '[[region]]\nid = "world"\ntitle = "World"\n'
+            + sources,
             encoding="utf-8",
         )
 
@@ -560,16 +561,7 @@ class Deployment:
         )
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
-        return subprocess.run(
-            [sys.executable, "-m", "syndicator", "--config", str(self.config), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=self.folder,
-            env=env,
-        )
+        return run_command(self.config, *args, timeout=timeout, cwd=self.folder)
 
     def feed(self, name: str = "world.json") -> Any:
         text = (self.feeds / name).read_text(encoding="utf-8")
