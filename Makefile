@@ -18,10 +18,11 @@ run: setup
 test: setup
 	$(PY) -m pytest -n 2 --dist worksteal
 
-# The fast lane: everything but the end-to-end tests (processes: the service, its commands), the
-# property tests on a tenth of their examples (tests/support/examples.py). `make test` runs all.
+# The fast lane: everything but the end-to-end tests (processes: the service, its commands) and
+# the slow ones (large inputs), the property tests on a tenth of their examples
+# (tests/support/examples.py). `make test` runs all of it, every example.
 test-fast: setup
-	SYNDICATOR_TEST_LANE=fast $(PY) -m pytest -n 2 --dist worksteal -m "not e2e"
+	SYNDICATOR_TEST_LANE=fast $(PY) -m pytest -n 2 --dist worksteal -m "not e2e and not slow"
 
 lint: setup
 	$(PY) -m ruff check syndicator tests bench

@@ -152,6 +152,7 @@ class Lines(io.RawIOBase):
         return n
 
 
+@pytest.mark.slow
 def test_reading_takes_bounded_memory_whatever_the_size(tmp_path: Path) -> None:
     config = config_module.load(deployment(tmp_path))
     stream = Lines(count=4000, padding=5000)  # 20 MB, made as it is read

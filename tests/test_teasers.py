@@ -73,6 +73,7 @@ places = ["موسكو"]
 """
 
 
+@pytest.mark.e2e
 def test_once_routes_the_dump_s_second_article_by_its_teaser(tmp_path: Path) -> None:
     """End to end: ``once`` on the sample dump puts its second article in the regions its
     related-box teaser names (section علوم, dateline دوز)."""
@@ -99,6 +100,7 @@ language = "ar"
     assert not any(t.startswith(SECOND[:30]) for t in titles(feeds, "europe"))
 
 
+@pytest.mark.e2e
 def test_once_routes_the_seed_s_second_article_to_europe(tmp_path: Path, shared_dir: Path) -> None:
     """End to end on the seed's dump: its related box gives the second article the section
     أوروبا and the dateline موسكو, and ``once`` puts it in the Europe region."""
@@ -131,6 +133,7 @@ def site() -> Iterator[Site]:
     s.close()
 
 
+@pytest.mark.e2e
 def test_once_routes_a_listed_article_by_its_card(tmp_path: Path, site: Site) -> None:
     """End to end: a section page's cards say section, byline and dateline; the article pages
     say none of it (but one, whose own section wins). ``once`` routes each where it belongs."""
