@@ -156,12 +156,12 @@ def test_every_page_has_an_expectation() -> None:
 def test_extract_json_reports_both_titles_and_the_direction() -> None:
     """What ``syndicator extract --json`` prints for a document: the page's title beside the
     story's, and the article's direction (declared, else its language's)."""
-    from syndicator.cli import _document_json
+    from syndicator.cli.documents import document_json
     from syndicator.ingest import read_document
 
     def read(name: str) -> dict[str, object]:
         body = (PAGES / name).read_bytes()
-        return _document_json(read_document(body, f"https://news.example/{name}", now=NOW))
+        return document_json(read_document(body, f"https://news.example/{name}", now=NOW))
 
     stated = read("title-stated.html")
     assert stated["title"] == "Ferry timetable changes from May | Coastal Times"

@@ -64,7 +64,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
                 content_type=content_type,
                 kind=None if args.kind == "auto" and source else args.kind,
             )
-            result.update(_document_json(document))
+            result.update(document_json(document))
             if not document.articles and not document.teasers and not document.sitemaps:
                 result["error"] = "nothing found: no article, link or sitemap in this document"
         except SyndicatorError as e:
@@ -88,7 +88,7 @@ def _read(doc: str, user_agent: str | None) -> tuple[bytes, str, str | None]:
     return response.body, response.url, response.content_type
 
 
-def _document_json(document: Document) -> dict[str, Any]:
+def document_json(document: Document) -> dict[str, Any]:
     return {
         "kind": document.kind,
         "title": document.title,
