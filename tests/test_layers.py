@@ -37,6 +37,7 @@ PURE_CORE = (
     "syndicator.cron",
     "syndicator.extract",
     "syndicator.pages",
+    "syndicator.store.identity",  # the identity decider: records in, a decision out
 )
 # What runs the web layer: the web layer must not know it.
 ABOVE_WEB = ("syndicator.service", "syndicator.jobs", "syndicator.cli")

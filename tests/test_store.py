@@ -375,6 +375,40 @@ def test_the_source_ranked_first_gives_the_entry_its_address(store: Store) -> No
     assert store.entries("europe")[0].article.url == original.url
 
 
+def test_a_promoted_address_that_comes_back_with_another_story_is_a_new_article(
+    store: Store,
+) -> None:
+    """The reprint's address yielded its story to the original (promoted); when it later
+    carries a different story, that story is a new article with a fresh entry id (the id the
+    address gives is the first story's, kept for ever), and the rest of the pass is stored."""
+    priority = {"site": 0, "partner": 1}
+    reprint = make("https://partner.example/copy", "خبر", story(1))
+    original = make("https://n.example/a", "خبر", story(1))
+    first = store.apply("partner", [reprint], now=NOW, priority=priority).changes[0]
+    promoted = store.apply("site", [original], now=NOW, priority=priority).changes[0]
+    assert promoted.change == "duplicate" and promoted.entry_id == first.entry_id
+    other = make("https://partner.example/copy", "خبر آخر", story(7))
+    later = make("https://partner.example/later", "خبر ثالث", story(8))
+    at = NOW + timedelta(minutes=5)
+    result = store.apply("partner", [other, later], now=at, priority=priority)
+    assert [c.change for c in result.changes] == ["created", "created"]
+    fresh = result.changes[0].entry_id
+    assert fresh is not None and fresh.startswith("tag:test.example,")
+    assert fresh not in (first.entry_id, result.changes[1].entry_id)
+    assert {e.id for e in store.entries("europe")} == {
+        first.entry_id,
+        fresh,
+        result.changes[1].entry_id,
+    }
+    record = store.explain(other.key)
+    assert record is not None and (record["id"], record["key"]) == (fresh, other.key)
+    assert store.explain(original.key)["id"] == first.entry_id  # type: ignore[index]
+    # The same story again is unchanged; the original keeps its address.
+    again = store.apply("partner", [other], now=at, priority=priority).changes[0]
+    assert (again.change, again.entry_id) == ("unchanged", fresh)
+    assert store.entries("europe")[-1].article.url == original.url
+
+
 def test_the_source_ranked_first_takes_over_the_same_address(store: Store) -> None:
     """Whichever source ran first, the one ranked first owns a story it carries: its copy's
     metadata, its feeds' attribution. Workers running sources in any order agree."""

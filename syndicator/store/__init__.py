@@ -28,13 +28,13 @@ from syndicator.store.common import (
     _chunks,
     _dumps,
     _iso,
-    _outranks,
     _safe_url,
     entry_id_for,
     text_diff,
     utc,
 )
 from syndicator.store.database import DEFAULT_TIMEOUT, StoreBase, map_errors
+from syndicator.store.identity import outranks as _outranks
 from syndicator.store.outbox import Outbox
 from syndicator.store.problems import Problems
 from syndicator.store.records import (

@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicator import fingerprint
 from syndicator.model import Article
 from syndicator.store.batch import _Unit
 from syndicator.store.common import (
     _chunks,
     _fetched_location,
-    _outranks,
-    entry_id_for,
     text_diff,
     utc,
 )
+from syndicator.store.identity import Arrival, Stored, decide
 from syndicator.store.records import Change, ChangeSet
 from syndicator.store.schema import (
     APPLY_BATCH,
@@ -84,6 +83,7 @@ class Articles(Sources):
         if not items and not validators:
             return result
         unit = _Unit(self, conn)
+        batch = _Pass(unit, source_id, suppress, result, priority)
         n = 0
         for chunk in _chunks(items, APPLY_BATCH):
             unit.prefetch(chunk)
@@ -92,77 +92,10 @@ class Articles(Sources):
                 # before: feed order is document order, no two entries of a pass share one.
                 at = now + timedelta(microseconds=n)
                 n += 1
-                result.changes.append(
-                    self._apply_batched(unit, source_id, item, at, suppress, result, priority)
-                )
+                result.changes.append(self._apply_in(batch, item, at))
         unit.flush()
         self._save_validators_many(conn, source_id or "", validators, now)
         return result
-
-    def _apply_batched(
-        self,
-        unit: _Unit,
-        source_id: str | None,
-        item: Article,
-        now: datetime,
-        suppress: frozenset[str],
-        result: ChangeSet,
-        priority: Mapping[str, int] | None,
-    ) -> Change:
-        """One article, decided as :meth:`_apply_one` decides, on what ``unit`` read for the
-        batch: an article unchanged, a duplicate of a stored text and a new article are done
-        there; the rest (a revision, a take-over, a promotion, a copy of a located article) by
-        :meth:`_apply_one` itself, after the unit wrote what it holds."""
-        row = unit.row_by_key(item.key)
-        same = located = None
-        if row is not None:
-            if not _outranks(priority, source_id, row.source_id) and (
-                row.content_hash == item.content_hash or (row.complete and not item.complete)
-            ):
-                unit.locate_fetched(row.id, item, source_id, now)
-                regions = unit.join_regions(row.id, item.regions, now, suppress, row.cluster_id)
-                result.regions.update(regions)
-                if row.content_hash == item.content_hash:
-                    return Change("unchanged", item.url, row.entry_id, item.key, tuple(regions))
-                return Change(
-                    "unchanged",
-                    item.url,
-                    row.entry_id,
-                    item.key,
-                    tuple(regions),
-                    "a summary of the stored article",
-                )
-        else:
-            located = unit.location(item.key)
-            same = unit.first_with_hash(item.content_hash)
-            if same is not None and not _outranks(priority, source_id, same.source_id):
-                reason = f"same content hash as {same.key}"
-                unit.locate(same.id, item.key, source_id, "duplicate", reason, now)
-                unit.locate_fetched(same.id, item, source_id, now)
-                regions = unit.join_regions(same.id, item.regions, now, suppress, same.cluster_id)
-                result.regions.update(regions)
-                return Change(
-                    "duplicate", item.url, same.entry_id, item.key, tuple(regions), reason
-                )
-            if same is None and located is None:
-                return unit.create(source_id, item, now, suppress, result)
-        involved = {r.id for r in (row, same) if r is not None}
-        if located is not None:
-            involved.add(located[0])
-        unit.flush()
-        change = self._apply_one(unit.conn, source_id, item, now, suppress, result, priority)
-        stored = unit.conn.execute(
-            sa.select(articles.c.id).where(articles.c.key == item.key)
-        ).scalar()
-        if stored is not None:
-            involved.add(int(stored))
-        fetched = _fetched_location(item)
-        unit.forget(
-            involved,
-            [item.key, *([fetched] if fetched else []), *(r.key for r in (row, same) if r)],
-            [item.content_hash, *(r.content_hash for r in (row, same) if r)],
-        )
-        return change
 
     def _apply_one(
         self,
@@ -174,61 +107,93 @@ class Articles(Sources):
         result: ChangeSet,
         priority: Mapping[str, int] | None = None,
     ) -> Change:
-        row = conn.execute(sa.select(articles).where(articles.c.key == item.key)).first()
-        if row is not None:
-            if _outranks(priority, source_id, row.source_id):
-                self._take_over(conn, source_id, row, item, now)
-            return self._revisit(conn, source_id, row, item, now, suppress, result)
-        located = conn.execute(
-            sa.select(locations.c.article_id, locations.c.relation).where(
-                locations.c.url == item.key
-            )
-        ).first()
-        same = conn.execute(
-            sa.select(articles)
-            .where(articles.c.content_hash == item.content_hash)
-            .order_by(articles.c.id)
-            .limit(1)
-        ).first()
-        if same is None and located is not None:
-            original = conn.execute(
-                sa.select(articles).where(articles.c.id == located.article_id)
-            ).first()
-            if (
-                original is not None
-                and fingerprint.similarity(original.similarity, item.similarity)
-                >= fingerprint.NEAR_DUPLICATE
-            ):
-                same = original
-        if (
-            same is not None
-            and _outranks(priority, source_id, same.source_id)
-            and (same.content_hash == item.content_hash)
-        ):
-            return self._promote(conn, source_id, same, item, now, suppress, result)
-        if same is not None:
-            reason = (
-                f"same content hash as {same.key}"
-                if same.content_hash == item.content_hash
-                else f"a lightly edited copy of {same.key}"
-            )
-            self._locate(conn, same.id, item.key, source_id, "duplicate", reason, now)
-            self._locate_fetched(conn, same.id, item, source_id, now)
-            regions = self._join_regions(
-                conn, same.id, item.regions, now, suppress, same.cluster_id
-            )
-            result.regions.update(regions)
-            return Change("duplicate", item.url, same.entry_id, item.key, tuple(regions), reason)
-        return self._create(conn, source_id, item, now, suppress, result)
+        """One article on its own, read as it goes (no batch prefetched): what :meth:`apply`
+        does for each article of a batch."""
+        unit = _Unit(self, conn, batched=False)
+        change = self._apply_in(_Pass(unit, source_id, suppress, result, priority), item, now)
+        unit.flush()
+        return change
 
-    def _take_over(
-        self, conn: Connection, source_id: str | None, row: Any, item: Article, now: datetime
-    ) -> None:
+    def _apply_in(self, batch: _Pass, item: Article, now: datetime) -> Change:
+        """Read what is stored for the article's key, hash and address, ask
+        :func:`identity.decide`, and carry its decision out on the pass's unit."""
+        unit, source_id = batch.unit, batch.source_id
+        row = unit.row_by_key(item.key)
+        same = original = None
+        located = None
+        if row is None:
+            same = unit.first_with_hash(item.content_hash)
+            located = unit.location(item.key)
+            if same is None and located is not None:
+                original = unit.row_by_id(located[0])
+        decision = decide(
+            Arrival(item.key, item.content_hash, item.similarity, item.complete, source_id),
+            by_key=_stored(row),
+            by_hash=_stored(same),
+            at_address=_stored(original),
+            priority=batch.priority,
+        )
+        if decision.action == "created":
+            return unit.create(
+                source_id,
+                item,
+                now,
+                batch.suppress,
+                batch.result,
+                reused_address=located is not None,
+            )
+        target = row if row is not None else same if same is not None else original
+        assert target is not None and decision.article is not None
+        if decision.action == "duplicate":
+            unit.locate(target.id, item.key, source_id, "duplicate", decision.reason, now)
+            unit.locate_fetched(target.id, item, source_id, now)
+            regions = unit.join_regions(
+                target.id, item.regions, now, batch.suppress, target.cluster_id
+            )
+            batch.result.regions.update(regions)
+            return Change(
+                "duplicate", item.url, target.entry_id, item.key, tuple(regions), decision.reason
+            )
+        if decision.action in ("unchanged", "summary") and not decision.take_over:
+            return self._revisit(batch, target, item, now, decision.reason)
+        # What follows updates stored rows: written on the connection, then forgotten by the
+        # unit (read again when next needed).
+        unit.flush()
+        if decision.action == "promoted":
+            change = self._promote(batch, target, item, now)
+        else:
+            if decision.take_over:
+                self._take_over(batch, target, item, now)
+            if decision.action == "updated":
+                change = self._revise(batch, target, item, now)
+            else:
+                change = self._revisit(batch, target, item, now, decision.reason)
+        unit.flush()
+        fetched = _fetched_location(item)
+        unit.forget(
+            {target.id},
+            [item.key, target.key, *([fetched] if fetched else [])],
+            [item.content_hash, target.content_hash],
+        )
+        return change
+
+    @staticmethod
+    def _revisit(batch: _Pass, row: Any, item: Article, now: datetime, reason: str) -> Change:
+        """The stored text stays (unchanged, or a summary of it): the article may join more
+        regions and gain the address it was fetched at."""
+        unit = batch.unit
+        unit.locate_fetched(row.id, item, batch.source_id, now)
+        regions = unit.join_regions(row.id, item.regions, now, batch.suppress, row.cluster_id)
+        batch.result.regions.update(regions)
+        return Change("unchanged", item.url, row.entry_id, item.key, tuple(regions), reason)
+
+    def _take_over(self, batch: _Pass, row: Any, item: Article, now: datetime) -> None:
         """The same address from a source that ranks before the one that stored it: the story
         is now that source's, and (when it is the same text, and not a summary of a stored full
         text) so is its metadata, as if this copy had been stored first: the outcome does not
         depend on which source a worker happened to run first. Its feeds are re-rendered; a
         different text is then a revision, as from any source."""
+        unit, conn, source_id = batch.unit, batch.unit.conn, batch.source_id
         values: dict[str, Any] = {"source_id": source_id}
         if item.content_hash == row.content_hash and (item.complete or not row.complete):
             values.update(self._article_values(item))
@@ -241,22 +206,14 @@ class Articles(Sources):
             .where(locations.c.url == row.key, locations.c.article_id == row.id)
             .values(source_id=source_id)
         )
-        for region in self._regions_of(conn, row.id):
-            self._region_change(conn, region, row.id, "updated", now)
+        for region in sorted(unit.regions_of(row.id)):
+            unit.region_change(region, row.id, "updated", now)
 
-    def _promote(
-        self,
-        conn: Connection,
-        source_id: str | None,
-        row: Any,
-        item: Article,
-        now: datetime,
-        suppress: frozenset[str],
-        result: ChangeSet,
-    ) -> Change:
+    def _promote(self, batch: _Pass, row: Any, item: Article, now: datetime) -> Change:
         """The same story from a source that ranks first: its copy becomes the entry's address
         and metadata (the entry id, dates of the entry and revisions stay); the stored copy
         becomes a duplicate location."""
+        unit, conn, source_id = batch.unit, batch.unit.conn, batch.source_id
         values = self._article_values(item)
         values.update(key=item.key, source_id=source_id)
         if item.published is None:
@@ -274,15 +231,18 @@ class Articles(Sources):
             .where(locations.c.url == item.key)
             .values(article_id=row.id, relation="self", reason=own, source_id=source_id)
         )
-        if not moved.rowcount:
-            self._locate(conn, row.id, item.key, source_id, "self", own, now)
-        self._locate_fetched(conn, row.id, item, source_id, now)
-        joined = self._join_regions(conn, row.id, item.regions, now, suppress, row.cluster_id)
-        for region in self._regions_of(conn, row.id):
+        unit.located.pop(row.key, None)
+        if moved.rowcount:
+            unit.located[item.key] = (row.id, "self")
+        else:
+            unit.locate(row.id, item.key, source_id, "self", own, now)
+        unit.locate_fetched(row.id, item, source_id, now)
+        joined = unit.join_regions(row.id, item.regions, now, batch.suppress, row.cluster_id)
+        members = sorted(unit.regions_of(row.id))
+        for region in members:
             if region not in joined:
-                self._region_change(conn, region, row.id, "updated", now)
-        members = self._regions_of(conn, row.id)
-        result.regions.update(members)
+                unit.region_change(region, row.id, "updated", now)
+        batch.result.regions.update(members)
         return Change(
             "duplicate",
             item.url,
@@ -293,88 +253,19 @@ class Articles(Sources):
             "is now the entry's",
         )
 
-    def _create(
-        self,
-        conn: Connection,
-        source_id: str | None,
-        item: Article,
-        now: datetime,
-        suppress: frozenset[str],
-        result: ChangeSet,
-    ) -> Change:
-        cluster_id, near = self._near_duplicate(conn, item)
-        entry_id = entry_id_for(item.key, self.host, item.published, now)
-        published = item.published or now
-        values = self._article_values(item)
-        values.update(
-            entry_id=entry_id,
-            key=item.key,
-            source_id=source_id,
-            published_at=published,
-            dated=item.published is not None,
-            updated_at=max(item.updated or published, published),
-            first_seen_at=now,
-            revision=0,
-            cluster_id=cluster_id,
-        )
-        inserted = conn.execute(sa.insert(articles), values).inserted_primary_key
-        assert inserted is not None
-        article_id = int(inserted[0])
-        if cluster_id is None:
-            conn.execute(
-                sa.update(articles).where(articles.c.id == article_id).values(cluster_id=article_id)
-            )
-            cluster_id = article_id
-        self._locate(
-            conn, article_id, item.key, source_id, "self", "the article's own address", now
-        )
-        self._locate_fetched(conn, article_id, item, source_id, now)
-        self._join_all(conn, article_id, now)
-        regions = self._join_regions(
-            conn, article_id, item.regions, now, suppress, cluster_id, near=near is not None
-        )
-        result.regions.update(regions)
-        self._event(
-            conn,
-            "article.created",
-            now,
-            regions,
-            article=self._article_payload(conn, article_id),
-            changes={"content_hash": item.content_hash, "near_duplicate_of": near},
-        )
-        reason = f"new; a near-duplicate of {near}" if near else "new"
-        return Change("created", item.url, entry_id, item.key, tuple(regions), reason)
-
-    def _revisit(
-        self,
-        conn: Connection,
-        source_id: str | None,
-        row: Any,
-        item: Article,
-        now: datetime,
-        suppress: frozenset[str],
-        result: ChangeSet,
-    ) -> Change:
-        self._locate_fetched(conn, row.id, item, source_id, now)
-        regions = self._join_regions(conn, row.id, item.regions, now, suppress, row.cluster_id)
-        result.regions.update(regions)
-        if row.content_hash == item.content_hash:
-            return Change("unchanged", item.url, row.entry_id, item.key, tuple(regions))
-        if row.complete and not item.complete:
-            # A feed summary never replaces the full text stored from the page.
-            return Change(
-                "unchanged",
-                item.url,
-                row.entry_id,
-                item.key,
-                tuple(regions),
-                "a summary of the stored article",
-            )
+    def _revise(self, batch: _Pass, row: Any, item: Article, now: datetime) -> Change:
+        """A new text at a stored key: a revision (the entry id stays, ``updated`` moves)."""
+        unit, conn, source_id = batch.unit, batch.unit.conn, batch.source_id
+        unit.locate_fetched(row.id, item, source_id, now)
+        regions = unit.join_regions(row.id, item.regions, now, batch.suppress, row.cluster_id)
+        batch.result.regions.update(regions)
         previous = json.loads(row.paragraphs)
         revision = row.revision + 1
         updated_at = utc(row.updated_at) or now
         stated = item.updated
         updated_at = stated if stated and stated > updated_at else max(now, updated_at)
+        diff = text_diff([row.title, *previous], [item.title, *item.paragraphs])
+        unit.flush()
         conn.execute(
             sa.insert(revisions),
             {
@@ -384,7 +275,7 @@ class Articles(Sources):
                 "previous_hash": row.content_hash,
                 "new_hash": item.content_hash,
                 "previous_title": row.title,
-                "diff": text_diff([row.title, *previous], [item.title, *item.paragraphs]),
+                "diff": diff,
                 "source_id": source_id,
             },
         )
@@ -393,12 +284,11 @@ class Articles(Sources):
         if item.published is None:
             values.pop("published_at", None)
         conn.execute(sa.update(articles).where(articles.c.id == row.id).values(values))
-        members = self._regions_of(conn, row.id)
+        members = sorted(unit.regions_of(row.id))
         for region in members:
-            self._region_change(conn, region, row.id, "updated", now)
-        result.regions.update(members)
-        self._event(
-            conn,
+            unit.region_change(region, row.id, "updated", now)
+        batch.result.regions.update(members)
+        unit.event(
             "article.updated",
             now,
             members,
@@ -407,7 +297,7 @@ class Articles(Sources):
                 "previous_hash": row.content_hash,
                 "content_hash": item.content_hash,
                 "revision": revision,
-                "diff": text_diff([row.title, *previous], [item.title, *item.paragraphs]),
+                "diff": diff,
             },
         )
         return Change(
@@ -436,3 +326,31 @@ class Articles(Sources):
             changes={"reason": reason},
         )
         return Change("removed", row.url, row.entry_id, row.key, tuple(members), reason)
+
+
+def _stored(row: Any) -> Stored | None:
+    """A stored article row (or one added in this batch) as the decider reads it."""
+    if row is None:
+        return None
+    return Stored(
+        id=row.id,
+        key=row.key,
+        source_id=row.source_id,
+        content_hash=row.content_hash,
+        similarity=row.similarity,
+        complete=bool(row.complete),
+        cluster_id=row.cluster_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """What every article of one pass is stored with: the unit that reads and writes, the
+    source, the regions that suppress near-duplicates, the pass's change set (the regions it
+    changed grow as articles are stored) and the sources' ranks."""
+
+    unit: _Unit
+    source_id: str | None
+    suppress: frozenset[str]
+    result: ChangeSet
+    priority: Mapping[str, int] | None

@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicator import fingerprint
 from syndicator.model import Article, RegionMatch
 from syndicator.store.common import (
     _bands,
@@ -22,6 +21,7 @@ from syndicator.store.common import (
     _payload,
     entry_id_for,
 )
+from syndicator.store.identity import nearest
 from syndicator.store.membership import Membership
 from syndicator.store.records import Change, ChangeSet
 from syndicator.store.schema import ALL, articles, locations, outbox, region_changes, region_entries
@@ -35,18 +35,19 @@ CANDIDATES_PER_BATCH = 20_000  # beyond this, a batch looks near-duplicates up o
 
 
 class _Unit:
-    """What one :meth:`Store.apply` reads and writes, for the whole batch at once.
+    """What one :meth:`Store.apply` reads and writes, for the whole batch at once (or for one
+    article, unbatched: then it reads as it goes).
 
     It reads what the batch's articles need in a few queries (the rows by key, by content hash
     and by near-duplicate band, the locations, the region memberships and sequence numbers)
     and defers the rows it adds (articles, locations, region entries and changes, outbox
     events) to :meth:`flush`, which writes each table with one multi-row insert. It decides
-    nothing: the store's rules decide, reading it instead of the database. A case it does not
-    carry (a revision, a take-over, a promotion) flushes, is done by the per-article code on
-    the connection, and forgets what that code may have changed, which is read again when
-    next needed. Article ids are allocated here (under the write lock every writer takes)."""
+    nothing: ``identity.decide`` decides on what it read. A decision that updates stored rows
+    (a revision, a take-over, a promotion) flushes, updates them on the connection, and forgets
+    what it may have changed, which is read again when next needed. Article ids are allocated
+    here (under the write lock every writer takes)."""
 
-    def __init__(self, store: Membership, conn: Connection) -> None:
+    def __init__(self, store: Membership, conn: Connection, *, batched: bool = True) -> None:
         self.store = store
         self.conn = conn
         self.by_key: dict[str, Any] = {}  # key → row (None: no article has that key)
@@ -56,7 +57,9 @@ class _Unit:
         self.seq: dict[str, int] = {}  # region → its highest entry number
         # Near-duplicate candidates: rows by id, and by each band's value (in id order);
         # None when the batch's bands match more rows than it holds.
-        self.candidates: dict[int, Any] | None = {}
+        # One article at a time (``batched`` false): nothing is prefetched and near-duplicates
+        # are looked up one by one.
+        self.candidates: dict[int, Any] | None = {} if batched else None
         self.by_band: list[dict[int, list[Any]]] = [{}, {}, {}, {}]
         self.next_id: int | None = None
         self.rows: dict[Any, list[dict[str, Any]]] = {
@@ -196,15 +199,22 @@ class _Unit:
         for b in range(4):
             for row in self.by_band[b].get(bands[b], ())[:NEAR_CANDIDATES]:
                 found[row.id] = row
-        best: tuple[float, Any] | None = None
-        for article_id in sorted(found)[:NEAR_CANDIDATES]:
-            row = found[article_id]
-            score = fingerprint.similarity(row.similarity, item.similarity)
-            if score >= fingerprint.NEAR_DUPLICATE and (best is None or score > best[0]):
-                best = (score, row)
-        if best is None:
-            return None, None
-        return best[1].cluster_id or best[1].id, best[1].key
+        return nearest(item.similarity, (found[i] for i in sorted(found)[:NEAR_CANDIDATES]))
+
+    def row_by_id(self, article_id: int) -> Any:
+        """The article with this id (what was deferred is written first)."""
+        self.flush()
+        return self.conn.execute(sa.select(articles).where(articles.c.id == article_id)).first()
+
+    def entry_id_taken(self, entry_id: str) -> bool:
+        if any(r["entry_id"] == entry_id for r in self.rows[articles]):
+            return True
+        return (
+            self.conn.execute(
+                sa.select(articles.c.id).where(articles.c.entry_id == entry_id)
+            ).first()
+            is not None
+        )
 
     # -- writing -------------------------------------------------------------------------
 
@@ -292,7 +302,9 @@ class _Unit:
         cluster_id: int | None,
         near: bool = False,
     ) -> list[str]:
-        """As :meth:`Store._join_regions`: the regions newly joined (not suppressed)."""
+        """Add the article to the regions its rules name; returns the regions newly joined (a
+        region that suppresses near-duplicates and already shows one of its cluster is joined
+        suppressed, and not returned)."""
         wanted: dict[str, list[str]] = {}
         for m in matches:
             wanted.setdefault(m.region, []).append(str(m))
@@ -321,11 +333,19 @@ class _Unit:
         now: datetime,
         suppress: frozenset[str],
         result: ChangeSet,
+        *,
+        reused_address: bool = False,
     ) -> Change:
-        """As :meth:`Store._create`, deferred."""
+        """A new article (``created``), clustered with its nearest near-duplicate, deferred.
+        ``reused_address``: its key is recorded as another article's location; when that
+        article holds the id the key gives, the new story gets a fresh one."""
         cluster_id, near = self.near_duplicate(item)
-        article_id = self.new_id()
         entry_id = entry_id_for(item.key, self.store.host, item.published, now)
+        if reused_address and self.entry_id_taken(entry_id):
+            entry_id = entry_id_for(
+                item.key, self.store.host, item.published, now, item.content_hash
+            )
+        article_id = self.new_id()
         published = item.published or now
         values = self.store._article_values(item)
         values.update(

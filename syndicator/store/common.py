@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,25 +34,30 @@ def _bands(signature: str) -> tuple[int, int, int, int]:
     return tuple((bits >> (16 * i)) & 0xFFFF for i in range(4))  # type: ignore[return-value]
 
 
-def entry_id_for(key: str, host: str, published: datetime | None, first_seen: datetime) -> str:
+def entry_id_for(
+    key: str,
+    host: str,
+    published: datetime | None,
+    first_seen: datetime,
+    content_hash: str | None = None,
+) -> str:
     """The entry id of a new article: a tag URI (RFC 4151) derived from its key and dated by the
     article's own publication date (UTC), or the day it was first stored when it states none:
-    every store that meets the article gives it the same id, whatever the day it does."""
+    every store that meets the article gives it the same id, whatever the day it does.
+
+    With ``content_hash``: the id of a new story at an address whose own id an older article
+    already holds (the address was that article's before a copy from a source ranking first
+    took its place): derived from the key and the text, so it is fresh, and still the same in
+    every store that meets the two stories in that order."""
     day = _as_utc(published or first_seen)
-    return f"tag:{host},{day:%Y-%m-%d}:article/{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+    name = key if content_hash is None else f"{key}\n{content_hash}"
+    return f"tag:{host},{day:%Y-%m-%d}:article/{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
 
 
 def text_diff(before: Sequence[str], after: Sequence[str]) -> str:
     """A readable unified diff of two paragraph lists."""
     lines = difflib.unified_diff(list(before), list(after), "before", "after", lineterm="", n=1)
     return "\n".join(lines)
-
-
-def _outranks(priority: Mapping[str, int] | None, source: str | None, other: str | None) -> bool:
-    """Does ``source`` rank strictly before ``other`` (config order; unknown sources last)?"""
-    if not priority or source is None or source not in priority:
-        return False
-    return priority[source] < priority.get(other or "", len(priority))
 
 
 def _as_utc(value: datetime) -> datetime:

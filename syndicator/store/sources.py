@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicator.store.common import _chunks, _iso, _outranks
+from syndicator.store.common import _chunks, _iso
+from syndicator.store.identity import outranks as _outranks
 from syndicator.store.membership import Membership
 from syndicator.store.records import ChangeSet, SourceState, _source_state
 from syndicator.store.schema import (
