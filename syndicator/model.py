@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from syndicator.direction import text_direction
 
@@ -225,17 +225,27 @@ class Article:
         }
 
 
-def as_utc(value: datetime) -> datetime:
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | None) -> datetime | None: ...
+def as_utc(value: datetime | None) -> datetime | None:
     """A datetime in UTC: an aware one converted, a naive one taken to be UTC already (what
-    SQLite gives back, and what the store wrote)."""
+    SQLite gives back, and what the store wrote); None stays None. The project's one UTC
+    helper, with :func:`iso`."""
+    if value is None:
+        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
-    """RFC 3339 / ISO 8601 in UTC with a ``Z``, or None."""
+    """RFC 3339 / ISO 8601 in UTC with a ``Z`` (an aware time converted, a naive one taken to
+    be UTC), or None."""
     if value is None:
         return None
-    return value.isoformat().replace("+00:00", "Z")
+    return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

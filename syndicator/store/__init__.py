@@ -23,15 +23,12 @@ from __future__ import annotations
 from syndicator.store.articles import Articles
 from syndicator.store.batch import CANDIDATES_PER_BATCH, NEAR_CANDIDATES
 from syndicator.store.common import (
-    _as_utc,
     _bands,
     _chunks,
     _dumps,
-    _iso,
     _safe_url,
     entry_id_for,
     text_diff,
-    utc,
 )
 from syndicator.store.database import DEFAULT_TIMEOUT, StoreBase, map_errors
 from syndicator.store.identity import outranks as _outranks
@@ -109,12 +106,10 @@ __all__ = [
     "StoreBase",
     "Subscription",
     "UTCDateTime",
-    "_as_utc",
     "_bands",
     "_chunks",
     "_dumps",
     "_exclusive",
-    "_iso",
     "_outranks",
     "_safe_url",
     "articles",
@@ -132,5 +127,4 @@ __all__ = [
     "sources",
     "subscriptions",
     "text_diff",
-    "utc",
 ]

@@ -13,13 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicator.model import Article
+from syndicator.model import Article, as_utc
 from syndicator.store.batch import _Unit
 from syndicator.store.common import (
     _chunks,
     _fetched_location,
     text_diff,
-    utc,
 )
 from syndicator.store.identity import Arrival, Stored, decide
 from syndicator.store.records import Change, ChangeSet
@@ -198,7 +197,7 @@ class Articles(Sources):
         if item.content_hash == row.content_hash and (item.complete or not row.complete):
             values.update(self._article_values(item))
             if row.revision == 0:
-                published = item.published or utc(row.published_at) or now
+                published = item.published or as_utc(row.published_at) or now
                 values["updated_at"] = max(item.updated or published, published)
         conn.execute(sa.update(articles).where(articles.c.id == row.id).values(values))
         conn.execute(
@@ -261,7 +260,7 @@ class Articles(Sources):
         batch.result.regions.update(regions)
         previous = json.loads(row.paragraphs)
         revision = row.revision + 1
-        updated_at = utc(row.updated_at) or now
+        updated_at = as_utc(row.updated_at) or now
         stated = item.updated
         updated_at = stated if stated and stated > updated_at else max(now, updated_at)
         diff = text_diff([row.title, *previous], [item.title, *item.paragraphs])

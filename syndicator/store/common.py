@@ -8,21 +8,14 @@ import difflib
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator import fingerprint
-from syndicator.model import Article
+from syndicator.model import Article, as_utc, iso
 
 # --------------------------------------------------------------------------------------------
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """Datetimes read back from SQLite are naive: they were written in UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _dumps(value: Any) -> str:
@@ -49,7 +42,7 @@ def entry_id_for(
     already holds (the address was that article's before a copy from a source ranking first
     took its place): derived from the key and the text, so it is fresh, and still the same in
     every store that meets the two stories in that order."""
-    day = _as_utc(published or first_seen)
+    day = as_utc(published or first_seen)
     name = key if content_hash is None else f"{key}\n{content_hash}"
     return f"tag:{host},{day:%Y-%m-%d}:article/{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
 
@@ -58,16 +51,6 @@ def text_diff(before: Sequence[str], after: Sequence[str]) -> str:
     """A readable unified diff of two paragraph lists."""
     lines = difflib.unified_diff(list(before), list(after), "before", "after", lineterm="", n=1)
     return "\n".join(lines)
-
-
-def _as_utc(value: datetime) -> datetime:
-    """A datetime to compare with stored ones: in UTC (SQLite stores them as UTC text)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    value = utc(value)
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -108,8 +91,8 @@ def _payload(row: Any) -> dict[str, Any]:
         "authors": json.loads(row.authors),
         "dateline": row.dateline,
         "language": row.language,
-        "published": _iso(row.published_at),
-        "updated": _iso(row.updated_at),
+        "published": iso(row.published_at),
+        "updated": iso(row.updated_at),
         "content_hash": row.content_hash,
         "source": row.source_id,
     }

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.errors import StoreError
-from syndicator.model import Article, Entry, Image, RegionMatch
-from syndicator.store.common import _as_utc, _chunks, utc
+from syndicator.model import Article, Entry, Image, RegionMatch, as_utc
+from syndicator.store.common import _chunks
 from syndicator.store.membership import Membership
 from syndicator.store.records import PendingChanges
 from syndicator.store.schema import (
@@ -93,7 +93,7 @@ class Feeds(Membership):
         out = []
         for row in rows:
             entry = self._entry(row, ())
-            out.append(replace(entry, updated=utc(row.removed_at) or entry.updated))
+            out.append(replace(entry, updated=as_utc(row.removed_at) or entry.updated))
         return out
 
     def region_count(self, region: str) -> int:
@@ -131,14 +131,14 @@ class Feeds(Membership):
             with self.transaction() as conn:
                 stored = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
                 if stored is None:
-                    conn.execute(sa.insert(meta).values(key=key, value=_as_utc(now).isoformat()))
-                    return _as_utc(now)
+                    conn.execute(sa.insert(meta).values(key=key, value=as_utc(now).isoformat()))
+                    return as_utc(now)
         except sa.exc.IntegrityError:  # another process recorded it first: take theirs
             with self.engine.connect() as conn:
                 stored = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
         except SQLAlchemyError as e:
             raise StoreError(f"cannot record when region {region} was created: {e}") from e
-        return _as_utc(datetime.fromisoformat(str(stored)))
+        return as_utc(datetime.fromisoformat(str(stored)))
 
     @staticmethod
     def _regions_by_article(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
@@ -169,16 +169,16 @@ class Feeds(Membership):
             authors=tuple(json.loads(row.authors)),
             dateline=row.dateline,
             language=row.language,
-            published=utc(row.published_at) if row.dated else None,
-            updated=utc(row.updated_at),
+            published=as_utc(row.published_at) if row.dated else None,
+            updated=as_utc(row.updated_at),
             images=tuple(Image(**i) for i in json.loads(row.images)),
             fetched_url=row.fetched_url,
             guid=row.guid,
             method=row.method or "",
             regions=tuple(RegionMatch(r, "stored", "") for r in regions),
         )
-        published = utc(row.published_at)
-        updated = utc(row.updated_at)
+        published = as_utc(row.published_at)
+        updated = as_utc(row.updated_at)
         assert published is not None and updated is not None
         return Entry(
             id=row.entry_id,
@@ -314,7 +314,7 @@ class Feeds(Membership):
                 region_entries.c.region == region, region_entries.c.suppressed.is_(False)
             )
         if since is not None:
-            query = query.where(articles.c.updated_at >= _as_utc(since))
+            query = query.where(articles.c.updated_at >= as_utc(since))
         query = query.order_by(articles.c.updated_at.desc(), articles.c.id.desc()).limit(limit)
         try:
             with self.engine.connect() as conn:
@@ -332,7 +332,7 @@ class Feeds(Membership):
         Regions with no entry in the window are absent (the status page's chart)."""
         if days < 1:
             raise ValueError("days must be at least 1")
-        start = _as_utc(first_day)
+        start = as_utc(first_day)
         bounds = [start + timedelta(days=n) for n in range(1, days + 1)]
         added = articles.c.published_at
         # The day number as a CASE over the bounds: plain comparisons, the same on every database.

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from syndicator.store.common import _iso, utc
+from syndicator.model import as_utc, iso
 from syndicator.store.database import StoreBase
 from syndicator.store.records import Delivery, OutboxEvent
 from syndicator.store.schema import deliveries, meta, outbox
@@ -109,7 +109,7 @@ class Outbox(StoreBase):
                     deliveries.c.status == "pending"
                 )
             ).scalar()
-        return utc(value)
+        return as_utc(value)
 
     def delivered(self, delivery_id: int, now: datetime) -> None:
         with self.transaction() as conn:
@@ -204,7 +204,7 @@ class Outbox(StoreBase):
                 "target": r.target,
                 "event_id": r.event_id,
                 "type": r.type,
-                "occurred_at": _iso(r.occurred_at),
+                "occurred_at": iso(r.occurred_at),
                 "attempts": r.attempts,
                 "last_error": r.last_error,
             }

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from syndicator.store.common import utc
+from syndicator.model import as_utc, iso
 from syndicator.store.schema import ALL
 
 # --------------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class SourceState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v)
+            k: (iso(v) if isinstance(v, datetime) else v)
             for k, v in ((f, getattr(self, f)) for f in self.__slots__)
         }
 
@@ -124,19 +124,19 @@ def _source_state(r: Any) -> SourceState:
         url=r.url,
         health=r.health,
         health_reason=r.health_reason,
-        first_fetch_at=utc(r.first_fetch_at),
-        last_fetch_at=utc(r.last_fetch_at),
-        last_success_at=utc(r.last_success_at),
-        last_change_at=utc(r.last_change_at),
+        first_fetch_at=as_utc(r.first_fetch_at),
+        last_fetch_at=as_utc(r.last_fetch_at),
+        last_success_at=as_utc(r.last_success_at),
+        last_change_at=as_utc(r.last_change_at),
         last_status=r.last_status,
         last_error=r.last_error,
         failures=r.failures,
-        next_due_at=utc(r.next_due_at),
+        next_due_at=as_utc(r.next_due_at),
         last_found=r.last_found,
         last_found_some=r.last_found_some,
         created=r.created,
         updated=r.updated,
         duplicates=r.duplicates,
         paused=bool(r.paused),
-        paused_at=utc(r.paused_at),
+        paused_at=as_utc(r.paused_at),
     )

@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from syndicator.model import Entry
-from syndicator.store.common import _chunks, _iso
+from syndicator.model import Entry, iso
+from syndicator.store.common import _chunks
 from syndicator.store.feeds import Feeds
 from syndicator.store.schema import (
     ALL,
@@ -86,25 +86,25 @@ class Reports(Feeds):
             "source": row.source_id,
             "content_hash": row.content_hash,
             "similarity": row.similarity,
-            "published": _iso(row.published_at) if row.dated else None,
-            "updated": _iso(row.updated_at),
-            "first_seen": _iso(row.first_seen_at),
+            "published": iso(row.published_at) if row.dated else None,
+            "updated": iso(row.updated_at),
+            "first_seen": iso(row.first_seen_at),
             "revision": row.revision,
-            "removed": _iso(row.removed_at),
+            "removed": iso(row.removed_at),
             "locations": [
                 {
                     "url": loc.url,
                     "relation": loc.relation,
                     "reason": loc.reason,
                     "source": loc.source_id,
-                    "first_seen": _iso(loc.first_seen_at),
+                    "first_seen": iso(loc.first_seen_at),
                 }
                 for loc in locs
             ],
             "revisions": [
                 {
                     "revision": r.revision,
-                    "at": _iso(r.revised_at),
+                    "at": iso(r.revised_at),
                     "previous_hash": r.previous_hash,
                     "new_hash": r.new_hash,
                     "diff": r.diff,
@@ -116,7 +116,7 @@ class Reports(Feeds):
                     "region": m.region,
                     "reasons": json.loads(m.reasons),
                     "suppressed": m.suppressed,
-                    "joined": _iso(m.added_at),
+                    "joined": iso(m.added_at),
                 }
                 for m in members
             ],
@@ -136,7 +136,7 @@ class Reports(Feeds):
         return [
             {
                 "url": r.url,
-                "at": _iso(r.at),
+                "at": iso(r.at),
                 "status": r.status,
                 "outcome": r.outcome,
                 "reason": r.reason,
@@ -174,7 +174,7 @@ class Reports(Feeds):
                     out.setdefault(r.entry_id, []).append(
                         {
                             "revision": r.revision,
-                            "at": _iso(r.revised_at),
+                            "at": iso(r.revised_at),
                             "previous_title": r.previous_title,
                             "diff": r.diff,
                         }

@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicator.store.common import _as_utc, _chunks, utc
+from syndicator.model import as_utc
+from syndicator.store.common import _chunks
 
 SCHEMA_VERSION = 5
 PROBLEM_KEY = "problem:"  # meta rows holding a process's problem (Store.set_problem)
@@ -33,11 +34,12 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
-        value = _as_utc(value)
+        value = as_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-        return utc(value)
+        stored: datetime | None = value  # naive from SQLite: written in UTC
+        return as_utc(stored)
 
 
 metadata = sa.MetaData()

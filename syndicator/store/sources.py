@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicator.store.common import _chunks, _iso
+from syndicator.model import iso
+from syndicator.store.common import _chunks
 from syndicator.store.identity import outranks as _outranks
 from syndicator.store.membership import Membership
 from syndicator.store.records import ChangeSet, SourceState, _source_state
@@ -457,6 +458,6 @@ class Sources(Membership):
                 "reason": reason,
                 "last_error": state.last_error,
                 "failures": state.failures,
-                "last_success": _iso(state.last_success_at),
+                "last_success": iso(state.last_success_at),
             },
         )

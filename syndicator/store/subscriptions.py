@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from syndicator.store.common import utc
+from syndicator.model import as_utc
 from syndicator.store.database import StoreBase
 from syndicator.store.records import Subscription
 from syndicator.store.schema import subscriptions
@@ -55,7 +55,7 @@ class Subscriptions(StoreBase):
                 .order_by(subscriptions.c.id)
             ).all()
         return [
-            Subscription(r.id, r.topic, r.callback, r.secret, utc(r.expires_at) or now)
+            Subscription(r.id, r.topic, r.callback, r.secret, as_utc(r.expires_at) or now)
             for r in rows
         ]
 
@@ -66,7 +66,9 @@ class Subscriptions(StoreBase):
             ).first()
         if r is None:
             return None
-        return Subscription(r.id, r.topic, r.callback, r.secret, utc(r.expires_at) or r.expires_at)
+        return Subscription(
+            r.id, r.topic, r.callback, r.secret, as_utc(r.expires_at) or r.expires_at
+        )
 
     def expire_subscriptions(self, now: datetime) -> int:
         with self.transaction() as conn:
