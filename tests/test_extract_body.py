@@ -111,6 +111,11 @@ EXPECTED = {
         paragraphs=6,
         repeated=("The water is high and the gates are shut.",),
     ),
+    # A page that links to no other page lists nothing: its line of text and its headings are
+    # an article, short as they are.
+    "linkless-note.html": Expected("article", has=("reading room is closed", "Opening hours")),
+    # A section page with no stories yet: it links to other pages, so it is a listing (of none).
+    "empty-section.html": Expected("listing", teasers=0),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }

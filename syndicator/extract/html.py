@@ -66,6 +66,20 @@ def is_article_page(
     return classify.is_article(analysis, declared=_declares_article(root, meta))
 
 
+def _stands_alone(root: HtmlElement, url: str, analysis: blocks.Analysis) -> bool:
+    """A page that holds text a reader sees and no link to another page (``javascript:`` and
+    links within the page lead nowhere): not a listing, whatever it lacks of an article's
+    shape (a note of a line or two, a page of pictures with their headings)."""
+    if analysis.of(analysis.root).chars == 0:
+        return False  # nothing shown (a script's shell): nothing to read
+    page = url.split("#", 1)[0]
+    for a in root.iter("a"):
+        target = absolute_url(a.get("href"), url)
+        if target is not None and target.split("#", 1)[0] != page:
+            return False
+    return True
+
+
 def _declares_article(root: HtmlElement, meta: PageMeta) -> bool:
     """The page's metadata says it is one article."""
     if meta.ld_article is not None:
@@ -99,6 +113,16 @@ def extract_page(
             language=meta.language,
         )
     teasers = tuple(cards(root, url, selectors.article_links if selectors else None))
+    if not teasers and analysis is not None and _stands_alone(root, url, analysis):
+        # A page that links nowhere lists nothing: what text it has is its own.
+        draft, related = extract_article(root, meta, selectors, analysis, whole=True)
+        return Extraction(
+            kind="article",
+            articles=(draft,),
+            teasers=related,
+            title=page_title(meta, dom.text_of(root.find(".//h1"))) or draft.title,
+            language=meta.language,
+        )
     return Extraction(
         kind="listing", teasers=teasers, title=page_title(meta), language=meta.language
     )
@@ -109,9 +133,12 @@ def extract_article(
     meta: PageMeta,
     selectors: Selectors | None = None,
     analysis: blocks.Analysis | None = None,
+    *,
+    whole: bool = False,
 ) -> tuple[Draft, tuple[Teaser, ...]]:
     """The article on a page, and the teasers in its related-article boxes. ``analysis``: the
-    page's text blocks (:func:`body.analyse`), if they were weighed already."""
+    page's text blocks (:func:`body.analyse`), if they were weighed already; ``whole``: with no
+    block of running text, the page's ``<body>`` is the article's."""
     url = meta.url
     ld = meta.ld_article or {}
 
@@ -123,6 +150,8 @@ def extract_article(
     boxes = index.marked(root, _is_box, among=tagged)  # a box has a class, an id or is <aside>
     related = tuple(_related_teasers(url, boxes, index))
     body_el, later, how = _locate_body(root, selectors, tagged, analysis, index)
+    if body_el is None and whole:
+        body_el = analysis.root
     # Below, chrome is cut out of the body: out of a copy of the body alone, unless parts of it
     # are to be moved together or the source's own selectors remove chrome (a CSS selector may
     # look at the page around the body): then out of a copy of the page, as it was found.
