@@ -33,7 +33,10 @@ import httpx
 
 from syndicator.fetch import Fetcher, Validators, make_transport
 
-ETAG = '"v1"'
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from aiohttp_floor import ETAG, aiohttp_pass
+
 LAST_MODIFIED = "Tue, 10 Feb 2026 17:00:00 GMT"
 NOT_MODIFIED = (
     f"HTTP/1.1 304 Not Modified\r\nETag: {ETAG}\r\nLast-Modified: {LAST_MODIFIED}\r\n\r\n"
@@ -148,20 +151,6 @@ async def httpx_pass(urls: list[str], concurrency: int) -> None:
         async def one(url: str) -> int:
             response = await client.get(url, headers={"If-None-Match": ETAG})
             return response.status_code
-
-        await _gather(urls, concurrency, one)
-
-
-async def aiohttp_pass(urls: list[str], concurrency: int) -> None:
-    import aiohttp
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(url: str) -> int:
-            async with session.get(url, headers={"If-None-Match": ETAG}) as response:
-                await response.read()
-                return response.status
 
         await _gather(urls, concurrency, one)
 
