@@ -116,6 +116,19 @@ EXPECTED = {
     "linkless-note.html": Expected("article", has=("reading room is closed", "Opening hours")),
     # A section page with no stories yet: it links to other pages, so it is a listing (of none).
     "empty-section.html": Expected("listing", teasers=0),
+    # Words of a sentence whose class names chrome (links styled as pop-ups, a glossed term)
+    # are the sentence's; a tooltip's text, text for screen readers and a share label are not.
+    "chrome-named-words.html": Expected(
+        "article",
+        has=(
+            "Every crossing of the old ferry",
+            "written down by the ferryman, with the fare",
+            "fill eleven shelves of the county",
+            "twice in those years, both times after a flood",
+        ),
+        lacks=("Share", "forty volumes", "Listen"),
+        paragraphs=4,
+    ),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }

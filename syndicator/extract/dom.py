@@ -250,6 +250,7 @@ def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
     # change when what comes before it goes).
     sizes = {el: len(text_of(el)) for el in doomed if el.tag not in CHROME_TAGS}
     total = len(text_of(root)) if any(size > 250 for size in sizes.values()) else 0
+    lines: dict[HtmlElement, int] = {}
     for el in doomed:
         if el.tag == "p" and el.get("class") in content_classes:
             continue
@@ -257,10 +258,49 @@ def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
             continue  # named as chrome, but found to hold running text (extract.body)
         if el.tag not in CHROME_TAGS and total > 500 and sizes[el] > total * 0.5:
             continue
+        if el.tag in PHRASING and _in_line(el, lines):
+            continue  # words of a sentence (a glossed term, a link styled as a pop-up)
         drop(el)
     for el in select(root, extra):
         if el is not root:
             drop(el)
+
+
+# Elements that are part of a line of text rather than a block of their own.
+PHRASING = frozenset(
+    {"a", "span", "em", "strong", "b", "i", "u", "abbr", "dfn", "mark", "q", "cite", "font"}
+)
+
+
+def _in_line(el: HtmlElement, lines: dict[HtmlElement, int]) -> bool:
+    """An inline element in a line of running text (40 characters of it beside its own): part
+    of the sentence, whatever its class says (a glossed term, a link styled as a pop-up).
+    ``lines``: the length of each parent's line, measured once per parent."""
+    parent = el.getparent()
+    if (
+        parent is None
+        or _HIDDEN_NAMES.search(attr_text(el))
+        or not _NOT_BY_NAME.isdisjoint(el.keys())
+    ):
+        return False  # hidden, or a role of its own: not for its name alone
+    line = lines.get(parent)
+    if line is None:
+        line = len((parent.text or "").strip())
+        for child in parent:
+            if isinstance(child.tag, str) and child.tag in PHRASING:
+                line += len(text_of(child))
+            line += len((child.tail or "").strip())
+        lines[parent] = line
+    own = len(text_of(el))
+    return line - own >= 40 and own < line - own
+
+
+# Attributes that hide an element or give it a role (is_chrome reads them).
+_NOT_BY_NAME = frozenset({"hidden", "aria-hidden", "style", "role"})
+# Text written for screen readers or shown on demand only: never part of the line.
+_HIDDEN_NAMES = re.compile(
+    r"(?:^|[\s_-])(?:sr-only|visually-?hidden|screen-?reader\w*|skip|hidden)(?:$|[\s_-])"
+)
 
 
 def link_density(el: HtmlElement) -> float:
