@@ -5,6 +5,8 @@
 - :mod:`.source_pass`: :class:`SourcePass`, the whole pass for one source, top to bottom: the
   listing (conditional GET) → the article pages not yet known (or cheaply rechecked) → extract
   → normalize → fingerprint → route → one store transaction;
+- :mod:`.commit`: what a pass found (its plan), how it went (:class:`PassResult`), and the one
+  transaction that stores it: articles, fetch log, removals, the source's health;
 - :mod:`.refresh`: :func:`refresh_source`, a source's whole refresh as every process runs it:
   the pass, then back-off, report, publish request and wake, each step said by the caller's
   :class:`FollowUp`;
@@ -14,6 +16,7 @@
 Publishing and notifying are not done here.
 """
 
+from syndicator.ingest.commit import MISSES_BEFORE_REMOVAL, PassResult
 from syndicator.ingest.document import (
     DOCUMENT_NAMES,
     DOCUMENTS_OF_KIND,
@@ -26,13 +29,7 @@ from syndicator.ingest.document import (
 from syndicator.ingest.once import OnceResult, make_fetcher, run_once, sources_due_for_rechecks
 from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, parse_ndjson
 from syndicator.ingest.refresh import FollowUp, after_pass, refresh_source
-from syndicator.ingest.source_pass import (
-    MAX_CHILD_SITEMAPS,
-    MISSES_BEFORE_REMOVAL,
-    RECHECK_LIMIT,
-    PassResult,
-    SourcePass,
-)
+from syndicator.ingest.source_pass import MAX_CHILD_SITEMAPS, RECHECK_LIMIT, SourcePass
 from syndicator.ingest.stream import STREAM_BATCH, Batch, open_document, read_stream
 
 __all__ = [

@@ -17,8 +17,9 @@ from syndicator.config import Config, Source
 from syndicator.fetch import (
     Fetcher,
 )
+from syndicator.ingest.commit import PassResult, Plan, Together
 from syndicator.ingest.refresh import FollowUp, Turn, refresh_source
-from syndicator.ingest.source_pass import PassResult, Plan, SourcePass, Together
+from syndicator.ingest.source_pass import SourcePass
 from syndicator.store import Store
 
 QUIET_BATCH = 200

@@ -25,7 +25,8 @@ from syndicator import health
 from syndicator.config import Config, Source, format_duration
 from syndicator.errors import SyndicatorError
 from syndicator.fetch import Fetcher
-from syndicator.ingest.source_pass import PassResult, Plan, SourcePass
+from syndicator.ingest.commit import PassResult, Plan
+from syndicator.ingest.source_pass import SourcePass
 from syndicator.store import SourceState, Store
 
 log = logging.getLogger("syndicator")

@@ -1,9 +1,9 @@
 """One pass over one source: the listing (conditional GET) → the article pages not yet known
-(or cheaply rechecked) → read → route → one store transaction.
+(or cheaply rechecked) → read → route, then one store transaction.
 
-:class:`SourcePass` plans (network work, reads of the store) and commits (one transaction);
-:class:`PassResult` is how the pass went. It does not publish or notify, and it does not
-decide when a source runs.
+:class:`SourcePass` plans — the network work and the reads of the store, made into a
+:class:`.commit.Plan` — and commits it (:mod:`.commit` writes it in one transaction). It does
+not publish or notify, and it does not decide when a source runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Connection
 
-from syndicator import health
 from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
@@ -33,64 +32,15 @@ from syndicator.fetch import (
     inside,
     local_path,
 )
+from syndicator.ingest.commit import PassResult, Plan, Together, commit
 from syndicator.ingest.document import check_kind, read_document, rules_of
 from syndicator.model import Article, Teaser
 from syndicator.normalize import (
     canonical_url,
 )
-from syndicator.store import ChangeSet, SourceState, Store
+from syndicator.store import Store
 
 log = logging.getLogger("syndicator.ingest")
-
-
-@dataclass
-class PassResult:
-    """How one pass of one source went."""
-
-    source_id: str
-    ok: bool = True
-    status: int | None = None
-    error: str | None = None
-    not_modified: bool = False
-    found: int = 0
-    pages: int = 0
-    page_errors: list[str] = field(default_factory=list)
-    changes: ChangeSet = field(default_factory=ChangeSet)
-    retry_after: float | None = None
-    duration: float = 0.0
-    health: str = "new"
-    health_reason: str = ""
-    event: str | None = None
-    missing: dict[str, int] = field(default_factory=dict)
-
-    def summary(self) -> str:
-        if not self.ok:
-            return f"failed: {self.error}"
-        c = self.changes
-        parts = [
-            f"{c.count(k)} {k}"
-            for k in ("created", "updated", "removed", "duplicate", "unchanged")
-            if c.count(k)
-        ]
-        if self.not_modified:  # what rechecks of its pages found, if anything
-            return f"{', '.join(parts)} (the listing was not modified)" if parts else "not modified"
-        text = ", ".join(parts) or "nothing new"
-        if self.page_errors:
-            text += f"; {len(self.page_errors)} page(s) failed"
-        return text
-
-
-@dataclass
-class Plan:
-    """What a pass found, before it is stored (stored in config order by :func:`run_once`)."""
-
-    source: Source
-    result: PassResult
-    articles: list[Article] = field(default_factory=list)
-    validators: list[tuple[str, str | None, str | None, int | None]] = field(default_factory=list)
-    log: list[dict[str, Any]] = field(default_factory=list)
-    gone: list[tuple[str, str]] = field(default_factory=list)  # (url, why): HTTP 410
-    missing: list[str] = field(default_factory=list)  # known pages answering 404
 
 
 _RANKS: dict[int, tuple[tuple[Source, ...], Mapping[str, int]]] = {}
@@ -166,95 +116,16 @@ class SourcePass:
         *,
         together: Together | None = None,
     ) -> PassResult:
-        """Store what the pass found: in one transaction of its own, or in ``conn``'s. With
-        ``together`` (quiet passes of a ``once``), the previous state was read for all of them
-        and the fetch log and the pass record are written with theirs."""
-        if conn is None:
-            with self.store.transaction() as own:
-                return self.commit(plan, own)
-        result = plan.result
-        suppress = frozenset(r.id for r in self.config.regions if r.suppress_near_duplicates)
-        if together is not None:
-            previous = together.states.get(self.source.id)
-        else:
-            previous = self.store.source_state(self.source.id, conn)
-        if result.ok and not (plan.articles or plan.validators) and together is not None:
-            result.changes = ChangeSet()  # nothing to store: the identity lock is not needed
-        elif result.ok:
-            result.changes = self.store.apply(
-                self.source.id,
-                plan.articles,
-                now=self.now,
-                suppress=suppress,
-                validators=plan.validators,
-                priority=self.priority,
-                conn=conn,
-            )
-        if together is not None:
-            together.fetches.extend(_log_row(self.source.id, entry) for entry in plan.log)
-        else:
-            for entry in plan.log:
-                self.store.log_fetch(self.source.id, conn=conn, **entry)
-        removals = list(plan.gone)
-        for url in plan.missing:
-            if self.store.record_miss(conn, self.source.id, url, self.now) >= MISSES_BEFORE_REMOVAL:
-                removals.append((url, f"not found (HTTP 404) {MISSES_BEFORE_REMOVAL} times"))
-        for url, why in removals:
-            removed = self.store.remove(conn, url, self.now, why)
-            if removed is not None:
-                result.changes.changes.append(removed)
-                result.changes.regions.update(removed.regions)
-        verdict = self._assess(previous, plan)
-        result.health, result.health_reason, result.event = (
-            verdict.health,
-            verdict.reason,
-            verdict.event,
-        )
-        record: dict[str, Any] = {
-            "source_id": self.source.id,
-            "at": self.now,
-            "ok": result.ok,
-            "status": result.status,
-            "error": result.error,
-            "found": None if result.not_modified else result.found,
-            "changes": result.changes if result.ok else None,
-            "health": verdict.health,
-            "health_reason": verdict.reason if verdict.health != "ok" else None,
-        }
-        if together is not None and verdict.event is None:
-            together.passes.append(record)
-            return result
-        if together is not None:
-            together.flush(self.store, conn)
-        self.store.record_pass(conn=conn, **record)
-        if verdict.event is not None:
-            state = self.store.source_state(self.source.id, conn)
-            assert state is not None
-            self.store.source_event(conn, verdict.event, self.now, state, verdict.reason)
-        return result
-
-    def _assess(self, previous: SourceState | None, plan: Plan) -> health.Verdict:
-        result = plan.result
-        facts = health.PassFacts(
-            ok=result.ok,
-            not_modified=result.not_modified,
-            found=result.found,
-            read=len(plan.articles),
-            missing_title=result.missing.get("title", 0),
-            missing_body=result.missing.get("body", 0),
-            # Plain-text dumps carry no dates at all: their absence is no sign of trouble.
-            missing_date=0 if self.source.kind == "text" else result.missing.get("date", 0),
-            changed=result.changes.changed,
-        )
-        return health.assess(
-            previous.health if previous else None,
-            previous.last_found if previous else None,
-            previous.last_change_at if previous else None,
-            previous.first_fetch_at if previous else None,
-            facts,
-            self.now,
-            timedelta(seconds=self.config.service.stale_after),
-            found_some=previous.last_found_some if previous else None,
+        """Store what the pass found (:func:`.commit.commit`): in one transaction of its own,
+        or in ``conn``'s; ``together`` with other quiet passes of a ``once``."""
+        return commit(
+            plan,
+            config=self.config,
+            store=self.store,
+            now=self.now,
+            priority=self.priority,
+            conn=conn,
+            together=together,
         )
 
     # -- the work --------------------------------------------------------------------------
@@ -543,31 +414,7 @@ class SourcePass:
 
 
 MAX_CHILD_SITEMAPS = 20
-MISSES_BEFORE_REMOVAL = 2  # a known page answering 404 this many passes in a row is removed
 RECHECK_LIMIT = 20  # pages rechecked in one pass at most (the source's recheck says how often)
-
-
-@dataclass
-class Together:
-    """Quiet passes recorded together: their sources' states read in one query, their fetch
-    log rows and pass records written with one multi-row statement each."""
-
-    states: dict[str, SourceState]
-    fetches: list[dict[str, Any]] = field(default_factory=list)
-    passes: list[dict[str, Any]] = field(default_factory=list)
-
-    def flush(self, store: Store, conn: Connection) -> None:
-        store.log_fetches(conn, self.fetches)
-        store.record_passes(conn, self.passes)
-        self.fetches.clear()
-        self.passes.clear()
-
-
-def _log_row(source_id: str, entry: dict[str, Any]) -> dict[str, Any]:
-    row = {"source_id": source_id, "status": None, "reason": None, "duration_ms": None}
-    row.update(entry)
-    row["bytes"] = row.pop("size", None)
-    return row
 
 
 def _is_web(url: str) -> bool:
