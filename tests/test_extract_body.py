@@ -54,6 +54,14 @@ EXPECTED = {
         lacks=("Cider festival", "twenty producers", "Saturday from October"),
         paragraphs=3,
     ),
+    # Beside the story, cards whose blurbs are sentences, in a block no class names: other
+    # stories, not more of this one.
+    "story-beside-cards.html": Expected(
+        "article",
+        has=("eleven", "evening shift", "cargo line"),
+        lacks=("For you", "new lamp", "far reef", "better chimney"),
+        paragraphs=5,
+    ),
     # A grid of linked headings with a line or two each: a listing, whatever its sentences.
     "section-front.html": Expected("listing", teasers=4),
     # A page that names no title: titled by its first sentence, its body kept whole.

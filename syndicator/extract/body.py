@@ -350,6 +350,8 @@ def _best(
 
 
 _TABLES = frozenset({"table", "tbody", "thead", "tfoot"})
+# Running text per linked heading below which a block of them is a grid of cards.
+PROSE_PER_CARD = 400
 
 
 def _adds_running_text(
@@ -360,6 +362,12 @@ def _adds_running_text(
     at most ``link_share`` of it), not as teasers, captions or menus."""
     gain = parent.prose - child.prose
     if gain < max(share * child.prose, 150):
+        return False
+    # Beside a story, a grid of cards (linked headings with a line or two each: other stories)
+    # is not more of the same text, however many sentences its blurbs have. (A block no longer
+    # than a card's blurb is one of the cards: the grid is what the page holds.)
+    cards = parent.linked_headings - child.linked_headings
+    if cards >= 3 and gain < cards * PROSE_PER_CARD and child.prose >= PROSE_PER_CARD:
         return False
     added_chars = parent.chars - child.chars
     added_links = parent.links - child.links

@@ -9,14 +9,11 @@ that is both (an article with a box of teasers) is an article: its teasers are r
 
 from __future__ import annotations
 
-from syndicator.extract.body import Analysis, Figures
+from syndicator.extract.body import PROSE_PER_CARD, Analysis, Figures
 
 # Running text a page needs to be read as an article without metadata saying so: a paragraph of
 # a few sentences (Readability's reader mode asks about as much).
 MIN_PROSE = 140
-# A block whose running text is shared among its linked headings at less than this per heading
-# is a grid of cards.
-PROSE_PER_CARD = 400
 
 
 def has_running_text(figures: Figures) -> bool:
