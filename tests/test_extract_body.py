@@ -137,6 +137,13 @@ EXPECTED = {
         lacks=("Share", "forty volumes", "Listen"),
         paragraphs=4,
     ),
+    # A line the text repeats right after itself (a chorus) is the text's, as readers see it;
+    # a copy in another container (a mobile copy of the lead) is not.
+    "refrain.html": Expected(
+        "article",
+        paragraphs=4,
+        repeated=("Haul away, the water's rising, haul away for home.",),
+    ),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }

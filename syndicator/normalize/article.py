@@ -280,10 +280,10 @@ def _drop_repeats(
     the index and fold of each paragraph kept.
 
     A copy sits elsewhere than its original (a lightbox's captions, a mobile or hidden copy of
-    the lead, a pull quote), or right after it (a block rendered twice). A paragraph that the
-    text itself repeats sits in the same run of text as its earlier occurrence (the same
-    container: ``body.flows``), with other paragraphs between them, and is a sentence: it is
-    kept (a refrain, a repeated formula, a document's repeated clause)."""
+    the lead, a pull quote). A paragraph that the text itself repeats sits in the same run of
+    text as its earlier occurrence (the same container: ``body.flows``), right after it or
+    further on, and is a sentence: it is kept (a refrain, a repeated formula, a document's
+    repeated clause), as a reader of the page sees it."""
     flows = body.flows if body is not None and len(body.flows) == len(folded) else ()
     kept: list[tuple[int, str]] = []
     last: dict[str, int] = {}  # each fold's latest index
@@ -296,7 +296,6 @@ def _drop_repeats(
             flows
             and body is not None
             and flows[before] == flows[i]
-            and i - before > 1
             and _SENTENCE_END.search(body.paragraphs[i])
         ):
             continue
