@@ -9,6 +9,8 @@ import re
 import sys
 from datetime import UTC, datetime
 
+from syndicator.model import iso
+
 _QUIET = (
     "uvicorn.access",
     "apscheduler.executors.default",
@@ -22,7 +24,7 @@ _QUIET = (
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z"),
+            "time": iso(datetime.fromtimestamp(record.created, UTC)),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

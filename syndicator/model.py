@@ -234,7 +234,7 @@ def as_utc(value: datetime | None) -> datetime | None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """A datetime in UTC: an aware one converted, a naive one taken to be UTC already (what
     SQLite gives back, and what the store wrote); None stays None. The project's one UTC
-    helper, with :func:`iso`."""
+    helper, with :func:`iso` (for machines) and :func:`stamp` (for people)."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -246,6 +246,12 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def stamp(value: datetime) -> str:
+    """A time as the ops tables and pages show it, to the second in UTC (an aware time
+    converted, a naive one taken to be UTC): ``2026-03-10 11:20:00``."""
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from syndicator.direction import dir_attributes, is_rtl, text_direction, well_formed_tag
-from syndicator.model import Entry, FeedInfo, iso
+from syndicator.model import Entry, FeedInfo, as_utc, iso
 from syndicator.normalize import sanitize_html
 
 CHART_DAYS = 14
@@ -148,14 +148,14 @@ def words(when: datetime | None) -> str:
     says when, never "ago": it stays true for as long as the file is served."""
     if when is None:
         return ""
-    when = when.astimezone(UTC)
+    when = as_utc(when)
     return f"{when.day} {MONTHS[when.month - 1]} {when.year}, {when:%H:%M} UTC"
 
 
 def time_element(when: datetime | None) -> str:
     if when is None:
         return ""
-    return f'<time dir="ltr" datetime="{e(iso(when.astimezone(UTC)))}">{e(words(when))}</time>'
+    return f'<time dir="ltr" datetime="{e(iso(when))}">{e(words(when))}</time>'
 
 
 def en(content: str) -> str:

@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syndicator import cron
 from syndicator.config import Config, Source
 from syndicator.errors import ConfigError
+from syndicator.model import as_utc
 from syndicator.normalize import zone
 
 STARTUP_SPREAD = 30.0  # seconds over which overdue sources are spread after a restart
@@ -214,7 +215,7 @@ class Scheduler:
         for source_id in self._sources:
             job = self._job(source_id)
             nxt = job.next_run_time if job is not None else None
-            out[source_id] = nxt.astimezone(UTC) if nxt is not None else None
+            out[source_id] = as_utc(nxt) if nxt is not None else None
         return out
 
     # -- jobs ------------------------------------------------------------------------------

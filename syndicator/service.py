@@ -30,7 +30,7 @@ from syndicator.ingest import (
     run_once,
 )
 from syndicator.metrics import Metrics
-from syndicator.model import Article
+from syndicator.model import Article, iso
 from syndicator.notify import all_topics
 from syndicator.notify.websub import Hub
 from syndicator.running import DebouncedPublisher, RunFollowUp, record_next_runs
@@ -463,7 +463,7 @@ class Service:
                     {k: v for k, v in state.to_json().items() if k not in ("id", "kind", "url")}
                 )
             nxt = runs.get(source.id) if self.poll else state.next_due_at if state else None
-            row["next_run"] = nxt.isoformat().replace("+00:00", "Z") if nxt else None
+            row["next_run"] = iso(nxt)
             rows.append(row)
         return rows
 

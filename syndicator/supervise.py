@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from syndicator.model import iso
+
 log = logging.getLogger("syndicator")
 
 FIRST_PAUSE = 1.0  # seconds before the first restart; doubled with each restart …
@@ -39,9 +41,7 @@ class TaskState:
             "state": "running" if self.running else "restarting",
             "restarts": self.restarts,
             "last_error": self.last_error,
-            "last_failure": self.last_failure.isoformat().replace("+00:00", "Z")
-            if self.last_failure
-            else None,
+            "last_failure": iso(self.last_failure),
         }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from syndicator import config
+from syndicator.model import stamp
 from syndicator.syndication import Syndication
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -45,4 +46,4 @@ def open_syndication(args: argparse.Namespace) -> Syndication:
 
 def shown_time(value: datetime | None) -> str:
     """A time as the tables show it: in UTC, whatever zone it was computed in."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+    return stamp(value) if value else "—"

@@ -105,7 +105,7 @@ def _event_row(kind: str, now: datetime, regions: Iterable[str], **payload: Any)
     body = {
         "id": event_id,
         "type": kind,
-        "occurred_at": now.isoformat().replace("+00:00", "Z"),
+        "occurred_at": iso(now),
         "regions": region_list,
         **payload,
     }

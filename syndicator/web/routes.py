@@ -30,7 +30,7 @@ from syndicator.errors import ConfigError, ConfigErrors, SyndicatorError
 from syndicator.health import HEALTH_STATES
 from syndicator.ingest import parse_ndjson
 from syndicator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from syndicator.model import Entry, iso
+from syndicator.model import Entry, as_utc, iso
 from syndicator.web import status
 from syndicator.web.asgi import (
     JSON_TYPE,
@@ -573,7 +573,7 @@ def _parse_since(value: str | None) -> datetime | None:
             400, f"since must be an ISO 8601 date and time, e.g. 2026-03-10T11:20:00Z: {value!r}"
         ) from None
     try:
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        return as_utc(when)
     except OverflowError:  # 0001-01-01T00:00:00+14:00
         raise HTTPError(400, f"since falls outside the years 1 to 9999 in UTC: {value!r}") from None
 

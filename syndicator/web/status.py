@@ -12,14 +12,14 @@ This module does not read the store or the clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from syndicator.config import Config
 from syndicator.direction import dir_attributes
 from syndicator.health import HEALTH_STATES
-from syndicator.model import Entry, iso
+from syndicator.model import Entry, as_utc, iso, stamp
 from syndicator.pages import e, page, text_in, web_url
 
 CHART_DAYS = 14
@@ -74,8 +74,7 @@ def _when(value: str | None, now: datetime, *, inline: bool = False) -> str:
         when = datetime.fromisoformat(value)
     except ValueError:
         return e(value)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = as_utc(when)
     if inline:
         return (
             f'<time datetime="{e(iso(when))}" title="{e(stamp(when))} UTC">'
@@ -85,10 +84,6 @@ def _when(value: str | None, now: datetime, *, inline: bool = False) -> str:
         f'<time datetime="{e(iso(when))}">{e(ago(when, now))}</time>'
         f"<div class=stamp>{e(stamp(when))}</div>"
     )
-
-
-def stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _shared_language(config: Config) -> str | None:
