@@ -4,7 +4,7 @@ engines it was chosen among.
     .venv/bin/python bench/scaling.py workers [--sources 300] [--every 2] [--seconds 30]
         [--max-workers 3] [--concurrency 8] [--latency 0]
     .venv/bin/python bench/scaling.py scale [--sources 10000] [--every 60] [--changing 0.05]
-        [--seconds 60] [--max-workers 3] [--concurrency 16]
+        [--seconds 60] [--max-workers 3 | --workers 1,2,3] [--concurrency 16]
     .venv/bin/python bench/scaling.py engines [--jobs 2000] [--latency 200]
 
 ``workers``: the fixture site (../shared) serves ``--sources`` sources (its section pages and
@@ -22,11 +22,14 @@ this script's own (a child process, raw asyncio) that answers each conditional G
 unless the source changed: every ``--every`` seconds a fixed ``--changing`` share of them (5 %,
 a different share each period) gains a new item (full text in the feed, ``fetch_pages =
 "never"``: no page fetches). One scheduler and K workers (K = 1 … ``--max-workers``) on a fresh
-PostgreSQL database each time; after the first passes and a warm-up, for ``--seconds``: passes
-per minute (the fetch log), articles stored per second, the scheduler's CPU per due time, the
-workers' CPU per pass and peak RSS, the engine's queue (``procrastinate_jobs`` waiting and
-running, sampled every ``--sample`` seconds), and at the end the database's size and the
-connections each role holds. Every run stops after ``--seconds`` whatever it reached.
+PostgreSQL database each time; after the first passes, and from one period after the
+scheduler started (when every source falls due at the full rate) plus a warm-up, for
+``--seconds``: passes per minute (the fetch log), articles stored per second, the scheduler's
+CPU (per due time and as a share of a core), the workers' CPU per pass and peak RSS, the
+engine's queue (``procrastinate_jobs`` waiting and running) and the connections open to the
+database, sampled every ``--sample`` seconds, the load average before and after, and at the
+end the database's size. Every run stops after ``--seconds`` whatever it reached. Databases are
+named ``$BENCH_DB_PREFIX`` (``syndicator_bench``) and a random suffix, and dropped.
 
 ``engines``: the same three measurements on procrastinate (PostgreSQL) and Celery (over Redis,
 and over RabbitMQ): the latency of one tiny job (from defer to start, one at a time, ``--latency``
@@ -64,6 +67,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "syndicator_bench")  # databases made and dropped
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/15")
 RABBITMQ = os.environ.get("BENCH_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 DOCUMENTS = (
@@ -82,7 +86,7 @@ HEARTBEAT, STALLED_AFTER = 1.0, 4.0
 @contextmanager
 def database() -> Iterator[str]:
     """A fresh PostgreSQL database (libpq URL), dropped afterwards."""
-    name = f"syndicator_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{DB_PREFIX}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -459,15 +463,23 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def queue(url: str) -> tuple[int, int]:
-    """Jobs waiting (todo, due now) and running (doing) in the engine's table."""
+def queue(url: str) -> tuple[int, int, int]:
+    """Jobs waiting (todo, due now) and running (doing) in the engine's table, and the
+    connections open to the database (this one left out)."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT status, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
             "AND (scheduled_at IS NULL OR scheduled_at <= now()) GROUP BY status"
         ).fetchall()
+        connections = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchone()
     counts = dict(rows)
-    return int(counts.get("todo", 0)), int(counts.get("doing", 0))
+    return (
+        int(counts.get("todo", 0)),
+        int(counts.get("doing", 0)),
+        (int(connections[0]) - 1) if connections else 0,
+    )
 
 
 def stored(url: str, since: float, until: float) -> int:
@@ -495,14 +507,29 @@ def database_figures(url: str) -> tuple[float, int, int]:
     )
 
 
+def failed_deferrals(log: str) -> int:
+    """Due passes the scheduler could not defer at a first try (it keeps and retries them),
+    from its log: ``deferring N source passes failed``, or the old ``cannot defer``."""
+    total = log.count("cannot defer")
+    for line in log.splitlines():
+        if "source passes failed" in line and "deferring " in line:
+            total += int(line.split("deferring ", 1)[1].split()[0])
+    return total
+
+
 def bench_scale(args: argparse.Namespace) -> None:
     share = round(1 / args.changing)
+    counts = (
+        [int(k) for k in args.workers.split(",")]
+        if args.workers
+        else list(range(1, args.max_workers + 1))
+    )
     rows = []
-    series: dict[int, list[tuple[float, int, int]]] = {}
+    series: dict[int, list[tuple[float, int, int, int]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         folder = Path(tmp)
         with changing_site(folder, args.every, share) as base:
-            for k in range(1, args.max_workers + 1):
+            for k in counts:
                 run = folder / f"k{k}"
                 run.mkdir()
                 config = write_scale_config(run, base, args.sources, args.every, args.concurrency)
@@ -520,11 +547,11 @@ def bench_scale(args: argparse.Namespace) -> None:
                             120,
                             "the scheduler",
                         )
+                        active = time.monotonic()
                         processes += [
                             spawn([*command, "--role", "worker"], run / f"worker-{n}.log", env)
                             for n in range(k)
                         ]
-                        started = time.monotonic()
                         try:
                             wait_for(
                                 lambda u=url: first_passes_done(u, args.sources),
@@ -538,31 +565,39 @@ def bench_scale(args: argparse.Namespace) -> None:
                                 flush=True,
                             )
                             continue
-                        first = time.monotonic() - started
-                        time.sleep(args.warmup)
+                        first = time.monotonic() - active
+                        # The steady state: every source's due times come one period (plus
+                        # its jitter) after the scheduler started them; from one period on,
+                        # they fall due at the full rate.
+                        time.sleep(
+                            max(args.warmup, active + args.every + args.warmup - time.monotonic())
+                        )
                         pids = [child_of(p) for p in processes]
                         cpu_before = [cpu_seconds(pid) for pid in pids]
+                        load_before = os.getloadavg()[0]
                         since = time.time()
                         samples = []
                         while time.time() - since < args.seconds:
-                            todo, doing = queue(url)
-                            samples.append((time.time() - since, todo, doing))
+                            todo, doing, connections = queue(url)
+                            samples.append((time.time() - since, todo, doing, connections))
                             time.sleep(args.sample)
                         until = time.time()
+                        load_after = os.getloadavg()[0]
                         cpu = [
                             cpu_seconds(pid) - b for pid, b in zip(pids, cpu_before, strict=True)
                         ]
                         rss = [peak_rss_mb(pid) for pid in pids]
-                        size, articles, connections = database_figures(url)
+                        size, articles, _ = database_figures(url)
                     finally:
                         stop(processes)
                     count = passes(url, since, until)
                     new = stored(url, since, until)
-                errors = (run / "scheduler.log").read_text(errors="replace").count("cannot defer")
-                requeued = (run / "scheduler.log").read_text(errors="replace").count("queued again")
+                scheduler_log = (run / "scheduler.log").read_text(errors="replace")
+                errors = failed_deferrals(scheduler_log)
+                requeued = scheduler_log.count("queued again")
                 seconds = until - since
                 due = args.sources * seconds / args.every  # due times the scheduler met
-                todos = [t for _, t, _ in samples]
+                todos = [t for _, t, _, _ in samples]
                 rows.append(
                     (
                         k,
@@ -570,15 +605,17 @@ def bench_scale(args: argparse.Namespace) -> None:
                         count * 60 / seconds,
                         new / seconds,
                         cpu[0] * 1000 / max(due, 1),
+                        cpu[0] * 100 / seconds,
                         sum(cpu[1:]) * 1000 / max(count, 1),
                         max(rss[1:]),
                         rss[0],
                         (min(todos), statistics.median(todos), max(todos)),
                         size,
                         articles,
-                        connections,
+                        max(c for _, _, _, c in samples),
                         errors,
                         requeued,
+                        (load_before, load_after),
                     )
                 )
                 series[k] = samples
@@ -587,25 +624,28 @@ def bench_scale(args: argparse.Namespace) -> None:
     print(
         f"\n{args.sources:,} sources due every {args.every:g} s ({wanted:,.0f} passes/min "
         f"wanted), {100 / share:g} % of them changing each period, {args.concurrency} jobs at "
-        f"once per worker, {args.seconds:g} s measured, {os.cpu_count()} cores\n"
+        f"once per worker, {args.seconds:g} s measured from one period after the scheduler "
+        f"started, {os.cpu_count()} cores\n"
     )
     print(
         "| workers | first passes | passes/min | articles/s stored | scheduler CPU per due time "
-        "| worker CPU per pass | worker peak RSS | scheduler peak RSS | queue waiting min / "
-        "median / max | database | connections | deferrals failed | jobs requeued |"
+        "| scheduler CPU | worker CPU per pass | worker peak RSS | scheduler peak RSS "
+        "| queue waiting min / median / max | database | connections (max) "
+        "| deferrals failed at first try | jobs requeued | load (1 min) before / after |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        k, first, per_min, per_s, sched, work, wrss, srss, (lo, mid, hi), size = row[:10]
-        arts, conns, errors, requeued = row[10:]
+        k, first, per_min, per_s, sched, sched_pct, work, wrss, srss, (lo, mid, hi) = row[:10]
+        size, arts, conns, errors, requeued, (load_a, load_b) = row[10:]
         print(
             f"| {k} | {first:.0f} s | {per_min:,.0f} | {per_s:.1f} | {sched:.2f} ms "
-            f"| {work:.1f} ms | {wrss:.0f} MB | {srss:.0f} MB | {lo:,} / {mid:,.0f} / {hi:,} "
-            f"| {size:.0f} MB ({arts:,} articles) | {conns} | {errors:,} | {requeued:,} |"
+            f"| {sched_pct:.0f} % of a core | {work:.1f} ms | {wrss:.0f} MB | {srss:.0f} MB "
+            f"| {lo:,} / {mid:,.0f} / {hi:,} | {size:.0f} MB ({arts:,} articles) | {conns} "
+            f"| {errors:,} | {requeued:,} | {load_a:.1f} / {load_b:.1f} |"
         )
-    print("\nqueue waiting over time (s: jobs), every 10th sample:")
+    print("\nqueue waiting over time (s: jobs waiting / running), every 10th sample:")
     for k, samples in series.items():
-        points = ", ".join(f"{t:.0f}: {todo:,}" for t, todo, _ in samples[::10])
+        points = ", ".join(f"{t:.0f}: {todo:,}/{doing}" for t, todo, doing, _ in samples[::10])
         print(f"  {k} worker(s): {points}")
 
 
@@ -884,6 +924,7 @@ def main() -> None:
     c.add_argument("--first-passes", type=float, default=600.0, help="seconds allowed for them")
     c.add_argument("--sample", type=float, default=1.0, help="seconds between queue samples")
     c.add_argument("--max-workers", type=int, default=3)
+    c.add_argument("--workers", default="", help="worker counts to run, e.g. 1,2,3")
     c.add_argument("--concurrency", type=int, default=16)
     e = sub.add_parser("engines", help="procrastinate against Celery")
     e.add_argument("--jobs", type=int, default=2000)

@@ -42,7 +42,7 @@ class ReloadResult:
 
     def __str__(self) -> str:
         parts = [
-            f"{k} {', '.join(v)}"
+            f"{k} {_some(v)}"
             for k, v in (
                 ("added", self.added),
                 ("removed", self.removed),
@@ -51,6 +51,14 @@ class ReloadResult:
             if v
         ]
         return "; ".join(parts) or "no source changed"
+
+
+def _some(ids: list[str], first: int = 5) -> str:
+    """Source ids in a log line: all of a few, or how many and the first few (a reload that
+    adds ten thousand sources is one short line)."""
+    if len(ids) <= first:
+        return ", ".join(ids)
+    return f"{len(ids):,} ({', '.join(ids[:first])}, …)"
 
 
 def jitter_of(source: Source) -> float:
@@ -211,12 +219,13 @@ class Scheduler:
 
     def next_runs(self) -> dict[str, datetime | None]:
         """Each source's next run, in UTC (a cron job's own times are in its timezone)."""
-        out: dict[str, datetime | None] = {}
-        for source_id in self._sources:
-            job = self._job(source_id)
-            nxt = job.next_run_time if job is not None else None
-            out[source_id] = as_utc(nxt) if nxt is not None else None
-        return out
+        return {source_id: self.next_run(source_id) for source_id in self._sources}
+
+    def next_run(self, source_id: str) -> datetime | None:
+        """One source's next run, in UTC (None: not scheduled)."""
+        job = self._job(source_id)
+        nxt = job.next_run_time if job is not None else None
+        return as_utc(nxt) if nxt is not None else None
 
     # -- jobs ------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """``run --role scheduler``: the one active scheduler (holding an advisory lock) defers a
-source's pass when it is due, publishing and deliveries when there is work, and queues again
-the jobs of workers that stopped; the others stand by."""
+source's pass when it is due (the passes due within a moment of each other in one statement),
+publishing and deliveries when there is work, and queues again the jobs of workers that
+stopped; the others stand by."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +27,10 @@ from syndicator.jobs.queue import (
     defer_delivery,
     defer_first_passes,
     defer_publish,
-    defer_source_pass,
+    defer_source_passes,
+    describe,
+    job_name,
+    summarise,
 )
 from syndicator.jobs.roles import Roles, on_hangup, record_reload, stop_on_signals
 from syndicator.scheduler import Scheduler, triggers_of
@@ -46,6 +51,106 @@ CLEANUP_EVERY = 600.0  # seconds between deletions of old finished jobs
 KEEP_FINISHED = 24  # hours a failed or cancelled job stays visible
 
 
+FLUSH = 0.2  # seconds between the writes of the due passes gathered meanwhile
+
+
+RETRY_PAUSE = 1.0  # seconds before due passes the database refused are written again; doubled …
+
+
+MAX_RETRY_PAUSE = 30.0  # … up to this, while it keeps refusing
+
+
+class Deferrals:
+    """The due passes of sources, gathered as they fall due and deferred together, a few
+    times a second, in one statement per thousand (:func:`defer_source_passes`): one
+    connection of the engine's pool at a time, whatever the number of sources. When the
+    database refuses them they are kept and written again (later each time), and the log says
+    how many and why; a source due again meanwhile is still one pass. ``deferred`` hears of
+    the sources whose passes were deferred (not those that had one waiting already)."""
+
+    def __init__(
+        self,
+        engine: procrastinate.App,
+        deferred: Callable[[set[str]], None] = lambda ids: None,
+    ) -> None:
+        self.engine = engine
+        self.deferred = deferred
+        self.pending: dict[str, datetime] = {}
+        self.failures = 0  # writes in a row the database refused
+        self.closing = asyncio.Event()
+        self.counts = {"deferred": 0, "waiting already": 0, "refused": 0}
+
+    def add(self, source_id: str, due: datetime) -> None:
+        self.pending.setdefault(source_id, due)  # one pass stands for a source due twice
+
+    async def flush(self) -> bool:
+        """Defer every pending pass; False (the passes kept, the reason logged) when the
+        database refused them."""
+        if not self.pending:
+            return True
+        batch, self.pending = self.pending, {}
+        try:
+            done = await defer_source_passes(self.engine, batch)
+        except (engine_errors.ProcrastinateException, psycopg.Error, OSError) as e:
+            for source_id, due in batch.items():  # kept, the earliest due time of each
+                self.pending[source_id] = min(due, self.pending.get(source_id, due))
+            self.failures += 1
+            self.counts["refused"] += len(batch)
+            log.error(
+                "scheduler: deferring %d source passes failed (%s); kept, %d waiting to be "
+                "deferred, trying again in %.0f s",
+                len(batch),
+                describe(e),
+                len(self.pending),
+                self.pause(),
+            )
+            return False
+        if self.failures:
+            log.info(
+                "scheduler: the database takes deferrals again (%d source passes deferred after "
+                "%d failed tries)",
+                len(done),
+                self.failures,
+            )
+        self.failures = 0
+        self.counts["deferred"] += len(done)
+        self.counts["waiting already"] += len(batch) - len(done)
+        if len(done) < len(batch):
+            log.debug(
+                "a pass is still waiting (or a retry is due later) for %s",
+                summarise(sorted(set(batch) - done)),
+            )
+        self.deferred(done)
+        return True
+
+    def pause(self) -> float:
+        """Seconds before the next write: a moment, or longer while the database refuses."""
+        if not self.failures:
+            return FLUSH
+        return float(min(RETRY_PAUSE * 2 ** (self.failures - 1), MAX_RETRY_PAUSE))
+
+    async def run(self) -> None:
+        """Write the due passes until :attr:`closing`, then the last of them (for up to
+        ten seconds)."""
+        while not self.closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), timeout=self.pause())
+            try:
+                await self.flush()
+            except Exception:  # a bug: said, and the next write tries again
+                log.exception("scheduler: deferring source passes failed")
+                self.failures += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), timeout=10)
+        if self.pending:
+            log.warning(
+                "scheduler: %d due source passes not deferred while stopping (%s): the next "
+                "active scheduler defers them at their next due times",
+                len(self.pending),
+                summarise(sorted(self.pending)),
+            )
+
+
 class ActiveScheduler:
     """The scheduler that holds the lock: defers the jobs until stopped or the lock is lost."""
 
@@ -55,8 +160,8 @@ class ActiveScheduler:
         self.lock = lock
         self.syndication = Syndication(roles.config)
         self.scheduler = Scheduler(self.due)
+        self.deferrals = Deferrals(engine, self._deferred)
         self._last_cleanup = 0.0
-        self._deferring: set[asyncio.Task[Any]] = set()
         self._next_due: dict[str, datetime | None] = {}
         # When this scheduler last became active or saw the database fail: workers' heartbeats
         # are judged only ``stalled_after`` seconds later (they could not write them either).
@@ -67,14 +172,37 @@ class ActiveScheduler:
         return self.roles.config
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self.start()
+            writing = asyncio.create_task(self.deferrals.run())
+            try:
+                while not stop.is_set() and not writing.done():
+                    await self.tick()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=TICK)
+            finally:
+                self.scheduler.shutdown()  # no more due times; those gathered are written first
+                self.deferrals.closing.set()
+                try:
+                    await writing
+                except Exception:  # its own errors are logged where they happen: a bug
+                    log.exception("scheduler: the writing of due passes ended")
+        finally:
+            self.scheduler.shutdown()
+            self.syndication.close()
+
+    async def start(self) -> None:
+        """Record the sources, defer the first passes of those never read, start the
+        schedules."""
         store = self.syndication.store
         cfg = self.config
         await asyncio.to_thread(store.sync_sources, ((s.id, s.kind, s.url) for s in cfg.sources))
         # The web nodes show the active scheduler's refused reload, if it runs on an old config.
         await asyncio.to_thread(store.set_problem, "reload:scheduler", self.roles.refused)
         states = {s.id: s for s in await asyncio.to_thread(store.source_states)}
-        # As ``run`` does: sources never read get their first passes together (one job, stored
-        # in config order); their scheduled runs start one interval later.
+        # As ``run`` does: sources never read get their first passes (jobs of a bounded size,
+        # run one after the other, stored in config order); their scheduled runs start one
+        # interval later.
         now = datetime.now(UTC)
         fresh = [
             s.id
@@ -82,25 +210,16 @@ class ActiveScheduler:
             if s.enabled and not (s.id in states and states[s.id].last_fetch_at)
         ]
         last = {k: v.last_fetch_at for k, v in states.items()} | dict.fromkeys(fresh, now)
-        self.scheduler.start(cfg, last)
         if fresh:
-            await defer_first_passes(self.engine, fresh)
+            jobs = await defer_first_passes(self.engine, fresh)
+            log.info("first passes of %d sources: %d jobs deferred", len(fresh), jobs)
+        self.scheduler.start(cfg, last)
         self._trusted_from = asyncio.get_running_loop().time() + cfg.jobs.stalled_after
         log.info(
             "scheduler active: %d sources (%d never read)",
             sum(s.enabled for s in cfg.sources),
             len(fresh),
         )
-        try:
-            while not stop.is_set():
-                await self.tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=TICK)
-        finally:
-            if self._deferring:  # the source jobs deferring right now finish first
-                await asyncio.wait(set(self._deferring), timeout=10)
-            self.scheduler.shutdown()
-            self.syndication.close()
 
     async def reload(self, new: Config) -> None:
         """Apply a new config whole, or raise and change nothing: every trigger is built and
@@ -117,23 +236,15 @@ class ActiveScheduler:
         log.info("config reloaded: %s", result)
 
     async def due(self, source_id: str) -> None:
-        """A source is due (an APScheduler job): defer its pass."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._deferring.add(task)
-        try:
-            deferred = await defer_source_pass(self.engine, source_id, datetime.now(UTC))
-        except (engine_errors.ProcrastinateException, OSError) as e:
-            log.error("cannot defer a pass of %s: %s", source_id, e)
-            return
-        except asyncio.CancelledError:  # stopping: the next scheduler defers it
-            return
-        finally:
-            self._deferring.discard(task)
-        if deferred is None:
-            log.debug("source %s: a pass is still waiting (or a retry is due later)", source_id)
-            return
-        self._next_due[source_id] = self.scheduler.next_runs().get(source_id)
+        """A source is due (an APScheduler job): its pass is deferred with the others due
+        within the same moment (:class:`Deferrals`)."""
+        self.deferrals.add(source_id, datetime.now(UTC))
+
+    def _deferred(self, source_ids: set[str]) -> None:
+        """Passes deferred: when each of these sources is due next, recorded at the next tick
+        (for ``status`` and the web nodes)."""
+        for source_id in source_ids:
+            self._next_due[source_id] = self.scheduler.next_run(source_id)
 
     async def tick(self) -> None:
         """Check the lock's session is alive (else raise: this scheduler stands down), queue
@@ -141,18 +252,23 @@ class ActiveScheduler:
         await self.lock.execute("SELECT 1")
         cfg = self.config
         loop = asyncio.get_running_loop()
+        step = "queueing again the jobs of dead workers"
         try:
             if loop.time() >= self._trusted_from:
                 await requeue_stalled(self.engine, cfg.jobs.stalled_after)
             store = self.syndication.store
             if self._next_due:  # when the sources deferred since the last tick are due next
+                step = "recording next due times"
                 runs, self._next_due = self._next_due, {}
-                await asyncio.to_thread(_record_next_runs, store, runs)
+                await asyncio.to_thread(store.set_next_dues, runs)
+            step = "deferring publishing"
             if await asyncio.to_thread(store.has_unannounced_changes):
                 await defer_publish(self.engine, cfg.publish.debounce)
+            step = "deferring deliveries"
             if await asyncio.to_thread(store.notifications_due, datetime.now(UTC)):
                 await defer_delivery(self.engine)
             if loop.time() - self._last_cleanup > CLEANUP_EVERY:
+                step = "deleting old finished jobs"
                 self._last_cleanup = loop.time()
                 await self.engine.job_manager.delete_old_jobs(
                     nb_hours=KEEP_FINISHED,
@@ -161,20 +277,8 @@ class ActiveScheduler:
                     include_aborted=True,
                 )
         except (SyndicatorError, engine_errors.ProcrastinateException) as e:
-            cause = e.__cause__ or e
-            detail = str(cause).strip().splitlines()
-            log.error(
-                "scheduler: %s (%s); looking again in %.0f s",
-                type(cause).__name__,
-                detail[0] if detail else "no detail",
-                TICK,
-            )
+            log.error("scheduler: %s failed (%s); looking again in %.0f s", step, describe(e), TICK)
             self._trusted_from = loop.time() + cfg.jobs.stalled_after
-
-
-def _record_next_runs(store: Any, runs: dict[str, datetime | None]) -> None:
-    for source_id, when in runs.items():
-        store.set_next_due(source_id, when)
 
 
 async def requeue_stalled(engine: procrastinate.App, stalled_after: float) -> list[int]:
@@ -188,11 +292,11 @@ async def requeue_stalled(engine: procrastinate.App, stalled_after: float) -> li
             await manager.retry_job(job)
         except engine_errors.UniqueViolation:
             await manager.finish_job(job, Status.FAILED, delete_job=False)
-            log.warning("job %s of a dead worker: superseded by a newer one", job.call_string)
+            log.warning("job %s of a dead worker: superseded by a newer one", job_name(job))
             continue
         assert job.id is not None
         requeued.append(job.id)
-        log.warning("job %s of a dead worker: queued again", job.call_string)
+        log.warning("job %s of a dead worker: queued again", job_name(job))
     await manager.prune_stalled_workers(stalled_after)
     return requeued
 
@@ -227,9 +331,10 @@ async def run_scheduler(config_path: str | os.PathLike[str] | None) -> None:
                 active.append(one)
                 await one.run(stop)
             except (psycopg.Error, OSError) as e:
-                log.error("scheduler: lost the lock's session (%s); standing by", e)
-            except SyndicatorError as e:  # the store failed while starting: try again shortly
-                log.error("scheduler: %s; trying again in %.0f s", e, STANDBY_POLL)
+                log.error("scheduler: lost the lock's session (%s); standing by", describe(e))
+            except (SyndicatorError, engine_errors.ProcrastinateException) as e:
+                # The store or the queue failed while starting: try again shortly.
+                log.error("scheduler: %s; trying again in %.0f s", describe(e), STANDBY_POLL)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=STANDBY_POLL)
             finally:

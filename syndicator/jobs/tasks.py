@@ -9,10 +9,17 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import procrastinate
+from procrastinate import exceptions as engine_errors
 
 from syndicator.config import Config, Source
 from syndicator.ingest import FollowUp, make_fetcher, refresh_source, run_once
-from syndicator.jobs.queue import defer_delivery, defer_publish, defer_source_pass
+from syndicator.jobs.queue import (
+    FIRST_PASSES_LOCK,
+    defer_delivery,
+    defer_publish,
+    defer_source_pass,
+    describe,
+)
 from syndicator.jobs.roles import worker_name
 from syndicator.scheduler import trigger_of
 from syndicator.syndication import Syndication
@@ -112,13 +119,13 @@ class Runtime:
     async def _first_passes_pending(self) -> bool:
         manager = self.engine.job_manager
         for status in ("doing", "todo"):
-            if list(await manager.list_jobs_async(lock="first-passes", status=status)):
+            if list(await manager.list_jobs_async(lock=FIRST_PASSES_LOCK, status=status)):
                 return True
         return False
 
     async def publish(self) -> str:
         outcome = await asyncio.to_thread(self.syndication.publish_changes, ())
-        await defer_delivery(self.engine)
+        await self.follow_up.wake()
         changed = len(outcome.published.changed) if outcome.published else 0
         return f"{changed} files changed, {len(outcome.announced)} regions announced"
 
@@ -140,13 +147,36 @@ class WorkerFollowUp(FollowUp):
 
     async def retry(self, source: Source, at: datetime) -> None:
         await asyncio.to_thread(self.runtime.syndication.store.set_next_due, source.id, at)
-        await defer_source_pass(self.runtime.engine, source.id, at, later=True)
+        try:
+            await defer_source_pass(self.runtime.engine, source.id, at, later=True)
+        except engine_errors.ProcrastinateException as e:
+            log.error(
+                "source %s: deferring its retry at %s failed (%s): the scheduler defers its "
+                "next pass when it is due",
+                source.id,
+                at.isoformat(),
+                describe(e),
+            )
 
     async def request_publish(self, regions: set[str]) -> None:
-        await defer_publish(self.runtime.engine, self.runtime.config.publish.debounce)
+        try:
+            await defer_publish(self.runtime.engine, self.runtime.config.publish.debounce)
+        except engine_errors.ProcrastinateException as e:
+            log.error(
+                "deferring publishing failed (%s): the scheduler defers it at its next look "
+                "for unannounced changes",
+                describe(e),
+            )
 
     async def wake(self) -> None:
-        await defer_delivery(self.runtime.engine)
+        try:
+            await defer_delivery(self.runtime.engine)
+        except engine_errors.ProcrastinateException as e:
+            log.error(
+                "deferring deliveries failed (%s): the scheduler defers them at its next look "
+                "for due notifications",
+                describe(e),
+            )
 
 
 def _half_interval(source: Source, due: datetime) -> float:

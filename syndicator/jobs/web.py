@@ -13,7 +13,7 @@ from procrastinate import exceptions as engine_errors
 
 from syndicator import config as config_module
 from syndicator.jobs.engine import make_engine
-from syndicator.jobs.queue import PUBLISH, conninfo
+from syndicator.jobs.queue import PUBLISH, conninfo, describe
 
 log = logging.getLogger("syndicator.jobs")
 
@@ -51,7 +51,7 @@ def _defer_publish_sync(engine: procrastinate.App, debounce: float) -> None:
     except engine_errors.AlreadyEnqueued:
         pass
     except engine_errors.ProcrastinateException as e:
-        log.error("cannot request a publish job (the scheduler will): %s", e)
+        log.error("deferring publishing failed (%s): the scheduler defers it", describe(e))
 
 
 def serve_web(config_path: str | os.PathLike[str] | None, *, workers: int, json_logs: bool) -> None:

@@ -14,6 +14,7 @@ from procrastinate import exceptions as engine_errors
 
 from syndicator import config as config_module
 from syndicator.jobs.engine import ensure_schema, make_engine
+from syndicator.jobs.queue import describe
 from syndicator.jobs.roles import on_hangup, record_reload, stop_on_signals, worker_name
 from syndicator.jobs.tasks import Runtime
 
@@ -104,9 +105,7 @@ def _ended(task: asyncio.Task[Any]) -> str:
     error = task.exception()
     if error is None:
         return "it returned"
-    cause = error.__cause__ or error
-    detail = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {detail[0] if detail else 'no detail'}"
+    return describe(error)
 
 
 def _engine_task_failed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -116,12 +115,9 @@ def _engine_task_failed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]
     run the job again if it must. Anything else goes to the loop's usual handler."""
     error = context.get("exception")
     if isinstance(error, engine_errors.ProcrastinateException):
-        cause = error.__cause__ or error
-        detail = str(cause).strip().splitlines()
         log.warning(
-            "worker: a task of the job engine failed (%s: %s); the job runs again if it must",
-            type(cause).__name__,
-            detail[0] if detail else "no detail",
+            "worker: a task of the job engine failed (%s); the job runs again if it must",
+            describe(error),
         )
         return
     loop.default_exception_handler(context)
@@ -145,11 +141,10 @@ def _keep_listening(engine: procrastinate.App) -> None:
             except engine_errors.ProcrastinateException as e:
                 if loop.time() - began > MAX_RESTART_PAUSE:  # it listened for a while
                     pause = RESTART_PAUSE
-                why = f"{type(e.__cause__ or e).__name__}: {e.__cause__ or e}".strip()
                 log.warning(
                     "worker: lost the job notifications (%s); listening again in %.0f s "
                     "(looking for jobs every %.0f s meanwhile)",
-                    why.splitlines()[0],
+                    describe(e),
                     pause,
                     POLL_JOBS,
                 )
