@@ -8,7 +8,10 @@ bottleneck. Each pass asks for /s/0 … /s/N-1 with validators, ``--concurrency`
 through a fresh client (connections and robots.txt included), and is timed:
 
 - ``Fetcher (httpx transport)``: syndicator's Fetcher over httpx's own transport (httpcore);
-- ``Fetcher (aiohttp transport)``: the same Fetcher over httpx-aiohttp's transport;
+- ``Fetcher (aiohttp)``: the same Fetcher straight over aiohttp (its default);
+- ``Fetcher (httpx over aiohttp)``: the same Fetcher through an httpx client over
+  httpx-aiohttp's transport (what it does when the environment names a proxy; its default
+  until 2026-12-04);
 - ``httpx.AsyncClient alone``: plain httpx, default transport, no Fetcher (its overhead);
 - ``aiohttp alone``: a bare aiohttp session, for reference.
 
@@ -32,6 +35,7 @@ from typing import Any
 import httpx
 
 from syndicator.fetch import Fetcher, Validators, make_transport
+from syndicator.fetch.records import TransportKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -129,9 +133,11 @@ async def _gather(urls: list[str], concurrency: int, one: Callable[[str], Awaita
 def fetcher_pass(kind: str) -> Callable[[list[str], int], Coroutine[Any, Any, None]]:
     async def run(urls: list[str], concurrency: int) -> None:
         validators = Validators(ETAG, LAST_MODIFIED)
-        transport = make_transport(
-            "aiohttp" if kind == "aiohttp" else "httpx", max_connections=concurrency
-        )
+        transport: httpx.AsyncBaseTransport | TransportKind = "aiohttp"
+        if kind != "aiohttp":
+            transport = make_transport(
+                "aiohttp" if kind == "httpx-aiohttp" else "httpx", max_connections=concurrency
+            )
         async with Fetcher(
             transport=transport, concurrency=concurrency, per_host=concurrency
         ) as fetcher:
@@ -157,7 +163,8 @@ async def httpx_pass(urls: list[str], concurrency: int) -> None:
 
 CLIENTS: dict[str, Callable[[list[str], int], Coroutine[Any, Any, None]]] = {
     "Fetcher (httpx transport)": fetcher_pass("httpx"),
-    "Fetcher (aiohttp transport)": fetcher_pass("aiohttp"),
+    "Fetcher (aiohttp)": fetcher_pass("aiohttp"),
+    "Fetcher (httpx over aiohttp)": fetcher_pass("httpx-aiohttp"),
     "httpx.AsyncClient alone": httpx_pass,
     "aiohttp alone": aiohttp_pass,
 }

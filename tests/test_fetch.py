@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from httpx_aiohttp import AiohttpTransport
 
 from syndicator.errors import FetchError
 from syndicator.fetch import (
@@ -33,8 +34,10 @@ from syndicator.fetch import (
     file_etag,
     is_private_address,
     local_path,
+    make_transport,
     read_local,
 )
+from syndicator.fetch.wire import AiohttpWire, HttpxWire, open_wire
 
 T = TypeVar("T")
 Handler = (
@@ -901,13 +904,17 @@ def local_site() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-TRANSPORTS = ["aiohttp", "httpx"]
+# Straight over aiohttp (the default), httpx's own transport, and httpx over aiohttp (the wire
+# taken when the environment names a proxy).
+TRANSPORTS = ["aiohttp", "httpx", "httpx-aiohttp"]
 
 
 def fetch_real(url: str, validators: Validators | None = None, **options: Any) -> Fetched:
     options.setdefault("backoff", 0.01)
 
     async def go() -> Fetched:
+        if options.get("transport") == "httpx-aiohttp":
+            options["transport"] = make_transport("aiohttp", max_connections=4)
         async with Fetcher(**options) as fetcher:
             return await fetcher.get(url, validators)
 
@@ -947,6 +954,25 @@ def test_loopback_failures(local_site: str, transport: str) -> None:
     assert reason("/endless", max_bytes=MiB) == (f"body larger than {MiB} bytes", 200)
     assert reason("/slow", timeout=0.3, retries=0) == ("timed out", None)
     assert reason("/reset", retries=0) == ("connection failed: closed without an answer", None)
+
+
+def test_the_wire_is_aiohttp_unless_a_proxy_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiohttp does not read proxies from the environment as httpx does: with one named, the
+    fetcher goes through httpx (over aiohttp's transport), which honours it."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def wire(kind: Any) -> object:
+        return open_wire(kind, headers={}, timeout=1.0, connect_timeout=1.0, max_connections=1)
+
+    assert isinstance(wire("auto"), AiohttpWire)
+    assert isinstance(wire("aiohttp"), AiohttpWire)
+    assert isinstance(wire("httpx"), HttpxWire)
+    assert isinstance(wire(httpx.MockTransport(lambda r: reply(200))), HttpxWire)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    behind = wire("auto")
+    assert isinstance(behind, HttpxWire)
+    assert isinstance(behind.client._transport, AiohttpTransport)
 
 
 @pytest.mark.network

@@ -1,4 +1,5 @@
-"""Fetching documents: HTTP(S) with httpx, and local files for bundled samples and drop folders.
+"""Fetching documents: HTTP(S) with aiohttp (httpx behind a proxy, and for outgoing
+notifications), and local files for bundled samples and drop folders.
 
 This package is the only one that talks to the network. :class:`Fetcher` makes conditional GETs
 (``If-None-Match`` / ``If-Modified-Since`` → 304), follows redirects itself (so a loop is named as

@@ -5,15 +5,17 @@ they are not wanted."""
 from __future__ import annotations
 
 import zlib
-
-import httpx
+from typing import TYPE_CHECKING
 
 from syndicator.errors import FetchError
+
+if TYPE_CHECKING:
+    from syndicator.fetch.wire import Reply
 
 DRAIN_BYTES = 64 * 1024
 
 
-async def drain(response: httpx.Response) -> None:
+async def drain(response: Reply) -> None:
     """Read a small unwanted body (a 304's, a redirect's, an error page) so that the connection
     can be reused; a large one is left for closing the connection to cut short."""
     received = 0
@@ -26,7 +28,7 @@ async def drain(response: httpx.Response) -> None:
         return
 
 
-async def close_response(response: httpx.Response) -> None:
+async def close_response(response: Reply) -> None:
     try:
         await response.aclose()
     except Exception:  # closing a broken connection: nothing left to save

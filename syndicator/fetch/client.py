@@ -1,7 +1,8 @@
-"""The fetcher: conditional GETs over one ``httpx.AsyncClient``, with redirects followed one
-hop at a time (each judged by the source's :class:`~syndicator.fetch.guard.Reach`), retries,
-concurrency limits globally and per host, robots.txt, and bounded bodies; and
-:func:`fetch_once`, one plain GET for ``syndicator extract``."""
+"""The fetcher: conditional GETs over one wire (:mod:`~syndicator.fetch.wire`: aiohttp's
+own session, or an ``httpx.AsyncClient``), with redirects followed one hop at a time (each
+judged by the source's :class:`~syndicator.fetch.guard.Reach`), retries, concurrency limits
+globally and per host, robots.txt, and bounded bodies; and :func:`fetch_once`, one plain GET
+for ``syndicator extract``."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from syndicator.fetch.records import (
     Validators,
     parse_http_date,
 )
-from syndicator.fetch.transports import make_transport
+from syndicator.fetch.wire import Reply, open_wire
 
 
 @dataclass(slots=True)
@@ -53,7 +54,9 @@ class _Answer:
 
 
 class Fetcher:
-    """Conditional GETs with limits, retries and robots.txt, over one ``httpx.AsyncClient``.
+    """Conditional GETs with limits, retries and robots.txt, over one wire: straight over
+    aiohttp by default, or through an ``httpx.AsyncClient`` (``transport="httpx"``, a
+    transport of its own, or a proxy named by the environment; see :func:`open_wire`).
 
     Use as ``async with Fetcher(...) as fetcher: await fetcher.get(url, validators)``.
 
@@ -123,13 +126,12 @@ class Fetcher:
         self._robots: dict[tuple[str, str, int | None], RobotFileParser | None] = {}
         self._robots_locks: dict[tuple[str, str, int | None], asyncio.Lock] = {}
         self._resolved: dict[str, tuple[float, bool, bool]] = {}  # host → when, any, all private
-        if isinstance(transport, str):
-            transport = make_transport(transport, max_connections=concurrency)
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
+        self._wire = open_wire(
+            transport,
             headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
-            follow_redirects=False,
+            timeout=timeout,
+            connect_timeout=connect_timeout or timeout,
+            max_connections=concurrency,
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -144,7 +146,7 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._wire.aclose()
 
     # -- the pass for one URL -------------------------------------------------------------
 
@@ -274,26 +276,26 @@ class Fetcher:
         budget = self.total_timeout
         for hop in range(self.max_redirects + 1):
             try:
-                request = self._client.build_request("GET", current, headers=headers)
+                target = httpx.URL(current)
             except httpx.InvalidURL as e:
                 raise FetchError(url, "invalid URL") from e
-            seen.add(str(request.url))
-            if public_only and await self.is_private(request.url.host, request.url.port):
+            seen.add(str(target))
+            if public_only and await self.is_private(target.host, target.port):
                 where = "redirected to" if hop else "the address of"
                 raise FetchError(
                     url,
-                    f"refused: {where} {request.url.host} is not a public address "
+                    f"refused: {where} {target.host} is not a public address "
                     "([security] allow_private_sources)",
                 )
-            if robots and not await self._allowed(request.url, public_only):
+            if robots and not await self._allowed(target, public_only):
                 raise FetchError(url, "disallowed by robots.txt")
-            async with self._slot(request.url.host):
+            async with self._slot(target.host):
                 # The budget runs while a slot is held: connect to last byte, across the hops
                 # (time spent waiting for a slot behind other requests is not the server's).
                 started = loop.time()
                 try:
                     async with asyncio.timeout(max(0.0, budget)):
-                        answer, current = await self._hop(url, request, max_bytes)
+                        answer, current = await self._hop(url, target, headers, max_bytes)
                 except TimeoutError as e:
                     error = FetchError(url, "timed out")
                     error.__cause__ = e
@@ -305,29 +307,29 @@ class Fetcher:
         raise FetchError(url, "redirect loop" if looped else "too many redirects")
 
     async def _hop(
-        self, url: str, request: httpx.Request, max_bytes: int
+        self, url: str, target: httpx.URL, headers: dict[str, str], max_bytes: int
     ) -> tuple[_Answer | None, str]:
         """One request of a chain: the answer, or (None, where it redirects)."""
         try:
-            response = await self._client.send(request, stream=True)
+            response = await self._wire.send(target, headers)
         except Exception as e:
             raise transport_error(url, e) from e
         try:
             status = response.status_code
             if 200 <= status < 300:
                 body = await self._read_body(url, response, max_bytes)
-                return _Answer(str(request.url), status, response.headers, body), ""
+                return _Answer(str(target), status, response.headers, body), ""
             await drain(response)
             if status not in REDIRECT_STATUSES:
-                return _Answer(str(request.url), status, response.headers), ""
+                return _Answer(str(target), status, response.headers), ""
             location = response.headers.get("location")
             if not location:
                 raise FetchError(url, f"HTTP {status} without Location", status=status)
-            return None, _resolve(url, request.url, location)
+            return None, _resolve(url, target, location)
         finally:
             await close_response(response)
 
-    async def _read_body(self, url: str, response: httpx.Response, max_bytes: int) -> bytes:
+    async def _read_body(self, url: str, response: Reply, max_bytes: int) -> bytes:
         """The body, within the limits; a refusal still says what the server answered."""
         try:
             return await self._read_limited(url, response, max_bytes)
@@ -336,7 +338,7 @@ class Fetcher:
                 raise FetchError(url, e.reason, status=response.status_code) from e
             raise
 
-    async def _read_limited(self, url: str, response: httpx.Response, max_bytes: int) -> bytes:
+    async def _read_limited(self, url: str, response: Reply, max_bytes: int) -> bytes:
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > max_bytes:
             raise FetchError(url, f"body larger than {max_bytes} bytes")

@@ -1,5 +1,6 @@
-"""The HTTP transports the fetcher can run on: httpx's own, or aiohttp's (faster with many
-hosts) through httpx-aiohttp when it is installed; one TLS context shared by all."""
+"""The httpx transports the fetcher's httpx wire can run on (:mod:`~syndicator.fetch.wire`):
+httpx's own, or aiohttp's through httpx-aiohttp when it is installed; one TLS context shared by
+all, the aiohttp wire's too."""
 
 from __future__ import annotations
 
