@@ -38,8 +38,11 @@ from syndicator.jobs.queue import (
     FIRST_PASSES,
     FIRST_PASSES_CHUNK,
     FIRST_PASSES_LOCK,
+    NAMESPACE,
     SOURCE_PASS,
+    defer_delivery,
     defer_first_passes,
+    defer_publish,
     defer_source_pass,
     defer_source_passes,
     describe,
@@ -251,6 +254,32 @@ def test_first_passes_are_bounded_jobs_run_one_after_the_other_in_config_order(
     chunks = [r[1]["source_ids"] for r in rows]
     assert all(len(c) <= FIRST_PASSES_CHUNK for c in chunks)
     assert [s for c in chunks for s in c] == [*sources[FIRST_PASSES_CHUNK:], "late"]
+
+
+def test_publishing_deliveries_and_first_passes_go_ahead_of_waiting_source_passes(
+    database: str,
+) -> None:
+    async def body(engine: procrastinate.App) -> list[str]:
+        await defer_source_passes(engine, dict.fromkeys(ids(50), datetime.now(UTC)))
+        await defer_publish(engine, 0)
+        await defer_delivery(engine)
+        await defer_first_passes(engine, ["fresh"])
+        worker = await engine.job_manager.register_worker()
+        taken = []
+        for _ in range(4):
+            job = await engine.job_manager.fetch_job(queues=None, worker_id=worker)
+            assert job is not None
+            taken.append(job.task_name)
+        return taken
+
+    taken = with_engine(database, body)
+    # A backlog of source passes holds up no feed and no notification.
+    assert taken == [
+        f"{NAMESPACE}:publish",
+        f"{NAMESPACE}:deliver",
+        FIRST_PASSES,
+        SOURCE_PASS,
+    ]
 
 
 def test_a_dead_workers_job_of_many_sources_is_one_short_log_line(

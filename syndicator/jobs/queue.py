@@ -51,19 +51,24 @@ PUBLISH = f"{NAMESPACE}:publish"
 DELIVER = f"{NAMESPACE}:deliver"
 
 
+AHEAD = jobs.DEFAULT_PRIORITY + 1  # publishing, deliveries and first passes: taken before
+# any source pass waiting (a backlog of ten thousand passes holds up no feed, no notification)
+
+
 async def _defer(
     engine: procrastinate.App,
     task: str,
     lock: str,
     *,
     schedule_at: datetime | None = None,
+    priority: int = jobs.DEFAULT_PRIORITY,
     **kwargs: Any,
 ) -> int | None:
     """Defer a job holding ``lock`` as its lock and queueing lock: None when one is already
     waiting (that one will do)."""
     try:
         job_id: int = await engine.configure_task(
-            task, lock=lock, queueing_lock=lock, schedule_at=schedule_at
+            task, lock=lock, queueing_lock=lock, schedule_at=schedule_at, priority=priority
         ).defer_async(**kwargs)
     except engine_errors.AlreadyEnqueued:
         return None
@@ -87,7 +92,7 @@ async def defer_source_pass(
 FIRST_PASSES_LOCK = "first-passes"
 
 
-FIRST_PASSES_CHUNK = 200  # sources a ``first_passes`` job reads: a few seconds of a worker's
+FIRST_PASSES_CHUNK = 500  # sources a ``first_passes`` job reads: seconds of a worker's time
 
 
 DEFER_BATCH = 1000  # due source passes deferred in one statement
@@ -151,20 +156,20 @@ async def defer_first_passes(engine: procrastinate.App, source_ids: Sequence[str
     ]
     if chunks:
         arguments: list[JSONDict] = [{"source_ids": list[JSONValue](chunk)} for chunk in chunks]
-        await engine.configure_task(FIRST_PASSES, lock=FIRST_PASSES_LOCK).batch_defer_async(
-            *arguments
-        )
+        await engine.configure_task(
+            FIRST_PASSES, lock=FIRST_PASSES_LOCK, priority=AHEAD
+        ).batch_defer_async(*arguments)
     return len(chunks)
 
 
 async def defer_publish(engine: procrastinate.App, debounce: float) -> int | None:
     """Publish soon: in ``debounce`` seconds, together with whatever else changes meanwhile."""
     when = datetime.now(UTC) + timedelta(seconds=debounce)
-    return await _defer(engine, PUBLISH, "publish", schedule_at=when)
+    return await _defer(engine, PUBLISH, "publish", schedule_at=when, priority=AHEAD)
 
 
 async def defer_delivery(engine: procrastinate.App) -> int | None:
-    return await _defer(engine, DELIVER, "deliver")
+    return await _defer(engine, DELIVER, "deliver", priority=AHEAD)
 
 
 def describe(error: BaseException) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import LiteralString
 
 import procrastinate
 from procrastinate import exceptions as engine_errors
@@ -28,6 +29,13 @@ log = logging.getLogger("syndicator.jobs")
 
 
 tasks = procrastinate.Blueprint()
+
+
+_FIRST_PASSES_PENDING: LiteralString = """
+    SELECT EXISTS (
+        SELECT 1 FROM procrastinate_jobs WHERE lock = %(lock)s AND status IN ('todo', 'doing')
+    ) AS pending
+"""
 
 
 class Runtime:
@@ -117,11 +125,13 @@ class Runtime:
         return f"{len(result.passes)} first passes, {len(result.failed)} failed"
 
     async def _first_passes_pending(self) -> bool:
-        manager = self.engine.job_manager
-        for status in ("doing", "todo"):
-            if list(await manager.list_jobs_async(lock=FIRST_PASSES_LOCK, status=status)):
-                return True
-        return False
+        """Whether first passes wait or run: one row looked for, not the jobs read (each
+        holds the ids of hundreds of sources, and a fresh deployment's first regular passes
+        ask this for every source)."""
+        row = await self.engine.connector.execute_query_one_async(
+            _FIRST_PASSES_PENDING, lock=FIRST_PASSES_LOCK
+        )
+        return bool(row["pending"])
 
     async def publish(self) -> str:
         outcome = await asyncio.to_thread(self.syndication.publish_changes, ())

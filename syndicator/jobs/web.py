@@ -13,7 +13,7 @@ from procrastinate import exceptions as engine_errors
 
 from syndicator import config as config_module
 from syndicator.jobs.engine import make_engine
-from syndicator.jobs.queue import PUBLISH, conninfo, describe
+from syndicator.jobs.queue import AHEAD, PUBLISH, conninfo, describe
 
 log = logging.getLogger("syndicator.jobs")
 
@@ -46,7 +46,7 @@ def _defer_publish_sync(engine: procrastinate.App, debounce: float) -> None:
     when = datetime.now(UTC) + timedelta(seconds=debounce)
     try:
         engine.configure_task(
-            PUBLISH, lock="publish", queueing_lock="publish", schedule_at=when
+            PUBLISH, lock="publish", queueing_lock="publish", schedule_at=when, priority=AHEAD
         ).defer()
     except engine_errors.AlreadyEnqueued:
         pass
