@@ -144,6 +144,11 @@ EXPECTED = {
         paragraphs=4,
         repeated=("Haul away, the water's rising, haul away for home.",),
     ),
+    # The author the page states (Dublin Core before a generic author tag) before a byline
+    # element that holds more than the name.
+    "byline-stated.html": Expected("article", paragraphs=2, authors=("Ines Vale",)),
+    # The author marked up outside the article's container (a header above the story).
+    "byline-outside.html": Expected("article", paragraphs=2, authors=("Tomas Reef",)),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }

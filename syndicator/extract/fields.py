@@ -19,6 +19,7 @@ from syndicator.model import Selectors, Teaser
 from syndicator.normalize import (
     clean_or_none,
     clean_text,
+    split_authors,
     split_byline,
 )
 
@@ -172,6 +173,11 @@ def _bylines(
         found = [dom.text_of(el) for el in dom.select(scope, selectors.author)]
         if any(found):
             return [f for f in found if f]
+    # Names the page states for the article (JSON-LD, Dublin Core, then the other author
+    # tags) before the visible byline: a byline element's text often holds more than the name
+    # (the date, "About the author", the author's title), and the element that looks like one
+    # is sometimes a commenter's or another story's.
+    stated = _ld_names(ld.get("author")) or _meta_names(meta)
     visible = []
     bylined: Subtrees | None = None  # the byline elements' subtrees, below the scope
     for el in marked:
@@ -192,19 +198,58 @@ def _bylines(
             text = dom.text_of(el)
             if text and len(text) < 200:
                 visible.append(text)
-    ld_names = _ld_names(ld.get("author"))
-    meta_names = [
-        n
-        for n in (
-            meta.first(
-                "author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author"
-            ),
-        )
-        if n and not n.startswith("http")
-    ]
-    if visible:
-        return visible[:1] if len(visible) > 1 and _same_names(visible) else visible
-    return ld_names or meta_names
+    if stated:
+        # The visible byline of the same author says where the story was written:
+        # "Jane Doe (Cairo)" is kept whole, for its dateline.
+        names = {name.casefold() for name in split_authors(stated)}
+        for text in visible:
+            authors, place = split_byline(text)
+            if place and {a.casefold() for a in authors} == names:
+                return [text]
+        return stated
+    return visible[:1] if len(visible) > 1 and _same_names(visible) else visible
+
+
+# Meta tags that name an article's author, Dublin Core's first (the bibliographic statement).
+_AUTHOR_META = (
+    "dc:creator",
+    "dc.creator",
+    "dcterms:creator",
+    "dcterms.creator",
+    "author",
+    "article:author",
+    "byl",
+    "sailthru.author",
+    "parsely-author",
+)
+
+
+def _meta_names(meta: PageMeta) -> list[str]:
+    """The author a ``<meta>`` names (not a profile's address)."""
+    for name in _AUTHOR_META:
+        for value in meta.meta.get(name, ()):
+            value = value.strip()
+            if value and not value.startswith("http"):
+                return [value]
+    return []
+
+
+def _page_bylines(root: HtmlElement, boxes: Subtrees) -> list[str]:
+    """The article's author as the page marks it up outside the article's container
+    (``itemprop="author"``, ``rel="author"``: a header or a column beside the story), outside
+    boxes of other stories: the first such name."""
+    for el in root.iterfind(".//*[@itemprop='author']"):
+        if not boxes.below(el):
+            name = el.find(".//*[@itemprop='name']")
+            text = dom.text_of(name if name is not None else el)
+            if text and len(text) < 100:
+                return [text]
+    for el in root.iterfind(".//a[@rel='author']"):
+        if not boxes.below(el):
+            text = dom.text_of(el)
+            if text and len(text) < 100:
+                return [text]
+    return []
 
 
 def _has_byline_class(el: HtmlElement) -> bool:

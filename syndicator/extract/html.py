@@ -29,6 +29,7 @@ from syndicator.extract.fields import (
     _dateline,
     _dates,
     _keywords,
+    _page_bylines,
     _related_teasers,
     _section,
     _subtitle,
@@ -176,6 +177,8 @@ def extract_article(
     scope = container if container is not None else root
     marked = dom.with_attributes(scope, _MARKED)  # all that the four below look at
     bylines = _bylines(scope, ld, meta, selectors, marked, boxes, index)
+    if not bylines and scope is not root:
+        bylines = _page_bylines(root, boxes)
     dateline = _dateline(marked, boxes)
     section = _section(scope, ld, meta, selectors, marked, boxes)
     subtitle = _subtitle(scope, ld, title, selectors, marked, boxes)
