@@ -174,13 +174,13 @@ class Syndication:
         missing, then write one ``feed.updated`` event per region whose published entries
         changed. Raises PublishError when a file cannot be written (the old one stays)."""
         outcome = outcome or Outcome()
-        self.publisher.sweep()
         # Taken before rendering: a change stored meanwhile (by a pass running beside us) is
         # announced after the publish that includes it, never before.
         pending = self.store.pending_changes()
         configured = {r.id for r in self.config.regions} | {"all"}
         unannounced = {p.region for p in pending} & configured
         wanted = set(regions) | unannounced | self.missing_regions()
+        self.publisher.sweep()
         if wanted:
             wanted.add("all")
             outcome.published = self.publisher.publish(sorted(wanted))

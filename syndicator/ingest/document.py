@@ -57,12 +57,15 @@ def read_document(
     content_type: str | None = None,
     kind: str | None = None,
     teaser: Teaser | None = None,
+    item: Article | None = None,
 ) -> Document:
     """Extract, normalize, fingerprint and route everything in one document.
 
     ``kind`` overrides the source's kind (``article`` for a page reached from a listing);
     ``teaser``: the listing's card that led to this page, whose section, byline and dateline
-    fill what the page's article leaves empty.
+    fill what the page's article leaves empty; ``item``: the feed item that led to this page,
+    whose dates, section, byline, summary, language, pictures and guid do the same (the page
+    is then routed as completed).
     An article that cannot be normalized is reported in ``errors``; the others are kept.
     """
     wanted = kind or (source.kind if source else "auto")
@@ -99,6 +102,8 @@ def read_document(
         except Exception as e:  # one item that cannot be read is dropped alone, never the rest
             errors.append(f"{url}: item {n} dropped, unreadable: {type(e).__name__}: {e}")
             continue
+        if item is not None:
+            article = _fill_from(article, item)
         if rules or (source and source.regions):
             matches = region_rules.route(article, rules, source.regions if source else ())
             article = replace(article, regions=matches)
@@ -111,6 +116,23 @@ def read_document(
         sitemaps=extraction.sitemaps,
         errors=tuple(errors),
         title=extraction.title,
+    )
+
+
+def _fill_from(page: Article, item: Article) -> Article:
+    """A page completed by what its feed item knew and the page did not say."""
+    return replace(
+        page,
+        published=page.published or item.published,
+        updated=page.updated or item.updated,
+        section=page.section or item.section,
+        categories=page.categories or item.categories,
+        authors=page.authors or item.authors,
+        dateline=page.dateline or item.dateline,
+        summary=page.summary or item.summary,
+        language=page.language or item.language,
+        images=page.images or item.images,
+        guid=page.guid or item.guid,
     )
 
 

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Connection
 
-from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError, FetchError
 from syndicator.fetch import (
@@ -33,7 +32,7 @@ from syndicator.fetch import (
     local_path,
 )
 from syndicator.ingest.commit import PassResult, Plan, Together, commit
-from syndicator.ingest.document import check_kind, read_document, rules_of
+from syndicator.ingest.document import check_kind, read_document
 from syndicator.model import Article, Teaser
 from syndicator.normalize import (
     canonical_url,
@@ -69,7 +68,6 @@ class SourcePass:
     ) -> None:
         self.source, self.config, self.store, self.fetcher = source, config, store, fetcher
         self.now = now
-        self.rules = rules_of(config)
         self.priority = source_ranks(config)
         self.known_validators: dict[str, tuple[str | None, str | None]] = {}
         self.recheck = True  # look for stored pages due for a recheck (run_once knows better)
@@ -203,7 +201,7 @@ class SourcePass:
                     self._page(plan, url, None, conditional=True) for url in self._rechecks()
                 ]
                 for found in await self._until_deadline(plan, rechecks):
-                    plan.articles.extend(self._route(a) for a in found)
+                    plan.articles.extend(found)
             return
         document = read_document(
             listing.body,
@@ -264,7 +262,7 @@ class SourcePass:
         plan.result.pages = len(jobs)
         for found in pages:
             ready.extend(found)
-        plan.articles = [self._route(a) for a in _unique_by_key(ready)]
+        plan.articles = _unique_by_key(ready)
         plan.result.missing = {
             "title": sum(1 for a in plan.articles if not a.title),
             "body": sum(1 for a in plan.articles if not a.paragraphs),
@@ -379,6 +377,7 @@ class SourcePass:
                 content_type=fetched.content_type,
                 kind="html",
                 teaser=card,
+                item=item,
             )
         except ExtractError as e:
             self._unreadable(plan, url, [f"{url}: {e.reason}"])
@@ -387,11 +386,7 @@ class SourcePass:
         plan.validators.append((url, fetched.etag, fetched.last_modified, fetched.status))
         if document.kind != "article":
             return []  # a sitemap also lists section pages: not articles, not errors
-        out = []
-        for article in document.articles:
-            article = await self._check_canonical(plan, article, fetched)
-            out.append(_fill_from(article, item) if item is not None else article)
-        return out
+        return [await self._check_canonical(plan, a, fetched) for a in document.articles]
 
     async def _check_canonical(self, plan: Plan, article: Article, fetched: Fetched) -> Article:
         """Trust a page's canonical link only if it leads somewhere: a canonical address that
@@ -407,10 +402,6 @@ class SourcePass:
             if e.status in (404, 410):
                 return replace(article, key=own, url=own)
         return article
-
-    def _route(self, article: Article) -> Article:
-        matches = region_rules.route(article, self.rules, self.source.regions)
-        return replace(article, regions=matches)
 
 
 MAX_CHILD_SITEMAPS = 20
@@ -429,20 +420,3 @@ def _unique_by_key(items: Iterable[Article]) -> list[Article]:
     for item in items:
         seen.setdefault(item.key, item)
     return list(seen.values())
-
-
-def _fill_from(page: Article, item: Article) -> Article:
-    """A page completed by what its feed item knew and the page did not say."""
-    return replace(
-        page,
-        published=page.published or item.published,
-        updated=page.updated or item.updated,
-        section=page.section or item.section,
-        categories=page.categories or item.categories,
-        authors=page.authors or item.authors,
-        dateline=page.dateline or item.dateline,
-        summary=page.summary or item.summary,
-        language=page.language or item.language,
-        images=page.images or item.images,
-        guid=page.guid or item.guid,
-    )
