@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ import pytest
 from lxml import etree
 from support.checks import jing_validate, not_run
 from support.feedrules import NO_FEEDVALIDATOR, problems, w3c_validate, w3c_validator
+from support.service import ServiceProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 A = "{http://www.w3.org/2005/Atom}"
@@ -47,13 +46,6 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=folder,
         env=environment(),
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -135,32 +127,31 @@ def test_an_empty_feed_is_as_old_as_its_region(tmp_path: Path) -> None:
 def served_demo(demo: Path) -> Iterator[str]:
     """``syndicator run --listen`` on the demo folder (as ``make run PORT=…`` starts it)."""
     port = free_port()
-    process = subprocess.Popen(
-        command(demo, "run", "--listen", f"127.0.0.1:{port}"),
-        cwd=demo,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     base = f"http://127.0.0.1:{port}"
+    service = ServiceProcess(
+        demo / "config",
+        "run",
+        "--listen",
+        f"127.0.0.1:{port}",
+        cwd=demo,
+        log=demo.parent / f"{demo.name}-run.log",
+        env=environment(),
+    ).start()
+
+    def started() -> bool:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=5):
+                return True
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=5):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"run did not start: {process.communicate()[1]}") from None
-                time.sleep(0.2)
+        service.wait_for(started, "run to answer /healthz", seconds=60)
         yield base
     finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=60)
-        assert process.returncode == 0, errors
-        assert "Traceback" not in errors, errors
+        code = service.stop(seconds=60)
+        assert code == 0, service.output()
+        assert "Traceback" not in service.output(), service.output()
 
 
 @pytest.mark.e2e

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 import lxml.html
 import pytest
 from support.browser import Browser
+from support.service import ServiceProcess, free_port
 from support.sites import Receiver, run_receiver
 
 from syndicator import config as config_module
@@ -170,13 +170,6 @@ def test_ops_pages_escape_everything() -> None:
 # One service and one browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Site:
     base: str
@@ -219,12 +212,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
         env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
         env["SYNDICATOR_API_TOKEN"] = TOKEN
-        process = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "--config", "config", "run",
-             "--listen", f"127.0.0.1:{port}"],
-            cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        service = ServiceProcess(
+            folder / "config",
+            "run",
+            "--listen",
+            f"127.0.0.1:{port}",
+            cwd=folder,
+            log=folder / "run.log",
+            env=env,
+            backstop=1800,  # it serves the whole module's browser tests
+        ).start()
         found = Site(f"http://127.0.0.1:{port}", folder, receiver)
         try:
 
@@ -237,12 +234,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 feeds = [found.get(f"/feeds/{r}.json") for r in ("world", "culture", "all")]
                 return fetched and all(f["items"] for f in feeds)
 
-            found.wait(ready, "the first passes and the pages", seconds=60)
+            service.wait_for(ready, "the first passes and the pages", seconds=60)
             yield found
         finally:
-            process.terminate()
-            _, errors = process.communicate(timeout=60)
-            assert "Traceback" not in errors, errors
+            service.stop(seconds=60)
+            assert "Traceback" not in service.output(), service.output()
 
 
 @pytest.fixture
