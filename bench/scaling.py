@@ -423,7 +423,9 @@ def changing_site(folder: Path, every: float, share: int) -> Iterator[str]:
         stop([process])
 
 
-def write_scale_config(folder: Path, base: str, sources: int, every: float, jobs: int) -> Path:
+def write_scale_config(
+    folder: Path, base: str, sources: int, every: float, jobs: int, jitter: float
+) -> Path:
     """The deployment: [jobs] heartbeat and stalled_after at their defaults (the first passes
     of 10,000 sources keep a worker's loop busier than the 1 s / 4 s of ``workers``), and each
     source's due times spread over its period (``jitter``), as a deployment of this size
@@ -448,7 +450,7 @@ def write_scale_config(folder: Path, base: str, sources: int, every: float, jobs
             'kind = "rss"',
             f'url = "{base}/feed?source={n}"',
             f'every = "{every:g}s"',
-            f'jitter = "{every:g}s"',
+            f'jitter = "{jitter:g}s"',
             'fetch_pages = "never"',
         ]
     path = folder / "syndicator.toml"
@@ -507,6 +509,38 @@ def database_figures(url: str) -> tuple[float, int, int]:
     )
 
 
+def seed(url: str, base: str, sources: int, every: float, site_started: float, share: int) -> None:
+    """A deployment already running: every source read once, at a time spread over the last
+    period, with the validators its feed answers now (so its next pass is a conditional GET,
+    answered 304 unless it changed since), as the scheduler finds it after a restart."""
+    from syndicator.store import Store
+
+    store = Store(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        store.sync_sources((f"s{n:05d}", "rss", f"{base}/feed?source={n}") for n in range(sources))
+    finally:
+        store.close()
+    _Changing.share = share
+    period = int((time.time() - site_started) // every)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE sources SET first_fetch_at = now() - interval '1 day', "
+            "last_fetch_at = now() - random() * %s * interval '1 second', health = 'ok', "
+            "last_status = 304",
+            (every,),
+        )
+        conn.execute("UPDATE sources SET last_success_at = last_fetch_at")
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO http_cache (source_id, url, etag, checked_at, status, misses) "
+                "VALUES (%s, %s, %s, now(), 200, 0)",
+                [
+                    (f"s{n:05d}", f"{base}/feed?source={n}", f'"v{_Changing.version(n, period)}"')
+                    for n in range(sources)
+                ],
+            )
+
+
 def failed_deferrals(log: str) -> int:
     """Due passes the scheduler could not defer at a first try (it keeps and retries them),
     from its log: ``deferring N source passes failed``, or the old ``cannot defer``."""
@@ -526,17 +560,28 @@ def bench_scale(args: argparse.Namespace) -> None:
     )
     rows = []
     series: dict[int, list[tuple[float, int, int, int]]] = {}
+    # Each source's due times: its period plus a jitter, from the due time before (APScheduler 3
+    # adds the jitter to the jittered time): on average a period and half the jitter apart.
+    # Fresh, the jitter is a whole period (or all 10,000 would fall due at once); seeded, the
+    # last fetches spread the due times, and the jitter is the default (a tenth of the period).
+    jitter = min(args.every / 10, 60) if args.seeded else args.every
+    mean_period = args.every + jitter / 2
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         folder = Path(tmp)
+        site_started = time.time()
         with changing_site(folder, args.every, share) as base:
             for k in counts:
                 run = folder / f"k{k}"
                 run.mkdir()
-                config = write_scale_config(run, base, args.sources, args.every, args.concurrency)
+                config = write_scale_config(
+                    run, base, args.sources, args.every, args.concurrency, jitter
+                )
                 with database() as url:
                     env = {
                         "SYNDICATOR_DATABASE": url.replace("postgresql://", "postgresql+psycopg://")
                     }
+                    if args.seeded:
+                        seed(url, base, args.sources, args.every, site_started, share)
                     command = [sys.executable, "-m", "syndicator", "--config", str(config), "run"]
                     processes = [
                         spawn([*command, "--role", "scheduler"], run / "scheduler.log", env)
@@ -596,7 +641,7 @@ def bench_scale(args: argparse.Namespace) -> None:
                 errors = failed_deferrals(scheduler_log)
                 requeued = scheduler_log.count("queued again")
                 seconds = until - since
-                due = args.sources * seconds / args.every  # due times the scheduler met
+                due = args.sources * seconds / mean_period  # due times the scheduler met
                 todos = [t for _, t, _, _ in samples]
                 rows.append(
                     (
@@ -620,10 +665,12 @@ def bench_scale(args: argparse.Namespace) -> None:
                 )
                 series[k] = samples
                 print(f"  {k} worker(s): {rows[-1]}", flush=True)  # a row as soon as it is known
-    wanted = args.sources * 60 / args.every
+    wanted = args.sources * 60 / mean_period
     print(
-        f"\n{args.sources:,} sources due every {args.every:g} s ({wanted:,.0f} passes/min "
-        f"wanted), {100 / share:g} % of them changing each period, {args.concurrency} jobs at "
+        f"\n{args.sources:,} sources due every {args.every:g} s plus a jitter of up to "
+        f"{jitter:g} s ({wanted:,.0f} passes/min wanted), "
+        f"{'already read once (seeded), ' if args.seeded else ''}"
+        f"{100 / share:g} % of them changing each period, {args.concurrency} jobs at "
         f"once per worker, {args.seconds:g} s measured from one period after the scheduler "
         f"started, {os.cpu_count()} cores\n"
     )
@@ -925,6 +972,11 @@ def main() -> None:
     c.add_argument("--sample", type=float, default=1.0, help="seconds between queue samples")
     c.add_argument("--max-workers", type=int, default=3)
     c.add_argument("--workers", default="", help="worker counts to run, e.g. 1,2,3")
+    c.add_argument(
+        "--seeded",
+        action="store_true",
+        help="start as a deployment whose sources were all read (no first passes)",
+    )
     c.add_argument("--concurrency", type=int, default=16)
     e = sub.add_parser("engines", help="procrastinate against Celery")
     e.add_argument("--jobs", type=int, default=2000)
