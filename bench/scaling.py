@@ -637,6 +637,11 @@ def bench_scale(args: argparse.Namespace) -> None:
                         stop(processes)
                     count = passes(url, since, until)
                     new = stored(url, since, until)
+                if os.environ.get("BENCH_KEEP_LOGS"):  # the roles' logs, kept for a look
+                    kept = Path(os.environ["BENCH_KEEP_LOGS"]) / f"k{k}"
+                    kept.mkdir(parents=True, exist_ok=True)
+                    for one in run.glob("*.log"):
+                        (kept / one.name).write_bytes(one.read_bytes())
                 scheduler_log = (run / "scheduler.log").read_text(errors="replace")
                 errors = failed_deferrals(scheduler_log)
                 requeued = scheduler_log.count("queued again")

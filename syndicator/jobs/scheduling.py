@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, LiteralString
 
 import procrastinate
 import psycopg
@@ -54,10 +54,19 @@ KEEP_FINISHED = 24  # hours a failed or cancelled job stays visible
 FLUSH = 0.2  # seconds between the writes of the due passes gathered meanwhile
 
 
+ANALYZE_AFTER = 1000  # jobs deferred since the job table's statistics were last refreshed …
+
+
+ANALYZE_EVERY = 30.0  # … and at most this often (seconds)
+
+
 RETRY_PAUSE = 1.0  # seconds before due passes the database refused are written again; doubled …
 
 
 MAX_RETRY_PAUSE = 30.0  # … up to this, while it keeps refusing
+
+
+_ANALYZE_JOBS: LiteralString = "ANALYZE procrastinate_jobs"
 
 
 class Deferrals:
@@ -162,6 +171,7 @@ class ActiveScheduler:
         self.scheduler = Scheduler(self.due)
         self.deferrals = Deferrals(engine, self._deferred)
         self._last_cleanup = 0.0
+        self._analyzed = (0, 0.0)  # jobs deferred, loop time: when statistics were refreshed
         self._next_due: dict[str, datetime | None] = {}
         # When this scheduler last became active or saw the database fail: workers' heartbeats
         # are judged only ``stalled_after`` seconds later (they could not write them either).
@@ -267,6 +277,18 @@ class ActiveScheduler:
             step = "deferring deliveries"
             if await asyncio.to_thread(store.notifications_due, datetime.now(UTC)):
                 await defer_delivery(self.engine)
+            deferred = self.deferrals.counts["deferred"]
+            if (
+                deferred - self._analyzed[0] >= ANALYZE_AFTER
+                and loop.time() - self._analyzed[1] >= ANALYZE_EVERY
+            ):
+                # The engine takes each job with a query whose plan follows the job table's
+                # statistics; a table that grew from nothing to thousands of waiting jobs
+                # before autovacuum looked at it is planned as if empty: 1–2 s a job taken at
+                # 10,000 waiting, against milliseconds once analysed.
+                step = "refreshing the job table's statistics"
+                self._analyzed = (deferred, loop.time())
+                await self.engine.connector.execute_query_async(_ANALYZE_JOBS)
             if loop.time() - self._last_cleanup > CLEANUP_EVERY:
                 step = "deleting old finished jobs"
                 self._last_cleanup = loop.time()
