@@ -223,13 +223,14 @@ class Feeds(Membership):
                 .where(region_changes.c.published.is_(False))
                 .order_by(region_changes.c.region, region_changes.c.id)
             ).all()
-        grouped: dict[str, dict[str, list[str]]] = {}
+        # Entry ids per region and change, each once, in the order first met (dicts used as
+        # ordered sets: a bulk load announces thousands, and a list searched per row is
+        # quadratic).
+        grouped: dict[str, dict[str, dict[str, None]]] = {}
         upto: dict[str, int] = {}
         for row in rows:
-            changes = grouped.setdefault(row.region, {"created": [], "updated": [], "removed": []})
-            target = changes.setdefault(row.change, [])
-            if row.entry_id not in target:
-                target.append(row.entry_id)
+            changes = grouped.setdefault(row.region, {"created": {}, "updated": {}, "removed": {}})
+            changes.setdefault(row.change, {})[row.entry_id] = None
             upto[row.region] = max(upto.get(row.region, 0), row.id)
         return [
             PendingChanges(
