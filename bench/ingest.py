@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--articles 10000] [--database sqlite|postgresql|URL]
                                      [--files 1] [--repeat 1] [--no-profile]
+                                     [--before DIR]
 
 Writes ``--articles`` ARTICLE objects (six Arabic paragraphs of ~40 words, a section that routes
 to one region, no declared language, so the detector runs; words drawn at random from a small
@@ -18,9 +19,13 @@ vocabulary, so that no two are near-duplicates) as NDJSON in ``--files`` files, 
    serializer), and the rest. Profiling slows Python code more than C code, so the shares are a
    guide, the first figure the measure.
 
+With ``--before DIR`` (another checkout of the project, e.g. ``git worktree add --detach DIR
+COMMIT``), each whole-process run is made twice, alternating, once with DIR's code and once with
+this one, each on its own empty store: a before/after comparison taken in the same run.
+
 Stores: ``sqlite`` (a file in a temporary folder, the default), ``postgresql`` (a new database on
 the server at ``$SYNDICATOR_TEST_POSTGRES``, default ``postgresql+psycopg://postgres@127.0.0.1:5432``,
-dropped afterwards) or a database URL.
+named ``ingest_bench_…``, dropped afterwards) or a database URL.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import os
 import pstats
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,7 +123,7 @@ def database(kind: str, folder: Path) -> Iterator[str]:
         return
     import sqlalchemy as sa
 
-    name = f"syndicator_bench_{uuid.uuid4().hex[:12]}"
+    name = f"ingest_bench_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -130,20 +136,32 @@ def database(kind: str, folder: Path) -> Iterator[str]:
 
 
 def config_file(folder: Path, url: str, name: str) -> Path:
+    """A config naming ``url`` and an empty feeds folder (archive pages already written would
+    not be written again: each run starts from none)."""
     path = folder / f"{name}.toml"
+    shutil.rmtree(folder / f"feeds-{name}", ignore_errors=True)
     path.write_text(CONFIG.format(database=url, feeds=folder / f"feeds-{name}"), encoding="utf-8")
     return path
 
 
-def whole_process(config: Path, files: list[Path]) -> tuple[float, float, float, str]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MB, of the largest child so
-    far) of one ``ingest`` process, and its output. On a shared machine the CPU time is the
-    steadier figure: the wall time counts the time other work held the cores."""
+def whole_process(
+    config: Path, files: list[Path], code: Path = ROOT
+) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system, of the process and its children) and peak RSS
+    (MB, of the largest child so far) of one ``ingest`` process run with the package in
+    ``code``, and its output. On a shared machine the CPU time is the steadier figure: the wall
+    time counts the time other work held the cores."""
     command = [sys.executable, "-m", "syndicator", "--config", str(config), "ingest", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(code)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [*command, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=False
+        [*command, *map(str, files)],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -185,23 +203,32 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a URL")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled run")
     parser.add_argument("--repeat", type=int, default=1, help="whole-process runs")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout: its code runs too, alternating with this"
+    )
     args = parser.parse_args()
+    codes = [("before", args.before.resolve()), ("now", ROOT)] if args.before else [("", ROOT)]
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files = write_articles(folder, args.articles, args.files)
         size = sum(p.stat().st_size for p in files)
         print(f"{args.articles:,} articles in {args.files} file(s), {size / 1e6:.1f} MB")
         for _ in range(args.repeat):
-            with database(args.database, folder) as url:
-                elapsed, cpu, rss, out = whole_process(config_file(folder, url, "whole"), files)
-            changes = [r["change"] for r in json.loads(out)["results"]]
-            created = changes.count("created")
-            print(
-                f"whole process ({args.database}): {elapsed:.1f} s wall, "
-                f"{args.articles / elapsed:,.0f} articles/s; {cpu:.1f} s CPU, "
-                f"{args.articles / cpu:,.0f} articles per CPU second; peak RSS {rss:.0f} MB "
-                f"({created:,} created)"
-            )
+            for label, code in codes:
+                with database(args.database, folder) as url:
+                    config = config_file(folder, url, "whole")
+                    elapsed, cpu, rss, out = whole_process(config, files, code)
+                changes = [r["change"] for r in json.loads(out)["results"]]
+                created = changes.count("created")
+                print(
+                    f"whole process ({args.database}{', ' + label if label else ''}): "
+                    f"{elapsed:.1f} s wall, {args.articles / elapsed:,.0f} articles/s; "
+                    f"{cpu:.1f} s CPU, {args.articles / cpu:,.0f} articles per CPU second; "
+                    f"peak RSS {rss:.0f} MB ({created:,} created; load "
+                    f"{os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
         if args.no_profile:
             return
         with database(args.database, folder) as url:
