@@ -212,12 +212,14 @@ class Syndication:
         source_id: str = PUSH_SOURCE,
         *,
         stored: Callable[[str, Batch, ChangeSet], None] | None = None,
+        workers: int = 0,
     ) -> Outcome:
         """``syndicator ingest``: store pushed documents (HTML, feed, text dump, NDJSON of
         ARTICLE objects) as one source's pass, then publish and announce. Each document is
         read as a stream (``ingest.read_stream``) and stored a batch at a time, one transaction
         each; ``stored`` hears of every batch once it is stored (its results are then not
-        kept in the outcome: a document of any size takes bounded memory)."""
+        kept in the outcome: a document of any size takes bounded memory). ``workers``: reader
+        processes that read a large NDJSON document while this one stores it."""
         now = datetime.now(UTC)
         outcome = Outcome()
         regions: set[str] = set()
@@ -231,6 +233,7 @@ class Syndication:
                 now=now,
                 source_id=source_id,
                 content_type=content_type,
+                workers=workers,
             )
             try:
                 for batch in batches:

@@ -223,3 +223,61 @@ def test_a_named_ndjson_file_is_cut_at_newlines_only(tmp_path: Path, first: str)
     assert [a.url for a in articles] == [with_breaks(n)["url"] for n in range(6)]
     for n, a in enumerate(articles):
         assert a.title.startswith("خبر") and a.title.endswith(f"رقم {n}"), a.title
+
+
+def hostile_lines(count: int) -> bytes:
+    """NDJSON of ``count`` articles with bad lines among them: not JSON, no title, a lone
+    surrogate, an absurd date, a javascript: URL, control characters, a blank line."""
+    lines = [json.dumps(article(n), ensure_ascii=False) for n in range(count)]
+    lines[3] = '{"url": "https://news.example/broken", "title": '
+    lines[260] = json.dumps({"url": "https://news.example/untitled"})
+    lines[511] = '{"url": "https://news.example/s", "title": "\\ud800", "paragraphs": ["x"]}'
+    lines[700] = json.dumps({**article(700), "published": "99999-01-01T00:00:00Z"})
+    lines[777] = json.dumps({**article(777), "url": "javascript:alert(1)"})
+    lines[801] = json.dumps({**article(801), "title": "ctl \u0001\u0002 title"})
+    lines.insert(900, "")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_reader_processes_read_the_same_batches_as_this_process(tmp_path: Path) -> None:
+    """A large document read by reader processes gives the same articles, errors (by line
+    number) and batches, in the same order, as read here; and no reader is left after."""
+    import multiprocessing
+
+    config = config_module.load(deployment(tmp_path))
+    data = hostile_lines(1300)
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+
+    def read(workers: int) -> list[tuple[list[object], list[str]]]:
+        batches = read_stream(
+            io.BytesIO(data), "file:///h.ndjson", config=config, now=now, workers=workers
+        )
+        return [(list(b.articles), list(b.errors)) for b in batches]
+
+    here = read(0)
+    assert [len(a) for a, _ in here] == [500, 500, 295]
+    errors = [e for _, batch in here for e in batch]
+    assert [e.split(":", 2)[1] for e in errors] == [
+        "///h.ndjson line 4",
+        "///h.ndjson line 261",
+        "///h.ndjson line 512",
+        "///h.ndjson line 701",
+        "///h.ndjson line 778",
+    ], errors
+    assert read(2) == here
+    assert read(1) == here
+    assert multiprocessing.active_children() == []
+
+
+def test_reader_processes_end_when_the_reading_stops_early(tmp_path: Path) -> None:
+    import multiprocessing
+
+    config = config_module.load(deployment(tmp_path))
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+    batches = read_stream(
+        io.BytesIO(hostile_lines(1300)), "file:///h.ndjson", config=config, now=now, workers=2
+    )
+    first = next(batches)
+    assert len(first.articles) == 500
+    batches.close()  # the caller stops (an error while storing, Ctrl-C)
+    assert multiprocessing.active_children() == []

@@ -23,6 +23,7 @@ from syndicator.ingest import (
     Document,
     open_document,
     read_document,
+    reader_processes,
     source_for,
 )
 from syndicator.store import ChangeSet
@@ -176,7 +177,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress.update(sum(counts.values()), len(errors) + read_errors[0], batch)
 
     try:
-        outcome = syndication.ingest(documents(), source_id=args.source, stored=stored)
+        workers = reader_processes() if args.workers is None else args.workers
+        outcome = syndication.ingest(
+            documents(), source_id=args.source, stored=stored, workers=workers
+        )
         outcome.notified = asyncio.run(syndication.deliver())
     finally:
         syndication.close()

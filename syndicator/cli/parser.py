@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the articles as coming from this source (default: push)",
     )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes that read a large NDJSON document while it is stored (default: one per"
+        " core beyond the first; 0: read it in this process)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("publish", help="re-render every feed from the store")

@@ -30,7 +30,13 @@ from syndicator.ingest.once import OnceResult, make_fetcher, run_once, sources_d
 from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, parse_ndjson
 from syndicator.ingest.refresh import FollowUp, after_pass, refresh_source
 from syndicator.ingest.source_pass import MAX_CHILD_SITEMAPS, RECHECK_LIMIT, SourcePass
-from syndicator.ingest.stream import STREAM_BATCH, Batch, open_document, read_stream
+from syndicator.ingest.stream import (
+    STREAM_BATCH,
+    Batch,
+    open_document,
+    read_stream,
+    reader_processes,
+)
 
 __all__ = [
     "DOCUMENTS_OF_KIND",
@@ -54,6 +60,7 @@ __all__ = [
     "parse_ndjson",
     "read_document",
     "read_stream",
+    "reader_processes",
     "refresh_source",
     "rules_of",
     "run_once",

@@ -7,11 +7,12 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from syndicator import processes
 from syndicator.config import Config
 from syndicator.errors import ExtractError, FetchError
 from syndicator.fetch import (
@@ -25,6 +26,8 @@ from syndicator.model import Article
 
 STREAM_BATCH = 500  # articles read, then stored, per step of a streamed ingest
 _HEAD = 64 * 1024  # bytes read first, to tell what a named document is
+CHUNK_LINES = 250  # NDJSON lines a reader process is given at once
+CHUNK_BYTES = 4 * 1024 * 1024  # … or fewer, when they hold this much (one line at least)
 
 
 @dataclass
@@ -73,14 +76,18 @@ def read_stream(
     source_id: str = PUSH_SOURCE,
     content_type: str | None = None,
     batch: int = STREAM_BATCH,
+    workers: int = 0,
 ) -> Iterator[Batch]:
     """The articles of a document an operator pushes in (``syndicator ingest``), ``batch`` at
     a time, in bounded memory whatever the document's size.
 
     NDJSON of ARTICLE objects is read a line at a time: a bad line fails alone, named by its
     number; a line longer than ``max_bytes`` (the bound of one pushed article) is skipped as an
-    error. What is not NDJSON (an HTML page, a feed, a text dump, a JSON Feed, one JSON object
-    spread over lines) is read whole, then as :func:`read_document` reads it."""
+    error. With ``workers``, a document of more than one chunk of lines is read by that many
+    reader processes (see :func:`reader_processes`) while the caller stores what they read:
+    the same articles, errors and batches, in the same order. What is not NDJSON (an HTML
+    page, a feed, a text dump, a JSON Feed, one JSON object spread over lines) is read whole,
+    then as :func:`read_document` reads it."""
     limit = config.service.max_bytes if config else MAX_BYTES
     head = stream.read(_HEAD)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") and not _first_line_is_json(head):
@@ -100,27 +107,139 @@ def read_stream(
         return
     articles: list[Article] = []
     errors: list[str] = []
-    for n, obj in _ndjson_lines(reader, limit):
-        if isinstance(obj, _NotJSON):
-            errors.append(f"{url} line {n}: {obj}")
-            continue
-        try:
-            articles.append(article_from_object(obj, config=config, now=now, source_id=source_id))
-        except ExtractError as e:
-            errors.append(f"{url} line {n}: {e}")
-        if len(articles) >= batch:
-            yield Batch(articles, errors, raw.position)
-            articles, errors = [], []
+    lines = _ndjson_lines(reader, limit)
+    read = _Reading(config, now, source_id)
+    for lines_read, position in _read_lines_of(lines, read, workers, lambda: raw.position):
+        for n, got in lines_read:
+            if isinstance(got, str):
+                errors.append(f"{url} line {n}: {got}")
+            else:
+                articles.append(got)
+            if len(articles) >= batch:
+                yield Batch(articles, errors, position)
+                articles, errors = [], []
     yield Batch(articles, errors, raw.position)
+
+
+# --------------------------------------------------------------------------------------------
+# NDJSON lines read into articles, in this process or, for a large document, in reader
+# processes on the other cores while this one stores what they read
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What every line of one document is read with."""
+
+    config: Config | None
+    now: datetime
+    source_id: str
+
+    def lines(self, lines: list[tuple[int, bytes | str]]) -> list[tuple[int, Article | str]]:
+        """Each line (or why it was not read, a :class:`_NotJSON`) as an article, or why it is
+        not one: one bad line fails alone, by its number, as in :func:`read_stream`."""
+        out: list[tuple[int, Article | str]] = []
+        for n, line in lines:
+            obj = line if isinstance(line, str) else _decoded(line)
+            if isinstance(obj, _NotJSON):
+                out.append((n, str(obj)))
+                continue
+            try:
+                out.append(
+                    (
+                        n,
+                        article_from_object(
+                            obj, config=self.config, now=self.now, source_id=self.source_id
+                        ),
+                    )
+                )
+            except ExtractError as e:
+                out.append((n, str(e)))
+        return out
+
+
+def _chunks(
+    lines: Iterator[tuple[int, bytes | str]], position: Callable[[], int]
+) -> Iterator[tuple[list[tuple[int, bytes | str]], int]]:
+    """The lines in chunks of at most CHUNK_LINES lines and CHUNK_BYTES bytes (one line at
+    least), each with the bytes of the document read by its end."""
+    chunk: list[tuple[int, bytes | str]] = []
+    size = 0
+    for n, line in lines:
+        chunk.append((n, line))
+        size += len(line)
+        if len(chunk) >= CHUNK_LINES or size >= CHUNK_BYTES:
+            yield chunk, position()
+            chunk, size = [], 0
+    if chunk:
+        yield chunk, position()
+
+
+def _read_lines_of(
+    lines: Iterator[tuple[int, bytes | str]],
+    read: _Reading,
+    workers: int,
+    position: Callable[[], int],
+) -> Iterator[tuple[list[tuple[int, Article | str]], int]]:
+    """The lines read into articles, in order, with the bytes of the document read by then:
+    one at a time in this process, or in chunks by ``workers`` reader processes once the
+    document is longer than one chunk (a few lines are not worth starting them). At most two
+    chunks per reader are in flight, so memory stays bounded; the readers are gone when this
+    ends, however it ends (an error, Ctrl-C, the caller stopping early)."""
+    if workers < 1 or not processes.can_fork():
+        for n, line in lines:
+            yield read.lines([(n, line)]), position()
+        return
+    chunks = _chunks(lines, position)
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    if second is None:
+        yield read.lines(first[0]), first[1]
+        return
+    tasks = ((_read_chunk, (chunk, read_by)) for chunk, read_by in _chained(first, second, chunks))
+    yield from processes.in_order(workers, tasks, started=_reader_started, startargs=(read,))
+
+
+def _chained(
+    first: tuple[list[tuple[int, bytes | str]], int],
+    second: tuple[list[tuple[int, bytes | str]], int],
+    rest: Iterator[tuple[list[tuple[int, bytes | str]], int]],
+) -> Iterator[tuple[list[tuple[int, bytes | str]], int]]:
+    yield first
+    yield second
+    yield from rest
+
+
+def reader_processes() -> int:
+    """Reader processes a large streamed document is read with: one per core beyond this
+    process's, at most three (none on one core, or where processes are not forked)."""
+    return max(0, min(processes.cores() - 1, 3)) if processes.can_fork() else 0
+
+
+_READING: _Reading | None = None  # in a reader process: what its lines are read with
+
+
+def _reader_started(read: _Reading) -> None:
+    global _READING
+    _READING = read
+
+
+def _read_chunk(
+    lines: list[tuple[int, bytes | str]], read_by: int
+) -> tuple[list[tuple[int, Article | str]], int]:
+    """In a reader process: one chunk of lines read."""
+    assert _READING is not None
+    return _READING.lines(lines), read_by
 
 
 class _NotJSON(str):
     """Why a line is not JSON."""
 
 
-def _ndjson_lines(reader: BinaryIO, limit: int) -> Iterator[tuple[int, Any]]:
-    """(line number, object) for each line that is not blank, or (line number, why) for a line
-    that is not JSON (a :class:`_NotJSON`)."""
+def _ndjson_lines(reader: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | str]]:
+    """(line number, line) for each line that is not blank, or (line number, why) for a line
+    too long to read (a :class:`_NotJSON`)."""
     n = 0
     while True:
         line = reader.readline(limit + 1)
@@ -134,15 +253,20 @@ def _ndjson_lines(reader: BinaryIO, limit: int) -> Iterator[tuple[int, Any]]:
             continue
         if not line.strip():
             continue
-        try:
-            yield n, json.loads(line.decode("utf-8", errors="replace"))
-        except json.JSONDecodeError as e:
-            yield n, _NotJSON(f"not JSON ({e.msg} at column {e.colno})")
-        except RecursionError:
-            yield n, _NotJSON("not JSON (nested too deeply)")
-        except ValueError:  # a number past the digits int() takes
-            digits = sys.get_int_max_str_digits()
-            yield n, _NotJSON(f"not JSON (a number of more than {digits} digits)")
+        yield n, line
+
+
+def _decoded(line: bytes) -> Any:
+    """A line's JSON value, or why it is not JSON (a :class:`_NotJSON`)."""
+    try:
+        return json.loads(line.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError as e:
+        return _NotJSON(f"not JSON ({e.msg} at column {e.colno})")
+    except RecursionError:
+        return _NotJSON("not JSON (nested too deeply)")
+    except ValueError:  # a number past the digits int() takes
+        digits = sys.get_int_max_str_digits()
+        return _NotJSON(f"not JSON (a number of more than {digits} digits)")
 
 
 def _first_line(head: bytes) -> bytes | None:
