@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--articles 10000] [--database sqlite|postgresql|URL]
                                      [--files 1] [--repeat 1] [--no-profile]
-                                     [--before DIR]
+                                     [--before DIR] [-- INGEST_ARG…]
 
 Writes ``--articles`` ARTICLE objects (six Arabic paragraphs of ~40 words, a section that routes
 to one region, no declared language, so the detector runs; words drawn at random from a small
@@ -46,6 +46,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,31 +145,52 @@ def config_file(folder: Path, url: str, name: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Run:
+    """One whole ``ingest`` process: wall seconds; CPU seconds (user + system) of it and of the
+    processes it started (its reader processes), and of the command's own process alone
+    (sampled from ``/proc`` every 20 ms: within that of the end); peak RSS (MB, of the
+    largest process so far); its output."""
+
+    wall: float
+    cpu: float
+    own_cpu: float | None
+    rss: float
+    out: str
+
+
 def whole_process(
-    config: Path, files: list[Path], code: Path = ROOT
-) -> tuple[float, float, float, str]:
-    """Wall seconds, CPU seconds (user + system, of the process and its children) and peak RSS
-    (MB, of the largest child so far) of one ``ingest`` process run with the package in
-    ``code``, and its output. On a shared machine the CPU time is the steadier figure: the wall
-    time counts the time other work held the cores."""
+    config: Path, files: list[Path], code: Path = ROOT, extra: tuple[str, ...] = ()
+) -> Run:
+    """One ``ingest`` process run with the package in ``code``. On a shared machine the CPU
+    time is the steadier figure: the wall time counts the time other work held the cores.
+    With reader processes, the command's own CPU time bounds its wall time from below on an
+    idle machine (what the readers do runs beside it)."""
     command = [sys.executable, "-m", "syndicator", "--config", str(config), "ingest", "--json"]
     env = {**os.environ, "PYTHONPATH": str(code)}
+    ticks = os.sysconf("SC_CLK_TCK")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [*command, *map(str, files)],
-        cwd=code,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(f"ingest exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    own: float | None = None
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*command, *extra, *map(str, files)], cwd=code, env=env, stdout=out, stderr=err
+        )
+        stat = Path(f"/proc/{process.pid}/stat")
+        while process.poll() is None:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                own = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        sys.exit(f"ingest exited {process.returncode}: {stderr.strip()[-2000:]}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return elapsed, cpu, after.ru_maxrss / 1024, done.stdout
+    return Run(elapsed, cpu, own, after.ru_maxrss / 1024, stdout)
 
 
 def stage_of(where: str) -> str:
@@ -206,6 +228,9 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, help="another checkout: its code runs too, alternating with this"
     )
+    parser.add_argument(
+        "ingest_args", nargs="*", metavar="-- ARG", help="more arguments for the ingest command"
+    )
     args = parser.parse_args()
     codes = [("before", args.before.resolve()), ("now", ROOT)] if args.before else [("", ROOT)]
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -218,15 +243,16 @@ def main() -> None:
             for label, code in codes:
                 with database(args.database, folder) as url:
                     config = config_file(folder, url, "whole")
-                    elapsed, cpu, rss, out = whole_process(config, files, code)
-                changes = [r["change"] for r in json.loads(out)["results"]]
+                    run = whole_process(config, files, code, tuple(args.ingest_args))
+                changes = [r["change"] for r in json.loads(run.out)["results"]]
                 created = changes.count("created")
+                own = f"{run.own_cpu:.1f} s" if run.own_cpu is not None else "?"
                 print(
                     f"whole process ({args.database}{', ' + label if label else ''}): "
-                    f"{elapsed:.1f} s wall, {args.articles / elapsed:,.0f} articles/s; "
-                    f"{cpu:.1f} s CPU, {args.articles / cpu:,.0f} articles per CPU second; "
-                    f"peak RSS {rss:.0f} MB ({created:,} created; load "
-                    f"{os.getloadavg()[0]:.1f})",
+                    f"{run.wall:.1f} s wall, {args.articles / run.wall:,.0f} articles/s; "
+                    f"{run.cpu:.1f} s CPU, {args.articles / run.cpu:,.0f} articles per CPU "
+                    f"second (the command's own process: {own}); peak RSS {run.rss:.0f} MB "
+                    f"({created:,} created; load {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
         if args.no_profile:
