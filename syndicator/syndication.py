@@ -168,11 +168,14 @@ class Syndication:
         finally:
             await poster.aclose()
 
-    def publish_changes(self, regions: Iterable[str], outcome: Outcome | None = None) -> Outcome:
+    def publish_changes(
+        self, regions: Iterable[str], outcome: Outcome | None = None, *, renderers: int = 0
+    ) -> Outcome:
         """Re-render the regions that changed, those with stored changes not yet announced (a
         run stopped or failed between storing and publishing them) and any whose files are
         missing, then write one ``feed.updated`` event per region whose published entries
-        changed. Raises PublishError when a file cannot be written (the old one stays)."""
+        changed. Raises PublishError when a file cannot be written (the old one stays).
+        ``renderers``: processes that render a bulk load's new archive pages."""
         outcome = outcome or Outcome()
         # Taken before rendering: a change stored meanwhile (by a pass running beside us) is
         # announced after the publish that includes it, never before.
@@ -183,7 +186,7 @@ class Syndication:
         self.publisher.sweep()
         if wanted:
             wanted.add("all")
-            outcome.published = self.publisher.publish(sorted(wanted))
+            outcome.published = self.publisher.publish(sorted(wanted), renderers=renderers)
         outcome.announced = self.announce(pending=pending)
         return outcome
 
@@ -219,7 +222,8 @@ class Syndication:
         read as a stream (``ingest.read_stream``) and stored a batch at a time, one transaction
         each; ``stored`` hears of every batch once it is stored (its results are then not
         kept in the outcome: a document of any size takes bounded memory). ``workers``: reader
-        processes that read a large NDJSON document while this one stores it."""
+        processes that read a large NDJSON document while this one stores it (and as many
+        and one more render the archive pages it completes)."""
         now = datetime.now(UTC)
         outcome = Outcome()
         regions: set[str] = set()
@@ -253,7 +257,9 @@ class Syndication:
                         )
             except OSError as e:  # a disk error while reading: what was read is stored
                 outcome.errors.append(f"{url}: cannot read: {e.strerror or e}")
-        self.publish_changes(regions, outcome)
+        # With reader processes, this one only waits while the pages render: one renderer
+        # per core.
+        self.publish_changes(regions, outcome, renderers=workers + 1 if workers else 0)
         return outcome
 
     def push(

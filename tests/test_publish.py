@@ -732,6 +732,45 @@ def test_archive_pages_written_together_fail_as_one(
         assert ids == {e.id for e in store.archive("europe", n, 2)}
 
 
+def test_archive_pages_rendered_by_processes_are_the_same_files(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk load's archive pages rendered by forked processes, a few pages each, in order:
+    the same files, byte for byte, as rendered here; a page that cannot be written still fails
+    the publish, naming it, before any feed links to it; no process is left behind."""
+    import multiprocessing
+
+    from syndicator.publish import publisher as module
+
+    feed_store(store, 25)  # twelve complete pages of two
+    monkeypatch.setattr(module, "ARCHIVE_READ", 3)  # four runs of pages
+    here, there = tmp_path / "here", tmp_path / "there"
+    Publisher(make_config(here), store).publish()
+    result = Publisher(make_config(there), store).publish(renderers=2)
+    assert [n for n in result.changed if n.startswith("archive/all/")] == [
+        f"archive/all/{n}.atom" for n in range(1, 13)
+    ]
+    files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(there) for p in there.rglob("*") if p.is_file())
+    for name in files:
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name
+    assert multiprocessing.active_children() == []
+
+    real = module.write_atomic
+
+    def full_disk(path: Path, data: bytes) -> bool:
+        if path.parent.name == "europe" and path.name == "7.atom":
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(module, "write_atomic", full_disk)
+    again = tmp_path / "again"
+    with pytest.raises(PublishError, match=r"archive/europe/7\.atom: No space left on device"):
+        Publisher(make_config(again), store).publish(["europe"], renderers=2)
+    assert not (again / "feeds" / "europe.atom").exists()
+    assert multiprocessing.active_children() == []
+
+
 def test_archive_pages_read_together_are_the_pages_read_one_by_one(store: Store) -> None:
     feed_store(store, 11)
     removed = store.archive("europe", 2, 2)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from syndicator import pages
+from syndicator import pages, processes
 from syndicator.config import Config, Source
 from syndicator.direction import is_rtl, well_formed_tag
 from syndicator.errors import PublishError
@@ -117,12 +117,13 @@ class Publisher:
         """Remove what writers killed mid-write left in the feeds folder (see sweep_temporary)."""
         return sweep_temporary(self.folder)
 
-    def publish(self, regions: Iterable[str] | None = None) -> PublishResult:
+    def publish(self, regions: Iterable[str] | None = None, *, renderers: int = 0) -> PublishResult:
         """Render ``regions`` (None: every configured region) and ``all`` in the configured
         formats, their complete archive pages, ``index.opml`` and ``index.html``; replace the
         files whose bytes changed. ``all`` comes with any region, since it holds every entry.
         Ids that are not configured are skipped (logged); ids that could escape the folder are
-        refused. Raises PublishError when a file cannot be written (the old one stays)."""
+        refused. Raises PublishError when a file cannot be written (the old one stays).
+        ``renderers``: processes that render a bulk load's new archive pages (none: here)."""
         started = time.perf_counter()
         asked = [*self._regions, ALL] if regions is None else regions
         wanted = list(dict.fromkeys(check_id(r) for r in asked))
@@ -139,7 +140,7 @@ class Publisher:
             touched: set[Path] = set()
             try:
                 for region in chosen:
-                    self._publish_region(region, changed, unchanged)
+                    self._publish_region(region, changed, unchanged, renderers)
                 self._publish_indexes(changed, unchanged)
             finally:
                 for name in changed:
@@ -154,13 +155,15 @@ class Publisher:
             seconds=time.perf_counter() - started,
         )
 
-    def _publish_region(self, region: str, changed: list[str], unchanged: list[str]) -> None:
+    def _publish_region(
+        self, region: str, changed: list[str], unchanged: list[str], renderers: int = 0
+    ) -> None:
         info = self.feed_info(region)
         size = self.config.publish.archive_page_size
         archived = "atom" in self.config.publish.formats  # RFC 5005 archives are Atom
         complete = self.store.region_size(region) // size if archived else 0
         # Archive pages first, so that no feed links to a page not yet written.
-        self._publish_archive(region, info, complete, changed, unchanged)
+        self._publish_archive(region, info, complete, changed, unchanged, renderers)
         # The subscription feed: the newest entries, and at least every entry not archived yet
         # (RFC 5005: a reader catching up must find each entry in the feed or in an archive).
         entries = self.store.entries(region, self.config.publish.entries_per_feed)
@@ -196,34 +199,42 @@ class Publisher:
         self._write(self.folder / f"{region}.html", human, changed, unchanged)
 
     def _publish_archive(
-        self, region: str, info: FeedInfo, complete: int, changed: list[str], unchanged: list[str]
+        self,
+        region: str,
+        info: FeedInfo,
+        complete: int,
+        changed: list[str],
+        unchanged: list[str],
+        renderers: int = 0,
     ) -> None:
         """The complete archive pages of ``region`` not written yet (complete pages are
-        immutable), each rendered here and written by a pool of writers: a write waits on its
-        own fsync, so a bulk load's hundreds of new pages wait on them side by side. All are
+        immutable), each rendered here (or, with ``renderers``, twenty at a time by that many
+        forked processes, in order) and written by a pool of writers: a write waits on its own
+        fsync, so a bulk load's hundreds of new pages wait on them side by side. All are
         written, or the error raised, before this returns."""
         folder = self.folder / "archive" / region
         missing = [p for p in range(1, complete + 1) if not (folder / f"{p}.atom").exists()]
         if not missing:
             return
         self._mkdir(folder)
-        size = self.config.publish.archive_page_size
+        runs = list(_runs(missing, ARCHIVE_READ))
+        rendered: Generator[list[tuple[int, bytes]], None, None]
+        if renderers > 0 and len(runs) > 1 and processes.can_fork():
+            # Forked before any writer thread starts (the writers start with the first page).
+            rendered = processes.in_order(
+                renderers,
+                ((_render_run, (region, info, complete, first, last)) for first, last in runs),
+                started=_renderer_started,
+                startargs=(self,),
+            )
+        else:
+            rendered = (self._render_run(region, info, complete, f, last) for f, last in runs)
         writers = min(ARCHIVE_WRITERS, len(missing))
         pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="publish")
         writing: deque[tuple[Path, Future[bool]]] = deque()
         try:
-            for first, last in _runs(missing, ARCHIVE_READ):
-                pages = self.store.archive_pages(region, first, last, size)
-                read = self.with_origins([e for page in pages.values() for e in page])
-                for page, entries in pages.items():
-                    page_entries, read = read[: len(entries)], read[len(entries) :]
-                    data = render_archive_page(
-                        info,
-                        page_entries,
-                        page=page,
-                        complete_pages=complete,
-                        region_titles=self.titles,
-                    )
+            for pages in rendered:
+                for page, data in pages:
                     path = folder / f"{page}.atom"
                     writing.append((path, pool.submit(write_atomic, path, data)))
                     while len(writing) > 2 * writers:  # a bounded number of pages in memory
@@ -233,7 +244,24 @@ class Publisher:
                 path, future = writing.popleft()
                 self._record(path, future.result, changed, unchanged)
         finally:
+            rendered.close()
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _render_run(
+        self, region: str, info: FeedInfo, complete: int, first: int, last: int
+    ) -> list[tuple[int, bytes]]:
+        """Archive pages ``first`` … ``last`` of ``region``, read and rendered: (page, bytes)."""
+        size = self.config.publish.archive_page_size
+        pages = self.store.archive_pages(region, first, last, size)
+        read = self.with_origins([e for page in pages.values() for e in page])
+        out = []
+        for page, entries in pages.items():
+            page_entries, read = read[: len(entries)], read[len(entries) :]
+            data = render_archive_page(
+                info, page_entries, page=page, complete_pages=complete, region_titles=self.titles
+            )
+            out.append((page, data))
+        return out
 
     def _publish_indexes(self, changed: list[str], unchanged: list[str]) -> None:
         regions = [*self._regions, ALL]
@@ -282,3 +310,21 @@ class Publisher:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise PublishError(f"cannot create {folder}: {e.strerror or e}") from e
+
+
+# In a forked renderer: the publisher whose archive pages it renders.
+_RENDERING: Publisher | None = None
+
+
+def _renderer_started(publisher: Publisher) -> None:
+    global _RENDERING
+    # The parent's pooled connections stay the parent's: this process opens its own.
+    publisher.store.engine.dispose(close=False)
+    _RENDERING = publisher
+
+
+def _render_run(
+    region: str, info: FeedInfo, complete: int, first: int, last: int
+) -> list[tuple[int, bytes]]:
+    assert _RENDERING is not None
+    return _RENDERING._render_run(region, info, complete, first, last)
