@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syndicator.model import Article, RegionMatch
+from syndicator.errors import StoreError
+from syndicator.model import Article, RegionMatch, as_utc
 from syndicator.store.common import (
     _bands,
     _chunks,
@@ -24,7 +25,15 @@ from syndicator.store.common import (
 from syndicator.store.identity import nearest
 from syndicator.store.membership import Membership
 from syndicator.store.records import Change, ChangeSet
-from syndicator.store.schema import ALL, articles, locations, outbox, region_changes, region_entries
+from syndicator.store.schema import (
+    ALL,
+    UTCDateTime,
+    articles,
+    locations,
+    outbox,
+    region_changes,
+    region_entries,
+)
 
 # --------------------------------------------------------------------------------------------
 # A batch of articles applied together: read in a few set-based queries, written together
@@ -390,8 +399,9 @@ class _Unit:
         """Write what was deferred: each table with one multi-row insert, articles first."""
         conn = self.conn
         new = self.rows[articles]
+        copy = conn.dialect.name == "postgresql"
         for table, rows in self.rows.items():
-            if rows:
+            if rows and not (copy and _copied(conn, table, rows)):
                 conn.execute(sa.insert(table), rows)
         if new and conn.dialect.name == "postgresql":
             # The ids were given here: the sequence moves past them for the next writer.
@@ -431,6 +441,38 @@ class _Unit:
             self.candidates, self.by_band = {}, [{}, {}, {}, {}]
             for row in sorted([*kept, *fresh], key=lambda r: r.id):
                 self._candidate(row)
+
+
+def _copied(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> bool:
+    """On PostgreSQL, the rows written with one COPY (a few round trips, and none of the
+    per-row statement work of an insert); False, writing nothing, when the rows do not all
+    name the same columns (then they are inserted). The values go in as an insert would bind
+    them: times in UTC, the rest as they are."""
+    # Imported here: a SQLite store never loads the PostgreSQL driver (start-up time).
+    import psycopg
+    import psycopg.sql
+
+    columns = list(rows[0])
+    if any(len(r) != len(columns) or list(r) != columns for r in rows):
+        return False
+    times = [isinstance(table.c[name].type, UTCDateTime) for name in columns]
+    command = psycopg.sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg.sql.Identifier(table.name),
+        psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(name) for name in columns),
+    )
+    raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
+    try:
+        with raw.cursor() as cursor, cursor.copy(command) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        as_utc(value) if time and value is not None else value
+                        for value, time in zip(row.values(), times, strict=True)
+                    ]
+                )
+    except psycopg.Error as e:
+        raise StoreError(f"the database failed ({type(e).__name__}: {e})") from e
+    return True
 
 
 _CANDIDATE_COLUMNS = (
