@@ -90,13 +90,14 @@ class _Unit:
         urls = sorted(set(keys) | {u for i in items if (u := _fetched_location(i))})
         self.by_key.update(dict.fromkeys(keys))
         for chunk in _chunks(keys, 500):
-            for row in conn.execute(sa.select(articles).where(articles.c.key.in_(chunk))):
+            query = sa.select(articles).where(_one_of(conn, articles.c.key, chunk))
+            for row in conn.execute(query):
                 self.by_key[row.key] = row
         self.by_hash.update(dict.fromkeys(hashes))
         for chunk in _chunks(hashes, 500):
             for row in conn.execute(
                 sa.select(articles)
-                .where(articles.c.content_hash.in_(chunk))
+                .where(_one_of(conn, articles.c.content_hash, chunk))
                 .order_by(articles.c.id.desc())
             ):
                 self.by_hash[row.content_hash] = row  # the lowest id last
@@ -104,7 +105,7 @@ class _Unit:
         for chunk in _chunks(urls, 500):
             for row in conn.execute(
                 sa.select(locations.c.url, locations.c.article_id, locations.c.relation).where(
-                    locations.c.url.in_(chunk)
+                    _one_of(conn, locations.c.url, chunk)
                 )
             ):
                 self.located[row.url] = (row.article_id, row.relation)
@@ -116,7 +117,8 @@ class _Unit:
                 self.members[article_id] = set()
             for article_id, region in conn.execute(
                 sa.select(region_entries.c.article_id, region_entries.c.region).where(
-                    region_entries.c.article_id.in_(chunk), region_entries.c.region != ALL
+                    _one_of(conn, region_entries.c.article_id, chunk),
+                    region_entries.c.region != ALL,
                 )
             ):
                 self.members[article_id].add(region)
@@ -133,9 +135,10 @@ class _Unit:
 
     def _prefetch_candidates(self, items: Sequence[Article]) -> None:
         bands = [sorted({_bands(i.similarity)[b] for i in items}) for b in range(4)]
-        found = self.conn.execute(
+        conn = self.conn
+        found = conn.execute(
             sa.select(*_CANDIDATE_COLUMNS)
-            .where(sa.or_(*(articles.c[f"band{b}"].in_(bands[b]) for b in range(4))))
+            .where(sa.or_(*(_one_of(conn, articles.c[f"band{b}"], bands[b]) for b in range(4))))
             .order_by(articles.c.id)
             .limit(CANDIDATES_PER_BATCH + 1)
         ).all()
@@ -441,6 +444,17 @@ class _Unit:
             self.candidates, self.by_band = {}, [{}, {}, {}, {}]
             for row in sorted([*kept, *fresh], key=lambda r: r.id):
                 self._candidate(row)
+
+
+def _one_of(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter however
+    many values, so the driver parses a short statement, not one with hundreds of
+    placeholders (the same rows either way)."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(values)
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def _copied(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> bool:
