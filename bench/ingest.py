@@ -12,12 +12,13 @@ vocabulary, so that no two are near-duplicates) as NDJSON in ``--files`` files, 
    store, and prints articles per second of its wall time (start-up, reading, normalizing,
    storing, publishing and exit included), and the same per CPU second of that process (on a
    shared machine the wall time counts the time other work held the cores), and its peak RSS;
-2. runs the same command again in this process under cProfile, on another empty store, and
-   prints the share of each stage, by where the time is spent: extract (``syndicator/extract``,
-   JSON decoding), normalize, language (the detector), fingerprint, store (``syndicator/store``,
-   SQLAlchemy and the database driver), publish (``syndicator/publish``, feedgen, lxml's
-   serializer), and the rest. Profiling slows Python code more than C code, so the shares are a
-   guide, the first figure the measure.
+2. runs the same command again in this process under cProfile (``--workers 0``: all of it in
+   this process), on another empty store, and prints the share of each stage, by where the
+   time is spent: extract (``syndicator/extract``, JSON decoding), normalize, language (the
+   detector), fingerprint, store (``syndicator/store``, SQLAlchemy and the database driver),
+   publish (``syndicator/publish``, feedgen, lxml's serializer), and the rest. Profiling
+   slows Python code more than C code, so the shares are a guide, the first figure the
+   measure.
 
 With ``--before DIR`` (another checkout of the project, e.g. ``git worktree add --detach DIR
 COMMIT``), each whole-process run is made twice, alternating, once with DIR's code and once with
@@ -206,7 +207,10 @@ def profiled(config: Path, files: list[Path]) -> dict[str, float]:
     profile = cProfile.Profile()
     with contextlib.redirect_stdout(io.StringIO()):
         profile.enable()
-        code = cli.main(["--config", str(config), "ingest", "--json", *map(str, files)])
+        # All the work in this process (no reader or renderer processes), where the profiler
+        # sees it.
+        args = ["--config", str(config), "ingest", "--json", "--workers", "0"]
+        code = cli.main([*args, *map(str, files)])
         profile.disable()
     if code != 0:
         sys.exit(f"ingest (profiled) exited {code}")
