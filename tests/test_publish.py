@@ -771,6 +771,29 @@ def test_archive_pages_rendered_by_processes_are_the_same_files(
     assert multiprocessing.active_children() == []
 
 
+def test_archive_pages_of_an_in_memory_store_are_rendered_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process would open another, empty, in-memory store: its pages render here."""
+    import multiprocessing
+
+    from syndicator.publish import publisher as module
+
+    store = Store("sqlite://")
+    try:
+        feed_store(store, 25)
+        monkeypatch.setattr(module, "ARCHIVE_READ", 3)
+        Publisher(make_config(tmp_path), store).publish(["europe"], renderers=2)
+        folder = tmp_path / "feeds" / "archive" / "europe"
+        for n in range(1, 13):
+            page = read_atom(folder / f"{n}.atom")
+            ids = {e.findtext(f"{A}id") for e in page.findall(f"{A}entry")}
+            assert ids == {e.id for e in store.archive("europe", n, 2)}
+        assert multiprocessing.active_children() == []
+    finally:
+        store.close()
+
+
 def test_archive_pages_read_together_are_the_pages_read_one_by_one(store: Store) -> None:
     feed_store(store, 11)
     removed = store.archive("europe", 2, 2)

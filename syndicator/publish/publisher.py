@@ -219,7 +219,7 @@ class Publisher:
         self._mkdir(folder)
         runs = list(_runs(missing, ARCHIVE_READ))
         rendered: Generator[list[tuple[int, bytes]], None, None]
-        if renderers > 0 and len(runs) > 1 and processes.can_fork():
+        if renderers > 0 and len(runs) > 1 and processes.can_fork() and _shared(self.store.url):
             # Forked before any writer thread starts (the writers start with the first page).
             rendered = processes.in_order(
                 renderers,
@@ -310,6 +310,14 @@ class Publisher:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise PublishError(f"cannot create {folder}: {e.strerror or e}") from e
+
+
+def _shared(url: str) -> bool:
+    """Whether another process opening ``url`` finds this store (not an in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return True
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return bool(path) and ":memory:" not in path and "mode=memory" not in path
 
 
 # In a forked renderer: the publisher whose archive pages it renders.
