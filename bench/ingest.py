@@ -79,7 +79,12 @@ sections = ["أوروبا"]
 STAGES = (
     (
         "language",
-        ("pycld2", "normalize/language.py:detect_language", "normalize/language.py:guess_language"),
+        (
+            "pycld2",
+            "cld.detect",  # CLD2 itself: a built-in, profiled with no file name
+            "normalize/language.py:detect_language",
+            "normalize/language.py:guess_language",
+        ),
     ),
     ("extract", ("syndicator/extract", "json/", "_json")),
     ("fingerprint", ("syndicator/fingerprint",)),
