@@ -113,15 +113,8 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
         ) -> None:
             headers = dict(headers or {})
             headers.setdefault("Content-Length", str(len(body)))
-            try:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                if self.command != "HEAD" and body:
-                    self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            # Recorded before the answer is sent: a client that reads the log as soon as it has
+            # its answer finds the request there.
             site.record(
                 {
                     "t": time.time(),
@@ -134,6 +127,15 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
                     "phase": site.phase,
                 }
             )
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD" and body:
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def do_HEAD(self) -> None:
             self.do_GET()

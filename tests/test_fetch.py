@@ -23,6 +23,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from httpx_aiohttp import AiohttpTransport
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support.examples import examples
 
 from syndicator.errors import FetchError
 from syndicator.fetch import (
@@ -37,6 +40,7 @@ from syndicator.fetch import (
     make_transport,
     read_local,
 )
+from syndicator.fetch.targets import PLAIN, Target
 from syndicator.fetch.wire import AiohttpWire, HttpxWire, open_wire
 
 T = TypeVar("T")
@@ -1148,3 +1152,64 @@ def test_a_robots_txt_is_not_followed_to_a_private_address(
     )
     assert fetched.status == 200
     assert not [u for u in asked if "10.9.9.9" in u], asked
+
+
+# --------------------------------------------------------------------------------------------
+# The URLs the fetcher requests: the quick reading agrees with httpx's
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/s/17",
+        "https://news.example/feeds/world/rss.xml?x=1&y=2",
+        "http://a.example/%7euser/x%2Fy?q=%41&r",
+        "http://a.example/.well-known/x",
+        "http://a.example/x/...",
+        "http://a.example:65535/x;p?a=1?b",
+        "http://a:80/x",  # the default port goes
+        "https://a:443/x",
+        "http://A.example/x",  # httpx lower-cases the host
+        "http://a.example/a/./b/../c",  # and resolves dot segments
+        "http://a.example/a b?q=é",  # and encodes what needs it
+        "http://a.example/x#fragment",
+        "http://user@a.example/",
+        "http://a.example",
+        "http://a.example:080/",
+        "http://xn--mnchen-3ya.example/",
+        "http://münchen.example/",
+        "http://1.1.1/",
+        "http://[::1]:8080/x",
+    ],
+)
+def test_targets_read_as_httpx_reads_them(url: str) -> None:
+    target = Target.parse(url)
+    expected = httpx.URL(url)
+    assert (target.text, target.scheme, target.host, target.port) == (
+        str(expected),
+        expected.scheme,
+        expected.host,
+        expected.port,
+    )
+    assert target.url == expected
+
+
+@pytest.mark.parametrize("url", ["http://999.1.1.1/", "http://01.1.1.1/", "http://[nope]/"])
+def test_targets_refuse_what_httpx_refuses(url: str) -> None:
+    with pytest.raises(httpx.InvalidURL):
+        httpx.URL(url)
+    with pytest.raises(httpx.InvalidURL):
+        Target.parse(url)
+
+
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(PLAIN, fullmatch=True))
+def test_every_url_read_quickly_is_read_as_httpx_reads_it(url: str) -> None:
+    target = Target.parse(url)
+    expected = httpx.URL(url)
+    assert (target.text, target.scheme, target.host, target.port) == (
+        str(expected),
+        expected.scheme,
+        expected.host,
+        expected.port,
+    )

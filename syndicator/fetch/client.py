@@ -7,6 +7,7 @@ for ``syndicator extract``."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import math
 import random
@@ -42,6 +43,7 @@ from syndicator.fetch.records import (
     Validators,
     parse_http_date,
 )
+from syndicator.fetch.targets import Target
 from syndicator.fetch.wire import Reply, open_wire
 
 
@@ -276,10 +278,10 @@ class Fetcher:
         budget = self.total_timeout
         for hop in range(self.max_redirects + 1):
             try:
-                target = httpx.URL(current)
+                target = Target.parse(current)
             except httpx.InvalidURL as e:
                 raise FetchError(url, "invalid URL") from e
-            seen.add(str(target))
+            seen.add(target.text)
             if public_only and await self.is_private(target.host, target.port):
                 where = "redirected to" if hop else "the address of"
                 raise FetchError(
@@ -307,7 +309,7 @@ class Fetcher:
         raise FetchError(url, "redirect loop" if looped else "too many redirects")
 
     async def _hop(
-        self, url: str, target: httpx.URL, headers: dict[str, str], max_bytes: int
+        self, url: str, target: Target, headers: dict[str, str], max_bytes: int
     ) -> tuple[_Answer | None, str]:
         """One request of a chain: the answer, or (None, where it redirects)."""
         try:
@@ -318,14 +320,14 @@ class Fetcher:
             status = response.status_code
             if 200 <= status < 300:
                 body = await self._read_body(url, response, max_bytes)
-                return _Answer(str(target), status, response.headers, body), ""
+                return _Answer(target.text, status, response.headers, body), ""
             await drain(response)
             if status not in REDIRECT_STATUSES:
-                return _Answer(str(target), status, response.headers), ""
+                return _Answer(target.text, status, response.headers), ""
             location = response.headers.get("location")
             if not location:
                 raise FetchError(url, f"HTTP {status} without Location", status=status)
-            return None, _resolve(url, target, location)
+            return None, _resolve(url, target.url, location)
         finally:
             await close_response(response)
 
@@ -366,10 +368,9 @@ class Fetcher:
         name that does not resolve is not private (its fetch fails on its own). Lookups are
         kept for RESOLVED_SECONDS, so the pages of one site cost one."""
         host = host.strip("[]")
-        try:
-            return guard.is_private_address(ipaddress.ip_address(host))
-        except ValueError:
-            pass
+        literal = _literal_is_private(host)
+        if literal is not None:
+            return literal
         now = time.monotonic()
         known = self._resolved.get(host)
         if known is None or now - known[0] >= RESOLVED_SECONDS:
@@ -397,7 +398,7 @@ class Fetcher:
 
     # -- robots.txt -----------------------------------------------------------------------
 
-    async def _allowed(self, url: httpx.URL, public_only: bool = False) -> bool:
+    async def _allowed(self, url: Target, public_only: bool = False) -> bool:
         origin = (url.scheme, url.host, url.port)
         if origin not in self._robots:
             lock = self._robots_locks.setdefault(origin, asyncio.Lock())
@@ -405,12 +406,12 @@ class Fetcher:
                 if origin not in self._robots:
                     self._robots[origin] = await self._load_robots(url, public_only)
         parser = self._robots[origin]
-        return parser is None or parser.can_fetch(self.user_agent, str(url))
+        return parser is None or parser.can_fetch(self.user_agent, url.text)
 
-    async def _load_robots(self, url: httpx.URL, public_only: bool) -> RobotFileParser | None:
+    async def _load_robots(self, url: Target, public_only: bool) -> RobotFileParser | None:
         """The origin's robots.txt rules, or None (allow all) when it has none or is broken
         (or redirects where the fetch it is for may not go)."""
-        robots_url = str(url.copy_with(path="/robots.txt", query=None, fragment=None))
+        robots_url = str(url.url.copy_with(path="/robots.txt", query=None, fragment=None))
         try:
             answer = await self._follow(
                 robots_url,
@@ -429,6 +430,16 @@ class Fetcher:
 
 
 RESOLVED_SECONDS = 30.0  # how long Fetcher.is_private remembers what a host name resolved to
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_is_private(host: str) -> bool | None:
+    """Whether a host written as an IP address is a private one; None for a host name. (Asked
+    for every pass of every source: the answer is kept rather than parsed again.)"""
+    try:
+        return guard.is_private_address(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def _resolve(url: str, base: httpx.URL, location: str) -> str:

@@ -37,15 +37,27 @@ class Poster:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.allow_private = allow_private
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": user_agent},
-            follow_redirects=False,
-        )
+        self._transport = transport
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self._opened: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """The client, made on the first request: a ``once`` with nothing to deliver makes
+        none (nor loads the TLS certificates it would load)."""
+        if self._opened is None:
+            self._opened = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(self._timeout),
+                headers={"User-Agent": self._user_agent},
+                follow_redirects=False,
+            )
+        return self._opened
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._opened is not None:
+            await self._opened.aclose()
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
         return await self._send("POST", url, content=body, headers=headers)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from syndicator.fetch.records import TransportKind
+from syndicator.fetch.targets import Target
 from syndicator.fetch.transports import make_transport, tls_context
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Reply(Protocol):
 
 
 class Wire(Protocol):
-    async def send(self, url: httpx.URL, headers: Mapping[str, str]) -> Reply:
+    async def send(self, url: Target, headers: Mapping[str, str]) -> Reply:
         """GET ``url`` (redirects not followed), its body left unread."""
         ...
 
@@ -89,8 +90,8 @@ class HttpxWire:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def send(self, url: httpx.URL, headers: Mapping[str, str]) -> Reply:
-        request = self.client.build_request("GET", url, headers=headers)
+    async def send(self, url: Target, headers: Mapping[str, str]) -> Reply:
+        request = self.client.build_request("GET", url.url, headers=headers)
         return await self.client.send(request, stream=True)
 
     async def aclose(self) -> None:
@@ -133,12 +134,12 @@ class AiohttpWire:
         )
         return self._session
 
-    async def send(self, url: httpx.URL, headers: Mapping[str, str]) -> Reply:
+    async def send(self, url: Target, headers: Mapping[str, str]) -> Reply:
         session = self._session or self._open()
         try:
             response = await session.request(
                 "GET",
-                str(url),
+                url.text,
                 headers={**self.headers, **headers},
                 allow_redirects=False,
                 compress=False,
