@@ -3,6 +3,7 @@ the whole command, beside a bare aiohttp client's floor over the same URLs.
 
     .venv/bin/python bench/once_304.py [--sources 1000] [--repeat 5] [--database sqlite]
     .venv/bin/python bench/once_304.py --sources 10000 --repeat 3
+    .venv/bin/python bench/once_304.py --before ../old-checkout   # before and after a change
 
 The loopback server of ``bench/fetch_304.py`` (a child process) answers 200 to a plain GET and
 304 to a conditional one. A first pass (not timed) stores every source's validators in a fresh
@@ -21,7 +22,9 @@ server at ``$SYNDICATOR_TEST_POSTGRES``, dropped afterwards). Then, in rounds:
 - **aiohttp floor, in process**: the same client in this process: what no polling client here
   can beat.
 
-Both processes run with their bytecode kept (in a temporary folder, as an installed deployment
+With ``--before DIR`` (another checkout of the project: the code before a change), its whole
+``once`` runs too in each round, over the same store and server. Both processes run with their
+bytecode kept (in a temporary folder, as an installed deployment
 has it). Prints the median and best of each and the ratios of the whole process to each floor,
 taken in the same rounds (the machine's load weighs on both alike).
 """
@@ -61,6 +64,9 @@ def write_config(folder: Path, url: str, base: str, sources: int, concurrency: i
         f"concurrency = {concurrency}",
         f"per_host = {concurrency}",
         "respect_robots = false",
+        # A pass's deadline counts its wait for a slot: the untimed first pass of 10,000
+        # sources (10,000 feeds to read) can outlast the default 2 minutes on a loaded machine.
+        'pass_timeout = "15m"',
         "",
         '[[region]]\nid = "all-news"\ntitle = "News"\n',
     ]
@@ -97,13 +103,11 @@ class Run:
     queued_all: float
 
 
-def timed(command: list[str], env: dict[str, str], out: Path) -> Run:
+def timed(command: list[str], env: dict[str, str], out: Path, cwd: Path = ROOT) -> Run:
     """Run ``command`` to its end and measure it; exit with its output if it fails."""
     with out.open("wb") as sink:
         started = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env
-        )
+        process = subprocess.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, env=env)
         waits: dict[str, int] = {}
         done = threading.Event()
         sampler = threading.Thread(target=_sample, args=(process.pid, waits, done))
@@ -173,11 +177,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a URL")
     parser.add_argument("--no-in-process", action="store_true", help="whole process only")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout (the code before a change): its whole once too, in the same rounds",
+    )
     args = parser.parse_args()
     server = Server()
     inside: list[float] = []
     whole: list[Run] = []
     floor_process: list[Run] = []
+    before: list[Run] = []
     floor: list[float] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -198,8 +208,11 @@ def main() -> None:
                     f"--sources={args.sources}",
                     f"--concurrency={args.concurrency}",
                 ]
+                other = dict(env, PYTHONPATH=str(args.before or ""))  # its package, not ours
                 for command in (once, bare):  # not timed: writes their bytecode
                     timed(command, env, folder / "warm.out")
+                if args.before:
+                    timed(once, other, folder / "warm.out", args.before)
                 for _ in range(args.repeat):
                     if not args.no_in_process:
                         started = time.perf_counter()
@@ -207,6 +220,8 @@ def main() -> None:
                         inside.append(time.perf_counter() - started)
                         assert all(p.not_modified for p in result.passes)
                     whole.append(timed(once, env, folder / "once.out"))
+                    if args.before:
+                        before.append(timed(once, other, folder / "before.out", args.before))
                     floor_process.append(timed(bare, env, folder / "floor.out"))
                     started = time.perf_counter()
                     asyncio.run(aiohttp_pass(urls, args.concurrency))
@@ -221,11 +236,20 @@ def main() -> None:
     if inside:
         show("in process", inside, args.sources)
     show("whole process", [r.wall for r in whole], args.sources, whole)
+    if before:
+        show("whole process, before", [r.wall for r in before], args.sources, before)
     show("aiohttp floor, process", [r.wall for r in floor_process], args.sources, floor_process)
     show("aiohttp floor, in process", floor, args.sources)
     print("in the same rounds:")
     wall = [r.wall for r in whole]
     ratios("whole process / aiohttp floor, process", wall, [r.wall for r in floor_process])
+    if before:
+        ratios(
+            "before / aiohttp floor, process",
+            [r.wall for r in before],
+            [r.wall for r in floor_process],
+        )
+        ratios("CPU: whole process / before", [r.cpu for r in whole], [r.cpu for r in before])
     ratios("whole process / aiohttp floor, in process", wall, floor)
     ratios(
         "CPU: whole process / aiohttp floor, process",
