@@ -149,6 +149,13 @@ EXPECTED = {
     "byline-stated.html": Expected("article", paragraphs=2, authors=("Ines Vale",)),
     # The author marked up outside the article's container (a header above the story).
     "byline-outside.html": Expected("article", paragraphs=2, authors=("Tomas Reef",)),
+    # A line repeated in another section of the text (a container with paragraphs of its own)
+    # is the text's; a container that holds only a copy (a pull quote) is not.
+    "sections-repeat.html": Expected(
+        "article",
+        paragraphs=6,  # three, the heading, two: the pull quote's copy is not one
+        repeated=("Check every seam before you go on to the next step.",),
+    ),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html as htmllib
 import operator
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, tzinfo
@@ -279,12 +280,18 @@ def _drop_repeats(
     """Drop a leading repeat of the title and paragraphs repeated word for word (as folded):
     the index and fold of each paragraph kept.
 
-    A copy sits elsewhere than its original (a lightbox's captions, a mobile or hidden copy of
-    the lead, a pull quote). A paragraph that the text itself repeats sits in the same run of
-    text as its earlier occurrence (the same container: ``body.flows``), right after it or
-    further on, and is a sentence: it is kept (a refrain, a repeated formula, a document's
-    repeated clause), as a reader of the page sees it."""
+    A copy sits in a container that holds only copies (a lightbox's captions, a mobile or
+    hidden copy of the lead, a pull quote). A paragraph that the text itself repeats sits in
+    the same run of text as its earlier occurrence (the same container: ``body.flows``), right
+    after it or further on, or in another section of the text (a container that, like the
+    earlier occurrence's, holds paragraphs of its own found nowhere else), and is a sentence:
+    it is kept (a refrain, a repeated formula, a document's repeated clause), as a reader of
+    the page sees it."""
     flows = body.flows if body is not None and len(body.flows) == len(folded) else ()
+    sections: set[int] = set()  # containers holding a paragraph found nowhere else
+    if flows:
+        counts = Counter(folded)
+        sections = {flows[i] for i, key in enumerate(folded) if key and counts[key] == 1}
     kept: list[tuple[int, str]] = []
     last: dict[str, int] = {}  # each fold's latest index
     for i, key in enumerate(folded):
@@ -295,7 +302,7 @@ def _drop_repeats(
         if before is not None and not (
             flows
             and body is not None
-            and flows[before] == flows[i]
+            and (flows[before] == flows[i] or (flows[before] in sections and flows[i] in sections))
             and _SENTENCE_END.search(body.paragraphs[i])
         ):
             continue
