@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,31 @@ from syndicator.service import Service
 from syndicator.web import make_app
 
 log = logging.getLogger("syndicator")
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise OSError, naming the address and what to do, when this process cannot listen on
+    ``host:port`` (another process listens there, or the address is not this machine's):
+    asked before anything starts, as uvicorn and granian will bind (``SO_REUSEADDR``), so
+    that ``run`` and ``serve`` stop with one line rather than a server's own failure."""
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET  # as uvicorn chooses
+    try:
+        _, kind, proto, _, address = socket.getaddrinfo(
+            bare, port, family, socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:
+        why = e.strerror or str(e)
+        taken = e.errno == errno.EADDRINUSE
+        hint = (
+            "stop what listens there, or choose another --listen"
+            if taken
+            else "choose another --listen"
+        )
+        raise OSError(e.errno, f"{host}:{port}: {why} ({hint})") from e
 
 
 def run_forever(config_path: str | os.PathLike[str] | None, *, json_logs: bool = False) -> None:
@@ -42,6 +69,7 @@ async def run(config_path: str | os.PathLike[str] | None, *, json_logs: bool = F
     import uvicorn
 
     cfg = config_module.load(config_path)
+    check_listen(cfg.service.host, cfg.service.port)
     service = Service(cfg, config_path=config_module.config_path(config_path))
     await service.start()
     files = connections.raise_fd_limit()
@@ -131,6 +159,7 @@ def serve(
 
     path = config_module.config_path(config_path).resolve()
     cfg = config_module.load(path)
+    check_listen(cfg.service.host, cfg.service.port)
     with tempfile.TemporaryDirectory(prefix="syndicator-serve-") as tmp:
         snapshot = Path(tmp)
         _snapshot(cfg, snapshot)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -203,3 +204,39 @@ def test_feed_items_without_links_stay_apart(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "feeds" / "world.json").read_text(encoding="utf-8"))
     titles = sorted(i["title"] for i in data["items"] if i["title"].startswith("Note"))
     assert titles == ["Note 1", "Note 2", "Note 3"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_a_listen_address_in_use_is_one_line_not_a_traceback(tmp_path: Path, command: str) -> None:
+    """Another process already listens on the address: ``run`` and ``serve`` stop before
+    anything starts, with exit 1 and one line naming the address and what to do (``serve``
+    showed granian's traceback; ``run`` started the service, then uvicorn exited 3)."""
+    config = tmp_path / "syndicator.toml"
+    config.write_text(service_table(tmp_path), encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = run_command(config, command, "--listen", address, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"syndicator: cannot serve: {address}: Address already in use"
+        " (stop what listens there, or choose another --listen)"
+    ), done.stderr
+    assert "service started" not in done.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("listen", ["bad", "127.0.0.1:99999", "[::1", "::1:8080"])
+def test_a_bad_listen_option_is_named_as_the_option(tmp_path: Path, listen: str) -> None:
+    """``--listen`` is checked as typed: the error names the option, not the environment
+    variable that carries it to the config, nor the sources whose ``{base_url}`` it made."""
+    config = tmp_path / "syndicator.toml"
+    config.write_text(service_table(tmp_path), encoding="utf-8")
+    for command in ("run", "serve"):
+        done = run_command(config, command, "--listen", listen, timeout=60)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "--listen: expected HOST:PORT" in done.stderr and repr(listen) in done.stderr
+        assert "SYNDICATOR_LISTEN" not in done.stderr and "Traceback" not in done.stderr

@@ -136,6 +136,7 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path: Path) -> None:
         ('[[region]]\nid = "Europe!"', "region 'Europe!'.id", "[a-z0-9-]+"),
         ('[[region]]\nid = "all"', "region 'all'.id", "not be 'all'"),
         ('[service]\nlisten = "8080"', "service.listen", "HOST:PORT"),
+        ('[service]\nlisten = "[::1:8080"', "service.listen", "[…] for IPv6"),
         ('[publish]\nformats = ["atom", "html"]', "publish.formats", "unknown 'html'"),
         ("[publish]\nmax_delay = -1", "publish.max_delay", "seconds"),
         (

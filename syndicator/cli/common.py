@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 from syndicator import config
+from syndicator.config.values import as_listen
+from syndicator.errors import ConfigError
 from syndicator.model import stamp
 from syndicator.syndication import Syndication
 
@@ -28,6 +30,10 @@ def apply_listen(args: argparse.Namespace) -> None:
     """``--listen``: replaces ``[service] listen`` wherever the config is read, in this process
     and the ones it starts (web workers), and on every reload."""
     if getattr(args, "listen", None):
+        try:
+            as_listen(args.listen)
+        except ValueError as e:
+            raise ConfigError(f"--listen: {e} (e.g. 127.0.0.1:8080), got {args.listen!r}") from None
         os.environ[config.LISTEN_ENV] = args.listen
 
 

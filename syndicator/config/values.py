@@ -132,11 +132,16 @@ def url_of(listen: str) -> str:
     return f"http://{host}:{port}"
 
 
+_LISTEN_HOST = re.compile(r"(|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])")  # a name, IPv4, [IPv6] or none
+
+
 def as_listen(v: Any) -> str:
     text = as_text(v)
-    _, sep, port = text.rpartition(":")
+    host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("expected HOST:PORT")
+    if not _LISTEN_HOST.fullmatch(host):
+        raise ValueError("expected HOST:PORT, the host a name or an address ([…] for IPv6)")
     return text
 
 
