@@ -536,6 +536,36 @@ def test_a_pass_is_bounded_and_keeps_what_it_read(
     assert titles == {"Read in time"}
 
 
+@pytest.mark.e2e
+def test_a_pass_waiting_for_a_slot_is_not_timed_out_in_the_queue(
+    hostile_site: HostileSite, tmp_path: Path
+) -> None:
+    """Eight sources whose feeds take half a second each, one request at a time: the whole
+    once takes about four seconds, past the 3 s pass_timeout, yet no pass takes over 3 s
+    once begun. A pass's deadline starts when it begins fetching, not while it queues."""
+    sources = ""
+    for n in range(8):
+        body = GOOD_RSS.replace("Good story", f"Story {n}").replace("/1<", f"/{n}<")
+        path = hostile_site.route(
+            f"/slow{n}.rss",
+            body,
+            content_type="application/rss+xml",
+            drip=0.25,
+            chunk=len(body) // 2 + 1,
+        )
+        sources += Deployment.source(f"s{n}", "rss", path, fetch_pages="never")
+    deployment = Deployment(
+        tmp_path,
+        sources,
+        extra='timeout = "30s"\npass_timeout = "3s"\nconcurrency = 1\nper_host = 1\n',
+    )
+    run = deployment.run("once", timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "pass_timeout" not in run.stdout
+    titles = {i["title"] for i in deployment.feed("world.json")["items"]}
+    assert titles == {f"Story {n}" for n in range(8)}
+
+
 def slow_and_healthy(site: HostileSite, drip: float = 0.5) -> str:
     site.route("/good.rss", GOOD_RSS, content_type="application/rss+xml")
     site.route("/drip.rss", GOOD_RSS.replace("Good story", "Slow story"), drip=drip, chunk=1)

@@ -23,6 +23,7 @@ from syndicator.ingest.source_pass import SourcePass
 from syndicator.store import Store
 
 QUIET_BATCH = 200
+PASSES_PER_REQUEST = 2  # passes fetching at a time, per request the fetcher lets be in flight
 ORDER_GRACE = 2.0  # seconds a finished pass waits for the passes ranked before it to finish
 
 
@@ -89,7 +90,7 @@ async def run_once(
     follow_up: FollowUp | None = None,
 ) -> OnceResult:
     """One pass over every enabled (or every named) source: each source's
-    :func:`~syndicator.ingest.refresh.refresh_source`, all at once. Each is stored as soon as
+    :func:`~syndicator.ingest.refresh.refresh_source`, many at once. Each is stored as soon as
     its pass is done, so a slow source holds up no other: ``follow_up`` hears of each stored
     pass at once (to publish it). Which copy of a story a feed links to never depends on who
     answered first: the passes are stored in config order (:class:`InConfigOrder`), and the
@@ -108,6 +109,11 @@ async def run_once(
         listings = store.validators_of((s.id, s.url) for s in chosen)
         due = sources_due_for_rechecks(store, chosen, when)
         order = InConfigOrder(store, len(chosen))
+        # As many passes fetch at a time as keep the fetcher's requests busy (a pass waiting
+        # for its host's turn leaves room for others); the rest wait, in config order, and a
+        # pass's deadline starts when it begins, so ten thousand sources behind a few dozen
+        # slots do not time out in the queue.
+        slots = asyncio.Semaphore(config.service.concurrency * PASSES_PER_REQUEST)
         storing = asyncio.ensure_future(order.run())
         passes = [
             asyncio.ensure_future(
@@ -121,6 +127,7 @@ async def run_once(
                     turn=order.turn(n),
                     recheck=source.id in due,
                     listing=listings.get((source.id, source.url)),
+                    slot=slots,
                 )
             )
             for n, source in enumerate(chosen)

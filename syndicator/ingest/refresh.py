@@ -75,11 +75,14 @@ async def refresh_source(
     turn: Turn = stored_alone,
     recheck: bool = True,
     listing: tuple[str | None, str | None] | None = None,
+    slot: AbstractAsyncContextManager[object] | None = None,
 ) -> PassResult:
     """One source's whole pass, begun at ``now``.
 
     ``recheck``: look for stored pages due for a recheck (``once`` knows which sources have
-    none); ``listing``: the listing's stored validators, when the caller read them already."""
+    none); ``listing``: the listing's stored validators, when the caller read them already;
+    ``slot``: held while the pass fetches and reads (``once`` bounds how many do so at a time,
+    so that a pass's ``pass_timeout`` starts when it gets its slot, not while it queues)."""
     # Plan: where this source's fetches may go, and what is known of its listing.
     source_pass = SourcePass(source, config=config, store=store, fetcher=fetcher, now=now)
     source_pass.recheck = recheck
@@ -87,7 +90,8 @@ async def refresh_source(
         source_pass.known_validators = {source.url: listing}
     # Fetch → read → decide: the listing (conditional GET), the pages not yet known or due for
     # a recheck, each read by the pure core (extract, normalize, fingerprint, route).
-    plan = await source_pass.plan()
+    async with slot or contextlib.nullcontext():
+        plan = await source_pass.plan()
     # Store → health: one transaction writes the articles, the outbox events, the fetch log
     # and the source's health verdict.
     async with turn(source_pass, plan) as result:
