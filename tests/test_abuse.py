@@ -24,14 +24,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack, closing
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from support.service import TOKEN, Answer, Server, samples_toml
+from support.sites import serving
 
 from syndicator import config as config_module
 from syndicator.errors import ConfigErrors
@@ -161,18 +162,14 @@ class Subscriber:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.running = ExitStack()
+        self.base = self.running.enter_context(serving(Handler))
 
     def url(self, path: str = "/cb") -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        return self.base + path
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
+        self.running.close()
 
 
 class BlackHoles:

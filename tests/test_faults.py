@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ import feedparser
 import pytest
 from support.gold import expected_regions, gold_of
 from support.service import ServiceProcess, free_port, own_env
+from support.sites import serving
 
 from syndicator.health import pass_backoff
 from syndicator.store import SourceState, Store
@@ -267,16 +268,8 @@ def endless_site() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Endless) as url:
+        yield url
 
 
 def warm_gzip_bomb(base: str) -> None:

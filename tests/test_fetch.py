@@ -26,6 +26,7 @@ from httpx_aiohttp import AiohttpTransport
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.examples import examples
+from support.sites import serving
 
 from syndicator.errors import FetchError
 from syndicator.fetch import (
@@ -896,16 +897,11 @@ class _Site(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def local_site() -> Iterator[str]:
     _Site.stop.clear()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        _Site.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Site, poll_interval=0.05) as url:
+        try:
+            yield url
+        finally:
+            _Site.stop.set()  # a /slow answer still waiting gives up, so the server can stop
 
 
 # Straight over aiohttp (the default), httpx's own transport, and httpx over aiohttp (the wire

@@ -197,6 +197,24 @@ class HostileSite:
         self._thread.join(timeout=10)
 
 
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.5) -> Iterator[str]:
+    """A test module's own request handler served on loopback, a thread per connection; yields
+    the base URL (``http://127.0.0.1:PORT``) and stops the server when the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
 @dataclass(frozen=True)
 class FixtureSite:
     """The running fixture site: ``base`` is ``http://127.0.0.1:PORT`` (no trailing slash)."""
