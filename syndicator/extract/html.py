@@ -104,28 +104,32 @@ def extract_page(
     meta = read_meta(root, url)
     analysis = None if force_listing else blocks.analyse(root)
     if analysis is not None and (force_article or is_article_page(root, meta, analysis)):
-        draft, related = extract_article(root, meta, selectors, analysis)
-        return Extraction(
-            kind="article",
-            articles=(draft,),
-            teasers=related,
-            # The page's own title, as stated: the story's (the draft's) has no site name.
-            title=page_title(meta, dom.text_of(root.find(".//h1"))) or draft.title,
-            language=meta.language,
-        )
+        return _article_page(root, meta, selectors, analysis)
     teasers = tuple(cards(root, url, selectors.article_links if selectors else None))
     if not teasers and analysis is not None and _stands_alone(root, url, analysis):
         # A page that links nowhere lists nothing: what text it has is its own.
-        draft, related = extract_article(root, meta, selectors, analysis, whole=True)
-        return Extraction(
-            kind="article",
-            articles=(draft,),
-            teasers=related,
-            title=page_title(meta, dom.text_of(root.find(".//h1"))) or draft.title,
-            language=meta.language,
-        )
+        return _article_page(root, meta, selectors, analysis, whole=True)
     return Extraction(
         kind="listing", teasers=teasers, title=page_title(meta), language=meta.language
+    )
+
+
+def _article_page(
+    root: HtmlElement,
+    meta: PageMeta,
+    selectors: Selectors | None,
+    analysis: blocks.Analysis,
+    *,
+    whole: bool = False,
+) -> Extraction:
+    draft, related = extract_article(root, meta, selectors, analysis, whole=whole)
+    return Extraction(
+        kind="article",
+        articles=(draft,),
+        teasers=related,
+        # The page's own title, as stated: the story's (the draft's) has no site name.
+        title=page_title(meta, dom.text_of(root.find(".//h1"))) or draft.title,
+        language=meta.language,
     )
 
 
