@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ import procrastinate
 import psycopg
 import pytest
 from support.database import postgres_database
+from support.service import wait_for
 
 from syndicator import config as config_module
 from syndicator.jobs import engine as engine_module
@@ -311,16 +311,6 @@ def test_many_ids_in_a_log_line_are_summarised() -> None:
     assert said == "added 10,000 (s00000, s00001, s00002, s00003, s00004, …); removed old"
 
 
-def wait_until(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
-
-
 def test_the_active_scheduler_defers_first_passes_and_due_passes_at_scale(
     database: str, tmp_path: Path
 ) -> None:
@@ -353,7 +343,7 @@ def test_the_active_scheduler_defers_first_passes_and_due_passes_at_scale(
             running = asyncio.create_task(active.run(stop))
             try:
                 await asyncio.to_thread(
-                    wait_until,
+                    wait_for,
                     lambda: query(
                         database,
                         "SELECT count(*) FROM sources WHERE next_due_at IS NOT NULL "
@@ -361,6 +351,7 @@ def test_the_active_scheduler_defers_first_passes_and_due_passes_at_scale(
                         count,
                     ),
                     "every source's pass deferred and its next due time recorded",
+                    60,
                 )
             finally:
                 stop.set()
@@ -375,11 +366,12 @@ def test_the_active_scheduler_defers_first_passes_and_due_passes_at_scale(
     assert rows == [(FIRST_PASSES, 3, FIRST_PASSES_CHUNK), (SOURCE_PASS, count, None)]
     # A thousand jobs and more deferred: the job table's statistics were refreshed, so the
     # engine plans its job-taking query for a full table, not an empty one.
-    wait_until(
+    wait_for(
         lambda: query(
             database,
             "SELECT 1 FROM pg_stat_user_tables WHERE relname = 'procrastinate_jobs' "
             "AND last_analyze IS NOT NULL",
         ),
         "the job table analysed",
+        seconds=60,
     )

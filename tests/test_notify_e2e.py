@@ -10,6 +10,7 @@ event, with the same delivery id on the retries.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.parse
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.service import Server
+from support.service import Server, wait_for
 from support.sites import Receiver, run_receiver
 
 from syndicator.notify.webhooks import verify
@@ -42,14 +43,7 @@ def fixture_toml(fixtures_dir: Path, base: str) -> str:
     )
 
 
-def wait(check: Callable[[], Any], what: str, seconds: float = 40) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
+wait = functools.partial(wait_for, seconds=40, interval=0.2)
 
 
 def events_of(receiver: Receiver) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from typing import Any
 import lxml.html
 import pytest
 from support.browser import Browser
-from support.service import ServiceProcess, free_port
+from support.service import ServiceProcess, free_port, wait_for
 from support.sites import Receiver, run_receiver
 
 from syndicator import config as config_module
@@ -189,13 +188,7 @@ class Site:
             return int(e.code)
 
     def wait(self, check: Any, what: str, seconds: float = 30) -> Any:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_for(check, what, seconds, interval=0.2)
 
 
 @pytest.fixture(scope="module")

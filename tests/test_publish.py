@@ -699,14 +699,10 @@ def test_archives_are_complete_linked_and_immutable(tmp_path: Path, store: Store
     assert links(feed, "prev-archive") == [f"{BASE}/feeds/archive/europe/3.atom"]
 
 
-def test_archive_pages_written_together_fail_as_one(
-    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """New archive pages are written side by side; the pages come first, in order, and when
-    one cannot be written the publish fails naming it, before any feed links to it."""
+def full_disk_at_europe_7(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing archive/europe/7.atom fails as on a full disk; every other file is written."""
     from syndicator.publish import publisher as module
 
-    feed_store(store, 25)  # twelve complete pages of two
     real = module.write_atomic
 
     def full_disk(path: Path, data: bytes) -> bool:
@@ -715,6 +711,15 @@ def test_archive_pages_written_together_fail_as_one(
         return real(path, data)
 
     monkeypatch.setattr(module, "write_atomic", full_disk)
+
+
+def test_archive_pages_written_together_fail_as_one(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New archive pages are written side by side; the pages come first, in order, and when
+    one cannot be written the publish fails naming it, before any feed links to it."""
+    feed_store(store, 25)  # twelve complete pages of two
+    full_disk_at_europe_7(monkeypatch)
     publisher = Publisher(make_config(tmp_path), store)
     with pytest.raises(PublishError, match=r"archive/europe/7\.atom: No space left on device"):
         publisher.publish(["europe"])
@@ -756,14 +761,7 @@ def test_archive_pages_rendered_by_processes_are_the_same_files(
         assert (here / name).read_bytes() == (there / name).read_bytes(), name
     assert multiprocessing.active_children() == []
 
-    real = module.write_atomic
-
-    def full_disk(path: Path, data: bytes) -> bool:
-        if path.parent.name == "europe" and path.name == "7.atom":
-            raise OSError(28, "No space left on device")
-        return real(path, data)
-
-    monkeypatch.setattr(module, "write_atomic", full_disk)
+    full_disk_at_europe_7(monkeypatch)
     again = tmp_path / "again"
     with pytest.raises(PublishError, match=r"archive/europe/7\.atom: No space left on device"):
         Publisher(make_config(again), store).publish(["europe"], renderers=2)

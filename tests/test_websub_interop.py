@@ -37,6 +37,7 @@ Celery or trustme cannot be imported (they come with the ``dev`` extra).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 import threading
@@ -55,6 +56,7 @@ import httpx
 import pytest
 from support.records import article, deliver_all, dispatcher_for, load_config
 from support.service import TOKEN, Server
+from support.service import wait_for as service_wait_for
 
 from syndicator.fetch import Poster
 from syndicator.notify import topics_of
@@ -162,14 +164,7 @@ def subscriber_app(folder: Path) -> tuple[Any, Subscriber, Seen]:
     return app, subscriber, seen
 
 
-def wait_for(check: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
+wait_for = functools.partial(service_wait_for, seconds=WAIT_SECONDS, interval=0.05)
 
 
 def service_config(server: Server, **publish: Any) -> str:
