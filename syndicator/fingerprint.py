@@ -21,6 +21,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 HASH_VERSION = "v1"
 SIGNATURE_VERSION = "s2"
@@ -82,9 +83,6 @@ def _scanned_code_points() -> Iterable[int]:
     yield from range(start, sys.maxunicode + 1)
 
 
-_TABLE = _build_table()
-
-
 def _character_class(code_points: Iterable[int]) -> str:
     """A regular-expression class that matches these code points (written as ranges)."""
     ranges: list[list[int]] = []
@@ -100,34 +98,59 @@ def _character_class(code_points: Iterable[int]) -> str:
     )
 
 
-# The table, applied by scans in C rather than a dictionary lookup per character (the same
-# result, which a test checks): what it removes from the Basic Multilingual Plane goes with one
-# regex (a class of BMP code points compiles to a bitmap; one with astral code points would be a
-# list of ranges tried in turn), astral removals only when a text has astral characters, then
-# the few replacements one by one.
-_REMOVED_BMP = _character_class(cp for cp, to in _TABLE.items() if to is None and cp <= 0xFFFF)
-# "[…][…]*" rather than "[…]+": a pattern that starts with a class lets the regex engine skip
-# to the next candidate character; one that starts with a repeat is tried at every position.
-_REMOVE = re.compile(_REMOVED_BMP + _REMOVED_BMP + "*")
+@dataclass(frozen=True, slots=True)
+class _Folding:
+    """The table and the scans that apply it.
+
+    The table is applied by scans in C rather than a dictionary lookup per character (the same
+    result, which a test checks): what it removes from the Basic Multilingual Plane goes with
+    one regex (a class of BMP code points compiles to a bitmap; one with astral code points
+    would be a list of ranges tried in turn), astral removals only when a text has astral
+    characters, then the few replacements one by one."""
+
+    table: dict[int, str | None]
+    remove: re.Pattern[str]
+    replace: tuple[tuple[str, str], ...]
+    replaced: re.Pattern[str]
+
+
+@functools.cache
+def _folding() -> _Folding:
+    """Built on the first fold (tens of milliseconds), not at import: a process that folds
+    nothing (a `once` whose sources all answer 304) never builds it."""
+    table = _build_table()
+    removed_bmp = _character_class(cp for cp, to in table.items() if to is None and cp <= 0xFFFF)
+    replace = tuple(sorted((chr(cp), to) for cp, to in table.items() if to is not None))
+    return _Folding(
+        table=table,
+        # "[…][…]*" rather than "[…]+": a pattern that starts with a class lets the regex
+        # engine skip to the next candidate character; one that starts with a repeat is tried
+        # at every position.
+        remove=re.compile(removed_bmp + removed_bmp + "*"),
+        replace=replace,
+        replaced=re.compile(_character_class(ord(char) for char, _ in replace)),
+    )
+
+
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_REPLACE = tuple(sorted((chr(cp), to) for cp, to in _TABLE.items() if to is not None))
-_REPLACED = re.compile(_character_class(ord(char) for char, _ in _REPLACE))
 
 
 def _astral(match: re.Match[str]) -> str:
     char = match[0]
-    return char if ord(char) not in _TABLE else _TABLE[ord(char)] or ""
+    table = _folding().table
+    return char if ord(char) not in table else table[ord(char)] or ""
 
 
 def _fold_characters(text: str) -> str:
     """NFKC, the table and casefold: the fold but for whitespace (every step is per character
     once NFKC is done, so a line break in the text stays where it was)."""
-    text = _REMOVE.sub("", unicodedata.normalize("NFKC", text))
+    folding = _folding()
+    text = folding.remove.sub("", unicodedata.normalize("NFKC", text))
     if not text.isascii():
         if len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text):
             text = _ASTRAL.sub(_astral, text)
-        if _REPLACED.search(text):
-            for char, to in _REPLACE:
+        if folding.replaced.search(text):
+            for char, to in folding.replace:
                 if char in text:
                     text = text.replace(char, to)
     return text.casefold()

@@ -102,7 +102,7 @@ def test_punctuation_table_covers_every_code_point() -> None:
 
     for cp in range(sys.maxunicode + 1):
         if unicodedata.category(chr(cp))[0] in "PS":
-            assert fingerprint._TABLE.get(cp, "missing") is None, hex(cp)
+            assert fingerprint._folding().table.get(cp, "missing") is None, hex(cp)
 
 
 def _story(seed: int, n: int = 12) -> list[str]:

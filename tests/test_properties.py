@@ -37,7 +37,7 @@ _SPACE = re.compile(r"\s+")
 
 
 def reference_fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(fingerprint._TABLE).casefold()
+    text = unicodedata.normalize("NFKC", text).translate(fingerprint._folding().table).casefold()
     return _SPACE.sub(" ", text).strip()
 
 
