@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from croniter import CroniterError, croniter
-
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February as in a leap year
@@ -89,6 +87,9 @@ def parse(expression: str) -> Crontab:
     for text, field in zip(fields, FIELDS, strict=True):
         for element in text.split(","):
             _check(element, field)
+    # Loaded here, with the first cron expression: a config of "every" schedules never needs it.
+    from croniter import CroniterError, croniter
+
     try:
         expanded, _ = croniter.expand(" ".join(fields))
     except CroniterError as e:  # what our checks let through and croniter still refuses
