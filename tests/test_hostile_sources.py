@@ -108,16 +108,16 @@ def test_an_item_that_breaks_the_normalizer_is_dropped_alone(
 ) -> None:
     """Whatever goes wrong with one item (here a fault injected into normalization), the
     document keeps its other items and says which one was dropped."""
-    from syndicator.ingest import document as reading
+    from syndicator import normalize
 
-    real = reading.normalize_article
+    real = normalize.normalize_article
 
     def fragile(draft: Draft, **kwargs: Any) -> Any:
         if draft.title == "Story 2":
             raise OverflowError("date value out of range")
         return real(draft, **kwargs)
 
-    monkeypatch.setattr(reading, "normalize_article", fragile)
+    monkeypatch.setattr(normalize, "normalize_article", fragile)
     body = json_feed(item(1), item(2), item(3)).encode()
     document = read_document(body, "https://news.example/feed.json", now=NOW, kind="jsonfeed")
     assert [a.title for a in document.articles] == ["Story 1", "Story 3"]

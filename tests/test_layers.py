@@ -33,6 +33,7 @@ PURE_CORE = (
     "syndicator.fingerprint",
     "syndicator.regions",
     "syndicator.direction",
+    "syndicator.lazy",  # how a package's names load on first use
     "syndicator.health",
     "syndicator.cron",
     "syndicator.extract",
@@ -249,3 +250,19 @@ def test_test_modules_import_only_the_harness() -> None:
                 if name.split(".")[0] in mine:
                     wrong.append(f"{path.relative_to(tests)}:{node.lineno} imports {name}")
     assert not wrong, "import from tests/support/ instead:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "package", ["syndicator.fetch", "syndicator.ingest", "syndicator.normalize"]
+)
+def test_a_package_whose_names_load_on_first_use_has_every_name_it_exports(package: str) -> None:
+    """``syndicator.lazy``: each name of the package's ``__all__`` is found in the module its
+    table names (a name left out of the table would fail only when first used)."""
+    import importlib
+
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+        assert name in dir(module), name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        module.nothing  # noqa: B018

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from syndicator import cron
+from syndicator import cron, normalize  # normalize: its modules load on first use
 from syndicator.config.durations import MAX_DURATION, parse_duration
-from syndicator.normalize import external_url, zone
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 SOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -107,7 +106,7 @@ def as_target_url(v: Any) -> str:
     URL from outside is (normalize.external_url)."""
     if not isinstance(v, str):
         raise TypeError
-    return external_url(v.strip())
+    return normalize.external_url(v.strip())
 
 
 def as_url_list(v: Any) -> tuple[str, ...]:
@@ -174,7 +173,7 @@ def as_language(v: Any) -> str:
 
 def as_timezone(v: Any) -> str:
     text = as_text(v)
-    zone(text)
+    normalize.zone(text)
     return text
 
 

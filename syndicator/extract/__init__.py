@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 
 from syndicator.errors import ExtractError
-from syndicator.extract import dom, feed, html, sitemap, text, xmlsafe
-from syndicator.extract.charset import decode
-from syndicator.extract.complete import complete_all
+from syndicator.extract import xmlsafe
 from syndicator.model import Extraction, Selectors
 
 KINDS = ("auto", "html", "article", "listing", "rss", "atom", "feed", "jsonfeed", "sitemap", "text")
@@ -74,6 +72,12 @@ def extract(
     file (``sitemap.xml.gz``) is inflated to at most ``max_inflated`` bytes (the service's
     ``max_bytes``, the bound of any body): a sitemap as it is parsed, anything else first.
     """
+    # The extractors and their parsers (bs4, feedparser, cssselect…) load with the first
+    # document: a command that reads none (a `once` of 304s) never loads them.
+    from syndicator.extract import dom, feed, html, sitemap, text
+    from syndicator.extract.charset import decode
+    from syndicator.extract.complete import complete_all
+
     if kind not in KINDS:
         raise ExtractError(f"unknown document kind {kind!r} (one of {', '.join(KINDS)})", url=url)
     if not body.strip():

@@ -17,30 +17,50 @@ runs (the robots.txt cache lives as long as one :class:`Fetcher`).
 By concern: ``records`` (what a fetch takes and returns), ``guard`` (where a request may go:
 the private-address guard), ``local`` (local files), ``transports``, ``bodies`` (streamed,
 decompressed, bounded), ``failures`` (transport errors → ``FetchError``), ``client`` (the
-:class:`Fetcher` and :func:`fetch_once`), ``poster`` (outgoing notifications).
+:class:`Fetcher` and :func:`fetch_once`), ``poster`` (outgoing notifications). Each name's module
+is imported on its first use (a command that reads only local files loads no HTTP client).
 """
 
 from __future__ import annotations
 
-from syndicator.fetch.client import Fetcher, fetch_once
-from syndicator.fetch.guard import (
-    ANYWHERE,
-    PRIVATE_REFUSED,
-    Reach,
-    check_target,
-    inside,
-    is_private_address,
-)
-from syndicator.fetch.local import file_etag, local_path, read_local
-from syndicator.fetch.poster import Answer, Poster
-from syndicator.fetch.records import (
-    DEFAULT_USER_AGENT,
-    MAX_BYTES,
-    Fetched,
-    Response,
-    Validators,
-)
-from syndicator.fetch.transports import make_transport
+from typing import TYPE_CHECKING
+
+from syndicator import lazy
+
+if TYPE_CHECKING:
+    from syndicator.fetch.client import Fetcher, fetch_once
+    from syndicator.fetch.guard import (
+        ANYWHERE,
+        PRIVATE_REFUSED,
+        Reach,
+        check_target,
+        inside,
+        is_private_address,
+    )
+    from syndicator.fetch.local import file_etag, local_path, read_local
+    from syndicator.fetch.poster import Answer, Poster
+    from syndicator.fetch.records import (
+        DEFAULT_USER_AGENT,
+        MAX_BYTES,
+        Fetched,
+        Response,
+        Validators,
+    )
+    from syndicator.fetch.transports import make_transport
+
+# Where each public name lives: its module is imported when the name is first asked for.
+# fmt: off
+__getattr__, __dir__ = lazy.exports(__name__, {
+    "client": ("Fetcher", "fetch_once"),
+    "guard": (
+        "ANYWHERE", "PRIVATE_REFUSED", "Reach", "check_target", "inside", "is_private_address",
+    ),
+    "local": ("file_etag", "local_path", "read_local"),
+    "poster": ("Answer", "Poster"),
+    "records": ("DEFAULT_USER_AGENT", "MAX_BYTES", "Fetched", "Response", "Validators"),
+    "transports": ("make_transport",),
+})
+# fmt: on
 
 __all__ = [
     "ANYWHERE",

@@ -13,30 +13,54 @@
 - :mod:`.once`: :func:`run_once` refreshes every source at once, stored in config order;
 - :mod:`.pushed` and :mod:`.stream`: articles pushed by clients and documents an operator names.
 
-Publishing and notifying are not done here.
+Publishing and notifying are not done here. The package imports a name's module on first use:
+a pass that reads no document (every source answering 304) never loads the extractors.
 """
 
-from syndicator.ingest.commit import MISSES_BEFORE_REMOVAL, PassResult
-from syndicator.ingest.document import (
-    DOCUMENT_NAMES,
-    DOCUMENTS_OF_KIND,
-    Document,
-    check_kind,
-    read_document,
-    rules_of,
-    source_for,
-)
-from syndicator.ingest.once import OnceResult, make_fetcher, run_once, sources_due_for_rechecks
-from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, parse_ndjson
-from syndicator.ingest.refresh import FollowUp, after_pass, refresh_source
-from syndicator.ingest.source_pass import MAX_CHILD_SITEMAPS, RECHECK_LIMIT, SourcePass
-from syndicator.ingest.stream import (
-    STREAM_BATCH,
-    Batch,
-    open_document,
-    read_stream,
-    reader_processes,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from syndicator import lazy
+
+if TYPE_CHECKING:
+    from syndicator.ingest.commit import MISSES_BEFORE_REMOVAL, PassResult
+    from syndicator.ingest.document import (
+        DOCUMENT_NAMES,
+        DOCUMENTS_OF_KIND,
+        Document,
+        check_kind,
+        read_document,
+        rules_of,
+        source_for,
+    )
+    from syndicator.ingest.once import OnceResult, make_fetcher, run_once, sources_due_for_rechecks
+    from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, parse_ndjson
+    from syndicator.ingest.refresh import FollowUp, after_pass, refresh_source
+    from syndicator.ingest.source_pass import MAX_CHILD_SITEMAPS, RECHECK_LIMIT, SourcePass
+    from syndicator.ingest.stream import (
+        STREAM_BATCH,
+        Batch,
+        open_document,
+        read_stream,
+        reader_processes,
+    )
+
+# Where each public name lives: its module is imported when the name is first asked for.
+# fmt: off
+__getattr__, __dir__ = lazy.exports(__name__, {
+    "commit": ("MISSES_BEFORE_REMOVAL", "PassResult"),
+    "document": (
+        "DOCUMENT_NAMES", "DOCUMENTS_OF_KIND", "Document", "check_kind", "read_document",
+        "rules_of", "source_for",
+    ),
+    "once": ("OnceResult", "make_fetcher", "run_once", "sources_due_for_rechecks"),
+    "pushed": ("PUSH_SOURCE", "article_from_object", "parse_ndjson"),
+    "refresh": ("FollowUp", "after_pass", "refresh_source"),
+    "source_pass": ("MAX_CHILD_SITEMAPS", "RECHECK_LIMIT", "SourcePass"),
+    "stream": ("STREAM_BATCH", "Batch", "open_document", "read_stream", "reader_processes"),
+})
+# fmt: on
 
 __all__ = [
     "DOCUMENTS_OF_KIND",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from syndicator import normalize  # its modules load on first use: a 304 reads nothing
 from syndicator import regions as region_rules
 from syndicator.config import Config, Source
 from syndicator.errors import ExtractError
@@ -20,10 +21,6 @@ from syndicator.fetch import (
     MAX_BYTES,
 )
 from syndicator.model import Article, Teaser
-from syndicator.normalize import (
-    normalize_article,
-    zone,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +79,12 @@ def read_document(
         drafts = tuple(complete(draft, [teaser]) for draft in extraction.articles)
         extraction = replace(extraction, articles=drafts)
     rules = rules_of(config)
-    tz = zone(source.timezone) if source and source.timezone else None
+    tz = normalize.zone(source.timezone) if source and source.timezone else None
     articles: list[Article] = []
     errors: list[str] = []
     for n, draft in enumerate(extraction.articles, 1):
         try:
-            article = normalize_article(
+            article = normalize.normalize_article(
                 draft,
                 source_id=source.id if source else None,
                 # Defaults, for an article whose document declares no language and whose text

@@ -11,17 +11,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from syndicator import normalize  # its modules load on first use
 from syndicator import regions as region_rules
 from syndicator.config import Config
 from syndicator.errors import ExtractError
 from syndicator.ingest.document import rules_of
 from syndicator.model import Article, Draft, Image, RegionMatch
-from syndicator.normalize import (
-    DateError,
-    external_url,
-    normalize_article,
-    parse_date,
-)
 
 PUSH_SOURCE = "push"
 
@@ -43,7 +38,7 @@ def article_from_object(
     if not isinstance(url, str) or not isinstance(title, str):
         raise ExtractError("an article needs a 'url' (http or https) and a 'title'")
     try:
-        url = external_url(url)
+        url = normalize.external_url(url)
     except ValueError as e:
         raise ExtractError(f"url: {e}") from None
     paragraphs = _strings(obj, "paragraphs")
@@ -61,7 +56,7 @@ def article_from_object(
         if not isinstance(image, dict) or not isinstance(image.get("url"), str):
             raise ExtractError(f"images[{n}]: must be an object with a 'url'")
         try:
-            src = external_url(image["url"])
+            src = normalize.external_url(image["url"])
         except ValueError as e:
             raise ExtractError(f"images[{n}].url: {e}") from None
         images.append(
@@ -71,8 +66,8 @@ def article_from_object(
     updated = _string(obj, "updated")
     for name, value in (("published", published), ("updated", updated)):
         try:
-            parse_date(value, now=now)
-        except DateError as e:
+            normalize.parse_date(value, now=now)
+        except normalize.DateError as e:
             raise ExtractError(f"{name}: {e}") from None
     draft = Draft(
         url=url,
@@ -92,7 +87,7 @@ def article_from_object(
         images=tuple(images),
         method="pushed",
     )
-    article = normalize_article(draft, source_id=source_id, now=now)
+    article = normalize.normalize_article(draft, source_id=source_id, now=now)
     if not article.paragraphs:
         raise ExtractError("the article's body is empty", url=url)
     known = {r.id for r in config.regions} if config else set()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from syndicator.normalize.text import _SURROGATE
+# As in normalize.text (not imported from there: a URL needs no lxml).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # fmt: off
 TRACKING_PARAMS = frozenset({
