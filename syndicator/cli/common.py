@@ -7,12 +7,15 @@ import argparse
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syndicator import config
 from syndicator.config.values import as_listen
 from syndicator.errors import ConfigError
 from syndicator.model import stamp
-from syndicator.syndication import Syndication
+
+if TYPE_CHECKING:
+    from syndicator.syndication import Syndication
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -46,6 +49,10 @@ def read_config(args: argparse.Namespace, *, required: bool) -> config.Config | 
 
 
 def open_syndication(args: argparse.Namespace) -> Syndication:
+    """The pipeline (store, publisher, fetching), imported with the first command that opens
+    it: ``check``, ``init`` and ``--help`` never load SQLAlchemy or an HTTP client."""
+    from syndicator.syndication import Syndication
+
     cfg = config.load(args.config)
     return Syndication(cfg)
 

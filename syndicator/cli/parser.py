@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 
 from syndicator import __version__
 from syndicator.cli.common import listen_option
-from syndicator.cli.documents import cmd_extract, cmd_ingest
-from syndicator.cli.ops import cmd_check, cmd_explain, cmd_init, cmd_sources_import, cmd_status
-from syndicator.cli.passes import cmd_once, cmd_publish, cmd_run, cmd_serve
 from syndicator.extract import KINDS
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def command(name: str) -> Command:
+    """The command ``MODULE.FUNCTION`` of this package, imported when it runs: each command
+    loads only what it uses (``--help`` none of them, ``once`` neither the extractors nor the
+    web server)."""
+    module, _, function = name.rpartition(".")
+
+    def run(args: argparse.Namespace) -> int:
+        handler: Command = getattr(importlib.import_module(f"syndicator.cli.{module}"), function)
+        return handler(args)
+
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,12 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(its language, timezone, selectors and regions)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per document per line")
-    p.set_defaults(func=cmd_extract)
+    p.set_defaults(func=command("documents.cmd_extract"))
 
     p = sub.add_parser(
         "check", help="validate the config and list the sources with their schedules"
     )
-    p.set_defaults(func=cmd_check)
+    p.set_defaults(func=command("ops.cmd_check"))
 
     p = sub.add_parser(
         "once",
@@ -63,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--source", action="append", default=[], metavar="ID", help="only this source (repeatable)"
     )
-    p.set_defaults(func=cmd_once)
+    p.set_defaults(func=command("passes.cmd_once"))
 
     p = sub.add_parser(
         "ingest", help="push documents in (HTML, feed, text dump, NDJSON), then publish"
@@ -84,10 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that read a large NDJSON document while it is stored (default: one per"
         " core beyond the first; 0: read it in this process)",
     )
-    p.set_defaults(func=cmd_ingest)
+    p.set_defaults(func=command("documents.cmd_ingest"))
 
     p = sub.add_parser("publish", help="re-render every feed from the store")
-    p.set_defaults(func=cmd_publish)
+    p.set_defaults(func=command("passes.cmd_publish"))
 
     p = sub.add_parser(
         "explain",
@@ -95,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("ref", metavar="URL|ID", help="an article URL (any it was seen at) or entry id")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
-    p.set_defaults(func=cmd_explain)
+    p.set_defaults(func=command("ops.cmd_explain"))
 
     p = sub.add_parser(
         "run",
@@ -124,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     listen_option(p)
     p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=command("passes.cmd_run"))
 
     p = sub.add_parser(
         "serve",
@@ -143,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listen_option(p)
     p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=command("passes.cmd_serve"))
 
     p = sub.add_parser(
         "init",
@@ -154,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where (default: here)")
     p.add_argument("--force", action="store_true", help="overwrite a config that is there")
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=command("ops.cmd_init"))
 
     p = sub.add_parser("sources", help="manage the configured sources")
     sources_sub = p.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
@@ -169,9 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.opml", help="the OPML file, or - for standard input")
     p.add_argument("--region", metavar="R", help="route every imported source to region R")
     p.add_argument("--dry-run", action="store_true", help="show what would be added; write nothing")
-    p.set_defaults(func=cmd_sources_import)
+    p.set_defaults(func=command("ops.cmd_sources_import"))
 
     p = sub.add_parser("status", help="one row per source: health, last fetch, errors, counts")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(func=command("ops.cmd_status"))
     return parser

@@ -7,15 +7,15 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from syndicator import config
 from syndicator.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, apply_listen, open_syndication
 from syndicator.errors import ConfigError
-from syndicator.ingest import (
-    PassResult,
-)
-from syndicator.syndication import Outcome
+
+if TYPE_CHECKING:
+    from syndicator.ingest import PassResult
+    from syndicator.syndication import Outcome
 
 
 def _progress(total: int) -> Callable[[PassResult], None] | None:
