@@ -1,5 +1,7 @@
-"""Packages whose names load on first use: a package lists which of its modules holds each
-public name, and a name's module is imported when the name is first asked for (PEP 562).
+"""Names and modules that load on first use. A package lists which of its modules holds each
+public name, and a name's module is imported when the name is first asked for (PEP 562,
+:func:`exports`); a library needed only on some paths is a module imported on the first use of
+one of its attributes (:func:`module`).
 
 So a command imports only what it uses: ``once`` over sources that all answer 304 reads no
 document and never loads the parsers (lxml, bs4, feedparser, pycld2…) behind ``normalize`` and
@@ -11,8 +13,10 @@ keep the direction of DESIGN.md.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 
@@ -35,3 +39,20 @@ def exports(
         return sorted({*vars(sys.modules[package]), *home})
 
     return __getattr__, __dir__
+
+
+def module(name: str) -> ModuleType:
+    """The module ``name``, executed on the first use of one of its attributes (importlib's
+    ``LazyLoader``): httpx, say, which a fetch over aiohttp needs only if a URL is unusual, a
+    request fails or a notification is sent. A module imported already is returned as it is.
+    Bind it under ``if not TYPE_CHECKING`` beside ``import name`` for the type checker."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}", name=name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    lazy = importlib.util.module_from_spec(spec)
+    sys.modules[name] = lazy
+    spec.loader.exec_module(lazy)
+    return lazy

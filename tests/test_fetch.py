@@ -42,7 +42,8 @@ from syndicator.fetch import (
     read_local,
 )
 from syndicator.fetch.targets import PLAIN, Target
-from syndicator.fetch.wire import AiohttpWire, HttpxWire, open_wire
+from syndicator.fetch.transports import tls_context
+from syndicator.fetch.wire import AiohttpWire, HttpxWire, RawHeaders, open_wire
 
 T = TypeVar("T")
 Handler = (
@@ -1207,3 +1208,31 @@ def test_targets_refuse_what_httpx_refuses(url: str) -> None:
 @given(st.from_regex(PLAIN, fullmatch=True))
 def test_every_url_read_quickly_is_read_as_httpx_reads_it(url: str) -> None:
     read_as_httpx_reads_it(url)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [(b"Content-Type", b"application/rss+xml"), (b"ETag", b'"v1"')],
+        [(b"etag", b'"a"'), (b"ETAG", b'"b"'), (b"Date", b"Tue, 10 Feb 2026 17:00:00 GMT")],
+        [(b"Location", "/أخبار/1".encode()), (b"X-Other", b"plain")],
+        [(b"Location", "/caf\u00e9".encode("latin-1")), (b"Retry-After", b"5")],
+        [],
+    ],
+)
+def test_the_aiohttp_wire_reads_headers_as_httpx_does(raw: list[tuple[bytes, bytes]]) -> None:
+    """The aiohttp wire's headers (RawHeaders, made without httpx) give what httpx.Headers
+    gives: any case, repeated values joined, the same decoding."""
+    ours, theirs = RawHeaders(raw), httpx.Headers(raw)
+    for name in ("content-type", "ETag", "etag", "location", "Retry-After", "date", "missing"):
+        assert ours.get(name) == theirs.get(name), name
+        assert ours.get(name, "") == theirs.get(name, ""), name
+
+
+def test_the_tls_context_is_httpx_default() -> None:
+    """The TLS context made without httpx trusts what httpx's default context trusts."""
+    ours, theirs = tls_context(), httpx.create_ssl_context()
+    assert ours.verify_mode == theirs.verify_mode
+    assert ours.check_hostname == theirs.check_hostname
+    assert ours.minimum_version == theirs.minimum_version
+    assert ours.cert_store_stats() == theirs.cert_store_stats()

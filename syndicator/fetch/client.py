@@ -21,13 +21,12 @@ from types import TracebackType
 from urllib.parse import unquote, urlsplit
 from urllib.robotparser import RobotFileParser
 
-import httpx
-
 from syndicator.errors import FetchError
 from syndicator.fetch import guard
 from syndicator.fetch.bodies import close_response, decoder_for, drain
 from syndicator.fetch.failures import Transient, transport_error
 from syndicator.fetch.guard import ANYWHERE, Reach, inside
+from syndicator.fetch.lib import httpx
 from syndicator.fetch.local import local_path, read_file, read_local
 from syndicator.fetch.records import (
     ACCEPT_ENCODING,
@@ -44,14 +43,14 @@ from syndicator.fetch.records import (
     parse_http_date,
 )
 from syndicator.fetch.targets import Target
-from syndicator.fetch.wire import Reply, open_wire
+from syndicator.fetch.wire import Headers, Reply, open_wire
 
 
 @dataclass(slots=True)
 class _Answer:
     final_url: str
     status: int
-    headers: httpx.Headers
+    headers: Headers
     body: bytes = b""
 
 
@@ -452,7 +451,7 @@ def _resolve(url: str, base: httpx.URL, location: str) -> str:
     return str(target)
 
 
-def _retry_after(headers: httpx.Headers, now: float) -> float | None:
+def _retry_after(headers: Headers, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
     value = headers.get("retry-after", "").strip()
     if not value:

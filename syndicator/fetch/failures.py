@@ -10,9 +10,8 @@ import socket
 import ssl
 from collections.abc import Iterator
 
-import httpx
-
 from syndicator.errors import FetchError
+from syndicator.fetch.lib import httpx
 
 
 class Transient(Exception):

@@ -8,10 +8,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import httpx
-
 from syndicator.errors import FetchError
 from syndicator.fetch.guard import check_target
+from syndicator.fetch.lib import httpx
 from syndicator.fetch.records import DEFAULT_USER_AGENT
 
 

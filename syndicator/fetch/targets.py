@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
+from syndicator.fetch.lib import httpx
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"

@@ -5,10 +5,10 @@ all, the aiohttp wire's too."""
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 
-import httpx
-
+from syndicator.fetch.lib import httpx
 from syndicator.fetch.records import TransportKind
 
 
@@ -36,9 +36,17 @@ def make_transport(
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
-    """One TLS context (httpx's defaults: certifi's roots) for every transport: loading the
-    certificates costs tens of milliseconds, too much for each Fetcher."""
-    return httpx.create_ssl_context()
+    """One TLS context for every transport, with httpx's defaults (made here, so that the
+    aiohttp wire does not import httpx for it): the roots of $SSL_CERT_FILE, else of
+    $SSL_CERT_DIR, else certifi's. Loading them costs tens of milliseconds, too much for each
+    Fetcher."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi  # httpx's own source of roots (it depends on it)
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def aiohttp_transport(max_connections: int) -> httpx.AsyncBaseTransport:

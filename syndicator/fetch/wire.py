@@ -3,8 +3,8 @@ aiohttp session (the default: a conditional GET costs a third of what it costs t
 or over an ``httpx.AsyncClient`` on any httpx transport (httpx's own, a mock in tests, and
 whenever the environment names an HTTP proxy, which httpx honours as it always has).
 
-Either way the fetcher sees one shape of answer (:class:`Reply`: status, ``httpx.Headers``,
-raw body bytes, close) and one family of failures (httpx's, which
+Either way the fetcher sees one shape of answer (:class:`Reply`: status, headers read as
+``httpx.Headers`` reads them, raw body bytes, close) and one family of failures (httpx's, which
 :func:`~syndicator.fetch.failures.transport_error` maps to ours). Redirects, limits, robots.txt,
 the private-address guard and bodies are the fetcher's, the same over both wires; this module
 does not retry, judge a status or read a body it is not asked for.
@@ -13,11 +13,10 @@ does not retry, judge a status or read a body it is not asked for.
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
+from syndicator.fetch.lib import httpx
 from syndicator.fetch.records import TransportKind
 from syndicator.fetch.targets import Target
 from syndicator.fetch.transports import make_transport, tls_context
@@ -28,6 +27,12 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 16 * 1024
 
 
+class Headers(Protocol):
+    """An answer's headers (``httpx.Headers`` and :class:`RawHeaders` are)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
 class Reply(Protocol):
     """An answer whose body is still to be read (``httpx.Response`` is one)."""
 
@@ -35,7 +40,7 @@ class Reply(Protocol):
     def status_code(self) -> int: ...
 
     @property
-    def headers(self) -> httpx.Headers: ...
+    def headers(self) -> Headers: ...
 
     def aiter_raw(self) -> AsyncIterator[bytes]: ...
 
@@ -165,7 +170,7 @@ class AiohttpReply:
         self._aiohttp = aiohttp
         self._response = response
         self.status_code = response.status
-        self.headers = httpx.Headers(response.raw_headers)
+        self.headers = RawHeaders(response.raw_headers)
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         try:
@@ -180,6 +185,40 @@ class AiohttpReply:
     async def aclose(self) -> None:
         # Back to the pool when the body was read to its end; the connection closed if not.
         self._response.release()
+
+
+class RawHeaders:
+    """Headers as they came (name and value bytes), read as ``httpx.Headers`` reads them
+    without making one (or importing httpx) for every answer: a name matches in any case, a
+    repeated header's values are joined with ", ", and all of them are decoded as ASCII, else
+    UTF-8, else ISO-8859-1."""
+
+    __slots__ = ("_encoding", "_raw")
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._encoding: str | None = None
+
+    @property
+    def encoding(self) -> str:
+        if self._encoding is None:
+            self._encoding = "iso-8859-1"
+            for encoding in ("ascii", "utf-8"):
+                try:
+                    for name, value in self._raw:
+                        name.decode(encoding)
+                        value.decode(encoding)
+                except UnicodeDecodeError:
+                    continue
+                self._encoding = encoding
+                break
+        return self._encoding
+
+    def get(self, key: str, default: Any = None) -> Any:
+        encoding = self.encoding
+        wanted = key.lower().encode(encoding)
+        values = [v.decode(encoding) for k, v in self._raw if k.lower() == wanted]
+        return ", ".join(values) if values else default
 
 
 def _as_httpx(aiohttp: Any, e: Exception) -> Exception:
