@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -172,28 +173,29 @@ class InConfigOrder:
 
     def turn(self, n: int) -> Turn:
         """The turn of the ``n``-th pass in config order."""
+        return functools.partial(self._stored, n)
 
-        @contextlib.asynccontextmanager
-        async def stored(source_pass: SourcePass, plan: Plan) -> AsyncIterator[PassResult]:
-            loop = asyncio.get_running_loop()
-            waiting = _Waiting(
-                loop.time(), source_pass, plan, loop.create_future(), loop.create_future()
-            )
-            self.waiting[n] = waiting
-            self.planning.discard(n)
-            self.arrived.set()
-            result = await waiting.stored
-            try:
-                yield result
-            except BaseException as e:
-                if isinstance(e, Exception):
-                    waiting.followed.set_exception(e)
-                else:
-                    waiting.followed.cancel()
-                raise
-            waiting.followed.set_result(None)
-
-        return stored
+    @contextlib.asynccontextmanager
+    async def _stored(
+        self, n: int, source_pass: SourcePass, plan: Plan
+    ) -> AsyncIterator[PassResult]:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(
+            loop.time(), source_pass, plan, loop.create_future(), loop.create_future()
+        )
+        self.waiting[n] = waiting
+        self.planning.discard(n)
+        self.arrived.set()
+        result = await waiting.stored
+        try:
+            yield result
+        except BaseException as e:
+            if isinstance(e, Exception):
+                waiting.followed.set_exception(e)
+            else:
+                waiting.followed.cancel()
+            raise
+        waiting.followed.set_result(None)
 
     async def run(self) -> None:
         """Store the passes as their turns come, until every pass is stored."""
