@@ -146,3 +146,18 @@ def test_signatures_of_other_versions_are_never_alike() -> None:
         signature_bits(stored_s1)  # only the current version is indexed
     with pytest.raises(ValueError):
         similarity(current, "x9:0000000000000000")
+
+
+def test_signatures_do_not_depend_on_the_word_digests_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Word digests are kept across articles (and dropped when too many): the signatures are
+    the same whatever is kept, emptied part-way through an article included."""
+    from syndicator import fingerprint
+
+    expected = {k: signature(*k) for k in GOLDEN_SIGNATURES}
+    monkeypatch.setattr(fingerprint, "_DIGESTS", {})
+    monkeypatch.setattr(fingerprint, "_DIGESTS_KEPT", 5)
+    for _ in range(2):
+        for key, value in expected.items():
+            assert signature(*key) == value == GOLDEN_SIGNATURES[key]
+    # Emptied when full: what is left is the last article's words.
+    assert len(fingerprint._DIGESTS) == len(set(fold(" ".join([TITLE, *PARAGRAPHS])).split()))
