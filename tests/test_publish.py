@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import lxml.html
@@ -767,6 +768,67 @@ def test_archive_pages_rendered_by_processes_are_the_same_files(
         Publisher(make_config(again), store).publish(["europe"], renderers=2)
     assert not (again / "feeds" / "europe.atom").exists()
     assert multiprocessing.active_children() == []
+
+
+def same_files(here: Path, there: Path) -> None:
+    files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(there) for p in there.rglob("*") if p.is_file())
+    for name in files:
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("kept", [20_000, 0])
+def test_archive_pages_of_regions_are_put_together_from_the_entries_of_all(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    """A bulk load's pages (rendered by processes) render each entry once: on the pages of
+    ``all``; the other regions' pages are put together from those entries, the same files
+    byte for byte as each page rendered whole (with or without an author, in either
+    direction, in one region or two); with too many entries waiting (``kept``), the pages
+    left are rendered whole."""
+    from syndicator.publish import publisher as module
+
+    feed_store(store, 13)
+    feed_store(store, 12, start=14, regions=("europe", "world"))
+    monkeypatch.setattr(module, "ARCHIVE_READ", 3)
+    monkeypatch.setattr(module, "ARCHIVE_KEPT", kept)
+    joined = []
+    real = module.join_archive_page
+
+    def join(info: Any, *args: Any, **kwargs: Any) -> bytes:
+        joined.append((info.region, kwargs["page"]))
+        return real(info, *args, **kwargs)
+
+    monkeypatch.setattr(module, "join_archive_page", join)
+    here, there = tmp_path / "here", tmp_path / "there"
+    Publisher(make_config(here), store).publish()
+    assert joined == []  # in process, each page rendered whole
+    Publisher(make_config(there), store).publish(renderers=2)
+    same_files(here, there)
+    if kept > 3:  # 12 pages of europe, 6 of world, whose 6th holds an entry all has not
+        assert sorted(joined) == sorted(  # archived yet (the 25th): rendered whole
+            [("europe", n) for n in range(1, 13)] + [("world", n) for n in range(1, 6)]
+        )
+    else:  # europe's first nine, world's first two: then an entry waited
+        assert sorted(joined) == sorted(
+            [("europe", n) for n in range(1, 10)] + [("world", n) for n in range(1, 3)]
+        )
+
+
+def test_archive_pages_of_regions_not_on_new_pages_of_all_are_rendered_whole(
+    tmp_path: Path, store: Store
+) -> None:
+    """Pages of ``all`` already written: the region's new pages are rendered whole."""
+    feed_store(store, 25)
+    here, there = tmp_path / "here", tmp_path / "there"
+    Publisher(make_config(here), store).publish(["europe"])
+    Publisher(make_config(there), store).publish(["all"])
+    assert not (there / "feeds" / "archive" / "europe").exists()
+    result = Publisher(make_config(there), store).publish(["europe"], renderers=2)
+    assert [n for n in result.changed if n.startswith("archive/europe/")] == [
+        f"archive/europe/{n}.atom" for n in range(1, 13)
+    ]
+    same_files(here, there)
 
 
 def test_archive_pages_of_an_in_memory_store_are_rendered_here(

@@ -56,11 +56,14 @@ class Feed:
     updated: datetime
     items: tuple[Item, ...]
     tombstones: tuple[tuple[str, datetime], ...] = ()  # (entry id, when removed)
+    # Entries written apart from ``items`` (an archive page put together from entries already
+    # rendered) of which one at least has no author of its own
+    anonymous: bool = False
 
     @property
     def needs_author(self) -> bool:
         """RFC 4287: every entry has an author; the feed's stands for entries without one."""
-        return any(not item.authors for item in self.items)
+        return self.anonymous or any(not item.authors for item in self.items)
 
 
 def _as_is(text: str | None) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from syndicator import pages, processes
@@ -26,13 +27,22 @@ from syndicator.publish.common import (
     ordered,
 )
 from syndicator.publish.files import sweep_temporary, sync_folder, write_atomic
-from syndicator.publish.render import ArchiveLinks, render_archive_page, render_opml, render_region
+from syndicator.publish.render import (
+    ArchiveLinks,
+    RenderedEntry,
+    join_archive_page,
+    render_archive_entries,
+    render_opml,
+    render_region,
+)
 from syndicator.store import Store
 
 log = logging.getLogger(__name__)
 
 ARCHIVE_WRITERS = 8  # archive pages written at once (each write waits on its own fsync)
 ARCHIVE_READ = 20  # archive pages read from the store in one query
+ARCHIVE_KEPT = 20_000  # rendered entries held at most, waiting for the pages that hold them
+ARCHIVE_SHARED = 200_000  # entries of all's new pages shared with other regions' pages, at most
 
 
 def _runs(pages: Sequence[int], most: int) -> Iterator[tuple[int, int]]:
@@ -139,6 +149,8 @@ class Publisher:
             self._mkdir(self.folder)
             touched: set[Path] = set()
             try:
+                if renderers > 0 and ALL in chosen:
+                    self._publish_archives_together(chosen, changed, unchanged, renderers)
                 for region in chosen:
                     self._publish_region(region, changed, unchanged, renderers)
                 self._publish_indexes(changed, unchanged)
@@ -213,33 +225,61 @@ class Publisher:
         fsync, so a bulk load's hundreds of new pages wait on them side by side. All are
         written, or the error raised, before this returns."""
         folder = self.folder / "archive" / region
-        missing = [p for p in range(1, complete + 1) if not (folder / f"{p}.atom").exists()]
+        missing = self._missing_pages(region, complete)
         if not missing:
             return
         self._mkdir(folder)
         runs = list(_runs(missing, ARCHIVE_READ))
-        rendered: Generator[list[tuple[int, bytes]], None, None]
+        rendered: Generator[list[tuple[int, bytes]], None, None] = self._rendered_runs(
+            "_render_run", [(region, info, complete, f, last) for f, last in runs], renderers
+        )
+        self._write_pages(
+            ((folder / f"{page}.atom", data) for pages in rendered for page, data in pages),
+            len(missing),
+            changed,
+            unchanged,
+            rendered,
+        )
+
+    def _missing_pages(self, region: str, complete: int) -> list[int]:
+        """The complete archive pages of ``region`` not written yet."""
+        folder = self.folder / "archive" / region
+        return [p for p in range(1, complete + 1) if not (folder / f"{p}.atom").exists()]
+
+    def _rendered_runs(self, method: str, runs: list[tuple[Any, ...]], renderers: int) -> Any:
+        """``self.method(*run)`` for each run of archive pages, in order (a generator): here,
+        or with ``renderers`` by that many forked processes (for more than one run of a
+        shared store)."""
         if renderers > 0 and len(runs) > 1 and processes.can_fork() and _shared(self.store.url):
             # Forked before any writer thread starts (the writers start with the first page).
-            rendered = processes.in_order(
+            return processes.in_order(
                 renderers,
-                ((_render_run, (region, info, complete, first, last)) for first, last in runs),
+                ((_render_task, (method, *run)) for run in runs),
                 started=_renderer_started,
                 startargs=(self,),
             )
-        else:
-            rendered = (self._render_run(region, info, complete, f, last) for f, last in runs)
-        writers = min(ARCHIVE_WRITERS, len(missing))
+        return (getattr(self, method)(*run) for run in runs)
+
+    def _write_pages(
+        self,
+        pages: Iterable[tuple[Path, bytes]],
+        count: int,
+        changed: list[str],
+        unchanged: list[str],
+        rendered: Generator[Any, None, None],
+    ) -> None:
+        """Write archive pages side by side (each write waits on its own fsync), a bounded
+        number in memory; all are written, or the first error raised, before this returns,
+        and ``rendered`` (what makes them) is closed however it ends."""
+        writers = max(1, min(ARCHIVE_WRITERS, count))
         pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="publish")
         writing: deque[tuple[Path, Future[bool]]] = deque()
         try:
-            for pages in rendered:
-                for page, data in pages:
-                    path = folder / f"{page}.atom"
-                    writing.append((path, pool.submit(write_atomic, path, data)))
-                    while len(writing) > 2 * writers:  # a bounded number of pages in memory
-                        path, future = writing.popleft()
-                        self._record(path, future.result, changed, unchanged)
+            for path, data in pages:
+                writing.append((path, pool.submit(write_atomic, path, data)))
+                while len(writing) > 2 * writers:  # a bounded number of pages in memory
+                    path, future = writing.popleft()
+                    self._record(path, future.result, changed, unchanged)
             while writing:
                 path, future = writing.popleft()
                 self._record(path, future.result, changed, unchanged)
@@ -247,20 +287,119 @@ class Publisher:
             rendered.close()
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def _publish_archives_together(
+        self, chosen: Sequence[str], changed: list[str], unchanged: list[str], renderers: int
+    ) -> None:
+        """The new archive pages of ``all`` and of the other ``chosen`` regions, each entry
+        rendered once (a bulk load's pages: ``renderers`` render them).
+
+        ``all``'s pages hold every entry: they are rendered whole, as :meth:`_publish_archive`
+        renders them, and each entry that a new page of another region holds is kept, as
+        rendered, until that page is put together from the entries kept
+        (``join_archive_page``: the same bytes), then let go. A page with an entry on no new
+        page of ``all`` (an article that joined the region after it was archived in
+        ``all``), every page when ``all`` has more than ``ARCHIVE_SHARED`` new entries, and
+        any page left when more than ``ARCHIVE_KEPT`` entries wait, are left to
+        :meth:`_publish_archive`. Pages are written as there, side by side; one that cannot
+        be written fails the publish, naming it, before any feed is written."""
+        if "atom" not in self.config.publish.formats:
+            return
+        size = self.config.publish.archive_page_size
+        info = self.feed_info(ALL)
+        complete = self.store.region_size(ALL) // size
+        runs = list(_runs(self._missing_pages(ALL, complete), ARCHIVE_READ))
+        on_all: set[str] = set()
+        for first, last in runs:
+            for ids in self.store.archive_entry_ids(ALL, first, last, size).values():
+                on_all.update(ids)
+        if not on_all or len(on_all) > ARCHIVE_SHARED:
+            return  # nothing to share, or more ids than are worth holding: page by page
+        # The other regions' new pages that the entries of all's new pages make up, in order.
+        waiting: list[_Joined] = []
+        wanted: Counter[str] = Counter()
+        for region in chosen:
+            if region == ALL:
+                continue
+            region_info = self.feed_info(region)
+            region_complete = self.store.region_size(region) // size
+            missing = self._missing_pages(region, region_complete)
+            for first, last in _runs(missing, ARCHIVE_READ):
+                for page, ids in self.store.archive_entry_ids(region, first, last, size).items():
+                    if on_all.issuperset(ids):
+                        waiting.append(_Joined(region, region_info, region_complete, page, ids))
+                        wanted.update(ids)
+        del on_all
+        for region in {ALL, *(j.region for j in waiting)}:
+            self._mkdir(self.folder / "archive" / region)
+        rendered: Generator[_RenderedRun, None, None] = self._rendered_runs(
+            "_render_run_entries", [(ALL, info, complete, f, last) for f, last in runs], renderers
+        )
+        needs: dict[str, list[int]] = {}  # entry id → the waiting pages that hold it
+        for n, joined in enumerate(waiting):
+            for i in joined.ids:
+                needs.setdefault(i, []).append(n)
+        short = [len(joined.ids) for joined in waiting]  # entries each page still waits for
+        kept: dict[str, RenderedEntry] = {}
+
+        def pages() -> Iterator[tuple[Path, bytes]]:
+            for joined in waiting:
+                if not joined.ids:  # every entry removed: an empty page
+                    yield self._joined(joined, kept)
+            for run in rendered:
+                ready = []
+                for page, data, entries in run:
+                    yield self.folder / "archive" / ALL / f"{page}.atom", data
+                    for entry in entries or ():
+                        if entry.id in needs and entry.id not in kept:
+                            kept[entry.id] = entry
+                            for n in needs[entry.id]:
+                                short[n] -= 1
+                                if not short[n]:
+                                    ready.append(n)
+                for n in sorted(ready):
+                    yield self._joined(waiting[n], kept)
+                    for i in waiting[n].ids:
+                        wanted[i] -= 1
+                        if not wanted[i]:
+                            del kept[i]
+                if len(kept) > ARCHIVE_KEPT:  # too many wait: the rest page by page
+                    return
+
+        self._write_pages(pages(), len(runs) * ARCHIVE_READ, changed, unchanged, rendered)
+
+    def _joined(self, joined: _Joined, kept: dict[str, RenderedEntry]) -> tuple[Path, bytes]:
+        data = join_archive_page(
+            joined.info,
+            [kept[i] for i in joined.ids],
+            page=joined.page,
+            complete_pages=joined.complete,
+            region_titles=self.titles,
+        )
+        return self.folder / "archive" / joined.region / f"{joined.page}.atom", data
+
     def _render_run(
         self, region: str, info: FeedInfo, complete: int, first: int, last: int
     ) -> list[tuple[int, bytes]]:
         """Archive pages ``first`` … ``last`` of ``region``, read and rendered: (page, bytes)."""
+        return [
+            (page, data)
+            for page, data, _ in self._render_run_entries(region, info, complete, first, last)
+        ]
+
+    def _render_run_entries(
+        self, region: str, info: FeedInfo, complete: int, first: int, last: int
+    ) -> _RenderedRun:
+        """:meth:`_render_run`, with each page's entries as rendered in it."""
         size = self.config.publish.archive_page_size
         pages = self.store.archive_pages(region, first, last, size)
         read = self.with_origins([e for page in pages.values() for e in page])
         out = []
         for page, entries in pages.items():
             page_entries, read = read[: len(entries)], read[len(entries) :]
-            data = render_archive_page(
+            data, rendered = render_archive_entries(
                 info, page_entries, page=page, complete_pages=complete, region_titles=self.titles
             )
-            out.append((page, data))
+            out.append((page, data, rendered))
         return out
 
     def _publish_indexes(self, changed: list[str], unchanged: list[str]) -> None:
@@ -331,8 +470,21 @@ def _renderer_started(publisher: Publisher) -> None:
     _RENDERING = publisher
 
 
-def _render_run(
-    region: str, info: FeedInfo, complete: int, first: int, last: int
-) -> list[tuple[int, bytes]]:
+def _render_task(method: str, *args: Any) -> Any:
+    """In a forked renderer: one run of archive pages (``Publisher.method(*args)``)."""
     assert _RENDERING is not None
-    return _RENDERING._render_run(region, info, complete, first, last)
+    return getattr(_RENDERING, method)(*args)
+
+
+_RenderedRun = list[tuple[int, bytes, list[RenderedEntry] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """An archive page to put together from entries rendered on pages of ``all``."""
+
+    region: str
+    info: FeedInfo
+    complete: int
+    page: int
+    ids: list[str]

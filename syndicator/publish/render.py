@@ -16,7 +16,7 @@ from lxml import etree
 
 from syndicator import pages
 from syndicator.direction import well_formed_tag
-from syndicator.model import Entry, FeedInfo, iso
+from syndicator.model import Entry, FeedInfo, as_utc, iso
 from syndicator.publish.common import (
     GENERATOR,
     JSON_FEED_VERSION,
@@ -24,6 +24,7 @@ from syndicator.publish.common import (
     archive_url,
     feed_url,
     home_url,
+    ordered,
     xml_text,
 )
 from syndicator.publish.extensions import (
@@ -233,10 +234,25 @@ def _render(
     titles: Mapping[str, str] | None,
     updated: datetime | None,
 ) -> bytes:
+    return _rendered(fmt, info, entries, links, titles, updated)[0]
+
+
+def _rendered(
+    fmt: str,
+    info: FeedInfo,
+    entries: Sequence[Entry],
+    links: _Links,
+    titles: Mapping[str, str] | None,
+    updated: datetime | None,
+    anonymous: bool = False,
+) -> tuple[bytes, Feed]:
+    """The document, and the feed as it was rendered (its entries cleaned or not)."""
+    feed = prepare(info, entries, titles, updated, clean=False)
     try:
-        return _BUILDERS[fmt](prepare(info, entries, titles, updated, clean=False), links)
+        return _BUILDERS[fmt](replace(feed, anonymous=anonymous), links), feed
     except ValueError:  # a character XML cannot carry (lxml refuses it): drop them all
-        return _BUILDERS[fmt](prepare(info, entries, titles, updated, clean=True), links)
+        feed = prepare(info, entries, titles, updated, clean=True)
+        return _BUILDERS[fmt](replace(feed, anonymous=anonymous), links), feed
 
 
 def render_atom(
@@ -268,17 +284,100 @@ def render_archive_page(
 ) -> bytes:
     """RFC 5005 archive page ``page`` (1 = oldest) of a region that has ``complete_pages``."""
     base = info.base_url
-    links = ArchiveLinks(
-        current=feed_url(base, info.region, "atom"),
-        prev_archive=archive_url(base, info.region, page - 1) if page > 1 else None,
-        next_archive=archive_url(base, info.region, page + 1) if page < complete_pages else None,
-    )
     return render_atom(
         replace(info, hubs=()),
         entries,
         self_url=archive_url(base, info.region, page),
-        archive=links,
+        archive=_archive_links(base, info.region, page, complete_pages),
         region_titles=region_titles,
+    )
+
+
+# An archive page as entries already rendered: Atom documents are written by lxml with each
+# entry on lines of its own, indented by two spaces ("<" is escaped in text and attributes, so
+# no entry holds this), and the feed's own elements before the entries.
+_ENTRY_START = b"\n  <entry"
+_FEED_END = b"</feed>\n"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEntry:
+    """An entry of an archive page as it was rendered: its bytes in the page (from the
+    indentation of ``<entry`` to the line break after ``</entry>``), and what the page it is
+    put in needs to know of it: its id and ``updated`` (the page's order and date), and
+    whether it has an author of its own."""
+
+    id: str
+    updated: datetime
+    has_author: bool
+    data: bytes
+
+
+def render_archive_entries(
+    info: FeedInfo,
+    entries: Sequence[Entry],
+    *,
+    page: int,
+    complete_pages: int,
+    region_titles: Mapping[str, str] | None = None,
+) -> tuple[bytes, list[RenderedEntry] | None]:
+    """:func:`render_archive_page`, and each of its entries as rendered in it (None when the
+    document cannot be cut into them), to put other pages together from
+    (:func:`join_archive_page`): an entry renders the same whatever page holds it."""
+    base = info.base_url
+    links = _Links(
+        archive_url(base, info.region, page),
+        None,
+        _archive_links(base, info.region, page, complete_pages),
+    )
+    data, feed = _rendered("atom", replace(info, hubs=()), entries, links, region_titles, None)
+    live = ordered(entries)
+    starts = []
+    at = data.find(_ENTRY_START)
+    while at >= 0:
+        starts.append(at + 1)
+        at = data.find(_ENTRY_START, at + 1)
+    if len(starts) != len(live) or not data.endswith(_FEED_END):
+        return data, None
+    ends = [*starts[1:], len(data) - len(_FEED_END)]
+    return data, [
+        RenderedEntry(e.id, as_utc(e.updated), bool(item.authors), data[start:end])
+        for e, item, start, end in zip(live, feed.items, starts, ends, strict=True)
+    ]
+
+
+def join_archive_page(
+    info: FeedInfo,
+    entries: Sequence[RenderedEntry],
+    *,
+    page: int,
+    complete_pages: int,
+    region_titles: Mapping[str, str] | None = None,
+) -> bytes:
+    """Archive page ``page`` of entries already rendered (by :func:`render_archive_entries`):
+    the same bytes as :func:`render_archive_page` of the entries they were rendered from."""
+    base = info.base_url
+    links = _Links(
+        archive_url(base, info.region, page),
+        None,
+        _archive_links(base, info.region, page, complete_pages),
+    )
+    updated = max((e.updated for e in entries), default=None)
+    anonymous = any(not e.has_author for e in entries)
+    plain = replace(info, hubs=())
+    head, _ = _rendered("atom", plain, (), links, region_titles, updated, anonymous)
+    if not head.endswith(_FEED_END) or _ENTRY_START in head:  # pragma: no cover - lxml's form
+        raise ValueError("an Atom document not in the form archive pages are put together in")
+    order = sorted(entries, key=lambda e: e.id)
+    order.sort(key=lambda e: e.updated, reverse=True)
+    return b"".join([head[: -len(_FEED_END)], *(e.data for e in order), _FEED_END])
+
+
+def _archive_links(base: str, region: str, page: int, complete_pages: int) -> ArchiveLinks:
+    return ArchiveLinks(
+        current=feed_url(base, region, "atom"),
+        prev_archive=archive_url(base, region, page - 1) if page > 1 else None,
+        next_archive=archive_url(base, region, page + 1) if page < complete_pages else None,
     )
 
 
