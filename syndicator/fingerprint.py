@@ -212,9 +212,9 @@ _DIGEST_BYTES = operator.methodcaller("digest")
 _SHINGLE = 3
 # Each word's 24 bytes of BLAKE2b, kept across articles: the words of a language repeat from
 # one article to the next, and a look-up costs a tenth of a digest. Emptied when full, so it
-# stays a few megabytes in a process that reads millions of articles.
+# stays near a megabyte in a process that reads millions of articles.
 _DIGESTS: dict[str, bytes] = {}
-_DIGESTS_KEPT = 50_000
+_DIGESTS_KEPT = 5_000
 
 
 def _word_digests(words: Sequence[str]) -> bytes:
