@@ -132,3 +132,20 @@ def test_a_once_of_304s_loads_no_parser(tmp_path: Path, site: Site) -> None:
     assert again.returncode == 0, again.stderr
     assert "s: not modified" in again.stdout, again.stdout
     assert held(modules, PARSERS + HTTPX) == []
+
+
+def test_once_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """``once`` collects garbage its own way while it runs (cli.common.few_collections), and
+    puts Python's settings back when it is done: here it runs in the tests' own process."""
+    import gc
+
+    from syndicator import cli
+
+    config = tmp_path / "syndicator.toml"
+    config.write_text(
+        service_table(tmp_path) + '\n[[region]]\nid = "news"\ntitle = "News"\n', encoding="utf-8"
+    )
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    assert cli.main(["--config", str(config), "once"]) == 0
+    assert gc.isenabled()
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (thresholds, frozen)

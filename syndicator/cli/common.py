@@ -4,7 +4,10 @@ tables show them."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +58,39 @@ def open_syndication(args: argparse.Namespace) -> Syndication:
 
     cfg = config.load(args.config)
     return Syndication(cfg)
+
+
+@contextlib.contextmanager
+def start_up() -> Iterator[None]:
+    """No garbage collection while a command loads the pipeline (modules, the config, the
+    store): nothing it makes then is garbage, and collections would only walk it over and
+    over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def few_collections() -> Iterator[None]:
+    """Garbage collection for one pass of a command that then exits (``once``): what is alive
+    when it begins is frozen (never walked again), young garbage is collected every 10,000
+    allocations rather than 700, and the older generations seldom. With Python's defaults,
+    collections took 2 of the 6 CPU seconds of a ``once`` over 10,000 sources, most of them
+    full collections walking every live object again and again (the peak RSS is the same
+    either way). The defaults come back afterwards (the tests run commands in their own
+    process)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def shown_time(value: datetime | None) -> str:

@@ -10,7 +10,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from syndicator import config
-from syndicator.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, apply_listen, open_syndication
+from syndicator.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    apply_listen,
+    few_collections,
+    open_syndication,
+    start_up,
+)
 from syndicator.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,7 +48,8 @@ def _print_page_errors(result: PassResult, out: TextIO) -> None:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    syndication = open_syndication(args)
+    with start_up():
+        syndication = open_syndication(args)
     try:
         unknown = [s for s in args.source if s not in {x.id for x in syndication.config.sources}]
         if unknown:
@@ -50,7 +59,8 @@ def cmd_once(args: argparse.Namespace) -> int:
             )
         total = len(args.source) or sum(1 for s in syndication.config.sources if s.enabled)
         progress = _progress(total)
-        outcome = asyncio.run(syndication.once(args.source, progress=progress))
+        with few_collections():
+            outcome = asyncio.run(syndication.once(args.source, progress=progress))
     finally:
         syndication.close()
     assert outcome.once is not None
