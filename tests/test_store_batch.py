@@ -208,3 +208,49 @@ def test_a_batch_of_copies_of_one_new_story(tmp_path: Path) -> None:
         store.close()
     assert [c.change for c in result.changes] == ["created", "duplicate", "unchanged", "created"]
     assert result.changes[1].entry_id == result.changes[0].entry_id
+
+
+def raw_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the tables a batch writes, as the database holds it (times as stored
+    text, booleans as numbers), event ids left out (they are random)."""
+    out = {}
+    with store.engine.connect() as conn:
+        for table in (articles, locations, region_entries, region_changes, revisions, outbox):
+            rows = conn.exec_driver_sql(f"SELECT * FROM {table.name}").all()
+            if table is outbox:
+                rows = [
+                    (r.id, r.type, r.occurred_at, r.regions, json.loads(r.body) | {"id": None})
+                    for r in rows
+                ]
+            out[table.name] = sorted(map(tuple, rows), key=repr)
+    return out
+
+
+def test_rows_inserted_by_the_prepared_statement_are_those_sqlalchemy_inserts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a batch's new rows go in with one prepared executemany, each value bound by
+    its column's SQLAlchemy processor: the database holds the same values, byte for byte,
+    as when SQLAlchemy inserts them (dated and undated articles mixed in one batch)."""
+    from syndicator.store import batch as module
+
+    stored = []
+    for prepared in (False, True):
+        if not prepared:
+            monkeypatch.setattr(module, "_inserted", lambda *args: False)
+        store = Store(f"sqlite:///{tmp_path}/{prepared}.db", host="test.example")
+        try:
+            for n, (source, items, ranked) in enumerate(passes(3)):
+                store.apply(
+                    source,
+                    items,
+                    now=NOW + timedelta(minutes=n),
+                    suppress=frozenset({"asia"}),
+                    priority=PRIORITY if ranked else None,
+                )
+            stored.append(raw_rows(store))
+        finally:
+            store.close()
+        monkeypatch.undo()
+    assert stored[0]["articles"] and any(r[-1] == 0 for r in stored[0]["articles"])  # undated
+    assert stored[1] == stored[0]

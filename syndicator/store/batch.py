@@ -4,7 +4,8 @@ Used by :meth:`Articles.apply`; it does not decide, it reads and writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -404,7 +405,7 @@ class _Unit:
         new = self.rows[articles]
         copy = conn.dialect.name == "postgresql"
         for table, rows in self.rows.items():
-            if rows and not (copy and _copied(conn, table, rows)):
+            if rows and not (_copied(conn, table, rows) if copy else _inserted(conn, table, rows)):
                 conn.execute(sa.insert(table), rows)
         if new and conn.dialect.name == "postgresql":
             # The ids were given here: the sequence moves past them for the next writer.
@@ -487,6 +488,73 @@ def _copied(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> bo
     except psycopg.Error as e:
         raise StoreError(f"the database failed ({type(e).__name__}: {e})") from e
     return True
+
+
+def _inserted(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> bool:
+    """On SQLite, the rows written with one executemany of a plain insert, each value bound
+    by the processor SQLAlchemy binds its column with (the same values stored), without its
+    per-row work of building and processing each row's parameters; False, writing nothing,
+    when the rows do not all name the same columns (in any order) or a column left out has a
+    default computed per row (then they are inserted the usual way)."""
+    if conn.dialect.name != "sqlite" or conn.dialect.paramstyle != "qmark":
+        return False
+    columns = tuple(rows[0])
+    names = rows[0].keys()
+    if len(columns) < 2 or any(r.keys() != names for r in rows):
+        return False
+    prepared = _prepared(conn.dialect, table, columns)
+    if prepared is None:
+        return False
+    sql, processors, defaults = prepared
+    values = operator.itemgetter(*columns)
+    params = [
+        tuple(
+            value if process is None else process(value)
+            for value, process in zip(values(row), processors, strict=True)
+        )
+        + defaults
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)
+    return True
+
+
+_Prepared = tuple[str, tuple[Callable[[Any], Any] | None, ...], tuple[Any, ...]]
+_PREPARED: dict[tuple[str, str, tuple[str, ...]], _Prepared | None] = {}
+
+
+def _prepared(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Prepared | None:
+    """The insert of ``columns`` into ``table``, and of the columns left out that have a
+    default (given it, as SQLAlchemy does), in ``qmark`` style; the bind processor of each
+    column given; the defaults' values as bound. None when a default left out is not a
+    constant."""
+    cache = (dialect.name, table.name, columns)
+    if cache not in _PREPARED:
+        defaulted = [c for c in table.columns if c.name not in columns and c.default is not None]
+        if any(not getattr(c.default, "is_scalar", False) for c in defaulted):
+            _PREPARED[cache] = None
+        else:
+            names = [*columns, *(c.name for c in defaulted)]
+            quote = dialect.identifier_preparer.quote
+            sql = (
+                f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+                f"VALUES ({', '.join('?' * len(names))})"
+            )
+            processors = [_binder(table.c[name].type, dialect) for name in columns]
+            defaults = []
+            for c in defaulted:
+                value = c.default.arg  # type: ignore[union-attr]
+                process = _binder(c.type, dialect)
+                defaults.append(value if process is None else process(value))
+            _PREPARED[cache] = (sql, tuple(processors), tuple(defaults))
+    return _PREPARED[cache]
+
+
+def _binder(kind: Any, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy binds a value of this type on this dialect (its implementation for the
+    dialect: a time on SQLite becomes SQLAlchemy's own text form, not the driver's)."""
+    binder: Callable[[Any], Any] | None = kind.dialect_impl(dialect).bind_processor(dialect)
+    return binder
 
 
 _CANDIDATE_COLUMNS = (
