@@ -18,8 +18,12 @@ from syndicator.model import Article, as_utc, iso
 # --------------------------------------------------------------------------------------------
 
 
+# One encoder for every value stored as JSON (json.dumps with these options builds one a call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _bands(signature: str) -> tuple[int, int, int, int]:
@@ -71,12 +75,21 @@ def _fetched_location(item: Article) -> str | None:
     from syndicator.normalize import canonical_url
 
     fetched = item.fetched_url
-    if not fetched or urlsplit(fetched).scheme not in ("http", "https", "file"):
+    if not fetched or _scheme(fetched) not in ("http", "https", "file"):
         return None
-    if urlsplit(item.key).scheme not in ("http", "https", "file"):
+    if _scheme(item.key) not in ("http", "https", "file"):
         return None
     fetched = canonical_url(fetched)
     return fetched if fetched != item.key else None
+
+
+def _scheme(url: str) -> str:
+    """``urlsplit(url).scheme``, without parsing the commonest URLs (``https://…``)."""
+    if url.startswith("https://"):
+        return "https"
+    if url.startswith("http://"):
+        return "http"
+    return urlsplit(url).scheme
 
 
 def _payload(row: Any) -> dict[str, Any]:
