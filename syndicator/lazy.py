@@ -13,7 +13,6 @@ keep the direction of DESIGN.md.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -41,18 +40,27 @@ def exports(
     return __getattr__, __dir__
 
 
-def module(name: str) -> ModuleType:
-    """The module ``name``, executed on the first use of one of its attributes (importlib's
-    ``LazyLoader``): httpx, say, which a fetch over aiohttp needs only if a URL is unusual, a
-    request fails or a notification is sent. A module imported already is returned as it is.
-    Bind it under ``if not TYPE_CHECKING`` beside ``import name`` for the type checker."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no module named {name!r}", name=name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    lazy = importlib.util.module_from_spec(spec)
-    sys.modules[name] = lazy
-    spec.loader.exec_module(lazy)
-    return lazy
+def module(name: str) -> Any:
+    """The module ``name``, imported on the first use of one of its attributes: httpx, say,
+    which a fetch over aiohttp needs only if a URL is unusual, a request fails or a
+    notification is sent. Bind it under ``if not TYPE_CHECKING`` beside ``import name`` for the
+    type checker. The import is the import system's own (thread-safe, once); nothing is put in
+    ``sys.modules`` before it."""
+    return _Deferred(name)
+
+
+class _Deferred:
+    __slots__ = ("_module", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        module = self._module
+        if module is None:
+            module = self._module = importlib.import_module(self._name)
+        return getattr(module, attribute)
+
+    def __repr__(self) -> str:
+        return f"<module {self._name!r}, imported on first use>"

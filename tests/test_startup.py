@@ -55,9 +55,9 @@ PIPELINE = (
     "syndicator.ingest.once",
 )
 
-# httpx's own modules: a fetch over aiohttp of URLs in plain form needs none of them (httpx
-# itself is in sys.modules as a module to load on first use: syndicator.fetch.lib).
-HTTPX = ("httpx._client", "httpx._models", "httpcore", "rich", "click")
+# httpx and what it brings: a fetch over aiohttp of URLs in plain form needs none of them
+# (syndicator.fetch.lib).
+HTTPX = ("httpx", "httpcore", "rich", "click")
 
 # The command as `python -m syndicator` runs it, then the names of the modules it holds (in
 # the file named by its first argument).
