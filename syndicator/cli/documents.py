@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
-from syndicator.cli.common import EXIT_FAILED, EXIT_OK, open_syndication, read_config
+from syndicator.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    few_collections,
+    open_syndication,
+    read_config,
+    start_up,
+)
 from syndicator.cli.passes import print_published
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.fetch import fetch_once, local_path
@@ -129,7 +136,8 @@ def _print_extraction(result: dict[str, Any], out: TextIO) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Each document is read as a stream and stored a batch at a time; results are printed as
     they are stored, progress shown on a terminal, and a summary line always ends (stderr)."""
-    syndication = open_syndication(args)
+    with start_up():
+        syndication = open_syndication(args)
     service = syndication.config.service
     errors: list[str] = []
     counts: dict[str, int] = {}
@@ -178,9 +186,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         workers = reader_processes() if args.workers is None else args.workers
-        outcome = syndication.ingest(
-            documents(), source_id=args.source, stored=stored, workers=workers
-        )
+        # Collected seldom (reader and renderer processes, forked, too): at Python's defaults
+        # the collections walked the articles of a batch again and again.
+        with few_collections():
+            outcome = syndication.ingest(
+                documents(), source_id=args.source, stored=stored, workers=workers
+            )
         outcome.notified = asyncio.run(syndication.deliver())
     finally:
         syndication.close()
