@@ -16,9 +16,11 @@ vocabulary, so that no two are near-duplicates) as NDJSON in ``--files`` files, 
    this process), on another empty store, and prints the share of each stage, by where the
    time is spent: extract (``syndicator/extract``, JSON decoding), normalize, language (the
    detector), fingerprint, store (``syndicator/store``, SQLAlchemy and the database driver),
-   publish (``syndicator/publish``, feedgen, lxml's serializer), and the rest. Profiling
-   slows Python code more than C code, so the shares are a guide, the first figure the
-   measure.
+   publish (``syndicator/publish``, feedgen, lxml's serializer), read (``syndicator/ingest``:
+   the pushed object's checks and draft, routing), start-up (imports, the config), and the
+   rest. A built-in (a regex, ``str.join``, ``int.bit_count``), which the profiler sees
+   without a file, counts for the stage of the code that called it. Profiling slows Python
+   code more than C code, so the shares are a guide, the first figure the measure.
 
 With ``--before DIR`` (another checkout of the project, e.g. ``git worktree add --detach DIR
 COMMIT``), each whole-process run is made twice, alternating, once with DIR's code and once with
@@ -91,6 +93,9 @@ STAGES = (
     ("normalize", ("syndicator/normalize", "nh3", "unicodedata", "dateutil")),
     ("store", ("syndicator/store", "sqlalchemy", "sqlite3", "psycopg")),
     ("publish", ("syndicator/publish", "feedgen", "lxml")),
+    # Reading a pushed object (its checks, the draft, routing it to regions) and the stream
+    ("read", ("syndicator/ingest", "syndicator/regions.py")),
+    ("start-up", ("importlib", "syndicator/config")),
 )
 
 
@@ -221,8 +226,15 @@ def profiled(config: Path, files: list[Path]) -> dict[str, float]:
         sys.exit(f"ingest (profiled) exited {code}")
     shares: dict[str, float] = {}
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    for (filename, _, function), (_, _, tottime, _, _) in stats.items():
+    for (filename, _, function), (_, _, tottime, _, callers) in stats.items():
         stage = stage_of(f"{filename}:{function}")
+        if stage == "other" and filename == "~" and callers:
+            # A built-in (str.join, a regex, int.bit_count, a compile): profiled without a
+            # file, its time is its callers' stage's, split by what each call edge took.
+            for (caller_file, _, caller), edge in callers.items():
+                where = stage_of(f"{caller_file}:{caller}")
+                shares[where] = shares.get(where, 0.0) + edge[2]
+            continue
         shares[stage] = shares.get(stage, 0.0) + tottime
     return shares
 
