@@ -426,3 +426,52 @@ def test_boilerplate_shortcut_is_the_pattern(start: str, text: str, n: int, fill
 
     for line in (start + fill * n + text, start + fill * n, text + fill * n):
         assert _is_boilerplate(line) == bool(_BOILERPLATE_LINE.match(line)), line
+
+
+# Pieces of documents that meet each path of the parse: characters of every width (Latin-1,
+# the BMP, astral), a byte order mark, line ends, what the parse removes (control characters,
+# lone surrogates, non-characters), XML declarations (with an encoding, and a second one),
+# meta tags naming another encoding, markup and references.
+_PAGE_PIECES = (
+    "<p>", "</p>", "<div class='a b'>", "</div>", "<br>", "text ", "é", "ÿ", "Ā", "\u00a0",
+    "نص عربي", "中文字", "\U0001f600", "\U00020000", "\ufeff", "\r\n", "\r", "\n", "\t", "&amp;",
+    "&nbsp;", "&#0;", "&#xD800;", "&#65534;", "&eacute;", "<meta charset='iso-8859-1'>",
+    "<meta http-equiv='Content-Type' content='text/html; charset=windows-1251'>",
+    "<?xml version='1.0' encoding='latin1'?>", "<?xml version='1.0'?>", "<!-- c -->",
+    "<script>var a='</p>'</script>", "<![CDATA[x]]>", "\x00", "\x01", "\x0c", "\x1f", "\x7f",
+    "\x85", "\ud800", "\udfff", "\ufffe", "\uffff", "\ufffd", "\u2028", "\u200b", "\u202e",
+    "<title>t</title>", "<html>", "<body>", "<head>", "<a href='é'>", "</a>", " ", "<", ">", "&",
+    "<img alt='\U0001f600'>", "<p title='\u00e9\u4e2d'>",
+)  # fmt: skip
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(st.lists(st.sampled_from(_PAGE_PIECES), max_size=30))
+def test_page_parsed_as_its_text(pieces: list[str]) -> None:
+    """The parse reads a page as UTF-8 bytes: the same tree (or the same refusal) as lxml
+    gives for the text itself, once the declaration and the characters no tree may hold are
+    removed."""
+    import lxml.html
+    from lxml import etree
+
+    from syndicator.errors import ExtractError
+    from syndicator.extract import dom
+
+    text = "".join(pieces)
+
+    def through_lxml() -> str:
+        plain = dom._NOT_XML.sub(dom._xml_char, dom._XML_DECLARATION.sub("", text))
+        if not plain or plain.isspace():
+            return "empty document"
+        parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
+        try:
+            root = lxml.html.document_fromstring(plain, parser=parser)
+        except (etree.ParserError, ValueError) as e:
+            return f"not HTML: {e}"
+        return str(etree.tostring(root.getroottree(), encoding="unicode"))
+
+    try:
+        got = str(etree.tostring(dom.parse(text).getroottree(), encoding="unicode"))
+    except ExtractError as e:
+        got = str(e)
+    assert got == through_lxml()

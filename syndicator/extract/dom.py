@@ -20,8 +20,11 @@ from lxml.html import HtmlElement
 from syndicator.errors import ExtractError
 from syndicator.normalize import clean_text, element_text
 
+# A page is parsed as UTF-8 bytes: libxml2 reads them as they are, where a str that is not
+# ASCII would be handed over in Python's own layout (Latin-1, UCS-2 or UCS-4) for libxml2 to
+# convert first, at more cost than encoding it here (the same tree, which a test checks).
 _PARSER = lxml.html.HTMLParser(
-    remove_comments=True, remove_pis=True, collect_ids=False, huge_tree=False
+    remove_comments=True, remove_pis=True, collect_ids=False, huge_tree=False, encoding="utf-8"
 )
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup is a Python call for each
 # element that Python touches, only to give <form>, <input>, <select>, <textarea> and <label>
@@ -37,24 +40,54 @@ _PARSER.set_element_class_lookup(
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# A declaration naming an encoding left at the start once the first is gone (a page that starts
+# with two): lxml refuses such a str, and so the page was refused when it was parsed as one.
+_ENCODING_DECLARATION = re.compile(r"^(<\?xml[^>]+)\s+encoding\s*=\s*[\"'][^\"']*[\"'](\s*\?>|)")
 # Characters an HTML parser keeps in text but that no tree built through lxml's API may hold
 # (XML 1.0 cannot carry them): removed before parsing, the form feed read as the space it is.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# The control characters among them, as UTF-8 bytes (each is one byte, below any byte of a
+# character that is not ASCII): deleting them and comparing lengths is a quicker test than the
+# regex search, on the UTF-8 text the parser reads anyway.
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 
 def _xml_char(match: re.Match[str]) -> str:
     return " " if match.group() == "\x0c" else ""
 
 
+_REFUSED_DECLARATION = (
+    "Unicode strings with encoding declaration are not supported. "
+    "Please use bytes input or XML fragments without declaration."
+)
+
+
+def _utf8(text: str) -> bytes | None:
+    """``text`` in UTF-8 if it holds nothing ``_NOT_XML`` matches, else None."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None  # a lone surrogate
+    if len(data.translate(None, _CONTROL_BYTES)) != len(data):
+        return None
+    if not text.isascii() and ("\ufffe" in text or "\uffff" in text):
+        return None
+    return data
+
+
 def parse(text: str, url: str | None = None) -> HtmlElement:
     """Parse a decoded HTML document; raises ExtractError when there is no document at all."""
-    text = _XML_DECLARATION.sub("", text)  # lxml refuses str input with an encoding declaration
-    if _NOT_XML.search(text):
+    text = _XML_DECLARATION.sub("", text)  # it may name another encoding than UTF-8
+    data = _utf8(text)  # None: there are characters to remove
+    if data is None:
         text = _NOT_XML.sub(_xml_char, text)
+        data = text.encode("utf-8")
     if not text or text.isspace():
         raise ExtractError("empty document", url=url)
+    if text.startswith("<?xml") and _ENCODING_DECLARATION.match(text):
+        raise ExtractError(f"not HTML: {_REFUSED_DECLARATION}", url=url)
     try:
-        root = lxml.html.document_fromstring(text, parser=_PARSER, base_url=url)
+        root = lxml.html.document_fromstring(data, parser=_PARSER, base_url=url)
     except (etree.ParserError, ValueError) as e:
         raise ExtractError(f"not HTML: {e}", url=url) from e
     if root is None:
