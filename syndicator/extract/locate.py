@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from functools import lru_cache
 from itertools import islice
 
 import lxml.html
@@ -131,19 +132,29 @@ def _body_candidates(
     if tagged is None:
         tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES)
     for el in tagged:
-        entries: set[int] = set()
         cls = el.get("class")
-        if cls:
-            for word in cls.translate(_XML_SPACE).split(" "):
-                if word in _BODY_CLASSES:
-                    entries |= _BODY_CLASSES[word]
+        entries = _class_entries(cls) if cls else _NONE
         for name in _BODY_ATTRIBUTES:
             value = el.get(name)
             if value is not None and (name, value) in _BODY_VALUES:
-                entries |= _BODY_VALUES[(name, value)]
+                entries = entries | _BODY_VALUES[(name, value)]
         for i in entries:
             found[i].append(el)
     return found
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+@lru_cache(maxsize=4096)
+def _class_entries(cls: str) -> frozenset[int]:
+    """The entries of BODY_SELECTORS that select a ``class`` attribute. Cached: a page repeats
+    a few class attributes over many elements (list items, cards, menu entries)."""
+    entries: set[int] = set()
+    for word in cls.translate(_XML_SPACE).split(" "):
+        if word in _BODY_CLASSES:
+            entries |= _BODY_CLASSES[word]
+    return frozenset(entries)
 
 
 def _later_parts(parts: list[HtmlElement], index: TreeIndex | None = None) -> list[HtmlElement]:
