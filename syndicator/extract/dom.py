@@ -23,13 +23,13 @@ from syndicator.normalize import clean_text, element_text
 # A page is parsed as UTF-8 bytes: libxml2 reads them as they are, where a str that is not
 # ASCII would be handed over in Python's own layout (Latin-1, UCS-2 or UCS-4) for libxml2 to
 # convert first, at more cost than encoding it here (the same tree, which a test checks).
-_PARSER = lxml.html.HTMLParser(
+PARSER = lxml.html.HTMLParser(
     remove_comments=True, remove_pis=True, collect_ids=False, huge_tree=False, encoding="utf-8"
 )
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup is a Python call for each
 # element that Python touches, only to give <form>, <input>, <select>, <textarea> and <label>
 # classes of their own, whose form helpers this package never uses.
-_PARSER.set_element_class_lookup(
+PARSER.set_element_class_lookup(
     etree.ElementDefaultClassLookup(
         element=lxml.html.HtmlElement,
         comment=lxml.html.HtmlComment,
@@ -87,7 +87,7 @@ def parse(text: str, url: str | None = None) -> HtmlElement:
     if text.startswith("<?xml") and _ENCODING_DECLARATION.match(text):
         raise ExtractError(f"not HTML: {_REFUSED_DECLARATION}", url=url)
     try:
-        root = lxml.html.document_fromstring(data, parser=_PARSER, base_url=url)
+        root = lxml.html.document_fromstring(data, parser=PARSER, base_url=url)
     except (etree.ParserError, ValueError) as e:
         raise ExtractError(f"not HTML: {e}", url=url) from e
     if root is None:

@@ -177,8 +177,10 @@ def figure_element(image: Image) -> HtmlElement:
 
 def fragment_root(lead: list[Image], body_el: HtmlElement) -> HtmlElement:
     """The tree that ``parse_body`` makes of the body fragment (the lead figures, then the body
-    element with its tail, in a <div>). Moves ``body_el`` there: call it last."""
-    root = lxml.html.Element("div")
+    element with its tail, in a <div>). Moves ``body_el`` there: call it last. (The <div> is
+    made by the page's parser, so that the elements below it keep the page's classes, chosen in
+    C: one made by lxml.html would look each up by a Python call as the body is read.)"""
+    root = dom.PARSER.makeelement("div")
     for image in lead:
         root.append(figure_element(image))
     root.append(body_el)
