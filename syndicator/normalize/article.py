@@ -198,7 +198,6 @@ def _valid_draft(draft: Draft) -> Draft:
 
 
 _DRAFT_TEXT_VALUES = operator.attrgetter(*_DRAFT_TEXTS)
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _all_storable(draft: Draft) -> bool:
@@ -213,7 +212,16 @@ def _all_storable(draft: Draft) -> bool:
     pieces += draft.bylines
     for image in draft.images:
         pieces += (v for v in (image.url, image.caption, image.credit) if v)
-    return all(type(v) is str for v in pieces) and not _UNSTORABLE.search("".join(pieces))
+    if not all(type(v) is str for v in pieces):
+        return False
+    joined = "".join(pieces)
+    if "\x00" in joined:
+        return False
+    try:
+        joined.encode("utf-8")  # refuses a surrogate: quicker than a regex search for one
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # Limits on what one article may carry: hostile or broken pages are cut, with a warning.

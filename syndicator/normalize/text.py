@@ -15,7 +15,8 @@ from lxml import etree
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f\u200b\ufeff\u2060\u180e\u202a-\u202e\u2066-\u2069]"
 )
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_BIDI_CHARACTERS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI_CONTROLS = re.compile(f"[{_BIDI_CHARACTERS}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -30,8 +31,11 @@ def valid_text(text: str) -> str:
 def strip_bidi_controls(text: str) -> str:
     """``text`` without the explicit bidi embeddings, overrides and isolates (marks are kept)."""
     # A regex (a bitmap scan in C) rather than str.translate, which looks every character up in
-    # a dict: 50 times quicker on a body's HTML, the same string.
-    return text if text.isascii() else _BIDI_CONTROLS.sub("", text)
+    # a dict: 50 times quicker on a body's HTML, the same string. Most texts have none of the
+    # nine: looking for each (a substring search) is quicker still than the regex's scan.
+    if text.isascii() or not any(char in text for char in _BIDI_CHARACTERS):
+        return text
+    return _BIDI_CONTROLS.sub("", text)
 
 
 def clean_text(text: str | None, *, keep_newlines: bool = False) -> str:
