@@ -150,7 +150,9 @@ class Analysis:
         return found if found is not None else Figures()
 
 
-def analyse(root: HtmlElement, *, names: bool = True) -> Analysis:
+def analyse(
+    root: HtmlElement, *, names: bool = True, words: dom.AttrWords | None = None
+) -> Analysis:
     """Weigh the text blocks of a page and find where its running text is.
 
     One walk down lists the elements that count, one walk up weighs them. Text under an
@@ -158,7 +160,10 @@ def analyse(root: HtmlElement, *, names: bool = True) -> Analysis:
     element plainly holds running text (paragraphs of sentences) and its name is not one only
     chrome has (comments, related stories, menus, footers…): a share button's class on the
     story's wrapper does not make the story chrome. When the names leave no running text
-    anywhere, they were wrong: the page is weighed again without them."""
+    anywhere, they were wrong: the page is weighed again without them. ``words``: the
+    page's element names, shared with the other passes over it."""
+    if words is None:
+        words = dom.AttrWords()
     body = root.find("body")
     if body is None:
         body = root
@@ -175,13 +180,13 @@ def analyse(root: HtmlElement, *, names: bool = True) -> Analysis:
         if tag in _SKIP or (el is not body and _hidden_or_chrome_tag(el)):
             continue
         f = Figures()
-        f.named = names and el is not body and _chrome_words(el, tag)
+        f.named = names and el is not body and _chrome_words(el, tag, words)
         figures[el] = f
         order.append(el)
     kept = _sum_up(body, order, figures)
     best = _best(body, order, figures)
     if best is None and names and any(f.chrome for f in figures.values()):
-        return analyse(root, names=False)
+        return analyse(root, names=False, words=words)
     return Analysis(figures, best, body, frozenset(kept))
 
 
@@ -400,7 +405,7 @@ def _hidden_or_chrome_tag(el: HtmlElement) -> bool:
     return bool(role) and role.lower() in _ROLES
 
 
-def _chrome_words(el: HtmlElement, tag: str) -> bool:
+def _chrome_words(el: HtmlElement, tag: str, words: dom.AttrWords) -> bool:
     if el.get("class") is None and el.get("id") is None:
         return False
     if tag in _JUDGED_BY_TEXT:
@@ -408,7 +413,7 @@ def _chrome_words(el: HtmlElement, tag: str) -> bool:
         # hold by their tag, and their classes are often a site's taxonomy (``category-news``,
         # ``tag-jobs``, ``author-sarah``), not a description.
         return False
-    return dom.is_chrome(el)
+    return dom.is_chrome(el, words[el])
 
 
 _JUDGED_BY_TEXT = frozenset({"p", "article", "main"})

@@ -107,6 +107,21 @@ def attr_text(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
 
 
+class AttrWords(dict[HtmlElement, str]):
+    """:func:`attr_text` of the elements of one page, each worked out once: ``words[el]``.
+
+    The passes over a page (the weighing of its text, the boxes of other stories, the byline,
+    dateline, section and subtitle searches, the related teasers) ask the same elements for
+    their names; lxml makes a new string for each attribute read. Only for a tree that keeps
+    its class and id attributes while it is in use (copies get their own)."""
+
+    __slots__ = ()
+
+    def __missing__(self, el: HtmlElement) -> str:
+        words = self[el] = attr_text(el)
+        return words
+
+
 @lru_cache(maxsize=256)
 def css(selector: str) -> CSSSelector:
     try:
@@ -194,8 +209,9 @@ RELATED = re.compile(
 )
 
 
-def is_chrome(el: HtmlElement) -> bool:
-    """True for page chrome: by tag, by class/id words, or hidden from readers."""
+def is_chrome(el: HtmlElement, words: str | None = None) -> bool:
+    """True for page chrome: by tag, by class/id words, or hidden from readers. ``words``:
+    the element's :func:`attr_text`, if known."""
     tag = el.tag if isinstance(el.tag, str) else ""
     if tag in CHROME_TAGS:
         return True
@@ -207,7 +223,9 @@ def is_chrome(el: HtmlElement) -> bool:
     role = (el.get("role") or "").lower()
     if role in ("navigation", "banner", "contentinfo", "complementary", "dialog", "alert", "menu"):
         return True
-    return chrome_name(attr_text(el)) and not (tag == "p" and is_prose(el))
+    if words is None:
+        words = attr_text(el)
+    return chrome_name(words) and not (tag == "p" and is_prose(el))
 
 
 @lru_cache(maxsize=4096)

@@ -168,6 +168,7 @@ def _bylines(
     marked: list[HtmlElement],
     boxes: Subtrees,
     index: TreeIndex,
+    words: dom.AttrWords,
 ) -> list[str]:
     if selectors and selectors.author:
         found = [dom.text_of(el) for el in dom.select(scope, selectors.author)]
@@ -183,14 +184,15 @@ def _bylines(
     for el in marked:
         if not isinstance(el.tag, str) or el.tag in ("script", "style"):
             continue
-        words = dom.attr_text(el)
         if (
-            _BYLINE_CLASSES.search(words)
+            _BYLINE_CLASSES.search(words[el])
             or el.get("rel") == "author"
             or el.get("itemprop") == "author"
         ):
             if bylined is None:
-                bylined = index.marked(scope, _has_byline_class, self_too=False)
+                bylined = index.marked(
+                    scope, lambda el: _has_byline_class(el, words), self_too=False
+                )
             if bylined.below(el):
                 continue  # the outer byline element already covers it
             if boxes.below(el):
@@ -252,8 +254,8 @@ def _page_bylines(root: HtmlElement, boxes: Subtrees) -> list[str]:
     return []
 
 
-def _has_byline_class(el: HtmlElement) -> bool:
-    return bool(_BYLINE_CLASSES.search(dom.attr_text(el)))
+def _has_byline_class(el: HtmlElement, words: dom.AttrWords) -> bool:
+    return bool(_BYLINE_CLASSES.search(words[el]))
 
 
 def _same_names(texts: list[str]) -> bool:
@@ -261,9 +263,9 @@ def _same_names(texts: list[str]) -> bool:
     return len(firsts) == 1
 
 
-def _dateline(marked: list[HtmlElement], boxes: Subtrees) -> str | None:
+def _dateline(marked: list[HtmlElement], boxes: Subtrees, words: dom.AttrWords) -> str | None:
     for el in marked:
-        if isinstance(el.tag, str) and _DATELINE_CLASSES.search(dom.attr_text(el)):
+        if isinstance(el.tag, str) and _DATELINE_CLASSES.search(words[el]):
             if boxes.below(el):
                 continue
             text = dom.text_of(el).strip("()[] -–—:")
@@ -279,6 +281,7 @@ def _section(
     selectors: Selectors | None,
     marked: list[HtmlElement],
     boxes: Subtrees,
+    words: dom.AttrWords,
 ) -> str | None:
     if selectors and selectors.section:
         el = dom.select_one(scope, selectors.section)
@@ -290,7 +293,7 @@ def _section(
     if section:
         return section
     for el in marked:
-        if isinstance(el.tag, str) and _SECTION_CLASSES.search(dom.attr_text(el)):
+        if isinstance(el.tag, str) and _SECTION_CLASSES.search(words[el]):
             if boxes.below(el):
                 continue
             text = dom.text_of(el)
@@ -326,6 +329,7 @@ def _subtitle(
     selectors: Selectors | None,
     marked: list[HtmlElement],
     boxes: Subtrees,
+    words: dom.AttrWords,
 ) -> str | None:
     if selectors and selectors.subtitle:
         el = dom.select_one(scope, selectors.subtitle)
@@ -336,10 +340,7 @@ def _subtitle(
     for el in marked:
         if not isinstance(el.tag, str) or el.tag in ("meta", "script"):
             continue
-        if (
-            _SUBTITLE_CLASSES.search(dom.attr_text(el))
-            or el.get("itemprop") == "alternativeHeadline"
-        ):
+        if _SUBTITLE_CLASSES.search(words[el]) or el.get("itemprop") == "alternativeHeadline":
             if boxes.below(el):
                 continue
             text = dom.text_of(el)
@@ -404,13 +405,15 @@ def _keywords(ld: dict[str, Any], meta: PageMeta) -> list[str]:
     return [w for w in dict.fromkeys(words) if w][:20]
 
 
-def _related_teasers(url: str, boxes: Subtrees, index: TreeIndex) -> Iterator[Teaser]:
+def _related_teasers(
+    url: str, boxes: Subtrees, index: TreeIndex, words: dom.AttrWords | None = None
+) -> Iterator[Teaser]:
     """Teasers in related-article boxes ("مقالات ذات صلة", "Read also"): the outermost
     ``<aside>`` and related/"more" boxes of the page, in document order."""
     seen: set[str] = set()
     urls = PageUrls(url)
     for box in boxes.tops:
-        for teaser in cards(box, url, related=True, urls=urls, index=index):
+        for teaser in cards(box, url, related=True, urls=urls, index=index, words=words):
             if teaser.url and teaser.url not in seen:
                 seen.add(teaser.url)
                 yield teaser

@@ -102,13 +102,14 @@ def extract_page(
 ) -> Extraction:
     """An article page gives one Draft and its related teasers; a listing gives teasers."""
     meta = read_meta(root, url)
-    analysis = None if force_listing else blocks.analyse(root)
+    words = dom.AttrWords()  # the names of the page's elements, for every pass below
+    analysis = None if force_listing else blocks.analyse(root, words=words)
     if analysis is not None and (force_article or is_article_page(root, meta, analysis)):
-        return _article_page(root, meta, selectors, analysis)
-    teasers = tuple(cards(root, url, selectors.article_links if selectors else None))
+        return _article_page(root, meta, selectors, analysis, words=words)
+    teasers = tuple(cards(root, url, selectors.article_links if selectors else None, words=words))
     if not teasers and analysis is not None and _stands_alone(root, url, analysis):
         # A page that links nowhere lists nothing: what text it has is its own.
-        return _article_page(root, meta, selectors, analysis, whole=True)
+        return _article_page(root, meta, selectors, analysis, whole=True, words=words)
     return Extraction(
         kind="listing", teasers=teasers, title=page_title(meta), language=meta.language
     )
@@ -121,8 +122,9 @@ def _article_page(
     analysis: blocks.Analysis,
     *,
     whole: bool = False,
+    words: dom.AttrWords | None = None,
 ) -> Extraction:
-    draft, related = extract_article(root, meta, selectors, analysis, whole=whole)
+    draft, related = extract_article(root, meta, selectors, analysis, whole=whole, words=words)
     return Extraction(
         kind="article",
         articles=(draft,),
@@ -140,20 +142,25 @@ def extract_article(
     analysis: blocks.Analysis | None = None,
     *,
     whole: bool = False,
+    words: dom.AttrWords | None = None,
 ) -> tuple[Draft, tuple[Teaser, ...]]:
     """The article on a page, and the teasers in its related-article boxes. ``analysis``: the
     page's text blocks (:func:`body.analyse`), if they were weighed already; ``whole``: with no
-    block of running text, the page's ``<body>`` is the article's."""
+    block of running text, the page's ``<body>`` is the article's; ``words``: the names of the
+    page's elements (the analysis's)."""
     url = meta.url
     ld = meta.ld_article or {}
 
     index = TreeIndex(root)  # where each element is: every "inside", "before" below asks it
+    if words is None:
+        words = dom.AttrWords()
     if analysis is None:
-        analysis = blocks.analyse(root)
+        analysis = blocks.analyse(root, words=words)
     analysis.mark_kept()
     tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
-    boxes = index.marked(root, _is_box, among=tagged)  # a box has a class, an id or is <aside>
-    related = tuple(_related_teasers(url, boxes, index))
+    # A box has a class, an id or is <aside>.
+    boxes = index.marked(root, lambda el: _is_box(el, words), among=tagged)
+    related = tuple(_related_teasers(url, boxes, index, words))
     body_el, later, how = _locate_body(root, selectors, tagged, analysis, index)
     if body_el is None and whole:
         body_el = analysis.root
@@ -167,8 +174,11 @@ def extract_article(
         if body_el is not None and later:
             body_el = _join_parts(body_el, later)
         index = TreeIndex(root)
+        words = dom.AttrWords()  # of the copy's elements
         boxes = index.marked(
-            root, _is_box, among=dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
+            root,
+            lambda el: _is_box(el, words),
+            among=dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS),
         )
     container = _article_container(root, body_el)
     # A page that names no title anywhere is titled by its first words, as a feed item
@@ -180,12 +190,12 @@ def extract_article(
     # Read what is around the body before the chrome goes.
     scope = container if container is not None else root
     marked = dom.with_attributes(scope, _MARKED)  # all that the four below look at
-    bylines = _bylines(scope, ld, meta, selectors, marked, boxes, index)
+    bylines = _bylines(scope, ld, meta, selectors, marked, boxes, index, words)
     if not bylines and scope is not root:
         bylines = _page_bylines(root, boxes)
-    dateline = _dateline(marked, boxes)
-    section = _section(scope, ld, meta, selectors, marked, boxes)
-    subtitle = _subtitle(scope, ld, title, selectors, marked, boxes)
+    dateline = _dateline(marked, boxes, words)
+    section = _section(scope, ld, meta, selectors, marked, boxes, words)
+    subtitle = _subtitle(scope, ld, title, selectors, marked, boxes, words)
     published, updated = _dates(scope, ld, meta, selectors, boxes)
     headline = _headline(root, container)
     lead_images = pictures.lead_images(root, container, body_el, headline, index, boxes)

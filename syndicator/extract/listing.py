@@ -80,15 +80,19 @@ def cards(
     related: bool = False,
     urls: PageUrls | None = None,
     index: TreeIndex | None = None,
+    words: dom.AttrWords | None = None,
 ) -> list[Teaser]:
     """Teasers for the article links under ``root``, in document order, one per URL.
 
     ``urls`` may be shared by the calls made for one page (it resolves links against
-    ``page_url``); ``index`` likewise (an index of the page, or of ``root``)."""
+    ``page_url``); ``index`` likewise (an index of the page, or of ``root``), and ``words``
+    (the names of the page's elements)."""
     urls = urls if urls is not None and urls.page_url == page_url else PageUrls(page_url)
     if index is None or root not in index:
         index = TreeIndex(root)
-    anchors = dom.select(root, selector) if selector else _article_anchors(root, urls, index)
+    if words is None:
+        words = dom.AttrWords()
+    anchors = dom.select(root, selector) if selector else _article_anchors(root, urls, index, words)
     by_url: dict[str, list[HtmlElement]] = {}
     linked: list[tuple[int, str]] = []  # (place in the page, article URL) of each link
     for a in anchors:
@@ -101,12 +105,12 @@ def cards(
     if not by_url:
         return []
     links_of = _Links(index, linked)
-    boxes = None if related else index.marked(root, _is_box)
+    boxes = None if related else index.marked(root, lambda el: _is_box(el, words))
     teasers = []
     for url, links in by_url.items():
         card = _card(links[0], url, links_of, root)
         in_box = related or (boxes is not None and boxes.below(card))
-        teaser = _teaser(card, links, url, page_url, in_box)
+        teaser = _teaser(card, links, url, page_url, in_box, words)
         if teaser is not None:
             teasers.append(teaser)
     return teasers
@@ -137,20 +141,22 @@ class _Links:
         return self._urls[first] == url and self._run_end[first] >= last
 
 
-def _article_anchors(root: HtmlElement, urls: PageUrls, index: TreeIndex) -> list[HtmlElement]:
+def _article_anchors(
+    root: HtmlElement, urls: PageUrls, index: TreeIndex, words: dom.AttrWords
+) -> list[HtmlElement]:
     page_url = urls.page_url
     page = urls.canonical(page_url) if urlsplit(page_url).scheme in ("http", "https") else page_url
     host = urlsplit(page_url).hostname
     # What lies above ``root`` is the same for every link: look at it once.
     above = [root, *dom.ancestors(root)]
     if any(
-        isinstance(x.tag, str) and (x.tag in _CHROME_CONTAINERS or _is_site_chrome(x))
+        isinstance(x.tag, str) and (x.tag in _CHROME_CONTAINERS or _is_site_chrome(x, words))
         for x in above
     ):
         return []
     in_heading = any(x.tag in _HEADINGS for x in above)
     # What lies below ``root``: the subtrees of site chrome and of headings, in one pass each.
-    chrome = index.marked(root, _is_chrome_container, self_too=False)
+    chrome = index.marked(root, lambda el: _is_chrome_container(el, words), self_too=False)
     headings = index.marked(root, _is_heading, self_too=False)
 
     out = []
@@ -187,12 +193,12 @@ def _is_heading(el: HtmlElement) -> bool:
     return el.tag in _HEADINGS
 
 
-def _is_chrome_container(el: HtmlElement) -> bool:
-    return el.tag in _CHROME_CONTAINERS or _is_site_chrome(el)
+def _is_chrome_container(el: HtmlElement, words: dom.AttrWords) -> bool:
+    return el.tag in _CHROME_CONTAINERS or _is_site_chrome(el, words)
 
 
-def _is_box(el: HtmlElement) -> bool:
-    return el.tag == "aside" or dom.names_box(dom.attr_text(el))
+def _is_box(el: HtmlElement, words: dom.AttrWords) -> bool:
+    return el.tag == "aside" or dom.names_box(words[el])
 
 
 def _same_site(a: str, b: str) -> bool:
@@ -200,10 +206,9 @@ def _same_site(a: str, b: str) -> bool:
     return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
-def _is_site_chrome(el: HtmlElement) -> bool:
-    words = dom.attr_text(el)
+def _is_site_chrome(el: HtmlElement, words: dom.AttrWords) -> bool:
     role = (el.get("role") or "").lower()
-    return role in ("navigation", "banner", "contentinfo") or bool(_SITE_CHROME.search(words))
+    return role in ("navigation", "banner", "contentinfo") or bool(_SITE_CHROME.search(words[el]))
 
 
 def _has_heading_sibling(a: HtmlElement) -> bool:
@@ -226,7 +231,12 @@ def _card(anchor: HtmlElement, url: str, links: _Links, root: HtmlElement) -> Ht
 
 
 def _teaser(
-    card: HtmlElement, links: list[HtmlElement], url: str, page_url: str, related: bool
+    card: HtmlElement,
+    links: list[HtmlElement],
+    url: str,
+    page_url: str,
+    related: bool,
+    names: dom.AttrWords,
 ) -> Teaser | None:
     title = _card_title(card, links)
     if not title:
@@ -238,7 +248,7 @@ def _teaser(
     for el in card.iter():
         if not isinstance(el.tag, str) or (el.tag == "a" and el in links):
             continue
-        words = dom.attr_text(el)
+        words = names[el]
         if words == " ":  # no class, no id: none of the patterns below can match
             pass
         elif summary is None and _SUMMARY.search(words):

@@ -277,6 +277,6 @@ def _headline(root: HtmlElement, container: HtmlElement | None) -> HtmlElement |
     return None
 
 
-def _is_box(el: HtmlElement) -> bool:
+def _is_box(el: HtmlElement, words: dom.AttrWords | None = None) -> bool:
     """A box of other stories: an ``<aside>`` or a related/"more" box by its class or id."""
-    return el.tag == "aside" or dom.names_box(dom.attr_text(el))
+    return el.tag == "aside" or dom.names_box(dom.attr_text(el) if words is None else words[el])
