@@ -157,7 +157,10 @@ def extract_article(
     if analysis is None:
         analysis = blocks.analyse(root, words=words)
     analysis.mark_kept()
-    tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS)
+    # The elements the body selectors, the boxes of other stories and the byline, dateline,
+    # section and subtitle searches look at (each ignores the others' extra elements: an
+    # element with only ``rel``, an <aside> with no attribute), from one walk of the page.
+    tagged = dom.with_attributes(root, _MARKED | _PAGE_ATTRIBUTES, _PAGE_TAGS)
     # A box has a class, an id or is <aside>.
     boxes = index.marked(root, lambda el: _is_box(el, words), among=tagged)
     related = tuple(_related_teasers(url, boxes, index, words))
@@ -175,11 +178,8 @@ def extract_article(
             body_el = _join_parts(body_el, later)
         index = TreeIndex(root)
         words = dom.AttrWords()  # of the copy's elements
-        boxes = index.marked(
-            root,
-            lambda el: _is_box(el, words),
-            among=dom.with_attributes(root, _PAGE_ATTRIBUTES, _PAGE_TAGS),
-        )
+        tagged = dom.with_attributes(root, _MARKED | _PAGE_ATTRIBUTES, _PAGE_TAGS)
+        boxes = index.marked(root, lambda el: _is_box(el, words), among=tagged)
     container = _article_container(root, body_el)
     # A page that names no title anywhere is titled by its first words, as a feed item
     # without a title is (extract.feed).
@@ -189,7 +189,13 @@ def extract_article(
 
     # Read what is around the body before the chrome goes.
     scope = container if container is not None else root
-    marked = dom.with_attributes(scope, _MARKED)  # all that the four below look at
+    # All that the four below look at (a wrapper of the parts a source's selectors chose is
+    # in no tree: its own elements are walked).
+    marked = (
+        index.in_subtree(scope, tagged)
+        if scope in index
+        else dom.with_attributes(scope, _MARKED | _PAGE_ATTRIBUTES, _PAGE_TAGS)
+    )
     bylines = _bylines(scope, ld, meta, selectors, marked, boxes, index, words)
     if not bylines and scope is not root:
         bylines = _page_bylines(root, boxes)

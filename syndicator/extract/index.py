@@ -105,6 +105,12 @@ class TreeIndex:
         """The elements under ``el``, in document order (a slice, not a walk)."""
         return self._order[self._start[el] + 1 : self._end[el] + 1]
 
+    def in_subtree(self, el: HtmlElement, elements: Iterable[HtmlElement]) -> list[HtmlElement]:
+        """Those of ``elements`` that are ``el`` or lie inside it (in the order given)."""
+        start = self._start
+        first, last = start[el], self._end[el]
+        return [e for e in elements if first <= start[e] <= last]
+
     def subtrees(self, tops: Iterable[HtmlElement]) -> Subtrees:
         """The union of the subtrees of ``tops``: which elements lie in (or are) one of them."""
         return Subtrees(self, tops)
