@@ -177,10 +177,16 @@ def analyse(
         parent = el.getparent()
         if el is not body and (parent is None or parent not in figures):
             continue  # below something skipped
-        if tag in _SKIP or (el is not body and _hidden_or_chrome_tag(el)):
+        if tag in _SKIP:
             continue
+        if el is body:
+            keys: list[str] = []  # not read: the body is never named chrome
+        else:
+            keys = el.keys()  # read once for the two tests below
+            if _hidden_or_chrome_tag(el, keys):
+                continue
         f = Figures()
-        f.named = names and el is not body and _chrome_words(el, tag, words)
+        f.named = names and el is not body and _chrome_words(el, tag, words, keys)
         figures[el] = f
         order.append(el)
     kept = _sum_up(body, order, figures)
@@ -388,11 +394,12 @@ _ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "dia
 _CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "style", "role"})
 
 
-def _hidden_or_chrome_tag(el: HtmlElement) -> bool:
-    """Page chrome by tag or role, or hidden from readers: its text is no one's article."""
+def _hidden_or_chrome_tag(el: HtmlElement, keys: list[str]) -> bool:
+    """Page chrome by tag or role, or hidden from readers: its text is no one's article.
+    ``keys``: the element's attribute names."""
     if el.tag in _CHROME_TAGS:
         return True
-    if _CHROME_ATTRIBUTES.isdisjoint(el.keys()):
+    if _CHROME_ATTRIBUTES.isdisjoint(keys):
         return False  # most elements: one call to lxml instead of four
     if el.get("hidden") is not None or el.get("aria-hidden") == "true":
         return True
@@ -405,15 +412,15 @@ def _hidden_or_chrome_tag(el: HtmlElement) -> bool:
     return bool(role) and role.lower() in _ROLES
 
 
-def _chrome_words(el: HtmlElement, tag: str, words: dom.AttrWords) -> bool:
-    if el.get("class") is None and el.get("id") is None:
+def _chrome_words(el: HtmlElement, tag: str, words: dom.AttrWords, keys: list[str]) -> bool:
+    if dom.NAMING.isdisjoint(keys):  # no class, no id
         return False
     if tag in _JUDGED_BY_TEXT:
         # A paragraph is judged by its text (dom.is_prose); <article> and <main> say what they
         # hold by their tag, and their classes are often a site's taxonomy (``category-news``,
         # ``tag-jobs``, ``author-sarah``), not a description.
         return False
-    return dom.is_chrome(el, words[el])
+    return dom.is_chrome(el, words[el], keys)
 
 
 _JUDGED_BY_TEXT = frozenset({"p", "article", "main"})

@@ -209,20 +209,23 @@ RELATED = re.compile(
 )
 
 
-def is_chrome(el: HtmlElement, words: str | None = None) -> bool:
+def is_chrome(el: HtmlElement, words: str | None = None, keys: list[str] | None = None) -> bool:
     """True for page chrome: by tag, by class/id words, or hidden from readers. ``words``:
-    the element's :func:`attr_text`, if known."""
+    the element's :func:`attr_text`, if known; ``keys``: its attribute names (``el.keys()``),
+    if known (an attribute it lacks is not read)."""
     tag = el.tag if isinstance(el.tag, str) else ""
     if tag in CHROME_TAGS:
         return True
-    if el.get("aria-hidden") == "true" or el.get("hidden") is not None:
-        return True
-    style = (el.get("style") or "").replace(" ", "").lower()
-    if "display:none" in style or "visibility:hidden" in style:
-        return True
-    role = (el.get("role") or "").lower()
-    if role in ("navigation", "banner", "contentinfo", "complementary", "dialog", "alert", "menu"):
-        return True
+    if keys is None or not _HIDING.isdisjoint(keys):
+        if el.get("aria-hidden") == "true" or el.get("hidden") is not None:
+            return True
+        style = (el.get("style") or "").replace(" ", "").lower()
+        if "display:none" in style or "visibility:hidden" in style:
+            return True
+        if (el.get("role") or "").lower() in _CHROME_ROLES:
+            return True
+    if keys is not None and NAMING.isdisjoint(keys):
+        return False  # no class, no id: no name
     if words is None:
         words = attr_text(el)
     return chrome_name(words) and not (tag == "p" and is_prose(el))
@@ -269,25 +272,29 @@ def drop(el: HtmlElement) -> None:
     parent.remove(el)
 
 
+_CHROME_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "dialog", "alert", "menu"}
+)
+# The attributes that hide an element or give it a role (is_chrome reads them), and those that
+# name it (attr_text).
+_HIDING = frozenset({"aria-hidden", "hidden", "style", "role"})
+NAMING = frozenset({"class", "id"})
 # is_chrome can say yes only to a chrome tag or an element with one of these attributes.
-_CHROME_ATTRIBUTES = frozenset({"class", "id", "style", "role", "hidden", "aria-hidden"})
+_CHROME_ATTRIBUTES = _HIDING | NAMING
 
 
 def may_be_chrome(el: HtmlElement) -> bool:
     """:func:`is_chrome`, quicker for the many elements that have neither a chrome tag nor any
     attribute it reads."""
-    return (el.tag in CHROME_TAGS or not _CHROME_ATTRIBUTES.isdisjoint(el.keys())) and is_chrome(el)
+    if el.tag in CHROME_TAGS:
+        return True
+    keys = el.keys()
+    return not _CHROME_ATTRIBUTES.isdisjoint(keys) and is_chrome(el, keys=keys)
 
 
 def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
     """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects."""
-    doomed = [
-        el
-        for el in root.iterdescendants()
-        if isinstance(el.tag, str)
-        and (el.tag in CHROME_TAGS or not _CHROME_ATTRIBUTES.isdisjoint(el.keys()))
-        and is_chrome(el)
-    ]
+    doomed = [el for el in root.iterdescendants() if isinstance(el.tag, str) and may_be_chrome(el)]
     # A class that marks paragraphs of running text is a content class (``p.paywall`` on every
     # paragraph of a gated story), also on that story's short paragraphs.
     content_classes = {
