@@ -169,14 +169,17 @@ def analyse(
         body = root
     figures: dict[HtmlElement, Figures] = {}
     order: list[HtmlElement] = []
+    ups: list[Figures | None] = []  # the figures of each one's parent (None for the body)
     # Preorder: which elements count (a parent is met before its children).
     for el in body.iter(etree.Element):
         tag = el.tag
         if not isinstance(tag, str):
             continue
-        parent = el.getparent()
-        if el is not body and (parent is None or parent not in figures):
-            continue  # below something skipped
+        up = None
+        if el is not body:
+            up = figures.get(el.getparent())
+            if up is None:
+                continue  # below something skipped
         if tag in _SKIP:
             continue
         if el is body:
@@ -189,8 +192,9 @@ def analyse(
         f.named = names and el is not body and _chrome_words(el, tag, words, keys)
         figures[el] = f
         order.append(el)
+        ups.append(up)
     kept = _sum_up(body, order, figures)
-    best = _best(body, order, figures)
+    best = _best(body, order, ups, figures)
     if best is None and names and any(f.chrome for f in figures.values()):
         return analyse(root, names=False, words=words)
     return Analysis(figures, best, body, frozenset(kept))
@@ -328,14 +332,16 @@ def plausible(analysis: Analysis, parts: list[HtmlElement]) -> bool:
 
 
 def _best(
-    body: HtmlElement, order: list[HtmlElement], figures: dict[HtmlElement, Figures]
+    body: HtmlElement,
+    order: list[HtmlElement],
+    ups: list[Figures | None],
+    figures: dict[HtmlElement, Figures],
 ) -> HtmlElement | None:
     best, best_score = None, 0.0
-    for el in order:  # parents first: what lies inside chrome is chrome
+    for el, up in zip(order, ups, strict=True):  # parents first: inside chrome is chrome
         f = figures[el]
-        if not f.chrome and el is not body:
-            parent = figures.get(el.getparent())
-            f.chrome = parent is not None and parent.chrome
+        if not f.chrome and up is not None:
+            f.chrome = up.chrome
         if f.score <= 0 or f.chrome:
             continue
         adjusted = f.score * (1 - (f.links / f.chars if f.chars else 0.0))
