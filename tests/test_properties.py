@@ -475,3 +475,29 @@ def test_page_parsed_as_its_text(pieces: list[str]) -> None:
     except ExtractError as e:
         got = str(e)
     assert got == through_lxml()
+
+
+_NAME_WORDS = st.sampled_from(
+    ["caption", "Caption", "credit", "copyright", "photographer", "source", "courtesy", "photo",
+     "wp-caption", "image-credit", "sources", "-", "_", " ", "\t", "x", "CREDIT", "caption-credit"]
+)  # fmt: skip
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(
+    st.sampled_from(["p", "span", "div", "figcaption", "small", "cite"]),
+    st.one_of(st.none(), st.lists(_NAME_WORDS, max_size=4).map("".join)),
+    st.one_of(st.none(), st.lists(_NAME_WORDS, max_size=3).map("".join)),
+)
+def test_caption_or_credit_is_either(tag: str, cls: str | None, id_: str | None) -> None:
+    """The one read of an element's names answers as the caption and credit tests do."""
+    import lxml.html
+
+    from syndicator.normalize.pictures import _is_caption, _is_caption_or_credit, _is_credit
+
+    el = lxml.html.Element(tag)
+    if cls is not None:
+        el.set("class", cls)
+    if id_ is not None:
+        el.set("id", id_)
+    assert _is_caption_or_credit(el) == (_is_caption(el) or _is_credit(el))

@@ -17,6 +17,7 @@ from syndicator.normalize.pictures import (
     _figure_html,
     _figure_image,
     _is_caption,
+    _is_caption_or_credit,
     _is_credit,
     _with_caption,
     is_picture_block,
@@ -162,7 +163,7 @@ def _walk_blocks(
             continue
         tag = el.tag.lower()
         has_blocks = any(isinstance(c.tag, str) and c.tag.lower() in _BLOCK_TAGS for c in el)
-        if not has_blocks and (_is_caption(el) or _is_credit(el)):
+        if not has_blocks and _is_caption_or_credit(el):
             # A caption or credit outside <figure> (``<img><p class="caption"><p class="credit">``)
             # describes the picture just before it; without one it is still not a paragraph of
             # the story (a credit line never is one, with or without a picture).
@@ -285,7 +286,7 @@ def _without_captions(
     """A copy of a text block without its caption and credit elements, and those (if it has
     any): the credit of a picture in running text is never text of the story."""
     for d in el.iterdescendants():
-        if isinstance(d.tag, str) and (_is_caption(d) or _is_credit(d)):
+        if _is_caption_or_credit(d):
             break
     else:
         return el, []
@@ -293,7 +294,7 @@ def _without_captions(
     captions: list[lxml.html.HtmlElement] = []  # the outermost ones
     inside = 0  # how many captions the walk is in
     for event, d in etree.iterwalk(el, events=("start", "end")):
-        if d is el or not isinstance(d.tag, str) or not (_is_caption(d) or _is_credit(d)):
+        if d is el or not _is_caption_or_credit(d):
             continue
         if event == "start":
             if not inside:

@@ -42,6 +42,18 @@ def _is_credit(el: lxml.html.HtmlElement) -> bool:
     return bool(words.strip()) and bool(_CREDIT_WORDS.search(words))
 
 
+def _is_caption_or_credit(el: lxml.html.HtmlElement) -> bool:
+    """``_is_caption(el) or _is_credit(el)``, reading the element's names once (a credit's
+    words are never blank, and a caption's name names no credit)."""
+    tag = el.tag
+    if tag == "figcaption":
+        return True
+    if not isinstance(tag, str):
+        return False
+    words = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    return "caption" in words or bool(_CREDIT_WORDS.search(words))
+
+
 def is_picture_block(el: lxml.html.HtmlElement) -> bool:
     """An element that is one picture with its caption or credit and no text of its own:
     ``<div class="photo"><img><span class="photo-caption">…</span><span class="photo-credit">``,
@@ -53,14 +65,14 @@ def is_picture_block(el: lxml.html.HtmlElement) -> bool:
     words = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
     has_parts = False
     if not (words.strip() and _PICTURE_WORDS.search(words)):
-        has_parts = any(isinstance(c.tag, str) and (_is_caption(c) or _is_credit(c)) for c in el)
+        has_parts = any(_is_caption_or_credit(c) for c in el)
         if not has_parts:
             return False
     images = 0
     for d in el.iter("img", "amp-img", "p", "h1", "h2", "h3", "h4", "h5", "h6", "li"):
         if d.tag in ("img", "amp-img"):
             images += 1
-        elif not (_is_caption(d) or _is_credit(d)):
+        elif not _is_caption_or_credit(d):
             return False  # running text: a block of the story that holds a picture
         if images > 1:
             return False
@@ -68,9 +80,7 @@ def is_picture_block(el: lxml.html.HtmlElement) -> bool:
         return False
     # Its text, but for captions and credits, is nothing much (a lightbox "enlarge" link).
     rest = len(clean_text(element_text(el))) - sum(
-        len(clean_text(element_text(d)))
-        for d in el.iterdescendants()
-        if isinstance(d.tag, str) and (_is_caption(d) or _is_credit(d))
+        len(clean_text(element_text(d))) for d in el.iterdescendants() if _is_caption_or_credit(d)
     )
     return rest <= 20
 
