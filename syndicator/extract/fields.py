@@ -189,9 +189,9 @@ def _bylines(
             or el.get("rel") == "author"
             or el.get("itemprop") == "author"
         ):
-            if bylined is None:
+            if bylined is None:  # (a byline class is a class: only the marked can have one)
                 bylined = index.marked(
-                    scope, lambda el: _has_byline_class(el, words), self_too=False
+                    scope, lambda el: _has_byline_class(el, words), self_too=False, among=marked
                 )
             if bylined.below(el):
                 continue  # the outer byline element already covers it
