@@ -175,7 +175,18 @@ def test_body_candidates_are_what_the_selectors_select() -> None:
     pages = [_TRICKY_PAGE, *(decode(p.read_bytes()).text for p in sorted(samples.rglob("*.html")))]
     for page in pages:
         root = dom.parse(page, "https://news.example/")
-        assert _body_candidates(root) == [dom.select(root, s) for s in BODY_SELECTORS]
+        selected = [dom.select(root, s) for s in BODY_SELECTORS]
+        assert _body_candidates(root) == selected
+        assert _body_candidates(root, None, dom.AttrWords()) == selected  # names read first
+
+
+def test_body_hints_name_every_body_class_and_id() -> None:
+    from syndicator.extract.locate import _BODY_CLASSES, _BODY_VALUES, BODY_HINTS
+
+    names = [*_BODY_CLASSES, *(value for (name, value) in _BODY_VALUES if name == "id")]
+    assert names
+    for name in names:
+        assert any(hint in name.lower() for hint in BODY_HINTS), name
 
 
 @settings(max_examples=examples(300), deadline=None)

@@ -164,7 +164,7 @@ def extract_article(
     # A box has a class, an id or is <aside>.
     boxes = index.marked(root, lambda el: _is_box(el, words), among=tagged)
     related = tuple(_related_teasers(url, boxes, index, words))
-    body_el, later, how = _locate_body(root, selectors, tagged, analysis, index)
+    body_el, later, how = _locate_body(root, selectors, tagged, analysis, index, words)
     if body_el is None and whole:
         body_el = analysis.root
     # Below, chrome is cut out of the body: out of a copy of the body alone, unless parts of it

@@ -50,12 +50,13 @@ def _locate_body(
     tagged: list[HtmlElement] | None,
     analysis: blocks.Analysis | None = None,
     index: TreeIndex | None = None,
+    words: dom.AttrWords | None = None,
 ) -> tuple[HtmlElement | None, list[HtmlElement], str]:
     """The element that holds the article body; the later parts of a body cut into several
     containers (for :func:`_join_parts`); and how it was found: ``selectors``, ``container``
     or ``main-text`` (``main_text`` marks what it finds). ``tagged``: the page's elements with
     _PAGE_ATTRIBUTES or _PAGE_TAGS, if they were listed already; ``index``: of ``root``, if
-    one was built."""
+    one was built; ``words``: the names of its elements (:class:`dom.AttrWords`)."""
     if selectors and selectors.body:
         found = dom.select(root, selectors.body)
         if found:
@@ -67,7 +68,7 @@ def _locate_body(
             return wrapper, [], "selectors"
     if analysis is None:
         analysis = blocks.analyse(root)
-    for group in _body_candidates(root, tagged):
+    for group in _body_candidates(root, tagged, words):
         parts = [el for el in group if _holds_text(el) and not analysis.of(el).chrome]
         if parts:
             later = _later_parts(parts, index)
@@ -116,6 +117,11 @@ def _index_atoms() -> tuple[dict[str, set[int]], dict[tuple[str, str], set[int]]
 
 _BODY_CLASSES, _BODY_VALUES = _index_atoms()
 _BODY_ATTRIBUTES = tuple(sorted({name for name, _ in _BODY_VALUES}))
+# Every class and id the selectors look for holds one of these, lower-cased (a test checks it):
+# an element whose attr_text holds none can match only by its other attributes (itemprop).
+BODY_HINTS = ("body", "content", "text")
+_BODY_HINT = re.compile("|".join(BODY_HINTS))
+_OTHER_ATTRIBUTES = tuple(name for name in _BODY_ATTRIBUTES if name != "id")
 # What the body selectors and the related boxes look at: one walk of the page lists them.
 _PAGE_ATTRIBUTES = frozenset({"class", *_BODY_ATTRIBUTES})
 _PAGE_TAGS = frozenset({"aside"})
@@ -123,18 +129,27 @@ _XML_SPACE = str.maketrans("\t\n\r", "   ")
 
 
 def _body_candidates(
-    root: HtmlElement, tagged: list[HtmlElement] | None = None
+    root: HtmlElement,
+    tagged: list[HtmlElement] | None = None,
+    words: dom.AttrWords | None = None,
 ) -> list[list[HtmlElement]]:
     """What each of BODY_SELECTORS selects under ``root`` (in document order, as cssselect would:
     a class is a word of ``class`` split at XML whitespace, ``id`` and other attributes equal the
-    value), with one walk of the elements that have such attributes instead of one per entry."""
+    value), with one walk of the elements that have such attributes instead of one per entry.
+    ``words``: the page's element names (:class:`dom.AttrWords`), if there are: an element whose
+    names hold no body class or id is asked for its other attributes only."""
     found: list[list[HtmlElement]] = [[] for _ in _BODY_ATOMS]
     if tagged is None:
         tagged = dom.with_attributes(root, _PAGE_ATTRIBUTES)
     for el in tagged:
-        cls = el.get("class")
-        entries = _class_entries(cls) if cls else _NONE
-        for name in _BODY_ATTRIBUTES:
+        names = _BODY_ATTRIBUTES
+        if words is not None and not _BODY_HINT.search(words[el]):
+            entries = _NONE
+            names = _OTHER_ATTRIBUTES
+        else:
+            cls = el.get("class")
+            entries = _class_entries(cls) if cls else _NONE
+        for name in names:
             value = el.get(name)
             if value is not None and (name, value) in _BODY_VALUES:
                 entries = entries | _BODY_VALUES[(name, value)]
