@@ -18,15 +18,13 @@ runs), dropped afterwards.
 from __future__ import annotations
 
 import os
-import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from support.checks import NOT_RUN
+from support.database import POSTGRES, PostgresDatabases
 from support.service import Server
 from support.sites import (
     FIXTURES,
@@ -41,9 +39,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 TEST_STORE = os.environ.get("SYNDICATOR_TEST_STORE", "sqlite")
-POSTGRES = os.environ.get(
-    "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
-)
 DATABASE_ENV = "SYNDICATOR_DATABASE"
 # Fixtures through which a test can make a store of its own: a folder of the test's own for the
 # config and feeds. A test without them is given the name of a database that does not exist, so
@@ -104,86 +99,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-class PostgresDatabases:
-    """Fresh databases for tests, made from a template that already holds the current schema
-    (created by the store itself, once per session): a test starts on an empty, current store
-    in a fraction of the time the schema takes to create. Dropping a database makes PostgreSQL
-    checkpoint, so the dropped ones are dropped together, in the background."""
-
-    def __init__(self, admin: sa.Engine) -> None:
-        self.admin = admin
-        self.template = f"syndicator_template_{uuid.uuid4().hex[:8]}"
-        self._doomed: list[str] = []
-        self._lock = threading.Lock()
-        self._dropper: threading.Thread | None = None
-        self._execute(f'CREATE DATABASE "{self.template}"')
-        from syndicator.store import Store
-
-        Store(self.url(self.template)).close()
-
-    def url(self, name: str) -> str:
-        return f"{POSTGRES}/{name}"
-
-    def create(self) -> str:
-        name = f"syndicator_test_{uuid.uuid4().hex[:12]}"
-        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        return name
-
-    def drop(self, name: str) -> None:
-        with self._lock:
-            self._doomed.append(name)
-            if self._dropper is None or not self._dropper.is_alive():
-                self._dropper = threading.Thread(target=self._drop_doomed, daemon=True)
-                self._dropper.start()
-
-    def _drop_doomed(self) -> None:
-        while True:
-            with self._lock:
-                batch, self._doomed = self._doomed, []
-                if not batch:
-                    self._dropper = None
-                    return
-            threads = [
-                threading.Thread(
-                    target=self._execute, args=(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)',)
-                )
-                for n in batch
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-
-    def close(self) -> None:
-        dropper = self._dropper
-        if dropper is not None:
-            dropper.join(timeout=120)
-        self._drop_doomed()
-        self._execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
-        self.admin.dispose()
-
-    def _execute(self, statement: str) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(statement))
-
-
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[PostgresDatabases | None]:
-    """The PostgreSQL databases of a ``SYNDICATOR_TEST_STORE=postgresql`` run (None when the
-    server does not answer: the tests that need a store then skip, saying why)."""
-    admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT", pool_size=20)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError:
-        admin.dispose()
+    """This session's PostgreSQL databases (None when the server does not answer: the tests
+    that need one then skip, saying why). Every one is dropped at the end, templates too."""
+    databases = PostgresDatabases.connect()
+    if databases is None:
         yield None
         return
-    databases = PostgresDatabases(admin)
     try:
         yield databases
     finally:
         databases.close()
+
+
+@pytest.fixture
+def postgres(postgres_databases: PostgresDatabases | None) -> PostgresDatabases:
+    """The session's PostgreSQL databases, for a test that needs PostgreSQL whatever the suite
+    runs on; a skip, saying why, where no server answers."""
+    if postgres_databases is None:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: PostgreSQL tests skipped")
+    return postgres_databases
 
 
 @pytest.fixture(autouse=True)

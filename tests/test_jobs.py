@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import procrastinate
 import psycopg
 import pytest
-from support.database import postgres_database
+from support.database import PostgresDatabases
 from support.service import wait_for
 
 from syndicator import config as config_module
@@ -56,16 +56,18 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-def database(tmp_path: Path, test_database: str | None) -> Iterator[str]:
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, test_database: str | None
+) -> Iterator[str]:
     """A PostgreSQL database (SQLAlchemy URL) holding the engine's tables: the suite's own on
-    the PostgreSQL lane, else a fresh one of this test's."""
+    the PostgreSQL lane, else a fresh one of this test's (copied from the session's template)."""
     if test_database is not None and test_database.startswith("postgresql"):
         url = test_database
         _schema(url)
         yield url
         return
-    with postgres_database("syndicator_jobs") as url:
-        _schema(url)
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    with postgres.database("jobs", prefix="syndicator_jobs") as url:
         yield url
 
 

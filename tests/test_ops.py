@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.database import postgres_database
+from support.database import PostgresDatabases
 from support.service import Server, asgi_call, samples_toml
 from support.sites import PARAGRAPHS, Site, SlowSubscriber, run_receiver
 
@@ -648,11 +648,13 @@ class DatabaseAway:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(kind, URL): a SQLite file, or a fresh PostgreSQL database (skipped where none answers)."""
+    """(kind, URL): a SQLite file, or a fresh, empty PostgreSQL database (skipped where none
+    answers): the service creates its schema."""
     if request.param == "sqlite":
         yield "sqlite", f"sqlite:///{tmp_path}/away.db"
         return
-    with postgres_database("syndicator_away") as url:
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    with postgres.database("empty", prefix="syndicator_away") as url:
         yield "postgresql", url
 
 

@@ -1,16 +1,15 @@
 """The store's identity contract, on a real SQLite file and on PostgreSQL.
 
 PostgreSQL is the one at ``$SYNDICATOR_TEST_POSTGRES`` (default: postgres on 127.0.0.1:5432);
-each test gets a fresh database, dropped afterwards. Those cases skip, saying why, only where no
-server answers.
+each test gets a fresh database, dropped afterwards, copied from a template the store created
+once in the session (``support.database``). Those cases skip, saying why, only where no server
+answers.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,45 +17,25 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support.database import PostgresDatabases
 
 from syndicator import fingerprint
 from syndicator.model import Article, RegionMatch
 from syndicator.store import SCHEMA_VERSION, Store, meta
 
 NOW = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
-POSTGRES = os.environ.get(
-    "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
-)
-
-
-def postgres_admin() -> sa.Engine | None:
-    engine = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError:
-        engine.dispose()
-        return None
-    return engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new store's URL: a SQLite file, or a new PostgreSQL database holding the current
+    schema (copied from the session's template, as the store creates it on open)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/store.db"
         return
-    admin = postgres_admin()
-    if admin is None:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: PostgreSQL store tests skipped")
-    name = f"syndicator_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    with postgres.database() as url:
+        yield url
 
 
 @pytest.fixture

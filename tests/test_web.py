@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import feedparser
 import pytest
-from support.database import postgres_database
+from support.database import PostgresDatabases
 from support.records import article_object
 from support.service import REPO, TOKEN, Answer, Server, asgi_call, samples_toml
 
@@ -952,7 +952,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield s
         s.close()
         return
-    with postgres_database() as url:
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    with postgres.database() as url:
         s = Store(url, host="test.example")
         try:
             yield s
