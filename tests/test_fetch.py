@@ -898,7 +898,7 @@ class _Site(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def local_site() -> Iterator[str]:
     _Site.stop.clear()
-    with serving(_Site, poll_interval=0.05) as url:
+    with serving(_Site) as url:
         try:
             yield url
         finally:

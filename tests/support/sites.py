@@ -39,6 +39,9 @@ FIXTURE_SERVER = TESTS / "fixture_site.py"
 # A backstop only: the server is stopped at the end of the session. Long enough for a full run.
 FIXTURE_SERVER_MAX_SECONDS = 900
 STARTUP_SECONDS = 15.0
+# How often a server in a thread looks whether it is asked to stop: shutdown() waits up to this
+# long (the standard library's 0.5 s made every test with a site of its own wait that at the end).
+STOP_POLL = 0.05
 
 
 PARAGRAPHS = "".join(
@@ -85,7 +88,9 @@ class Site:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True
+        )
         self.thread.start()
 
     def article(self, slug: str, title: str) -> None:
@@ -166,7 +171,7 @@ class HostileSite:
         self.server.daemon_threads = True
         self.base = f"http://{host}:{self.server.server_address[1]}"
         self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self.server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True
         )
         self._thread.start()
 
@@ -198,7 +203,9 @@ class HostileSite:
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.5) -> Iterator[str]:
+def serving(
+    handler: type[BaseHTTPRequestHandler], poll_interval: float = STOP_POLL
+) -> Iterator[str]:
     """A test module's own request handler served on loopback, a thread per connection; yields
     the base URL (``http://127.0.0.1:PORT``) and stops the server when the block ends."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -364,7 +371,9 @@ class SlowSubscriber:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True
+        )
         self.thread.start()
         self.callback = f"http://127.0.0.1:{self.httpd.server_address[1]}/cb?id=1"
 
