@@ -278,7 +278,8 @@ BAD_PUSHES = [
 
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One `run` for the push tests (nothing they send is stored)."""
+    """One `run` for the push tests (nothing they send is stored): the service as a process,
+    so its tests are marked e2e."""
     server = Server(tmp_path_factory.mktemp("push") / "service")
     (server.config / "service.toml").write_text(
         server.service_toml() + '\n[[region]]\nid = "world"\ntitle = "World"\n',
@@ -295,6 +296,7 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Any:
         server.kill()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("body", "error"), BAD_PUSHES, ids=range(len(BAD_PUSHES)))
 def test_bad_pushes_are_400s_naming_line_and_field(pushed: Server, body: str, error: str) -> None:
     answer = pushed.post("/api/articles", body, content_type="application/x-ndjson")
@@ -305,6 +307,7 @@ def test_bad_pushes_are_400s_naming_line_and_field(pushed: Server, body: str, er
     assert pushed.get("/api/articles").json() == []
 
 
+@pytest.mark.e2e
 def test_error_answers_are_capped(pushed: Server) -> None:
     answer = pushed.post("/api/articles", "{}\n" * 100_000, content_type="application/x-ndjson")
     assert answer.status == 400
@@ -474,6 +477,7 @@ def test_hub_topics_match_however_the_subscriber_spells_them() -> None:
         assert answer.status == 400, other
 
 
+@pytest.mark.e2e
 def test_since_outside_the_years_1_to_9999_is_a_400(pushed: Server) -> None:
     for since in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-05:00"):
         answer = pushed.get("/api/articles?since=" + urllib.parse.quote(since))
