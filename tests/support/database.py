@@ -14,7 +14,8 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 
 import sqlalchemy as sa
 
@@ -50,13 +51,17 @@ class PostgresDatabases:
     creating its schema on open; the job engine's ``ensure_schema``) the first time a session
     asks for that schema, under a name of this session's own, so that workers running at once
     never share one and each session's templates hold the schema of the code it runs; they are
-    dropped with the session (:meth:`close`). Dropping a database makes PostgreSQL checkpoint,
-    so the dropped ones are dropped together, in the background."""
+    dropped with the session (:meth:`close`). The next database of a kind is made ahead, in the
+    background, while the test that took the last one runs (one spare of each kind, dropped at
+    the end if no test takes it). Dropping a database makes PostgreSQL checkpoint, so the
+    dropped ones are dropped together, in the background."""
 
     def __init__(self, admin: sa.Engine) -> None:
         self.admin = admin
         self.session = uuid.uuid4().hex[:8]
         self._templates: dict[str, str] = {}
+        self._spares: dict[tuple[str, str], Future[str]] = {}
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-ahead")
         self._doomed: list[str] = []
         self._lock = threading.Lock()
         self._dropper: threading.Thread | None = None
@@ -78,7 +83,15 @@ class PostgresDatabases:
         return f"{POSTGRES}/{name}"
 
     def create(self, schema: str = "store", prefix: str = "syndicator_test") -> str:
-        """The name of a new database holding ``schema`` (see :data:`SCHEMAS`)."""
+        """The name of a new database holding ``schema`` (see :data:`SCHEMAS`): the one made
+        ahead for it if there is one, and the next one is made ahead."""
+        kind = (schema, prefix)
+        spare = self._spares.pop(kind, None)
+        name = spare.result() if spare is not None else self._make(schema, prefix)
+        self._spares[kind] = self._ahead.submit(self._make, schema, prefix)
+        return name
+
+    def _make(self, schema: str, prefix: str) -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         if SCHEMAS[schema] is None:
             self._execute(f'CREATE DATABASE "{name}"')
@@ -121,25 +134,36 @@ class PostgresDatabases:
                 if not batch:
                     self._dropper = None
                     return
-            threads = [
-                threading.Thread(
-                    target=self._execute, args=(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)',)
-                )
-                for n in batch
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            self._drop_together(batch)
+
+    def _drop_together(self, names: list[str]) -> None:
+        """Drop ``names`` at once: PostgreSQL serves their checkpoints together."""
+        threads = [
+            threading.Thread(
+                target=self._execute, args=(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)',)
+            )
+            for n in names
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 
     def close(self) -> None:
-        """Drop every database of this session, the templates last."""
+        """Drop every database of this session: the ones made ahead and never taken, the ones
+        still to drop, and the templates, together."""
+        spares = []
+        for spare in self._spares.values():
+            with suppress(Exception):  # made ahead, never taken, and failed: nothing to drop
+                spares.append(spare.result())
+        self._spares.clear()
+        self._ahead.shutdown()
         dropper = self._dropper
         if dropper is not None:
             dropper.join(timeout=120)
-        self._drop_doomed()
-        for name in self._templates.values():
-            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with self._lock:
+            batch, self._doomed = self._doomed, []
+        self._drop_together([*batch, *spares, *self._templates.values()])
         self.admin.dispose()
 
     def _execute(self, statement: str) -> None:
