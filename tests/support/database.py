@@ -16,8 +16,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+if TYPE_CHECKING:  # SQLAlchemy is imported when a database is asked for (not by conftest.py)
+    import sqlalchemy as sa
 
 POSTGRES = os.environ.get(
     "SYNDICATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -70,6 +72,8 @@ class PostgresDatabases:
     def connect(cls) -> PostgresDatabases | None:
         """The databases of the server at ``$SYNDICATOR_TEST_POSTGRES``, or None where no
         server answers."""
+        import sqlalchemy as sa
+
         admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT", pool_size=20)
         try:
             with admin.connect() as conn:
@@ -167,5 +171,7 @@ class PostgresDatabases:
         self.admin.dispose()
 
     def _execute(self, statement: str) -> None:
+        import sqlalchemy as sa
+
         with self.admin.connect() as conn:
             conn.execute(sa.text(statement))
