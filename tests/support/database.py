@@ -48,6 +48,12 @@ SCHEMAS: dict[str, Callable[[str], None] | None] = {
 }
 
 
+# Databases dropped at once. Each DROP DATABASE forces a checkpoint, which takes seconds while
+# the server is busy: the ones to drop pile up meanwhile, and a thread each would take every
+# connection of the admin pool (20), the one the next test's database is made with included.
+DROPS_AT_ONCE = 8
+
+
 class PostgresDatabases:
     """Fresh databases for tests. A template is built by the project's own code (the store
     creating its schema on open; the job engine's ``ensure_schema``) the first time a session
@@ -141,17 +147,16 @@ class PostgresDatabases:
             self._drop_together(batch)
 
     def _drop_together(self, names: list[str]) -> None:
-        """Drop ``names`` at once: PostgreSQL serves their checkpoints together."""
-        threads = [
-            threading.Thread(
-                target=self._execute, args=(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)',)
+        """Drop ``names``, several at once (PostgreSQL serves the checkpoints they ask for
+        together), never more at once than the admin engine's pool holds beside the databases
+        being made."""
+        with ThreadPoolExecutor(max_workers=DROPS_AT_ONCE) as dropping:
+            list(
+                dropping.map(
+                    lambda name: self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'),
+                    names,
+                )
             )
-            for n in names
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
 
     def close(self) -> None:
         """Drop every database of this session: the ones made ahead and never taken, the ones
