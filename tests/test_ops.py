@@ -654,8 +654,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
         yield "sqlite", f"sqlite:///{tmp_path}/away.db"
         return
     postgres: PostgresDatabases = request.getfixturevalue("postgres")
-    with postgres.database("empty", prefix="syndicator_away") as url:
-        yield "postgresql", url
+    name = postgres.create("empty", prefix="syndicator_away")
+    try:
+        yield "postgresql", postgres.url(name)
+    finally:
+        # Gone at once, before server_factory stops the service: a service stopping while
+        # its database is being dropped waits for the drop at each connection it tries.
+        postgres.drop(name, now=True)
 
 
 def test_every_event_is_delivered_after_the_database_was_away(
