@@ -16,6 +16,8 @@ from support.commands import run_command, run_on_a_terminal, service_table
 
 from syndicator.demo import SAMPLES_DIR
 
+pytestmark = pytest.mark.e2e  # end to end: the service or its commands, as processes
+
 SAMPLES = SAMPLES_DIR
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -52,7 +54,6 @@ regions = ["world"]
     return config
 
 
-@pytest.mark.e2e
 def test_once_on_a_terminal_shows_each_source_once(tmp_path: Path) -> None:
     config = deployment(tmp_path)
     shown = run_on_a_terminal(config, "once")
@@ -67,7 +68,6 @@ def test_once_on_a_terminal_shows_each_source_once(tmp_path: Path) -> None:
     assert "[1/2]" not in piped.stdout + piped.stderr
 
 
-@pytest.mark.e2e
 def test_explain_takes_the_path_the_config_names(tmp_path: Path) -> None:
     config = deployment(tmp_path)
     page = tmp_path / "in" / "night-trains.html"
@@ -84,7 +84,6 @@ def test_explain_takes_the_path_the_config_names(tmp_path: Path) -> None:
     assert "Traceback" not in unknown.stderr
 
 
-@pytest.mark.e2e
 def test_a_local_source_publishes_no_file_link(tmp_path: Path) -> None:
     """Local files are read, never linked: a ``file:`` address names a path of this machine
     and opens nowhere else. Their entries carry no link (their full content instead), in
@@ -103,7 +102,6 @@ def test_a_local_source_publishes_no_file_link(tmp_path: Path) -> None:
     assert data["items"] and all("url" not in i and i["content_html"] for i in data["items"])
 
 
-@pytest.mark.e2e
 def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     """A plain-text dump states no publication date: its entries have none (no ``published``,
     ``pubDate`` or ``date_published``; ``updated`` is when they were first seen). (Their link,
@@ -128,7 +126,6 @@ def test_a_text_dump_publishes_no_invented_date(tmp_path: Path) -> None:
     assert (record["published"] is None) == (record["title"] in dump_titles)
 
 
-@pytest.mark.e2e
 def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | None) -> None:
     """A pause is kept in the store: `once` (named or not) does not fetch the source, says
     so, and `status` shows it; resumed, it is fetched again."""
@@ -161,7 +158,6 @@ def test_once_leaves_a_paused_source_alone(tmp_path: Path, test_database: str | 
     assert "rdf: paused" not in again.stdout and "rdf: " in again.stdout
 
 
-@pytest.mark.e2e
 def test_feed_items_without_links_stay_apart(tmp_path: Path) -> None:
     """Items that name no page of their own are told apart by their GUIDs (the article key is
     the source and the GUID), in RSS and in JSON Feed: two such items are two articles, never
@@ -206,7 +202,6 @@ def test_feed_items_without_links_stay_apart(tmp_path: Path) -> None:
     assert titles == ["Note 1", "Note 2", "Note 3"]
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("command", ["run", "serve"])
 def test_a_listen_address_in_use_is_one_line_not_a_traceback(tmp_path: Path, command: str) -> None:
     """Another process already listens on the address: ``run`` and ``serve`` stop before
@@ -228,7 +223,6 @@ def test_a_listen_address_in_use_is_one_line_not_a_traceback(tmp_path: Path, com
     assert "service started" not in done.stderr
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("listen", ["bad", "127.0.0.1:99999", "[::1", "::1:8080"])
 def test_a_bad_listen_option_is_named_as_the_option(tmp_path: Path, listen: str) -> None:
     """``--listen`` is checked as typed: the error names the option, not the environment
