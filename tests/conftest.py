@@ -18,6 +18,7 @@ runs), dropped afterwards.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             (line or 0) + 1,
             "Skipped: " + "; ".join(dict.fromkeys(reasons)),
         )
+
+
+# What a module marks all its tests with (``pytestmark = pytest.mark.e2e``), read from its text.
+MODULE_MARKS = re.compile(r"^pytestmark = (.+)$", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A lane that leaves out every test of a module is not made to import it: with ``-m "not
+    e2e and not slow"`` (make test-fast), a module whose ``pytestmark`` is e2e. Its imports
+    and the rewriting of its asserts were most of a second of each worker's start, for tests
+    that would all be deselected. Only for ``not`` terms joined by ``and``, where a mark of the
+    module's own is enough to leave a test out whatever other marks it has."""
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    excluded = _excluded_marks(config.option.markexpr)
+    if not excluded:
+        return None
+    found = MODULE_MARKS.search(collection_path.read_text(encoding="utf-8"))
+    if found and excluded & set(re.findall(r"pytest\.mark\.(\w+)", found.group(1))):
+        return True
+    return None
+
+
+def _excluded_marks(markexpr: str) -> set[str]:
+    """The marks ``markexpr`` leaves out when it is ``not A and not B…``; else none."""
+    names = set()
+    for term in markexpr.split(" and ") if markexpr.strip() else []:
+        negated = re.fullmatch(r"\s*not\s+(\w+)\s*", term)
+        if negated is None:
+            return set()
+        names.add(negated.group(1))
+    return names
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
