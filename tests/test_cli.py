@@ -234,3 +234,36 @@ def test_a_bad_listen_option_is_named_as_the_option(tmp_path: Path, listen: str)
         assert done.returncode == 2, done.stdout + done.stderr
         assert "--listen: expected HOST:PORT" in done.stderr and repr(listen) in done.stderr
         assert "SYNDICATOR_LISTEN" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_extract_reads_a_page_as_its_source_selects_it(tmp_path: Path) -> None:
+    """``extract --source`` applies the source's ``[source.select]``: a body selector that
+    matches several parts of the page (one nested in another) gives each paragraph once."""
+    config = deployment(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + """
+[[source]]
+id = "harbour"
+kind = "html"
+url = "https://news.example/harbour.html"
+regions = ["world"]
+[source.select]
+body = ".part"
+""",
+        encoding="utf-8",
+    )
+    (tmp_path / "in" / "harbour.html").write_text(
+        """<!doctype html><html lang="en"><head><title>Harbour works begin</title></head><body>
+<h1>Harbour works begin</h1><figure><img src="/quay.jpg" alt="The quay"></figure>
+<div class="part"><p>Work on the northern quay began on Monday, the harbour office said.</p>
+<div class="part"><p>The crane arrived by sea from the yard at the river mouth.</p></div></div>
+<div class="advert"><span>Buy a season ticket for the ferry today.</span></div>
+<div class="part"><p>The council expects the quay to reopen to ferries in summer.</p></div>
+</body></html>""",
+        encoding="utf-8",
+    )
+    done = run_command(config, "extract", "--source", "harbour", "--json", "in/harbour.html")
+    assert done.returncode == 0, done.stderr
+    (article,) = json.loads(done.stdout)["articles"]
+    assert [p.split()[0] for p in article["paragraphs"]] == ["Work", "The", "The"]

@@ -214,3 +214,33 @@ def test_extract_json_reports_both_titles_and_the_direction() -> None:
     assert article["title"] == "Ferry timetable changes from May"
     assert article["dir"] is None  # English: left to right
     assert read("declared-rtl.html")["articles"][0]["dir"] == "rtl"  # type: ignore[index]
+
+
+# A page whose story a source's body selector picks out in parts: a lead picture before them, an
+# advertisement between them, and one part nested in another (a class on nested blocks).
+PARTS_PAGE = b"""<!doctype html><html lang="en"><head><title>Harbour works begin</title></head>
+<body><h1>Harbour works begin</h1>
+<figure><img src="/quay.jpg" alt="The quay"><figcaption>The old quay.</figcaption></figure>
+<div class="part"><p>Work on the northern quay began on Monday, the harbour office said.</p>
+<div class="part"><p>The crane arrived by sea from the yard at the river mouth last week.</p></div>
+</div>
+<div class="advert"><span>Buy a season ticket for the ferry today and save money.</span></div>
+<div class="part"><p>The council expects the quay to reopen to ferries before the summer.</p></div>
+</body></html>"""
+
+
+@pytest.mark.parametrize("selector", [".part", "p"])
+def test_a_body_selector_that_matches_several_elements_takes_each_once(selector: str) -> None:
+    """The parts a source's body selector matches make its body, in page order, each paragraph
+    once (a part inside another is not taken again), whatever pictures come before them."""
+    from syndicator.model import Selectors
+
+    url = "https://news.example/harbour.html"
+    doc = extract(PARTS_PAGE, url, selectors=Selectors(body=selector))
+    (draft,) = doc.articles
+    assert draft.method == "selectors"
+    assert draft.body is not None
+    assert [p.split()[0] for p in draft.body.paragraphs] == ["Work", "The", "The"]
+    assert "season ticket" not in (draft.body_html or "")
+    assert [image.url for image in draft.body.images] == ["https://news.example/quay.jpg"]
+    assert normalize_article(draft, now=NOW).paragraphs == draft.body.paragraphs

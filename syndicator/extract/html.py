@@ -189,13 +189,7 @@ def extract_article(
 
     # Read what is around the body before the chrome goes.
     scope = container if container is not None else root
-    # All that the four below look at (a wrapper of the parts a source's selectors chose is
-    # in no tree: its own elements are walked).
-    marked = (
-        index.in_subtree(scope, tagged)
-        if scope in index
-        else dom.with_attributes(scope, _MARKED | _PAGE_ATTRIBUTES, _PAGE_TAGS)
-    )
+    marked = index.in_subtree(scope, tagged)  # all that the four below look at
     bylines = _bylines(scope, ld, meta, selectors, marked, boxes, index, words)
     if not bylines and scope is not root:
         bylines = _page_bylines(root, boxes)

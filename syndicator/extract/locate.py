@@ -6,7 +6,6 @@ does not cut chrome out of the body (``dom.strip_chrome``) or read its text (``n
 
 from __future__ import annotations
 
-import copy
 import re
 from functools import lru_cache
 from itertools import islice
@@ -35,15 +34,6 @@ BODY_SELECTORS = (
 # Finding the body
 
 
-def _find_body(root: HtmlElement, selectors: Selectors | None) -> HtmlElement | None:
-    """The element that holds the article body (its first part, if it is cut into several).
-    Marks a body found by its container's name (``data-syndicator-found``)."""
-    body, _, how = _locate_body(root, selectors, None, None)
-    if body is not None and how == "container":
-        body.set("data-syndicator-found", "container")
-    return body
-
-
 def _locate_body(
     root: HtmlElement,
     selectors: Selectors | None,
@@ -60,12 +50,7 @@ def _locate_body(
     if selectors and selectors.body:
         found = dom.select(root, selectors.body)
         if found:
-            if len(found) == 1:
-                return found[0], [], "selectors"
-            wrapper = lxml.html.Element("div")
-            for el in found:
-                wrapper.append(copy.deepcopy(el))
-            return wrapper, [], "selectors"
+            return found[0], _outermost(found[1:], found[0], root, index), "selectors"
     if analysis is None:
         analysis = blocks.analyse(root)
     for group in _body_candidates(root, tagged, words):
@@ -75,6 +60,26 @@ def _locate_body(
             if blocks.plausible(analysis, [parts[0], *later]):
                 return parts[0], later, "container"
     return main_text(root, analysis), [], "main-text"
+
+
+def _outermost(
+    later: list[HtmlElement], first: HtmlElement, root: HtmlElement, index: TreeIndex | None
+) -> list[HtmlElement]:
+    """The elements of ``later`` (in document order, after ``first``) that are inside neither
+    ``first`` nor one kept before them: a source's body selector that matches several elements
+    (``p``, or a class on nested blocks) takes each part of the text once, as the later parts of
+    a body cut into several containers (:func:`_join_parts`)."""
+    if not later:
+        return []
+    if index is None or first not in index:
+        index = TreeIndex(root)
+    kept = [first]
+    for el in later:
+        # The kept parts do not overlap and come in document order: an element inside any of
+        # them is inside the last.
+        if not index.inside(el, kept[-1]):
+            kept.append(el)
+    return kept[1:]
 
 
 def _holds_text(el: HtmlElement) -> bool:
