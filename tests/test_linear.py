@@ -134,6 +134,30 @@ def test_pathological_pages_extract_in_linear_time(name: str) -> None:
     assert article.paragraphs[0].startswith("First paragraph of the story")
 
 
+@pytest.mark.slow
+def test_a_body_selector_matching_every_paragraph_stays_linear() -> None:
+    """A source's body selector that matches each of 20,000 paragraphs: every match is a part
+    of the body, joined in page order (not one walk of the page per part)."""
+    from syndicator.model import Selectors
+
+    def parts(n: int) -> bytes:
+        return article_page(PARAGRAPH * n, before="<img src='/img/lead.jpg' alt=''>")
+
+    def run(page: bytes) -> int:
+        draft = extract(page, URL, selectors=Selectors(body="p")).articles[0]
+        assert draft.body is not None
+        return len(draft.body.paragraphs)
+
+    small, whole = parts(5_000), parts(20_000)
+    run(small)
+    quarter = cpu(lambda: run(small))
+    seconds = cpu(lambda: run(whole))
+    assert seconds < BOUND, f"{seconds:.1f} s"
+    if quarter > 0.05:
+        assert seconds / quarter < GROWTH, f"{quarter:.2f} s → {seconds:.2f} s"
+    assert run(whole) == 20_000 + 3  # the page's three opening paragraphs, then the rest
+
+
 def test_figures_keep_their_captions_and_credits() -> None:
     article = read(figures(50))
     images = article.images
