@@ -10,6 +10,7 @@ spelling variants and depends only on the article. Fuzz: random and mutated docu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from syndicator.errors import ExtractError
 from syndicator.extract import KINDS, extract
 from syndicator.fingerprint import content_hash, fold
 from syndicator.ingest import read_document
-from syndicator.model import Article
+from syndicator.model import Article, Selectors
 from syndicator.normalize import canonical_url, clean_text, is_tracking_param
 from syndicator.regions import RegionRule, route
 
@@ -281,6 +282,44 @@ def test_no_extractor_raises_anything_but_extract_error(body: bytes, kind: str) 
         extract(body, "http://fuzz.example/doc", kind=kind)
     with contextlib.suppress(ExtractError):
         read_document(body, "http://fuzz.example/doc", now=NOW, kind=kind)
+
+
+# A source's [source.select]: any valid selector, matching nothing, one element, many, nested
+# ones, the whole page or its head.
+SELECTORS = (
+    "p",
+    "div",
+    "*",
+    "html",
+    "head",
+    "body *",
+    "script",
+    "img",
+    "figure, figcaption",
+    "a",
+    "div > div",
+    "p:first-child",
+    "title",
+    "article p, div p, p",
+    ".nothing-has-this",
+)
+SELECTOR_FIELDS = [f.name for f in dataclasses.fields(Selectors)]
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    mutated(),
+    st.fixed_dictionaries(
+        {}, optional={name: st.sampled_from(SELECTORS) for name in SELECTOR_FIELDS}
+    ),
+    st.sampled_from(["auto", "html", "article", "listing"]),
+)
+def test_no_source_selectors_make_extraction_raise(
+    body: bytes, chosen: dict[str, str], kind: str
+) -> None:
+    selectors = Selectors(**chosen)
+    with contextlib.suppress(ExtractError):
+        extract(body, "http://fuzz.example/doc", kind=kind, selectors=selectors)
 
 
 # Regressions the fuzz run found, pinned on small documents.
