@@ -158,6 +158,22 @@ EXPECTED = {
     ),
     # The document declares its direction (and no language): the article carries it.
     "declared-rtl.html": Expected("article", paragraphs=2, direction="rtl"),
+    # An entry's taxonomy classes (WordPress's post_class: category-popular, tag-ads) on the
+    # story's own wrapper, beside a sidebar with a sentence of its own: the story, not a listing.
+    "entry-taxonomy.html": Expected(
+        "article",
+        has=("best time to walk", "1. The north pier", "older than most of the town"),
+        lacks=("Notes on the coast", "Privacy"),
+        paragraphs=8,
+    ),
+    # Sections of a report named by a BEM modifier (report__section--ads: a variant that may
+    # hold advertisements) that hold running text: the report, not its title alone.
+    "section-modifiers.html": Expected(
+        "article",
+        has=("two plates", "six minutes to reach full heat", "two heating rings"),
+        lacks=("Kitchen Lab", "Imprint"),
+        paragraphs=12,
+    ),
 }
 
 

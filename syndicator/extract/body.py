@@ -204,7 +204,12 @@ def _holds_running_text(el: HtmlElement, f: Figures) -> bool:
     """An element named as chrome that holds running text all the same."""
     if f.paragraphs < 2 or f.prose < 400 or f.sentences < 3:
         return False
-    return not _ONLY_CHROME.search(dom.attr_text(el))
+    # A BEM modifier (``report__section--ads``) names a variant of the block, what it may also
+    # hold: a block that holds running text is what its block name says.
+    return not _ONLY_CHROME.search(_MODIFIERS.sub("", dom.attr_text(el)))
+
+
+_MODIFIERS = re.compile(r"--[\w-]*")
 
 
 # Names only chrome has, whatever it holds (readers' comments are running text).

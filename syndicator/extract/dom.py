@@ -237,7 +237,18 @@ def chrome_name(words: str) -> bool:
     class names over many elements (list items, cards, menu entries)."""
     if not words.strip() or _KEEP.search(words):
         return False
+    if _ENTRY.search(words):
+        # An entry's classes name the site's taxonomy (WordPress's post_class: ``hentry
+        # type-post category-popular tag-ads``): its terms say what the story is about, not
+        # what the element is.
+        words = _TAXONOMY.sub(" ", words)
     return bool(_CHROME.search(words))
+
+
+# An article's entry: microformats' hAtom ``hentry`` and ``h-entry``, a CMS's ``type-post``.
+_ENTRY = re.compile(r"(?:^|\s)(?:hentry|h-entry|type-[\w-]+)(?:\s|$)")
+# Taxonomy terms on an entry (``category-news``, ``tag-sponsored``).
+_TAXONOMY = re.compile(r"(?:^|\s)(?:category|tag)-\S*")
 
 
 @lru_cache(maxsize=4096)
