@@ -10,6 +10,7 @@ import http.client
 import http.server
 import os
 import socket
+import ssl
 import threading
 import time
 import tracemalloc
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import trustme
 from httpx_aiohttp import AiohttpTransport
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -974,6 +976,51 @@ def test_the_wire_is_aiohttp_unless_a_proxy_is_named(monkeypatch: pytest.MonkeyP
     behind = wire("auto")
     assert isinstance(behind, HttpxWire)
     assert isinstance(behind.client._transport, AiohttpTransport)
+
+
+@pytest.mark.network
+def test_https_over_the_aiohttp_wire_trusts_the_tls_context_roots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The aiohttp wire verifies an https server with the roots of our TLS context (made with
+    the first https request; $SSL_CERT_FILE here), and refuses one they do not vouch for."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    ca, stranger = trustme.CA(), trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    stranger.cert_pem.write_to_path(str(tmp_path / "stranger.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
+    server.daemon_threads = True
+    # A refused handshake fails in accept(), which the server lets go (an OSError).
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/page.html"
+
+    async def get() -> Fetched:
+        async with Fetcher(respect_robots=False, retries=0) as fetcher:
+            assert isinstance(fetcher._wire, AiohttpWire)
+            return await fetcher.get(url)
+
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        tls_context.cache_clear()
+        assert run(get()).body == b"<html>page</html>"
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "stranger.pem"))
+        tls_context.cache_clear()
+        with pytest.raises(FetchError) as refused:
+            run(get())
+        assert refused.value.reason == (
+            "connection failed: TLS certificate not trusted "
+            "(unable to get local issuer certificate)"
+        )
+    finally:
+        tls_context.cache_clear()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 @pytest.mark.network

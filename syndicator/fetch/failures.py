@@ -78,7 +78,9 @@ def _describe(causes: list[BaseException]) -> str:
     """A short, stable account of why a connection failed, from the exceptions behind it."""
     for c in causes:
         if isinstance(c, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted ({c.verify_message})"
+            # aiohttp's ClientConnectorCertificateError passes for one and holds the real one.
+            verified = getattr(c, "certificate_error", c)
+            return f"TLS certificate not trusted ({getattr(verified, 'verify_message', c)})"
         if isinstance(c, ssl.SSLError):
             return f"TLS error ({c.reason or 'handshake failed'})"
         if isinstance(c, socket.gaierror):
