@@ -1024,6 +1024,21 @@ def test_https_over_the_aiohttp_wire_trusts_the_tls_context_roots(
 
 
 @pytest.mark.network
+def test_plain_http_over_the_aiohttp_wire_makes_no_tls_context(local_site: str) -> None:
+    """The TLS context (its roots loaded: tens of milliseconds) is made with the first https
+    request, never for a pass of plain-http sources."""
+
+    async def get() -> Fetched:
+        async with Fetcher(respect_robots=False) as fetcher:
+            assert isinstance(fetcher._wire, AiohttpWire)
+            return await fetcher.get(f"{local_site}/page.html", Validators('"v1"', None))
+
+    tls_context.cache_clear()
+    assert run(get()).status == 304
+    assert tls_context.cache_info().currsize == 0
+
+
+@pytest.mark.network
 def test_loopback_connection_refused() -> None:
     with socket.socket() as s:  # a loopback port that nothing listens on
         s.bind(("127.0.0.1", 0))

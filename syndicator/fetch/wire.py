@@ -105,9 +105,10 @@ class HttpxWire:
 
 class AiohttpWire:
     """Requests straight through one aiohttp session: a pool of ``max_connections``, our TLS
-    context, cookies kept per host as httpx keeps them (IP-address hosts too), no
-    decompression (the fetcher inflates, bounded), redirects left to the fetcher. The session
-    is made on the first request, inside the event loop that uses it."""
+    context for https (made with the first such request), cookies kept per host as httpx
+    keeps them (IP-address hosts too), no decompression (the fetcher inflates, bounded),
+    redirects left to the fetcher. The session is made on the first request, inside the event
+    loop that uses it."""
 
     def __init__(
         self,
@@ -131,7 +132,9 @@ class AiohttpWire:
     def _open(self) -> aiohttp.ClientSession:
         aiohttp = self._aiohttp
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_connections, ssl=tls_context()),
+            # Our TLS context goes with each https request (send): loading its roots costs
+            # tens of milliseconds, which a pass of plain-http sources never pays.
+            connector=aiohttp.TCPConnector(limit=self.max_connections),
             cookie_jar=aiohttp.CookieJar(unsafe=True),
             timeout=self.timeout,
             auto_decompress=False,
@@ -148,6 +151,7 @@ class AiohttpWire:
                 headers={**self.headers, **headers},
                 allow_redirects=False,
                 compress=False,
+                ssl=tls_context() if url.scheme == "https" else True,
             )
         except self._aiohttp.ClientError as e:
             mapped = _as_httpx(self._aiohttp, e)
