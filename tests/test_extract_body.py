@@ -174,6 +174,21 @@ EXPECTED = {
         lacks=("Kitchen Lab", "Imprint"),
         paragraphs=12,
     ),
+    # Below the story, the next ones the page loads as a reader scrolls, each under its own
+    # <h1>, longer than the page's own: the page's story alone, not the stream and not the
+    # longest of them.
+    "next-stories-headlines.html": Expected(
+        "article",
+        has=("three crossings a day", "evening crossing twice a week"),
+        lacks=("lifeboat", "Lifeboat", "half-term", "K. Moss"),
+        paragraphs=3,
+    ),
+    # The same stream as <article> elements, each a whole story: the first is the page's.
+    "next-stories-articles.html": Expected(
+        "article",
+        has=("allotments by the railway", "lease of twenty-five years"),
+        lacks=("Old bridge", "stone bridge", "Sunday afternoons"),
+    ),
 }
 
 

@@ -120,6 +120,8 @@ class Figures:
     paragraphs: int = 0  # paragraphs of running text below it
     linked_headings: int = 0  # headings that are mostly a link (card titles)
     articles: int = 0  # <article> elements below it (itself included)
+    stories: int = 0  # stories below it (not itself): see _sum_up
+    headlines: int = 0  # <h1> elements below it that are not links
     score: float = 0.0
     # Points its paragraphs still give to the elements one, two and three levels up.
     carry1: float = 0.0
@@ -193,8 +195,9 @@ def analyse(
         figures[el] = f
         order.append(el)
         ups.append(up)
-    kept = _sum_up(body, order, figures)
-    best = _best(body, order, ups, figures)
+    stories: set[HtmlElement] = set()
+    kept = _sum_up(body, order, figures, stories)
+    best = _best(body, order, ups, figures, stories)
     if best is None and names and any(f.chrome for f in figures.values()):
         return analyse(root, names=False, words=words)
     return Analysis(figures, best, body, frozenset(kept))
@@ -222,11 +225,19 @@ _ONLY_CHROME = re.compile(
 
 
 def _sum_up(
-    body: HtmlElement, order: list[HtmlElement], figures: dict[HtmlElement, Figures]
+    body: HtmlElement,
+    order: list[HtmlElement],
+    figures: dict[HtmlElement, Figures],
+    stories: set[HtmlElement],
 ) -> list[HtmlElement]:
     """Children before parents: add up each element's figures, score its paragraph, and judge
     the chrome names (an element's own figures are whole when it is met). The elements named
-    as chrome but kept for the running text they hold."""
+    as chrome but kept for the running text they hold.
+
+    ``stories`` gets the elements that hold a story of their own: an ``<article>`` with a
+    story's running text (PROSE_PER_CARD), or, among siblings under two ``<h1>`` or more, the
+    one that holds one of them with that much running text (a page that loads the next
+    stories below its own, each under its headline)."""
     kept = []
     for el in reversed(order):
         f = figures[el]
@@ -256,6 +267,11 @@ def _sum_up(
             f.paragraphs += c.paragraphs
             f.linked_headings += c.linked_headings
             f.articles += c.articles
+            if c.stories or c.headlines:
+                f.stories += c.stories
+                f.headlines += c.headlines
+            if child in stories:
+                f.stories += 1
             f.score += c.carry1
             f.carry1 += c.carry2
             f.carry2 += c.carry3
@@ -272,11 +288,11 @@ def _sum_up(
         f.chars, f.links = chars, links
         f.inline_chars, f.inline_links, f.commas, f.ends = inline_chars, inline_links, commas, ends
         f.has_block = has_block
-        if tag == "article":
-            f.articles += 1
         if tag in HEADINGS:
             if chars and links * 2 >= chars:
                 f.linked_headings += 1
+            elif tag == "h1" and chars:
+                f.headlines += 1
         elif (tag in BLOCKS or has_block or el is body) and inline_chars >= 25:
             _score_paragraph(el, f)
         if f.named:
@@ -284,10 +300,27 @@ def _sum_up(
                 kept.append(el)
             else:  # chrome: none of its text is running text, and its points count little
                 f.chrome = True
-                f.prose = f.sentences = f.paragraphs = 0
+                f.prose = f.sentences = f.paragraphs = f.stories = 0
+                if tag not in HEADINGS:  # a headline's class often says title or headline
+                    f.headlines = 0
                 f.carry1 *= 0.2
                 f.carry2 *= 0.2
                 f.carry3 *= 0.2
+        if f.headlines >= 2:
+            for child in el:
+                c = figures.get(child)
+                if (
+                    c is not None
+                    and c.headlines == 1
+                    and c.prose >= PROSE_PER_CARD
+                    and child not in stories
+                ):
+                    stories.add(child)
+                    f.stories += 1
+        if tag == "article":
+            f.articles += 1
+            if f.prose >= PROSE_PER_CARD:
+                stories.add(el)
     return kept
 
 
@@ -341,6 +374,7 @@ def _best(
     order: list[HtmlElement],
     ups: list[Figures | None],
     figures: dict[HtmlElement, Figures],
+    stories: set[HtmlElement],
 ) -> HtmlElement | None:
     best, best_score = None, 0.0
     for el, up in zip(order, ups, strict=True):  # parents first: inside chrome is chrome
@@ -354,20 +388,96 @@ def _best(
             best, best_score = el, adjusted
     if best is None or best_score < 3:
         return None
-    # Grow to the farthest ancestor that adds a good share of running text to what is held so
-    # far (a body cut into blocks, each in wrappers of its own). A table is not an article by
-    # itself: the text it stands in (its introduction, the notes and references after it) is
-    # taken with it, however long the table.
+    # A stream of whole stories, each an <article> (a page that loads the next ones below its
+    # own): the page's story is the first.
+    streamed = _outer_stories(best, stories) if figures[best].stories >= 2 else []
+    if len(streamed) >= 2:
+        first = streamed[0]
+        return _grow(_top_scored(first, figures), first, figures, stories)
+    return _grow(best, body, figures, stories)
+
+
+def _outer_stories(el: HtmlElement, stories: set[HtmlElement]) -> list[HtmlElement]:
+    """The ``<article>`` stories below ``el`` that are in no other, in document order."""
+    found: list[HtmlElement] = []
+    todo = list(reversed(el))
+    while todo:  # depth first, in document order, not below a story found
+        d = todo.pop()
+        if d.tag == "article" and d in stories:
+            found.append(d)
+        elif len(d):
+            todo.extend(reversed(d))
+    return found
+
+
+def _grow(
+    best: HtmlElement,
+    top: HtmlElement,
+    figures: dict[HtmlElement, Figures],
+    stories: set[HtmlElement],
+) -> HtmlElement:
+    """Grow ``best`` to the farthest ancestor up to ``top`` that adds a good share of running
+    text to what is held so far (a body cut into blocks, each in wrappers of its own). A table
+    is not an article by itself: the text it stands in (its introduction, the notes and
+    references after it) is taken with it, however long the table.
+
+    An ancestor that adds another story is never taken (a page that loads the next stories
+    below its own, each under a headline or in an ``<article>`` of its own); the page's story
+    is the first of them, so a block of running text before the one found, half as long or
+    more, is taken instead."""
     grown = best
-    while grown is not body:
+    own = 1 if best in stories else 0  # the stories best is in (or is), up to grown
+    while grown is not top:
         parent = grown.getparent()
         p = figures.get(parent) if parent is not None else None
         if p is None:
             break
-        grown = parent
+        child, grown = grown, parent
+        held = figures[best]
+        if child is not best and child in stories:
+            own += 1
+        if p.prose - held.prose >= PROSE_PER_CARD and p.stories > held.stories + own:
+            # Another story: the page's own is the first of them.
+            earlier = _earlier_story(parent, child, held, figures)
+            if earlier is not None:
+                best = _grow(_top_scored(earlier, figures), earlier, figures, stories)
+                own = 1 if best in stories else 0
+                for a in best.iterancestors():
+                    if a is parent:
+                        break
+                    own += a in stories
+            continue
         table = best.tag in _TABLES
-        if _adds_running_text(p, figures[best], 0.0 if table else 0.1, 0.6 if table else 0.2):
+        if _adds_running_text(p, held, 0.0 if table else 0.1, 0.6 if table else 0.2):
             best = grown
+            own = 1 if best in stories else 0
+    return best
+
+
+def _earlier_story(
+    el: HtmlElement, child: HtmlElement, held: Figures, figures: dict[HtmlElement, Figures]
+) -> HtmlElement | None:
+    """The first of ``el``'s children before ``child`` that holds running text, half as much
+    as ``held`` or more: the page's own story, when ``el`` holds the next ones after it."""
+    for c in el:
+        if c is child:
+            return None
+        f = figures.get(c)
+        if f is not None and not f.chrome and f.prose >= max(PROSE_PER_CARD, held.prose / 2):
+            return c
+    return None
+
+
+def _top_scored(el: HtmlElement, figures: dict[HtmlElement, Figures]) -> HtmlElement:
+    """The element of ``el``'s subtree with the most points, discounted by its link density."""
+    best, best_score = el, 0.0
+    for d in el.iter(etree.Element):
+        f = figures.get(d)
+        if f is None or f.chrome or f.score <= 0:
+            continue
+        adjusted = f.score * (1 - (f.links / f.chars if f.chars else 0.0))
+        if adjusted > best_score:
+            best, best_score = d, adjusted
     return best
 
 
