@@ -189,6 +189,14 @@ EXPECTED = {
         has=("allotments by the railway", "lease of twenty-five years"),
         lacks=("Old bridge", "stone bridge", "Sunday afternoons"),
     ),
+    # Questions and answers, each an <article> with a heading and running text but no date or
+    # byline: parts of one page, not a stream of stories (the answers are all the body).
+    "faq-articles.html": Expected(
+        "article",
+        has=("waiting list of one to two years", "sixty pounds a year", "written agreement"),
+        lacks=("Green Spaces Trust", "Contact"),
+        paragraphs=12,
+    ),
 }
 
 

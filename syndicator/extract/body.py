@@ -122,6 +122,8 @@ class Figures:
     articles: int = 0  # <article> elements below it (itself included)
     stories: int = 0  # stories below it (not itself): see _sum_up
     headlines: int = 0  # <h1> elements below it that are not links
+    titled: int = 0  # <h1>, <h2>, <h3> below it, links or not
+    signed: int = 0  # a story's date or author below it: <time>, rel/itemprop author, datePublished
     score: float = 0.0
     # Points its paragraphs still give to the elements one, two and three levels up.
     carry1: float = 0.0
@@ -192,6 +194,8 @@ def analyse(
                 continue
         f = Figures()
         f.named = names and el is not body and _chrome_words(el, tag, words, keys)
+        if tag == "time" or (keys and _signs(el, keys)):
+            f.signed = 1
         figures[el] = f
         order.append(el)
         ups.append(up)
@@ -267,9 +271,11 @@ def _sum_up(
             f.paragraphs += c.paragraphs
             f.linked_headings += c.linked_headings
             f.articles += c.articles
-            if c.stories or c.headlines:
+            if c.stories or c.titled or c.signed:
                 f.stories += c.stories
                 f.headlines += c.headlines
+                f.titled += c.titled
+                f.signed += c.signed
             if child in stories:
                 f.stories += 1
             f.score += c.carry1
@@ -293,6 +299,8 @@ def _sum_up(
                 f.linked_headings += 1
             elif tag == "h1" and chars:
                 f.headlines += 1
+            if tag in _TITLES:
+                f.titled += 1
         elif (tag in BLOCKS or has_block or el is body) and inline_chars >= 25:
             _score_paragraph(el, f)
         if f.named:
@@ -312,6 +320,7 @@ def _sum_up(
                 if (
                     c is not None
                     and c.headlines == 1
+                    and c.signed
                     and c.prose >= PROSE_PER_CARD
                     and child not in stories
                 ):
@@ -319,9 +328,20 @@ def _sum_up(
                     f.stories += 1
         if tag == "article":
             f.articles += 1
-            if f.prose >= PROSE_PER_CARD:
+            if f.prose >= PROSE_PER_CARD and f.titled and f.signed:
                 stories.add(el)
     return kept
+
+
+_TITLES = frozenset({"h1", "h2", "h3"})
+
+
+def _signs(el: HtmlElement, keys: list[str]) -> bool:
+    """A story's byline or date by its markup: ``rel="author"``, ``itemprop`` author or
+    datePublished (``<time>`` is one by its tag). ``keys``: its attribute names."""
+    if "rel" in keys and el.get("rel") == "author":
+        return True
+    return "itemprop" in keys and el.get("itemprop") in ("author", "datePublished")
 
 
 def _marks(text: str) -> tuple[int, int]:
