@@ -787,19 +787,20 @@ def test_archive_pages_of_regions_are_put_together_from_the_entries_of_all(
     direction, in one region or two); with too many entries waiting (``kept``), the pages
     left are rendered whole."""
     from syndicator.publish import publisher as module
+    from syndicator.publish import render
 
     feed_store(store, 13)
     feed_store(store, 12, start=14, regions=("europe", "world"))
     monkeypatch.setattr(module, "ARCHIVE_READ", 3)
     monkeypatch.setattr(module, "ARCHIVE_KEPT", kept)
     joined = []
-    real = module.join_archive_page
+    real = render.join_archive_page
 
     def join(info: Any, *args: Any, **kwargs: Any) -> bytes:
         joined.append((info.region, kwargs["page"]))
         return real(info, *args, **kwargs)
 
-    monkeypatch.setattr(module, "join_archive_page", join)
+    monkeypatch.setattr(render, "join_archive_page", join)
     here, there = tmp_path / "here", tmp_path / "there"
     Publisher(make_config(here), store).publish()
     assert joined == []  # in process, each page rendered whole

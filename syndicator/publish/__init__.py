@@ -8,9 +8,12 @@ never *now*). Atom and RSS are built with feedgen; what feedgen cannot express (
 added through its extension API (:mod:`.extensions`); entries are prepared once for all formats
 (:mod:`.items`). :class:`Publisher` (:mod:`.publisher`) is the edge: it reads the store, renders,
 and replaces only the files whose bytes changed (:mod:`.files`). This package does not fetch,
-store or notify.
+store or notify. The renderers load on first use (:mod:`syndicator.lazy`).
 """
 
+from typing import TYPE_CHECKING
+
+from syndicator import lazy
 from syndicator.direction import is_rtl, well_formed_tag
 from syndicator.publish.common import (
     ALL,
@@ -47,16 +50,29 @@ from syndicator.publish.files import (
     write_atomic,
 )
 from syndicator.publish.publisher import Publisher, PublishResult
-from syndicator.publish.render import (
-    ArchiveLinks,
-    preferred_format,
-    render_archive_page,
-    render_atom,
-    render_json,
-    render_opml,
-    render_region,
-    render_rss,
-)
+
+if TYPE_CHECKING:
+    from syndicator.publish.render import (
+        ArchiveLinks,
+        preferred_format,
+        render_archive_page,
+        render_atom,
+        render_json,
+        render_opml,
+        render_region,
+        render_rss,
+    )
+
+# The renderers load with the first of their names asked for (feedgen, lxml: a `once` whose
+# sources changed nothing renders no region).
+# fmt: off
+__getattr__, __dir__ = lazy.exports(__name__, {
+    "render": (
+        "ArchiveLinks", "preferred_format", "render_archive_page", "render_atom", "render_json",
+        "render_opml", "render_region", "render_rss",
+    ),
+})
+# fmt: on
 
 __all__ = [
     "ALL",

@@ -11,10 +11,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from syndicator import pages, processes
+from syndicator import lazy
 from syndicator.config import Config, Source
 from syndicator.direction import is_rtl, well_formed_tag
 from syndicator.errors import PublishError
@@ -27,15 +27,20 @@ from syndicator.publish.common import (
     ordered,
 )
 from syndicator.publish.files import sweep_temporary, sync_folder, write_atomic
-from syndicator.publish.render import (
-    ArchiveLinks,
-    RenderedEntry,
-    join_archive_page,
-    render_archive_entries,
-    render_opml,
-    render_region,
-)
 from syndicator.store import Store
+
+if TYPE_CHECKING:
+    from syndicator import pages, processes
+    from syndicator.publish import render
+    from syndicator.publish.render import RenderedEntry
+
+    _RenderedRun = list[tuple[int, bytes, list[RenderedEntry] | None]]
+else:
+    # The renderers (feedgen, lxml, nh3) and the renderer processes load with the first region
+    # rendered: a `once` whose sources changed nothing only sweeps the feeds folder.
+    pages = lazy.module("syndicator.pages")
+    processes = lazy.module("syndicator.processes")
+    render = lazy.module("syndicator.publish.render")
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +194,11 @@ class Publisher:
         # An empty feed is as old as its region (never 1970, never the clock of each render)
         created = None if entries else self.store.region_created(region, datetime.now(UTC))
         page_url = pages.region_page_url(self.base_url, region)
-        feeds = render_region(
+        feeds = render.render_region(
             info,
             entries,
             formats=self.config.publish.formats,
-            archive=ArchiveLinks(prev_archive=prev),
+            archive=render.ArchiveLinks(prev_archive=prev),
             region_titles=self.titles,
             updated=created,
             html_url=page_url,
@@ -368,7 +373,7 @@ class Publisher:
         self._write_pages(pages(), len(runs) * ARCHIVE_READ, changed, unchanged, rendered)
 
     def _joined(self, joined: _Joined, kept: dict[str, RenderedEntry]) -> tuple[Path, bytes]:
-        data = join_archive_page(
+        data = render.join_archive_page(
             joined.info,
             [kept[i] for i in joined.ids],
             page=joined.page,
@@ -396,7 +401,7 @@ class Publisher:
         out = []
         for page, entries in pages.items():
             page_entries, read = read[: len(entries)], read[len(entries) :]
-            data, rendered = render_archive_entries(
+            data, rendered = render.render_archive_entries(
                 info, page_entries, page=page, complete_pages=complete, region_titles=self.titles
             )
             out.append((page, data, rendered))
@@ -407,7 +412,7 @@ class Publisher:
         feeds = [self.feed_info(r) for r in regions]
         formats = self.config.publish.formats
         title = self.config.publish.title
-        opml = render_opml(title, feeds, formats=formats)
+        opml = render.render_opml(title, feeds, formats=formats)
         self._write(self.folder / "index.opml", opml, changed, unchanged)
         latest = {r: self.with_origins(self.store.entries(r, pages.HEADLINES)) for r in regions}
         sizes = {r: self.store.region_count(r) for r in regions}
@@ -474,9 +479,6 @@ def _render_task(method: str, *args: Any) -> Any:
     """In a forked renderer: one run of archive pages (``Publisher.method(*args)``)."""
     assert _RENDERING is not None
     return getattr(_RENDERING, method)(*args)
-
-
-_RenderedRun = list[tuple[int, bytes, list[RenderedEntry] | None]]
 
 
 @dataclass(frozen=True, slots=True)
