@@ -14,25 +14,27 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
+from syndicator import ingest  # a name's module loads with its first use (the stream reader)
 from syndicator.config import Config
 from syndicator.errors import PublishError
 from syndicator.fetch import Poster
 from syndicator.ingest import (
     PUSH_SOURCE,
-    Batch,
     FollowUp,
     OnceResult,
     PassResult,
-    read_stream,
     run_once,
 )
 from syndicator.model import Article
 from syndicator.notify import Dispatcher, Round
 from syndicator.publish import Publisher, PublishResult
 from syndicator.store import ChangeSet, PendingChanges, Store
+
+if TYPE_CHECKING:
+    from syndicator.ingest import Batch
 
 
 def open_store(config: Config) -> Store:
@@ -230,7 +232,7 @@ class Syndication:
         done = 0  # articles stored: each gets its own instant, in document order
         for body, url, content_type in documents:
             stream = io.BytesIO(body) if isinstance(body, bytes) else body
-            batches = read_stream(
+            batches = ingest.read_stream(
                 stream,
                 url,
                 config=self.config,

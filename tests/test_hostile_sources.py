@@ -749,16 +749,16 @@ def test_a_source_that_breaks_a_pass_fails_alone(
 ) -> None:
     """Whatever goes wrong in one source's pass (here a fault injected into reading its
     document), that source fails with the reason and the others are stored and published."""
-    from syndicator.ingest import source_pass
+    from syndicator.ingest import document  # where a pass takes its reader from
 
-    real = source_pass.read_document
+    real = document.read_document
 
     def fragile(body: bytes, url: str, **kwargs: Any) -> Any:
         if url.endswith("/boom.rss"):
             raise RuntimeError("boom")
         return real(body, url, **kwargs)
 
-    monkeypatch.setattr(source_pass, "read_document", fragile)
+    monkeypatch.setattr(document, "read_document", fragile)
     boom = hostile_site.route("/boom.rss", GOOD_RSS, content_type="application/rss+xml")
     good = hostile_site.route("/good.rss", GOOD_RSS, content_type="application/rss+xml")
     deployment = Deployment(

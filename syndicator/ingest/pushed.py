@@ -12,10 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from syndicator import normalize  # its modules load on first use
-from syndicator import regions as region_rules
 from syndicator.config import Config
 from syndicator.errors import ExtractError
-from syndicator.ingest.document import rules_of
 from syndicator.model import Article, Draft, Image, RegionMatch
 
 PUSH_SOURCE = "push"
@@ -96,6 +94,10 @@ def article_from_object(
         if region not in known:
             raise ExtractError(f"regions: unknown region {region!r}", url=url)
         given.append(RegionMatch(region, "pushed", "named by the client"))
+    # The routing rules load with the first pushed article: a `once` needs only PUSH_SOURCE.
+    from syndicator import regions as region_rules
+    from syndicator.ingest.document import rules_of
+
     routed = region_rules.route(article, rules_of(config))
     return replace(article, regions=(*given, *routed))
 

@@ -32,7 +32,6 @@ from syndicator.fetch import (
     local_path,
 )
 from syndicator.ingest.commit import PassResult, Plan, Together, commit
-from syndicator.ingest.document import check_kind, read_document
 from syndicator.model import Article, Teaser
 from syndicator.normalize import (
     canonical_url,
@@ -192,8 +191,6 @@ class SourcePass:
             self.reach = await self.where_to()
             listing = await self._fetch(plan, source.url)
         plan.result.status = listing.status
-        if not listing.not_modified:
-            check_kind(listing.body, listing.content_type, source.kind, listing.final_url)
         if listing.not_modified:
             plan.result.not_modified = True
             if self.recheck:
@@ -203,6 +200,11 @@ class SourcePass:
                 for found in await self._until_deadline(plan, rechecks):
                     plan.articles.extend(found)
             return
+        # The readers (extract, normalize, regions…) load with the first document read: a
+        # pass of 304s reads none.
+        from syndicator.ingest.document import check_kind, read_document
+
+        check_kind(listing.body, listing.content_type, source.kind, listing.final_url)
         document = read_document(
             listing.body,
             listing.final_url,
@@ -330,6 +332,8 @@ class SourcePass:
             if child.not_modified:
                 unchanged += 1
                 continue
+            from syndicator.ingest.document import read_document  # as in _plan
+
             try:
                 doc = read_document(child.body, child.final_url, now=self.now, kind="sitemap")
             except ExtractError as e:
@@ -367,6 +371,8 @@ class SourcePass:
                 (url, fetched.etag or stored[0], fetched.last_modified or stored[1], 304)
             )
             return []
+        from syndicator.ingest.document import read_document  # as in _plan
+
         try:
             document = read_document(
                 fetched.body,
