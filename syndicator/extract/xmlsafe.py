@@ -7,14 +7,21 @@ Pure: bytes in, a verdict or a tree out.
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Iterator
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from lxml import etree
-
+from syndicator import lazy
 from syndicator.errors import ExtractError
+
+if TYPE_CHECKING:
+    from lxml import etree
+else:
+    # lxml loads with the first parse: sniffing, inflating and the entity check need none of
+    # it, nor does a command that only names the kinds of document (the CLI's --kind).
+    etree = lazy.module("lxml.etree")
 
 MAX_INFLATED = 20 * 1024 * 1024  # the default; callers pass the service's max_bytes
 GZIP_MAGIC = b"\x1f\x8b"
@@ -45,7 +52,12 @@ _SAFE = _Safety(
     remove_comments=True,
     remove_pis=True,
 )
-PARSER = etree.XMLParser(**_SAFE)
+
+
+@functools.cache
+def safe_parser() -> etree.XMLParser:
+    """The parser of every whole-document parse of ours (made once, with the first)."""
+    return etree.XMLParser(**_SAFE)
 
 
 def check(body: bytes, url: str | None = None) -> None:
@@ -105,8 +117,9 @@ def _size(limit: int) -> str:
 
 
 def pull_parser(tags: tuple[str, ...]) -> etree.XMLPullParser:
-    """An incremental parser with the safety of PARSER (no DTD, no entities, no network) that
-    reports the end of each element with one of these local names, in any namespace."""
+    """An incremental parser with the safety of :func:`safe_parser` (no DTD, no entities, no
+    network) that reports the end of each element with one of these local names, in any
+    namespace."""
     return etree.XMLPullParser(events=("end",), tag=[f"{{*}}{name}" for name in tags], **_SAFE)
 
 
@@ -114,7 +127,7 @@ def parse(body: bytes, url: str | None = None) -> etree._Element:
     """Parse XML safely; raises ExtractError if nothing usable comes out."""
     check(body, url)
     try:
-        root = etree.fromstring(body, parser=PARSER)
+        root = etree.fromstring(body, parser=safe_parser())
     except etree.XMLSyntaxError as e:
         raise ExtractError(f"not well-formed XML: {e}", url=url) from e
     if root is None:
@@ -124,11 +137,11 @@ def parse(body: bytes, url: str | None = None) -> etree._Element:
 
 __all__ = [
     "MAX_INFLATED",
-    "PARSER",
     "check",
     "gunzip",
     "inflated",
     "inflated_head",
     "parse",
     "pull_parser",
+    "safe_parser",
 ]
