@@ -197,6 +197,21 @@ EXPECTED = {
         lacks=("Green Spaces Trust", "Contact"),
         paragraphs=12,
     ),
+    # A <nav> never closed: the parser puts the whole page inside it. With no running text
+    # anywhere else, what the menu holds is weighed as other blocks are.
+    "unclosed-nav.html": Expected(
+        "article",
+        has=("six new ringers", "Thursday evenings", "forty steps"),
+        lacks=("Parish News",),
+        paragraphs=3,
+    ),
+    # The story written for readers without scripts, in <noscript>, beside an empty shell
+    # that a script fills: the story, not an empty listing.
+    "noscript-page.html": Expected(
+        "article",
+        has=("night walks", "glow-worms", "five pounds"),
+        paragraphs=3,
+    ),
 }
 
 

@@ -155,7 +155,11 @@ class Analysis:
 
 
 def analyse(
-    root: HtmlElement, *, names: bool = True, words: dom.AttrWords | None = None
+    root: HtmlElement,
+    *,
+    names: bool = True,
+    words: dom.AttrWords | None = None,
+    shells: bool = False,
 ) -> Analysis:
     """Weigh the text blocks of a page and find where its running text is.
 
@@ -164,8 +168,11 @@ def analyse(
     element plainly holds running text (paragraphs of sentences) and its name is not one only
     chrome has (comments, related stories, menus, footers…): a share button's class on the
     story's wrapper does not make the story chrome. When the names leave no running text
-    anywhere, they were wrong: the page is weighed again without them. ``words``: the
-    page's element names, shared with the other passes over it."""
+    anywhere, they were wrong: the page is weighed again without them. When there is still
+    none, the page's text is all inside what is chrome by its tag or role (a ``<nav>`` or a
+    banner left open around the whole page, the page written for readers without scripts in
+    ``<noscript>``): it is weighed again as if those were blocks like others (``shells``).
+    ``words``: the page's element names, shared with the other passes over it."""
     if words is None:
         words = dom.AttrWords()
     body = root.find("body")
@@ -184,13 +191,13 @@ def analyse(
             up = figures.get(el.getparent())
             if up is None:
                 continue  # below something skipped
-        if tag in _SKIP:
+        if tag in _SKIP and not (shells and tag in _SHELLS):
             continue
         if el is body:
             keys: list[str] = []  # not read: the body is never named chrome
         else:
             keys = el.keys()  # read once for the two tests below
-            if _hidden_or_chrome_tag(el, keys):
+            if _hidden_or_chrome_tag(el, keys, shells):
                 continue
         f = Figures()
         f.named = names and el is not body and _chrome_words(el, tag, words, keys)
@@ -202,9 +209,14 @@ def analyse(
     stories: set[HtmlElement] = set()
     kept = _sum_up(body, order, figures, stories)
     best = _best(body, order, ups, figures, stories)
+    analysis = Analysis(figures, best, body, frozenset(kept))
     if best is None and names and any(f.chrome for f in figures.values()):
-        return analyse(root, names=False, words=words)
-    return Analysis(figures, best, body, frozenset(kept))
+        analysis = analyse(root, names=False, words=words, shells=shells)
+    if analysis.best is None and not shells:
+        again = analyse(root, names=names, words=words, shells=True)
+        if again.best is not None:
+            return again
+    return analysis
 
 
 def _holds_running_text(el: HtmlElement, f: Figures) -> bool:
@@ -535,11 +547,12 @@ _ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "dia
 _CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "style", "role"})
 
 
-def _hidden_or_chrome_tag(el: HtmlElement, keys: list[str]) -> bool:
+def _hidden_or_chrome_tag(el: HtmlElement, keys: list[str], shells: bool = False) -> bool:
     """Page chrome by tag or role, or hidden from readers: its text is no one's article.
-    ``keys``: the element's attribute names."""
+    ``keys``: the element's attribute names; ``shells``: chrome by tag or role is weighed as
+    other blocks are (what is hidden, and what is never text, still is not)."""
     if el.tag in _CHROME_TAGS:
-        return True
+        return not (shells and el.tag in _SHELLS)
     if _CHROME_ATTRIBUTES.isdisjoint(keys):
         return False  # most elements: one call to lxml instead of four
     if el.get("hidden") is not None or el.get("aria-hidden") == "true":
@@ -550,7 +563,11 @@ def _hidden_or_chrome_tag(el: HtmlElement, keys: list[str]) -> bool:
         if "display:none" in style or "visibility:hidden" in style:
             return True
     role = el.get("role")
-    return bool(role) and role.lower() in _ROLES
+    return bool(role) and role.lower() in _ROLES and not shells
+
+
+# What holds chrome by its tag, and what a broken page leaves open around its whole text.
+_SHELLS = frozenset({"nav", "aside", "footer", "menu", "dialog", "noscript"})
 
 
 def _chrome_words(el: HtmlElement, tag: str, words: dom.AttrWords, keys: list[str]) -> bool:
