@@ -212,6 +212,14 @@ EXPECTED = {
         has=("night walks", "glow-worms", "five pounds"),
         paragraphs=3,
     ),
+    # A menu built of custom elements (<site-navigation>, <menu-item>) with long entries and
+    # no links or classes: named for what it is by its tag, it is chrome, not the body.
+    "custom-element-menu.html": Expected(
+        "article",
+        has=("first Monday in March", "brown bin by post", "seven in the morning"),
+        lacks=("state pension", "Contact us"),
+        paragraphs=3,
+    ),
 }
 
 

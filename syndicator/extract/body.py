@@ -225,7 +225,10 @@ def _holds_running_text(el: HtmlElement, f: Figures) -> bool:
         return False
     # A BEM modifier (``report__section--ads``) names a variant of the block, what it may also
     # hold: a block that holds running text is what its block name says.
-    return not _ONLY_CHROME.search(_MODIFIERS.sub("", dom.attr_text(el)))
+    words = dom.attr_text(el)
+    if "-" in el.tag:  # a custom element's name says what it is, as a class does
+        words = f"{el.tag} {words}"
+    return not _ONLY_CHROME.search(_MODIFIERS.sub("", words))
 
 
 _MODIFIERS = re.compile(r"--[\w-]*")
@@ -571,6 +574,8 @@ _SHELLS = frozenset({"nav", "aside", "footer", "menu", "dialog", "noscript"})
 
 
 def _chrome_words(el: HtmlElement, tag: str, words: dom.AttrWords, keys: list[str]) -> bool:
+    if "-" in tag and dom.chrome_name(tag):
+        return True  # a custom element named for what it is (<site-navigation>)
     if dom.NAMING.isdisjoint(keys):  # no class, no id
         return False
     if tag in _JUDGED_BY_TEXT:

@@ -224,6 +224,8 @@ def is_chrome(el: HtmlElement, words: str | None = None, keys: list[str] | None 
             return True
         if (el.get("role") or "").lower() in _CHROME_ROLES:
             return True
+    if "-" in tag and chrome_name(tag):
+        return True  # a custom element named for what it is (<cookie-banner>, <site-nav>)
     if keys is not None and NAMING.isdisjoint(keys):
         return False  # no class, no id: no name
     if words is None:
@@ -300,6 +302,8 @@ def may_be_chrome(el: HtmlElement) -> bool:
     if el.tag in CHROME_TAGS:
         return True
     keys = el.keys()
+    if "-" in el.tag and chrome_name(el.tag):
+        return True
     return not _CHROME_ATTRIBUTES.isdisjoint(keys) and is_chrome(el, keys=keys)
 
 
