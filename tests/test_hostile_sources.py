@@ -504,11 +504,31 @@ def test_the_timeout_bounds_a_whole_request(hostile_site: HostileSite) -> None:
 
 
 def test_waiting_for_a_slot_is_not_the_servers_time(hostile_site: HostileSite) -> None:
-    """Two requests to one host, one at a time: the second waits out the first (1 s), and its
-    own 1.5-second budget starts when it is sent (counted from the wait, it would end at 2 s)."""
-    url = hostile_site.route("/slowish", b"y" * 10, drip=0.1)
-    answers = fetch_with(url, timeout=1.5, retries=0, concurrency=2, per_host=1)
-    assert [a.body for a in answers] == [b"y" * 10, b"y" * 10]
+    """Two requests to one host, one at a time, each with a 1-second budget: the first holds
+    the host's slot until its budget runs out; the second, sent only then, is answered in
+    0.3 s and succeeds, its budget counted from when it is sent. Counted from when it began to
+    wait (just after the first was sent), its budget would run out 0.3 s before its answer."""
+    import asyncio
+
+    from syndicator.errors import FetchError
+    from syndicator.fetch import Fetcher
+
+    stalled = hostile_site.route("/stalled", b"x" * 200, drip=0.1)
+    waiting = hostile_site.route("/waiting", b"y" * 3, drip=0.1)
+
+    async def go() -> list[Any]:
+        async with Fetcher(respect_robots=False, timeout=1.0, retries=0, per_host=1) as fetcher:
+            first = asyncio.create_task(fetcher.get(stalled))
+            while "/stalled" not in hostile_site.seen:  # the first holds the one slot
+                await asyncio.sleep(0.01)
+            second = asyncio.create_task(fetcher.get(waiting))
+            return await asyncio.gather(first, second, return_exceptions=True)
+
+    first, second = asyncio.run(go())
+    assert isinstance(first, FetchError) and first.reason == "timed out", first
+    assert hostile_site.seen == ["/stalled", "/waiting"]
+    assert not isinstance(second, BaseException), second
+    assert second.status == 200 and second.body == b"y" * 3
 
 
 @pytest.mark.e2e
