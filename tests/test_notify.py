@@ -296,17 +296,19 @@ def test_apprise_alerts_reach_a_json_endpoint(receiver: Receiver, tmp_path: Path
 TOPIC = "http://hub.test/feeds/world.atom"
 
 
-def requests_in_order(tmp_path: Path, delays: list[float], *phases: list[str]) -> list[int]:
-    """Send each phase's requests to one (topic, callback), one after another, each while the
-    ones before are still verifying; after each phase, once every verification is over, how
-    many subscriptions are stored."""
+def requests_in_order(tmp_path: Path, after: dict[int, int], *phases: list[str]) -> list[int]:
+    """Send each phase's requests to one (topic, callback), one after another, each once the
+    subscriber has been asked to verify the one before (still verifying: the subscriber answers
+    its Nth verification only after its Mth, for each N: M of ``after``, or at once); after each
+    phase, once every verification is over, how many subscriptions are stored."""
 
     async def main() -> list[int]:
         store = Store(f"sqlite:///{tmp_path}/hub.db")
         poster = Poster(allow_private=True)
-        subscriber = SlowSubscriber(delays)
+        subscriber = SlowSubscriber(after=after)
         hub = Hub(store, poster, lambda: {TOPIC})
         stored = []
+        sent = 0
         try:
             for modes in phases:
                 for mode in modes:
@@ -316,9 +318,13 @@ def requests_in_order(tmp_path: Path, delays: list[float], *phases: list[str]) -
                         "hub.callback": subscriber.callback,
                     }
                     assert (await hub.handle(form)).status == 202
-                    await asyncio.sleep(0.05)
+                    sent += 1
+                    async with asyncio.timeout(30):  # its verification reached the subscriber
+                        while len(subscriber.asked) < sent:
+                            await asyncio.sleep(0.01)
                 await hub.settle(timeout=30)
                 stored.append(len(store.subscribers([TOPIC], datetime.now(UTC))))
+            assert subscriber.asked == [mode for modes in phases for mode in modes]
             return stored
         finally:
             subscriber.close()
@@ -329,16 +335,17 @@ def requests_in_order(tmp_path: Path, delays: list[float], *phases: list[str]) -
 
 
 def test_an_unsubscribe_after_a_subscribe_still_verifying_wins(tmp_path: Path) -> None:
-    assert requests_in_order(tmp_path, [1.5], ["subscribe", "unsubscribe"]) == [0]
+    # The subscribe is confirmed only after the unsubscribe.
+    assert requests_in_order(tmp_path, {0: 1}, ["subscribe", "unsubscribe"]) == [0]
 
 
 def test_the_latest_of_several_requests_wins(tmp_path: Path) -> None:
     phases = ["subscribe", "unsubscribe", "subscribe"], ["unsubscribe", "subscribe", "unsubscribe"]
-    assert requests_in_order(tmp_path, [1.5, 1.0, 0.0, 1.5, 1.0], *phases) == [1, 0]
+    # In each phase the subscriber confirms the three in reverse order.
+    assert requests_in_order(tmp_path, {0: 1, 1: 2, 3: 4, 4: 5}, *phases) == [1, 0]
 
 
 def test_a_subscribe_after_an_unsubscribe_still_verifying_wins(tmp_path: Path) -> None:
-    assert requests_in_order(tmp_path, [0.0, 1.5], ["subscribe"], ["unsubscribe", "subscribe"]) == [
-        1,
-        1,
-    ]
+    # The unsubscribe is confirmed only after the second subscribe.
+    phases = ["subscribe"], ["unsubscribe", "subscribe"]
+    assert requests_in_order(tmp_path, {1: 2}, *phases) == [1, 1]

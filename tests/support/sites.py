@@ -9,7 +9,8 @@
   ETags and 304s as a real server gives them.
 - ``HostileSite``: a server in this process whose every answer a test chooses (status,
   headers, body, trickled or not); the ``hostile_site`` fixture.
-- ``SlowSubscriber``: a WebSub subscriber that answers its Nth verification after a delay.
+- ``SlowSubscriber``: a WebSub subscriber that answers its Nth verification after a delay,
+  or only once it has answered another.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -339,9 +340,13 @@ def run_receiver(folder: Path, fail_first: int = 0) -> Iterator[Receiver]:
 
 class SlowSubscriber:
     """A subscriber on loopback that confirms every verification; the Nth verification it is
-    asked for waits ``delays[N]`` seconds before its answer (none past the list)."""
+    asked for waits ``delays[N]`` seconds before its answer (none past the list), or, with
+    ``after={N: M}``, waits until it has answered its Mth (at most ``HOLD`` seconds): an order
+    of answers that does not hang on how fast anything runs."""
 
-    def __init__(self, delays: list[float]) -> None:
+    HOLD = 30.0
+
+    def __init__(self, delays: Sequence[float] = (), after: dict[int, int] | None = None) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import urlsplit
@@ -349,6 +354,12 @@ class SlowSubscriber:
         self.asked: list[str] = []
         subscriber = self
         lock = threading.Lock()
+        answered: dict[int, threading.Event] = {}
+        holds = after or {}
+
+        def event(n: int) -> threading.Event:
+            with lock:
+                return answered.setdefault(n, threading.Event())
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -356,7 +367,10 @@ class SlowSubscriber:
                 with lock:
                     n = len(subscriber.asked)
                     subscriber.asked.append(query["hub.mode"])
-                time.sleep(delays[n] if n < len(delays) else 0.0)
+                if n in holds:
+                    event(holds[n]).wait(SlowSubscriber.HOLD)
+                else:
+                    time.sleep(delays[n] if n < len(delays) else 0.0)
                 body = query["hub.challenge"].encode()
                 try:
                     self.send_response(200)
@@ -365,6 +379,8 @@ class SlowSubscriber:
                     self.wfile.write(body)
                 except OSError:  # the hub gave up on this one
                     pass
+                finally:
+                    event(n).set()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
