@@ -318,7 +318,8 @@ def test_the_active_scheduler_defers_first_passes_and_due_passes_at_scale(
     database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Next due times are recorded at the scheduler's next look (a second apart in service):
-    # here a fifth of a second, so that the test waits for the work, not for the looks.
+    # here a fifth of a second, and the sources are due every 0.3 s (a number of seconds, as a
+    # config may give it), so that the test waits for the work, not for the looks or the clock.
     monkeypatch.setattr(scheduling, "TICK", 0.2)
     count = 2 * FIRST_PASSES_CHUNK + 50
     lines = [
@@ -334,7 +335,7 @@ def test_the_active_scheduler_defers_first_passes_and_due_passes_at_scale(
             f'id = "s{n:05d}"',
             'kind = "rss"',
             f'url = "http://127.0.0.1:9/{n}"',
-            'every = "1s"',
+            "every = 0.3",
             'jitter = "0s"',
         ]
     (tmp_path / "c.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
