@@ -59,10 +59,18 @@ def cmd_once(args: argparse.Namespace) -> int:
             )
         total = len(args.source) or sum(1 for s in syndication.config.sources if s.enabled)
         progress = _progress(total)
+        outcomes: list[Outcome] = []
+
+        async def once() -> None:
+            # Kept here, not returned: asyncio.run formats the repr of its task's result (every
+            # pass, in full) twice as it puts back the SIGINT handler, ~10 ms a thousand sources.
+            outcomes.append(await syndication.once(args.source, progress=progress))
+
         with few_collections():
-            outcome = asyncio.run(syndication.once(args.source, progress=progress))
+            asyncio.run(once())
     finally:
         syndication.close()
+    (outcome,) = outcomes
     assert outcome.once is not None
     for source_id in outcome.once.paused:
         print(f"{source_id}: paused (not fetched; resume it on its page or with the API)")
