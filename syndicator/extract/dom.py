@@ -209,10 +209,17 @@ RELATED = re.compile(
 )
 
 
-def is_chrome(el: HtmlElement, words: str | None = None, keys: list[str] | None = None) -> bool:
+def is_chrome(
+    el: HtmlElement,
+    words: str | None = None,
+    keys: list[str] | None = None,
+    *,
+    names: bool = True,
+) -> bool:
     """True for page chrome: by tag, by class/id words, or hidden from readers. ``words``:
     the element's :func:`attr_text`, if known; ``keys``: its attribute names (``el.keys()``),
-    if known (an attribute it lacks is not read)."""
+    if known (an attribute it lacks is not read); ``names``: whether names (class, id, a
+    custom element's tag) count."""
     tag = el.tag if isinstance(el.tag, str) else ""
     if tag in CHROME_TAGS:
         return True
@@ -224,6 +231,8 @@ def is_chrome(el: HtmlElement, words: str | None = None, keys: list[str] | None 
             return True
         if (el.get("role") or "").lower() in _CHROME_ROLES:
             return True
+    if not names:
+        return False
     if "-" in tag and chrome_name(tag):
         return True  # a custom element named for what it is (<cookie-banner>, <site-nav>)
     if keys is not None and NAMING.isdisjoint(keys):
@@ -296,20 +305,26 @@ NAMING = frozenset({"class", "id"})
 _CHROME_ATTRIBUTES = _HIDING | NAMING
 
 
-def may_be_chrome(el: HtmlElement) -> bool:
+def may_be_chrome(el: HtmlElement, names: bool = True) -> bool:
     """:func:`is_chrome`, quicker for the many elements that have neither a chrome tag nor any
     attribute it reads."""
     if el.tag in CHROME_TAGS:
         return True
     keys = el.keys()
-    if "-" in el.tag and chrome_name(el.tag):
+    if names and "-" in el.tag and chrome_name(el.tag):
         return True
-    return not _CHROME_ATTRIBUTES.isdisjoint(keys) and is_chrome(el, keys=keys)
+    return not _CHROME_ATTRIBUTES.isdisjoint(keys) and is_chrome(el, keys=keys, names=names)
 
 
-def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
-    """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects."""
-    doomed = [el for el in root.iterdescendants() if isinstance(el.tag, str) and may_be_chrome(el)]
+def strip_chrome(root: HtmlElement, extra: str | None = None, *, names: bool = True) -> None:
+    """Remove page chrome below ``root`` (not ``root`` itself), plus what ``extra`` selects.
+    ``names``: chrome by its class, id or custom tag goes too (else only by tag, role, or
+    hidden)."""
+    if root.tag in _WRAPPING_TAGS:
+        root.tag = "div"  # found as the text's block: what its tag says is not what it holds
+    doomed = [
+        el for el in root.iterdescendants() if isinstance(el.tag, str) and may_be_chrome(el, names)
+    ]
     # A class that marks paragraphs of running text is a content class (``p.paywall`` on every
     # paragraph of a gated story), also on that story's short paragraphs.
     content_classes = {
@@ -328,7 +343,12 @@ def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
         if el.tag == "p" and el.get("class") in content_classes:
             continue
         if el.get("data-syndicator-keep") is not None:
-            continue  # named as chrome, but found to hold running text (extract.body)
+            # Named as chrome, but found to hold running text (extract.body). A wrapper whose
+            # tag is chrome's (the <form> of a page built as one form, a <nav> left open round
+            # the text) is a block of the text: a <div>, which the body's reader keeps.
+            if el.tag in _WRAPPING_TAGS:
+                el.tag = "div"
+            continue
         if el.tag not in CHROME_TAGS and total > 500 and sizes[el] > total * 0.5:
             continue
         if el.tag in PHRASING and _in_line(el, lines):
@@ -338,6 +358,9 @@ def strip_chrome(root: HtmlElement, extra: str | None = None) -> None:
         if el is not root:
             drop(el)
 
+
+# Chrome's tags that can wrap a page's text (a page built as one form, markup left open).
+_WRAPPING_TAGS = frozenset({"form", "nav", "aside", "footer", "noscript", "menu", "dialog"})
 
 # Elements that are part of a line of text rather than a block of their own.
 PHRASING = frozenset(

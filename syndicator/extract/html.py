@@ -204,11 +204,20 @@ def extract_article(
     body_html = None
     body_text = None
     if body_el is not None:
+        found = body_el
         if not whole_page:
             body_el = copy.deepcopy(body_el)  # the caller's page stays as it is
         if how == "container":
             body_el.set("data-syndicator-found", "container")
         dom.strip_chrome(body_el, selectors.remove if selectors else None)
+        stated = isinstance(ld.get("articleBody"), str)  # the page's own text, said again
+        if not (whole_page or stated) and not _has_text(body_el) and _has_text(found):
+            # Chrome's names took all its text: they were wrong (a live report whose class
+            # says comments, a story all of whose blocks a theme names as widgets).
+            body_el = copy.deepcopy(found)
+            if how == "container":
+                body_el.set("data-syndicator-found", "container")
+            dom.strip_chrome(body_el, selectors.remove if selectors else None, names=False)
         body_html = "\n".join(
             [pictures.figure_html(img) for img in lead_images] + [_inner_html(body_el)]
         )
