@@ -4,6 +4,8 @@ backoff after failures, reload that adds, removes and reschedules; health verdic
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -132,28 +134,43 @@ def test_a_source_never_runs_twice_at_once(tmp_path: Path) -> None:
         running = 0
         most = 0
         runs = 0
+        loop = asyncio.get_running_loop()
+        due_again = asyncio.Event()
+
+        class Skips(logging.Handler):
+            """APScheduler says when a job came due while its run was still going."""
+
+            def emit(self, record: logging.LogRecord) -> None:
+                if "maximum number of running instances" in record.getMessage():
+                    loop.call_soon_threadsafe(due_again.set)
 
         async def run(source_id: str) -> None:
             nonlocal running, most, runs
             running += 1
             most = max(most, running)
-            await asyncio.sleep(0.4)
+            # The run lasts until the source has come due again meanwhile (every 0.1 s): that
+            # due run must wait or be skipped, never overlap this one.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(due_again.wait(), timeout=10)
             running -= 1
             runs += 1
 
-        # Due every 0.25 s, each run 0.4 s: the runs due while one is running (at about 0.5
-        # and 1.0 s) must wait or be skipped, never overlap it.
         cfg = write(
             tmp_path / "c.toml",
-            '[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\nevery = 0.25\njitter = "0s"\n',
+            '[[source]]\nid = "a"\nkind = "rss"\nurl = "http://a/"\nevery = 0.1\njitter = "0s"\n',
         )
+        skips = Skips(logging.WARNING)
+        logging.getLogger("apscheduler").addHandler(skips)
         scheduler = Scheduler(run)
         scheduler.start(cfg, {}, now=datetime.now(UTC))
         try:
-            await asyncio.sleep(1.2)
+            async with asyncio.timeout(30):
+                while not runs:
+                    await asyncio.sleep(0.02)
         finally:
             scheduler.shutdown()
-        assert most == 1 and runs >= 1
+            logging.getLogger("apscheduler").removeHandler(skips)
+        assert most == 1 and due_again.is_set()
 
     asyncio.run(main())
 
