@@ -6,6 +6,7 @@ way to new clients. The end-to-end flood test is in test_hostile_clients.py."""
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import threading
 import time
@@ -67,12 +68,19 @@ def serving(**limits: int) -> Iterator[int]:
         sock.close()
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    monkeypatch.setattr(connections, "FIRST_HEAD_SECONDS", 0.5)
-    monkeypatch.setattr(connections, "HEAD_SECONDS", 0.5)
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    """One server with the default limits for the module's tests (stopping one takes uvicorn
+    0.1-0.2 s). The head budgets are read as each connection opens: a test that waits for a
+    connection to be dropped shortens them for its own (``short_heads``)."""
     with serving() as port:
         yield port
+
+
+@pytest.fixture
+def short_heads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connections, "FIRST_HEAD_SECONDS", 0.25)
+    monkeypatch.setattr(connections, "HEAD_SECONDS", 0.25)
 
 
 def exchange(port: int, data: bytes, wait: float = 5.0, source: str = "127.0.0.1") -> bytes:
@@ -94,7 +102,7 @@ def test_a_huge_head_is_refused(server: int) -> None:
     assert exchange(server, head).startswith(b"HTTP/1.1 431 ")
 
 
-def test_a_head_that_never_ends_is_dropped(server: int) -> None:
+def test_a_head_that_never_ends_is_dropped(server: int, short_heads: None) -> None:
     started = time.monotonic()
     answer = exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ", wait=10)
     assert answer == b"" and time.monotonic() - started < 5
@@ -111,8 +119,10 @@ def test_bodies_are_not_heads(server: int) -> None:
     pair = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 2
     with socket.create_connection(("127.0.0.1", server), timeout=5) as conn:
         conn.sendall(pair)
-        time.sleep(0.3)
-        assert conn.recv(65536).count(b"HTTP/1.1 200 ") == 2
+        answers = b""
+        while answers.count(b"HTTP/1.1 200 ") < 2 and (chunk := conn.recv(65536)):
+            answers += chunk
+        assert answers.count(b"HTTP/1.1 200 ") == 2
 
 
 @pytest.mark.parametrize("size", [65 << 10, 80 << 10, 100 << 10])
@@ -125,7 +135,7 @@ def test_a_head_over_64_kib_in_one_write_is_refused(server: int, size: int) -> N
     assert exchange(server, url).startswith(b"HTTP/1.1 431 ")
 
 
-def test_a_connection_that_sends_nothing_is_dropped(server: int) -> None:
+def test_a_connection_that_sends_nothing_is_dropped(server: int, short_heads: None) -> None:
     with socket.create_connection(("127.0.0.1", server), timeout=10) as conn:
         assert closed(conn)  # by the server, FIRST_HEAD_SECONDS later
 
@@ -162,7 +172,5 @@ def test_a_full_server_closes_its_oldest_idle_connection_for_a_new_client() -> N
         sockets = [stack.enter_context(idle(port, f"127.0.1.{n}")) for n in range(10)]
         assert exchange(port, ONE_REQUEST, source="127.0.2.1").startswith(b"HTTP/1.1 200 ")
         assert closed(sockets[0])  # the oldest idle one made room
-        for conn in sockets[1:]:
-            conn.settimeout(0.05)
-            with pytest.raises(TimeoutError):
-                conn.recv(100)  # the others are still open
+        # The others are still open: none is readable (closed or reset) within 0.1 s.
+        assert select.select(sockets[1:], [], [], 0.1)[0] == []
