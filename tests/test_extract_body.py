@@ -234,6 +234,21 @@ EXPECTED = {
         lacks=("County Sport", "Contact"),
         paragraphs=4,
     ),
+    # XHTML: an XML declaration, the doctype and comments before <html>, which comes after
+    # the first lines. An HTML page, not plain text.
+    "xhtml-prolog.html": Expected(
+        "article",
+        has=("an eighth each decade", "greenhouse gases", "feeds on itself"),
+        lacks=("Institute",),
+        paragraphs=3,
+    ),
+    # A server's warnings printed before the doctype (<br />, <b>Warning</b>…): still a page.
+    "server-warnings-first.html": Expected(
+        "article",
+        has=("forty bags", "fishing line", "take their rubbish home"),
+        lacks=("mysql_connect", "Sailing Club"),
+        paragraphs=3,
+    ),
 }
 
 

@@ -18,6 +18,23 @@ from syndicator.model import Extraction, Selectors
 KINDS = ("auto", "html", "article", "listing", "rss", "atom", "feed", "jsonfeed", "sitemap", "text")
 
 _XML_ROOT = re.compile(rb"<(?:[\w-]+:)?(rss|feed|RDF|urlset|sitemapindex)\b")
+# What an HTML page starts with: its doctype or first elements, or what pages put before them
+# (styles and scripts, a server-side warning's <br /> and <b>).
+_HTML_STARTS = (
+    b"<!doctype html",
+    b"<html",
+    b"<head",
+    b"<body",
+    b"<!--",
+    b"<meta",
+    b"<script",
+    b"<style",
+    b"<link",
+    b"<title",
+    b"<br",
+    b"<b>",
+)
+_HTML_ROOT = re.compile(rb"<(?:!doctype\s+html|html|body)[\s>]", re.I)
 
 
 def sniff(body: bytes, content_type: str | None = None) -> str:
@@ -35,9 +52,9 @@ def sniff(body: bytes, content_type: str | None = None) -> str:
     if m:
         return "sitemap" if m.group(1) in (b"urlset", b"sitemapindex") else "feed"
     lower = stripped[:512].lower()
-    if lower.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta")) or (
-        b"<p" in lower or b"<div" in lower
-    ):
+    if lower.startswith(_HTML_STARTS) or (b"<p" in lower or b"<div" in lower):
+        return "html"
+    if _HTML_ROOT.search(head):  # after an XML declaration (XHTML), a script, a server's warning
         return "html"
     if sum(b < 9 or 13 < b < 32 for b in head) > 4:
         return "binary"
