@@ -249,6 +249,15 @@ EXPECTED = {
         lacks=("mysql_connect", "Sailing Club"),
         paragraphs=3,
     ),
+    # The layout around the content and its side column, named for both (a theme's
+    # content-sidebar-wrap) and holding <main> and the entry-content: not a sidebar. The
+    # blog's "about me" line above it is not the article.
+    "layout-named-sidebar.html": Expected(
+        "article",
+        has=("keeps for four days", "one at a time", "forty-five minutes"),
+        lacks=("Hello, I am Ruth", "Flapjacks"),
+        paragraphs=3,
+    ),
 }
 
 

@@ -124,6 +124,7 @@ class Figures:
     headlines: int = 0  # <h1> elements below it that are not links
     titled: int = 0  # <h1>, <h2>, <h3> below it, links or not
     signed: int = 0  # a story's date or author below it: <time>, rel/itemprop author, datePublished
+    anchors: int = 0  # <main> and body containers (entry-content…) below it, itself included
     score: float = 0.0
     # Points its paragraphs still give to the elements one, two and three levels up.
     carry1: float = 0.0
@@ -203,6 +204,8 @@ def analyse(
         f.named = names and el is not body and _chrome_words(el, tag, words, keys)
         if tag == "time" or (keys and _signs(el, keys)):
             f.signed = 1
+        if tag == "main" or (not dom.NAMING.isdisjoint(keys) and dom.names_body(words[el])):
+            f.anchors = 1
         figures[el] = f
         order.append(el)
         ups.append(up)
@@ -217,6 +220,18 @@ def analyse(
         if again.best is not None:
             return again
     return analysis
+
+
+def _holds_main(el: HtmlElement, f: Figures) -> bool:
+    """An element named as a page's side column that holds its ``<main>`` or its body
+    container with running text: the layout around both (``content-sidebar-wrap``)."""
+    if not f.anchors or f.prose < PROSE_PER_CARD:
+        return False
+    return not dom.chrome_name(_LAYOUT.sub(" ", dom.attr_text(el)))
+
+
+# The names of a page's side columns (what a wrapper of the layout around them is named for).
+_LAYOUT = re.compile(r"(?:^|[\s_-])(?:side-?bar\w*|rail|widget-?area)(?=$|[\s_-])")
 
 
 def _holds_running_text(el: HtmlElement, f: Figures) -> bool:
@@ -286,6 +301,8 @@ def _sum_up(
             f.paragraphs += c.paragraphs
             f.linked_headings += c.linked_headings
             f.articles += c.articles
+            if c.anchors:
+                f.anchors += c.anchors
             if c.stories or c.titled or c.signed:
                 f.stories += c.stories
                 f.headlines += c.headlines
@@ -319,7 +336,7 @@ def _sum_up(
         elif (tag in BLOCKS or has_block or el is body) and inline_chars >= 25:
             _score_paragraph(el, f)
         if f.named:
-            if _holds_running_text(el, f):
+            if _holds_running_text(el, f) or _holds_main(el, f):
                 kept.append(el)
             else:  # chrome: none of its text is running text, and its points count little
                 f.chrome = True

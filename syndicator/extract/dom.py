@@ -263,6 +263,12 @@ _TAXONOMY = re.compile(r"(?:^|\s)(?:category|tag)-\S*")
 
 
 @lru_cache(maxsize=4096)
+def names_body(words: str) -> bool:
+    """Class and id words that name an article's body container (``entry-content``…)."""
+    return bool(_KEEP.search(words))
+
+
+@lru_cache(maxsize=4096)
 def names_box(words: str) -> bool:
     """Class and id words that name a box of other stories (related, more, most read…)."""
     return bool(RELATED.search(words))
