@@ -258,6 +258,14 @@ EXPECTED = {
         lacks=("Hello, I am Ruth", "Flapjacks"),
         paragraphs=3,
     ),
+    # Below the story, cards each wrapped whole in one link (<a><div><h3/><p/></div></a>):
+    # their blurbs are link text, not running text that outweighs the story.
+    "linked-cards.html": Expected(
+        "article",
+        has=("forty goals", "take up coaching", "until the final whistle"),
+        lacks=("fourth round", "hamstring", "hundredth birthday"),
+        paragraphs=3,
+    ),
 }
 
 

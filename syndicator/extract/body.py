@@ -132,6 +132,7 @@ class Figures:
     carry3: float = 0.0
     named: bool = False  # its class or id names chrome
     chrome: bool = False  # chrome by its name, or inside such an element (its text scores little)
+    linked: bool = False  # inside a link: a card's blocks wrapped in one <a>
 
 
 @dataclass
@@ -202,6 +203,8 @@ def analyse(
                 continue
         f = Figures()
         f.named = names and el is not body and _chrome_words(el, tag, words, keys)
+        if not shells and ((up is not None and up.linked) or (tag == "a" and "href" in keys)):
+            f.linked = True  # text inside a link is the link's, whatever blocks hold it
         if tag == "time" or (keys and _signs(el, keys)):
             f.signed = 1
         if tag == "main" or (not dom.NAMING.isdisjoint(keys) and dom.names_body(words[el])):
@@ -320,14 +323,15 @@ def _sum_up(
                 inline_links += c.inline_links
                 commas += c.commas
                 ends += c.ends
-        if tag == "a":
+        own_links = chars if tag == "a" else links  # what a heading's own links cover
+        if tag == "a" or f.linked:
             links = chars
             inline_links = inline_chars
         f.chars, f.links = chars, links
         f.inline_chars, f.inline_links, f.commas, f.ends = inline_chars, inline_links, commas, ends
         f.has_block = has_block
         if tag in HEADINGS:
-            if chars and links * 2 >= chars:
+            if chars and own_links * 2 >= chars:
                 f.linked_headings += 1
             elif tag == "h1" and chars:
                 f.headlines += 1
