@@ -254,3 +254,50 @@ def test_rows_inserted_by_the_prepared_statement_are_those_sqlalchemy_inserts(
         monkeypatch.undo()
     assert stored[0]["articles"] and any(r[-1] == 0 for r in stored[0]["articles"])  # undated
     assert stored[1] == stored[0]
+
+
+def test_times_bound_once_are_the_times_sqlalchemy_binds(tmp_path: Path) -> None:
+    """A batch binds each instant once for every table it writes (``times``): the same
+    instant in another zone, a naive time (UTC), None and distinct times each land as
+    SQLAlchemy's own insert stores them, whichever table bound them first."""
+    from datetime import timezone
+
+    from syndicator.store.batch import _inserted
+    from syndicator.store.schema import UTCDateTime
+
+    metadata = sa.MetaData()
+
+    def stamps(name: str) -> sa.Table:
+        return sa.Table(
+            name,
+            metadata,
+            sa.Column("n", sa.Integer, primary_key=True),
+            sa.Column("at", UTCDateTime()),
+            sa.Column("flag", sa.Boolean),
+        )
+
+    table, other = stamps("stamps"), stamps("stamps2")
+    east = timezone(timedelta(hours=5, minutes=30))
+    moments = [
+        NOW,
+        NOW.astimezone(east),  # the same instant elsewhere
+        NOW.replace(tzinfo=None),  # naive: UTC
+        NOW.replace(tzinfo=None) + timedelta(microseconds=1),
+        None,
+        NOW + timedelta(days=400, microseconds=7),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ]
+    rows = [{"n": n, "at": at, "flag": n % 2 == 0} for n, at in enumerate(moments)]
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/stamps.db")
+    metadata.create_all(engine)
+    times: dict[datetime, Any] = {}
+    with engine.begin() as conn:
+        assert _inserted(conn, other, list(reversed(rows)), times)  # fills ``times`` first
+        assert _inserted(conn, table, rows, times)
+        conn.execute(sa.insert(other).prefix_with("OR REPLACE"), rows)
+    with engine.connect() as conn:
+        ours = conn.exec_driver_sql("SELECT n, at, flag FROM stamps ORDER BY n").all()
+        theirs = conn.exec_driver_sql("SELECT n, at, flag FROM stamps2 ORDER BY n").all()
+    engine.dispose()
+    assert ours == theirs
+    assert ours[0][1] == ours[1][1] == ours[2][1] != ours[3][1]

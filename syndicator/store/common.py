@@ -5,6 +5,7 @@ entry ids, an article as events carry it. No database access.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,9 +24,12 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",",
 
 
 def _dumps(value: Any) -> str:
+    if value == []:  # most of an article's lists (authors, categories, images, reasons)
+        return "[]"
     return _ENCODER.encode(value)
 
 
+@functools.lru_cache(maxsize=4096)  # a batch reads each article's bands several times
 def _bands(signature: str) -> tuple[int, int, int, int]:
     bits = fingerprint.signature_bits(signature)
     return tuple((bits >> (16 * i)) & 0xFFFF for i in range(4))  # type: ignore[return-value]
