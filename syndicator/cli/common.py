@@ -78,11 +78,11 @@ def start_up() -> Iterator[None]:
 @contextlib.contextmanager
 def few_collections() -> Iterator[None]:
     """Garbage collection for one pass of a command that then exits (``once``): what is alive
-    when it begins is frozen (never walked again), young garbage is collected every 10,000
-    allocations rather than 700, and the older generations seldom. With Python's defaults,
-    collections took 2 of the 6 CPU seconds of a ``once`` over 10,000 sources, most of them
-    full collections walking every live object again and again (the peak RSS is the same
-    either way). The defaults come back afterwards (the tests run commands in their own
+    when it begins (or is frozen inside it) is never walked again, young garbage is collected
+    every 10,000 allocations rather than 700, and the older generations seldom. With Python's
+    defaults, collections took 2 of the 6 CPU seconds of a ``once`` over 10,000 sources, most
+    of them full collections walking every live object again and again (the peak RSS is the
+    same either way). The defaults come back afterwards (the tests run commands in their own
     process), and at the process's exit what is alive is frozen again: the interpreter's last
     collections would only walk every object of the command once more before it is all let go
     (0.06-0.08 CPU s of a 1,000-source ``once``)."""
