@@ -15,14 +15,20 @@ setup: .venv/.installed
 run: setup
 	.venv/bin/syndicator --config config run --listen 127.0.0.1:$(PORT)
 
+# The tests keep the bytecode they compile (__pycache__, ignored by git), even where the
+# environment asks Python not to write it (PYTHONDONTWRITEBYTECODE): otherwise each xdist
+# worker compiles the package and rewrites the asserts of every test module again at every
+# run, 2-3 s of each worker's start, and so does each command an end-to-end test runs.
+TEST_ENV = PYTHONDONTWRITEBYTECODE=
+
 test: setup
-	$(PY) -m pytest -n 2 --dist worksteal
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist worksteal
 
 # The fast lane: everything but the end-to-end tests (processes: the service, its commands) and
 # the slow ones (large inputs), the property tests on a tenth of their examples
 # (tests/support/examples.py). `make test` runs all of it, every example.
 test-fast: setup
-	SYNDICATOR_TEST_LANE=fast $(PY) -m pytest -n 2 --dist worksteal -m "not e2e and not slow"
+	$(TEST_ENV) SYNDICATOR_TEST_LANE=fast $(PY) -m pytest -n 2 --dist worksteal -m "not e2e and not slow"
 
 lint: setup
 	$(PY) -m ruff check syndicator tests bench
