@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import trustme
 from httpx_aiohttp import AiohttpTransport
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -984,6 +983,8 @@ def test_https_over_the_aiohttp_wire_trusts_the_tls_context_roots(
 ) -> None:
     """The aiohttp wire verifies an https server with the roots of our TLS context (made with
     the first https request; $SSL_CERT_FILE here), and refuses one they do not vouch for."""
+    import trustme  # here: cryptography's x509 is a tenth of a second of every worker's start
+
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
     ca, stranger = trustme.CA(), trustme.CA()
