@@ -8,13 +8,40 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from syndicator.direction import text_direction
 
+_Record = TypeVar("_Record")
 
+
+def _pickled_by_position(cls: type[_Record]) -> type[_Record]:
+    """A frozen, slotted record (of two fields or more) pickled as the tuple of its fields'
+    values: the methods dataclasses gives it look its fields up on every call, a third of the
+    time of unpickling an article, which the command of a streamed ingest does for every
+    article its reader processes send. Applied over ``@dataclass``; the state is private to
+    one run (nothing pickled is kept)."""
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    values = operator.attrgetter(*names)
+    set_value = object.__setattr__
+
+    def __getstate__(self: Any) -> tuple[Any, ...]:
+        state: tuple[Any, ...] = values(self)
+        return state
+
+    def __setstate__(self: Any, state: tuple[Any, ...]) -> None:
+        for name, value in zip(names, state, strict=True):
+            set_value(self, name, value)
+
+    setattr(cls, "__getstate__", __getstate__)  # noqa: B010 (mypy: no method assignment)
+    setattr(cls, "__setstate__", __setstate__)  # noqa: B010
+    return cls
+
+
+@_pickled_by_position
 @dataclass(frozen=True, slots=True)
 class Image:
     """A picture of an article: where it is, what it shows, who took it (an agency name)."""
@@ -144,6 +171,7 @@ class Extraction:
     language: str | None = None
 
 
+@_pickled_by_position
 @dataclass(frozen=True, slots=True)
 class RegionMatch:
     """One reason an article belongs to a region."""
@@ -156,6 +184,7 @@ class RegionMatch:
         return f"{self.region}: {self.rule} {self.value!r}"
 
 
+@_pickled_by_position
 @dataclass(frozen=True, slots=True)
 class Article:
     """A clean, normalized, fingerprinted article: the unit the store and the feeds deal in."""

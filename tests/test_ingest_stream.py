@@ -281,3 +281,38 @@ def test_reader_processes_end_when_the_reading_stops_early(tmp_path: Path) -> No
     assert len(first.articles) == 500
     batches.close()  # the caller stops (an error while storing, Ctrl-C)
     assert multiprocessing.active_children() == []
+
+
+def test_an_article_crosses_to_the_command_whole() -> None:
+    """Reader processes send articles pickled (as the tuple of their fields): each comes back
+    equal, field for field, with its images, region reasons and dates, still frozen."""
+    import dataclasses
+    import pickle
+    from datetime import timedelta, timezone
+
+    from syndicator.model import Article, Image, RegionMatch
+
+    article = Article(
+        key="https://news.example/a",
+        url="https://news.example/a?x=1",
+        title="A title",
+        paragraphs=("One.", "Two."),
+        content_html="<p>One.</p><p>Two.</p>",
+        content_hash="h",
+        similarity="s",
+        summary=None,
+        authors=("Ann", "Bo"),
+        published=datetime(2026, 2, 1, 3, tzinfo=timezone(timedelta(hours=2))),
+        images=(Image(url="https://news.example/i.jpg", caption="A caption"),),
+        complete=False,
+        regions=(RegionMatch("europe", "section", "Europe"),),
+    )
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps(article, protocol=protocol))
+        assert back == article
+        assert [getattr(back, f.name) for f in dataclasses.fields(Article)] == [
+            getattr(article, f.name) for f in dataclasses.fields(Article)
+        ]
+        assert back.images[0] == article.images[0] and back.regions[0] == article.regions[0]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            back.title = "changed"  # type: ignore[misc]
