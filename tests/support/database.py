@@ -73,6 +73,7 @@ class PostgresDatabases:
         self._spares: dict[tuple[str, str], Future[str]] = {}
         self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-ahead")
         self._doomed: list[str] = []
+        self._dropping: list[str] = []  # the ones the dropper thread is dropping now
         self._lock = threading.Lock()
         self._dropper: threading.Thread | None = None
 
@@ -149,6 +150,7 @@ class PostgresDatabases:
         while True:
             with self._lock:
                 batch, self._doomed = self._doomed, []
+                self._dropping = batch
                 if not batch:
                     self._dropper = None
                     return
@@ -168,19 +170,17 @@ class PostgresDatabases:
 
     def close(self) -> None:
         """Drop every database of this session: the ones made ahead and never taken, the ones
-        still to drop, and the templates, together, by a process of their own that outlives
-        the session (:func:`drop_after_the_session`)."""
+        still to drop or being dropped, and the templates, together, by a process of their own
+        that outlives the session (:func:`drop_after_the_session`; ``IF EXISTS``, so a drop
+        still under way here when the session ends is only asked for again)."""
         spares = []
         for spare in self._spares.values():
             with suppress(Exception):  # made ahead, never taken, and failed: nothing to drop
                 spares.append(spare.result())
         self._spares.clear()
         self._ahead.shutdown()
-        dropper = self._dropper
-        if dropper is not None:
-            dropper.join(timeout=120)
-        with self._lock:
-            batch, self._doomed = self._doomed, []
+        with self._lock:  # the dropper thread's drops under way too: not waited for here
+            batch, self._doomed = [*self._dropping, *self._doomed], []
         self.admin.dispose()
         if names := [*batch, *spares, *self._templates.values()]:
             drop_after_the_session(names)
