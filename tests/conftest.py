@@ -17,6 +17,7 @@ runs), dropped afterwards.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -121,6 +122,15 @@ def _excluded_marks(markexpr: str) -> set[str]:
             return set()
         names.add(negated.group(1))
     return names
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """What is alive when the session ends is frozen, after pytest's own last collection (the
+    one that reports what a finalizer raised): the collections that follow, and the
+    interpreter's at exit, then skip it. The run waits for each xdist worker to exit, and a
+    worker's last collections walked the objects of hundreds of tests again."""
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
