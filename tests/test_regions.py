@@ -54,3 +54,21 @@ def test_source_default_regions_come_first() -> None:
 
 def test_no_rule_no_region() -> None:
     assert route(article(section="رياضة", dateline="القاهرة"), RULES) == ()
+
+
+def test_names_folded_once_route_as_folded_each_time() -> None:
+    """Folded names are kept between articles: many articles of the same sections, and
+    sections spelled differently in turn, route as each alone does."""
+    spellings = ["أوروبا", "اوروبا", "EUROPE", "Asia", "آسيا", "Africa", "europe"]
+    alone = [route(article(section=s), RULES) for s in spellings]
+    for _ in range(3):
+        assert [route(article(section=s), RULES) for s in spellings] == alone
+    assert [m[0].region if m else None for m in alone] == [
+        "europe",
+        "europe",
+        "europe",
+        "asia",
+        "asia",
+        None,
+        "europe",
+    ]
