@@ -207,7 +207,9 @@ def analyse(
             f.linked = True  # text inside a link is the link's, whatever blocks hold it
         if tag == "time" or (keys and _signs(el, keys)):
             f.signed = 1
-        if tag == "main" or (not dom.NAMING.isdisjoint(keys) and dom.names_body(words[el])):
+        if tag == "main" or (
+            tag in _CONTAINER_TAGS and not dom.NAMING.isdisjoint(keys) and dom.names_body(words[el])
+        ):
             f.anchors = 1
         figures[el] = f
         order.append(el)
@@ -223,6 +225,10 @@ def analyse(
         if again.best is not None:
             return again
     return analysis
+
+
+# What a body container is (entry-content, article-body…).
+_CONTAINER_TAGS = frozenset({"div", "section", "article"})
 
 
 def _holds_main(el: HtmlElement, f: Figures) -> bool:

@@ -211,7 +211,7 @@ def extract_article(
             body_el.set("data-syndicator-found", "container")
         dom.strip_chrome(body_el, selectors.remove if selectors else None)
         stated = isinstance(ld.get("articleBody"), str)  # the page's own text, said again
-        if not (whole_page or stated) and not _has_text(body_el) and _has_text(found):
+        if not (whole_page or stated) and not _holds_text(body_el) and _has_text(found):
             # Chrome's names took all its text: they were wrong (a live report whose class
             # says comments, a story all of whose blocks a theme names as widgets).
             body_el = copy.deepcopy(found)
@@ -308,6 +308,17 @@ _SENTENCE_END = re.compile(r"[.!?。！？؟।](?=\s|$)")
 
 def _has_text(el: HtmlElement) -> bool:
     return len(dom.text_of(el)) >= 40
+
+
+def _holds_text(el: HtmlElement) -> bool:
+    """Some text left (what :func:`_has_text` asks, first cheaply: most bodies hold far more
+    than 40 characters, which their first text nodes show)."""
+    seen = 0
+    for piece in el.itertext():
+        seen += len(piece.strip())
+        if seen >= 200:
+            return True
+    return _has_text(el)
 
 
 def _inner_html(el: HtmlElement) -> str:
