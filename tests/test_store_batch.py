@@ -262,7 +262,7 @@ def test_times_bound_once_are_the_times_sqlalchemy_binds(tmp_path: Path) -> None
     SQLAlchemy's own insert stores them, whichever table bound them first."""
     from datetime import timezone
 
-    from syndicator.store.batch import _inserted
+    from syndicator.store.bulk import _inserted
     from syndicator.store.schema import UTCDateTime
 
     metadata = sa.MetaData()
