@@ -308,6 +308,33 @@ def test_bad_pushes_are_400s_naming_line_and_field(pushed: Server, body: str, er
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        # a surrogate pair split across two strings is two lone surrogates; the first is named
+        ({"paragraphs": ["fine", "a \ud83d", "\ude00 b"]}, "paragraphs[1]: not valid Unicode"),
+        ({"extra": {"k\udc00": [1, {"deep": ["x", "\udbff"]}]}}, "extra: not valid Unicode"),
+        ({"extra": [{"deep": ["x", "y\udbff"]}]}, "extra[0].deep[1]: not valid Unicode"),
+        ({"title": "\U0001f600 \u0627", "extra": {"\U0001f600": [None, 1.5]}}, None),
+    ],
+)
+def test_lone_surrogates_are_found_anywhere_and_named(
+    fields: dict[str, Any], error: str | None
+) -> None:
+    from datetime import UTC, datetime
+
+    from syndicator.errors import ExtractError
+    from syndicator.ingest import article_from_object
+
+    obj = json.loads(json.dumps(article(1) | fields))
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    if error is None:
+        assert article_from_object(obj, config=None, now=now).title == fields["title"]
+        return
+    with pytest.raises(ExtractError, match=re.escape(error)):
+        article_from_object(obj, config=None, now=now)
+
+
 def test_error_answers_are_capped(pushed: Server) -> None:
     answer = pushed.post("/api/articles", "{}\n" * 100_000, content_type="application/x-ndjson")
     assert answer.status == 400

@@ -105,7 +105,14 @@ def article_from_object(
 def _check_text(value: Any, where: str) -> None:
     """Every string in a pushed object is valid Unicode: a JSON ``"\\ud800"`` is refused by
     name, not stored (nothing downstream could encode it). Walked without recursion: JSON
-    nests as deep as its parser allows."""
+    nests as deep as its parser allows. Every string is checked at once first (UTF-8 encodes
+    every code point but a surrogate, and joining strings neither makes nor hides one), and
+    the walk that names the field is made only when one is there."""
+    try:
+        "".join(_strings_in(value)).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
     stack: list[tuple[Any, str]] = [(value, where)]
     while stack:
         item, at = stack.pop()
@@ -125,6 +132,22 @@ def _check_text(value: Any, where: str) -> None:
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _strings_in(value: Any) -> list[str]:
+    """Every string in a JSON value, keys included, in no particular order."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _string(obj: dict[str, Any], name: str) -> str | None:
