@@ -266,6 +266,14 @@ EXPECTED = {
         lacks=("fourth round", "hamstring", "hundredth birthday"),
         paragraphs=3,
     ),
+    # The lines that list a story's categories and tags (links with rel="tag", as blogs mark
+    # them) are not paragraphs of the story.
+    "tag-line.html": Expected(
+        "article",
+        has=("sluice gate", "three hundred eels", "time to set"),
+        lacks=("Filed under", "Tags:", "Wildlife"),
+        paragraphs=3,
+    ),
 }
 
 

@@ -331,6 +331,7 @@ def strip_chrome(root: HtmlElement, extra: str | None = None, *, names: bool = T
     doomed = [
         el for el in root.iterdescendants() if isinstance(el.tag, str) and may_be_chrome(el, names)
     ]
+    doomed += _tag_lines(root)
     # A class that marks paragraphs of running text is a content class (``p.paywall`` on every
     # paragraph of a gated story), also on that story's short paragraphs.
     content_classes = {
@@ -363,6 +364,30 @@ def strip_chrome(root: HtmlElement, extra: str | None = None, *, names: bool = T
     for el in select(root, extra):
         if el is not root:
             drop(el)
+
+
+def _tag_lines(root: HtmlElement) -> list[HtmlElement]:
+    """The lines of a body that list the story's tags or categories: blocks whose links all say
+    so (``rel="tag"``, ``rel="category tag"``) and are most of their text."""
+    lines = []
+    seen: set[HtmlElement] = set()
+    for a in root.iterdescendants("a"):
+        rel = a.get("rel")
+        if not rel or "tag" not in rel.split():
+            continue
+        block = a.getparent()
+        while block is not None and block is not root and block.tag in PHRASING:
+            block = block.getparent()
+        if block is None or block is root or block in seen:
+            continue
+        seen.add(block)
+        links = block.findall(".//a")
+        if not all("tag" in (x.get("rel") or "").split() for x in links):
+            continue
+        text = len(text_of(block))
+        if text and sum(len(text_of(x)) for x in links) * 2 >= text:
+            lines.append(block)
+    return lines
 
 
 # Chrome's tags that can wrap a page's text (a page built as one form, markup left open).
