@@ -36,12 +36,18 @@ def in_order(
     *,
     started: Callable[..., None] | None = None,
     startargs: tuple[Any, ...] = (),
+    here: Callable[..., T] | None = None,
 ) -> Generator[T, None, None]:
     """Each task's result, in the order of ``tasks``, computed by ``workers`` forked processes
     (each runs ``started(*startargs)`` first). Tasks are taken from ``tasks`` as results are
     given, at most two per process ahead, so memory stays bounded whatever their number. A
     task's exception is raised here, in its turn. The processes are gone when this ends,
-    however it ends (an error, Ctrl-C, the caller stopping early)."""
+    however it ends (an error, Ctrl-C, the caller stopping early).
+
+    With ``here``, a task's function as this process runs it (given the task's arguments):
+    when the oldest result is asked for before a process has it, this process computes the
+    next task itself rather than wait (at most two per process ahead too), so it keeps its
+    core busy when the processes are the slower side."""
     import multiprocessing
 
     pool = ProcessPoolExecutor(
@@ -51,15 +57,43 @@ def in_order(
         initargs=(os.getpid(), started, startargs),
     )
     pending: deque[Future[T]] = deque()
+    sent = 0  # the pending tasks the processes have
+    tasks = iter(tasks)
     try:
-        for function, args in tasks:
-            pending.append(pool.submit(function, *args))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        while True:
+            while sent < 2 * workers and len(pending) < 4 * workers:
+                task = next(tasks, None)
+                if task is None:
+                    break
+                pending.append(pool.submit(task[0], *task[1]))
+                sent += 1
+            if not pending:
+                return
+            if here is not None and not pending[0].done() and len(pending) < 4 * workers:
+                task = next(tasks, None)
+                if task is not None:
+                    pending.append(_run_here(here, task[1]))
+                    continue
+                here = None  # no task left to take
+            oldest = pending.popleft()
+            if not isinstance(oldest, _DoneHere):
+                sent -= 1
+            yield oldest.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _DoneHere(Future):  # type: ignore[type-arg]
+    """A task this process computed: its result (or exception), given in its turn."""
+
+
+def _run_here(function: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
+    done: Future[T] = _DoneHere()
+    try:
+        done.set_result(function(*args))
+    except Exception as e:  # raised in its turn, as a process's would be
+        done.set_exception(e)
+    return done
 
 
 def _started(parent: int, started: Callable[..., None] | None, startargs: tuple[Any, ...]) -> None:

@@ -4,6 +4,7 @@ batches, in bounded memory whatever their size. Nothing here stores them.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sys
@@ -198,7 +199,10 @@ def _read_lines_of(
         yield read.lines(first[0]), first[1]
         return
     tasks = ((_read_chunk, (chunk, read_by)) for chunk, read_by in _chained(first, second, chunks))
-    yield from processes.in_order(workers, tasks, started=_reader_started, startargs=(read,))
+    here = functools.partial(_read_chunk, read=read)  # when the readers are the slower side
+    yield from processes.in_order(
+        workers, tasks, started=_reader_started, startargs=(read,), here=here
+    )
 
 
 def _chained(
@@ -226,11 +230,12 @@ def _reader_started(read: _Reading) -> None:
 
 
 def _read_chunk(
-    lines: list[tuple[int, bytes | str]], read_by: int
+    lines: list[tuple[int, bytes | str]], read_by: int, read: _Reading | None = None
 ) -> tuple[list[tuple[int, Article | str]], int]:
-    """In a reader process: one chunk of lines read."""
-    assert _READING is not None
-    return _READING.lines(lines), read_by
+    """One chunk of lines read: in a reader process, or with ``read`` in the command's."""
+    read = read or _READING
+    assert read is not None
+    return read.lines(lines), read_by
 
 
 class _NotJSON(str):
