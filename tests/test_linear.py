@@ -109,6 +109,18 @@ def cpu(run: Callable[[], object]) -> float:
     return time.process_time() - start
 
 
+def assert_linear(run: Callable[[bytes], object], small: bytes, whole: bytes, what: str) -> None:
+    """``run`` on ``whole`` (four times ``small``) stays under BOUND seconds of CPU and grows
+    less than GROWTH times over ``small``."""
+    run(small)  # imports and caches warm
+    quarter = cpu(lambda: run(small))
+    seconds = cpu(lambda: run(whole))
+    assert seconds < BOUND, f"{what}: {seconds:.1f} s"
+    # Tiny pages measure mostly noise: growth counts only once the quarter takes a moment.
+    if quarter > 0.05:
+        assert seconds / quarter < GROWTH, f"{what}: {quarter:.2f} s → {seconds:.2f} s"
+
+
 PAGES: dict[str, tuple[Callable[[int], bytes], int]] = {
     "3,000 nested divs": (nested, 3000),
     "50,000 siblings": (siblings, 50_000),
@@ -121,15 +133,8 @@ PAGES: dict[str, tuple[Callable[[int], bytes], int]] = {
 @pytest.mark.parametrize("name", list(PAGES))
 def test_pathological_pages_extract_in_linear_time(name: str) -> None:
     make, n = PAGES[name]
-    small, whole = make(n // 4), make(n)
-    read(small)  # imports and caches warm
-    quarter = cpu(lambda: read(small))
-    seconds = cpu(lambda: read(whole))
-    article = read(whole)
-    assert seconds < BOUND, f"{name}: {seconds:.1f} s"
-    # Tiny pages measure mostly noise: growth counts only once the quarter takes a moment.
-    if quarter > 0.05:
-        assert seconds / quarter < GROWTH, f"{name}: {quarter:.2f} s → {seconds:.2f} s"
+    assert_linear(read, make(n // 4), make(n), name)
+    article = read(make(n))
     assert article.title == "Talks resume next week"
     assert article.paragraphs[0].startswith("First paragraph of the story")
 
@@ -148,14 +153,8 @@ def test_a_body_selector_matching_every_paragraph_stays_linear() -> None:
         assert draft.body is not None
         return len(draft.body.paragraphs)
 
-    small, whole = parts(5_000), parts(20_000)
-    run(small)
-    quarter = cpu(lambda: run(small))
-    seconds = cpu(lambda: run(whole))
-    assert seconds < BOUND, f"{seconds:.1f} s"
-    if quarter > 0.05:
-        assert seconds / quarter < GROWTH, f"{quarter:.2f} s → {seconds:.2f} s"
-    assert run(whole) == 20_000 + 3  # the page's three opening paragraphs, then the rest
+    assert_linear(run, parts(5_000), parts(20_000), "20,000 parts")
+    assert run(parts(20_000)) == 20_000 + 3  # the page's three opening paragraphs, then the rest
 
 
 def test_figures_keep_their_captions_and_credits() -> None:
@@ -171,14 +170,9 @@ def test_figures_keep_their_captions_and_credits() -> None:
 
 @pytest.mark.slow
 def test_a_five_megabyte_table_extracts_in_linear_time() -> None:
-    small, whole = table(1.25), table(5)
+    whole = table(5)
     assert len(whole) > 5_000_000
-    read(small)
-    quarter = cpu(lambda: read(small))
-    seconds = cpu(lambda: read(whole))
-    assert seconds < BOUND, f"{seconds:.1f} s"
-    if quarter > 0.05:
-        assert seconds / quarter < GROWTH, f"{quarter:.2f} s → {seconds:.2f} s"
+    assert_linear(read, table(1.25), whole, "a 5 MB table")
 
 
 def test_deep_nesting_is_cut_where_the_parser_stops_without_a_crash() -> None:
