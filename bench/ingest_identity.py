@@ -417,10 +417,16 @@ def run(
                 capture_output=True,
                 text=True,
             )
+            # The progress line varies; which modules a checkout imports late is its own
+            # (printed, not compared: a late module keeps the real clock, so rows would differ)
+            late = [line for line in p.stderr.splitlines() if line.startswith(_LATE)]
+            print(f"  {label}: {late[0]}" if late else f"  {label}: no module imported late")
             outs.append(
                 f"== exit {p.returncode}\n{p.stdout}\n== stderr\n"
                 + "\n".join(
-                    line for line in p.stderr.splitlines() if not line.startswith("ingest: ")
+                    line
+                    for line in p.stderr.splitlines()
+                    if not line.startswith(("ingest: ", _LATE))
                 )
             )
         (folder / f"{label}.out").write_text("\n".join(outs), encoding="utf-8")
@@ -511,8 +517,11 @@ def run_fixed(config: str, step: str, workers: str, doc: str) -> int:
     code = cli.main(["--config", config, "ingest", "--json", "--workers", workers, doc])
     late = patch()
     if late:
-        print(f"modules imported after the clock was fixed: {late}", file=sys.stderr)
+        print(f"{_LATE}: {late}", file=sys.stderr)
     return code
+
+
+_LATE = "modules imported after the clock was fixed"
 
 
 def main() -> None:

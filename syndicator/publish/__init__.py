@@ -3,18 +3,20 @@ pages, the OPML list and the index page, written atomically into the feeds folde
 
 The renderers (``render_*``, :mod:`.render`) are pure: records in, bytes out, no disk and no
 clock, so the same entries always render the same bytes (feed ``updated`` is the newest entry's,
-never *now*). Atom and RSS are built with feedgen; what feedgen cannot express (per-entry
-``xml:lang``, ``atom:source``, ``fh:archive``, hub links and Media RSS in RSS, ``dc:creator``) is
-added through its extension API (:mod:`.extensions`); entries are prepared once for all formats
-(:mod:`.items`). :class:`Publisher` (:mod:`.publisher`) is the edge: it reads the store, renders,
-and replaces only the files whose bytes changed (:mod:`.files`). This package does not fetch,
-store or notify. The renderers load on first use (:mod:`syndicator.lazy`).
+never *now*). Atom is written directly (:mod:`.atom`: the bytes feedgen and lxml would give,
+without building a tree); RSS is built with feedgen, and what feedgen cannot express there (hub
+links, Media RSS, ``dc:creator``) is added through its extension API (:mod:`.extensions`);
+entries are prepared once for all formats (:mod:`.items`). :class:`Publisher`
+(:mod:`.publisher`) is the edge: it reads the store, renders, and replaces only the files whose
+bytes changed (:mod:`.files`). This package does not fetch, store or notify. The renderers load
+on first use (:mod:`syndicator.lazy`).
 """
 
 from typing import TYPE_CHECKING
 
 from syndicator import lazy
 from syndicator.direction import is_rtl, well_formed_tag
+from syndicator.publish.atom import ArchiveLinks
 from syndicator.publish.common import (
     ALL,
     AT_NS,
@@ -53,7 +55,6 @@ from syndicator.publish.publisher import Publisher, PublishResult
 
 if TYPE_CHECKING:
     from syndicator.publish.render import (
-        ArchiveLinks,
         preferred_format,
         render_archive_page,
         render_atom,
@@ -68,8 +69,8 @@ if TYPE_CHECKING:
 # fmt: off
 __getattr__, __dir__ = lazy.exports(__name__, {
     "render": (
-        "ArchiveLinks", "preferred_format", "render_archive_page", "render_atom", "render_json",
-        "render_opml", "render_region", "render_rss",
+        "preferred_format", "render_archive_page", "render_atom", "render_json", "render_opml",
+        "render_region", "render_rss",
     ),
 })
 # fmt: on

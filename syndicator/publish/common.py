@@ -39,7 +39,7 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 
 _ID = re.compile(r"[a-z0-9-]+")
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _IMAGE_TYPES = {
     "jpg": "image/jpeg",
     "jpeg": "image/jpeg",
@@ -125,7 +125,7 @@ def xml_text(text: str | None) -> str:
     """Text that XML 1.0 can carry (the few control characters it cannot are dropped)."""
     if not text:
         return ""
-    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
+    return NOT_XML.sub("", text) if NOT_XML.search(text) else text
 
 
 def rfc3339(value: datetime) -> str:

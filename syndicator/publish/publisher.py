@@ -19,6 +19,7 @@ from syndicator.config import Config, Source
 from syndicator.direction import is_rtl, well_formed_tag
 from syndicator.errors import PublishError
 from syndicator.model import Entry, FeedInfo, Origin
+from syndicator.publish.atom import ArchiveLinks
 from syndicator.publish.common import (
     ALL,
     FORMATS,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from syndicator.publish import render
     from syndicator.publish.render import RenderedEntry
 
-    _RenderedRun = list[tuple[int, bytes, list[RenderedEntry] | None]]
+    _RenderedRun = list[tuple[int, bytes, list[RenderedEntry]]]
 else:
     # The renderers (feedgen, lxml, nh3) and the renderer processes load with the first region
     # rendered: a `once` whose sources changed nothing only sweeps the feeds folder.
@@ -198,7 +199,7 @@ class Publisher:
             info,
             entries,
             formats=self.config.publish.formats,
-            archive=render.ArchiveLinks(prev_archive=prev),
+            archive=ArchiveLinks(prev_archive=prev),
             region_titles=self.titles,
             updated=created,
             html_url=page_url,
@@ -354,7 +355,7 @@ class Publisher:
                 ready = []
                 for page, data, entries in run:
                     yield self.folder / "archive" / ALL / f"{page}.atom", data
-                    for entry in entries or ():
+                    for entry in entries:
                         if entry.id in needs and entry.id not in kept:
                             kept[entry.id] = entry
                             for n in needs[entry.id]:

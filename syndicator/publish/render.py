@@ -17,6 +17,8 @@ from lxml import etree
 from syndicator import pages
 from syndicator.direction import well_formed_tag
 from syndicator.model import Entry, FeedInfo, as_utc, iso
+from syndicator.publish import atom
+from syndicator.publish.atom import ArchiveLinks
 from syndicator.publish.common import (
     GENERATOR,
     JSON_FEED_VERSION,
@@ -27,34 +29,11 @@ from syndicator.publish.common import (
     ordered,
     xml_text,
 )
-from syndicator.publish.extensions import (
-    EXTENSION,
-    AtomEntryExtension,
-    AtomFeedExtension,
-    RssEntryExtension,
-    RssFeedExtension,
-)
+from syndicator.publish.extensions import EXTENSION, RssEntryExtension, RssFeedExtension
 from syndicator.publish.items import Feed, Item, prepare
 
 # --------------------------------------------------------------------------------------------
 # Renderers
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveLinks:
-    """RFC 5005 links of an Atom document.
-
-    On the subscription feed only ``prev_archive`` (the newest complete archive page) is set.
-    An archive page has ``current`` (the subscription feed), which also marks it
-    ``<fh:archive/>``, and ``prev_archive`` / ``next_archive`` to its neighbours when they exist."""
-
-    prev_archive: str | None = None
-    next_archive: str | None = None
-    current: str | None = None
-
-    @property
-    def archived(self) -> bool:
-        return self.current is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,56 +44,9 @@ class _Links:
 
 
 def _atom(feed: Feed, links: _Links) -> bytes:
-    archive = links.archive or ArchiveLinks()
-    fg = FeedGenerator()
-    fg.register_extension(EXTENSION, AtomFeedExtension, AtomEntryExtension, atom=True, rss=False)
-    getattr(fg, EXTENSION).archived = archive.archived
-    getattr(fg, EXTENSION).tombstones = () if archive.archived else feed.tombstones
-    fg.id(feed_url(feed.base_url, feed.region, "atom"))
-    fg.title(feed.title)
-    if feed.description:
-        fg.subtitle(feed.description)
-    atom = MEDIA_TYPES["atom"]
-    fg.link(
-        href=links.self_url or feed_url(feed.base_url, feed.region, "atom"), rel="self", type=atom
+    return atom.atom_feed(
+        feed, self_url=links.self_url, html_url=links.html_url, archive=links.archive
     )
-    if not archive.archived:
-        for hub in feed.hubs:
-            fg.link(href=hub, rel="hub")
-    fg.link(href=links.html_url or home_url(feed.base_url), rel="alternate", type="text/html")
-    if archive.current:
-        fg.link(href=archive.current, rel="current", type=atom)
-    if archive.prev_archive:
-        fg.link(href=archive.prev_archive, rel="prev-archive", type=atom)
-    if archive.next_archive:
-        fg.link(href=archive.next_archive, rel="next-archive", type=atom)
-    if feed.language:
-        fg.language(feed.language)
-    fg.updated(feed.updated)
-    fg.generator(GENERATOR)
-    if feed.needs_author:
-        fg.author({"name": feed.title})
-    for item in feed.items:
-        fe = fg.add_entry(order="append")
-        fe.id(item.id)
-        fe.title(item.title)
-        fe.updated(item.updated)
-        if item.published is not None:
-            fe.published(item.published)
-        if item.authors:
-            fe.author([{"name": name} for name in item.authors])
-        if item.content_html:
-            fe.content(item.content_html, type="html")
-        elif item.url:
-            fe.link(href=item.url, rel="alternate")
-        else:  # RFC 4287: an entry without content has an alternate link; this one has neither
-            fe.content(f"<p>{html.escape(item.summary or item.title)}</p>", type="html")
-        if item.summary:
-            fe.summary(item.summary)
-        if item.categories:
-            fe.category([{"term": t, "scheme": s, "label": lb} for t, s, lb in item.categories])
-        getattr(fe, EXTENSION).item = item
-    return bytes(fg.atom_str(pretty=True))
 
 
 def _rss(feed: Feed, links: _Links) -> bytes:
@@ -234,25 +166,11 @@ def _render(
     titles: Mapping[str, str] | None,
     updated: datetime | None,
 ) -> bytes:
-    return _rendered(fmt, info, entries, links, titles, updated)[0]
-
-
-def _rendered(
-    fmt: str,
-    info: FeedInfo,
-    entries: Sequence[Entry],
-    links: _Links,
-    titles: Mapping[str, str] | None,
-    updated: datetime | None,
-    anonymous: bool = False,
-) -> tuple[bytes, Feed]:
-    """The document, and the feed as it was rendered (its entries cleaned or not)."""
     feed = prepare(info, entries, titles, updated, clean=False)
     try:
-        return _BUILDERS[fmt](replace(feed, anonymous=anonymous), links), feed
+        return _BUILDERS[fmt](feed, links)
     except ValueError:  # a character XML cannot carry (lxml refuses it): drop them all
-        feed = prepare(info, entries, titles, updated, clean=True)
-        return _BUILDERS[fmt](replace(feed, anonymous=anonymous), links), feed
+        return _BUILDERS[fmt](prepare(info, entries, titles, updated, clean=True), links)
 
 
 def render_atom(
@@ -293,13 +211,6 @@ def render_archive_page(
     )
 
 
-# An archive page as entries already rendered: Atom documents are written by lxml with each
-# entry on lines of its own, indented by two spaces ("<" is escaped in text and attributes, so
-# no entry holds this), and the feed's own elements before the entries.
-_ENTRY_START = b"\n  <entry"
-_FEED_END = b"</feed>\n"
-
-
 @dataclass(frozen=True, slots=True)
 class RenderedEntry:
     """An entry of an archive page as it was rendered: its bytes in the page (from the
@@ -320,30 +231,28 @@ def render_archive_entries(
     page: int,
     complete_pages: int,
     region_titles: Mapping[str, str] | None = None,
-) -> tuple[bytes, list[RenderedEntry] | None]:
-    """:func:`render_archive_page`, and each of its entries as rendered in it (None when the
-    document cannot be cut into them), to put other pages together from
-    (:func:`join_archive_page`): an entry renders the same whatever page holds it."""
+) -> tuple[bytes, list[RenderedEntry]]:
+    """:func:`render_archive_page`, and each of its entries as rendered in it, to put other
+    pages together from (:func:`join_archive_page`): an entry renders the same whatever page
+    holds it."""
     base = info.base_url
-    links = _Links(
-        archive_url(base, info.region, page),
-        None,
-        _archive_links(base, info.region, page, complete_pages),
-    )
-    data, feed = _rendered("atom", replace(info, hubs=()), entries, links, region_titles, None)
-    live = ordered(entries)
-    starts = []
-    at = data.find(_ENTRY_START)
-    while at >= 0:
-        starts.append(at + 1)
-        at = data.find(_ENTRY_START, at + 1)
-    if len(starts) != len(live) or not data.endswith(_FEED_END):
-        return data, None
-    ends = [*starts[1:], len(data) - len(_FEED_END)]
-    return data, [
-        RenderedEntry(e.id, as_utc(e.updated), bool(item.authors), data[start:end])
-        for e, item, start, end in zip(live, feed.items, starts, ends, strict=True)
+    plain = replace(info, hubs=())
+    self_url = archive_url(base, info.region, page)
+    links = _archive_links(base, info.region, page, complete_pages)
+    try:
+        feed = prepare(plain, entries, region_titles, None, clean=False)
+        head = atom.document_head(feed, self_url=self_url, archive=links)
+        written = [atom.entry(item) for item in feed.items]
+    except ValueError:  # a character XML cannot carry: drop them all, as render_atom does
+        feed = prepare(plain, entries, region_titles, None, clean=True)
+        head = atom.document_head(feed, self_url=self_url, archive=links)
+        written = [atom.entry(item) for item in feed.items]
+    data = [text.encode() for text in written]
+    rendered = [
+        RenderedEntry(e.id, as_utc(e.updated), bool(item.authors), bytes_)
+        for e, item, bytes_ in zip(ordered(entries), feed.items, data, strict=True)
     ]
+    return b"".join([head.encode(), *data, atom.FEED_END.encode()]), rendered
 
 
 def join_archive_page(
@@ -357,20 +266,24 @@ def join_archive_page(
     """Archive page ``page`` of entries already rendered (by :func:`render_archive_entries`):
     the same bytes as :func:`render_archive_page` of the entries they were rendered from."""
     base = info.base_url
-    links = _Links(
-        archive_url(base, info.region, page),
-        None,
-        _archive_links(base, info.region, page, complete_pages),
-    )
     updated = max((e.updated for e in entries), default=None)
     anonymous = any(not e.has_author for e in entries)
     plain = replace(info, hubs=())
-    head, _ = _rendered("atom", plain, (), links, region_titles, updated, anonymous)
-    if not head.endswith(_FEED_END) or _ENTRY_START in head:  # pragma: no cover - lxml's form
-        raise ValueError("an Atom document not in the form archive pages are put together in")
+    self_url = archive_url(base, info.region, page)
+    links = _archive_links(base, info.region, page, complete_pages)
+    try:
+        feed = prepare(plain, (), region_titles, updated, clean=False)
+        head = atom.document_head(
+            replace(feed, anonymous=anonymous), self_url=self_url, archive=links
+        )
+    except ValueError:  # a character XML cannot carry: drop them all, as render_atom does
+        feed = prepare(plain, (), region_titles, updated, clean=True)
+        head = atom.document_head(
+            replace(feed, anonymous=anonymous), self_url=self_url, archive=links
+        )
     order = sorted(entries, key=lambda e: e.id)
     order.sort(key=lambda e: e.updated, reverse=True)
-    return b"".join([head[: -len(_FEED_END)], *(e.data for e in order), _FEED_END])
+    return b"".join([head.encode(), *(e.data for e in order), atom.FEED_END.encode()])
 
 
 def _archive_links(base: str, region: str, page: int, complete_pages: int) -> ArchiveLinks:
