@@ -8,6 +8,7 @@ SQLite file.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -179,6 +180,31 @@ def test_fan_out_survives_a_restart_without_duplicates(receiver: Receiver, tmp_p
     asyncio.run(run())
     store.close()
     assert len(receiver.posts()) == 1
+
+
+def test_without_notify_targets_article_events_are_passed_over(tmp_path: Path) -> None:
+    """With no notify target only ``feed.updated`` has targets (the hub's subscribers): the
+    article events are passed over, the cursor still reaches the newest event, and each
+    feed update still reaches its subscriber, once, however the events interleave."""
+    cfg = dataclasses.replace(load_config(tmp_path), notify=())
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.subscribe(topics_of(cfg, "europe")[0], "http://127.0.0.1:9/cb", None, 3600, NOW)
+    dispatcher = dispatcher_for(cfg, store, Poster(allow_private=True))
+    for n in range(3):  # article events, then a feed update, three times over
+        store.apply("s", [article(10 * n + i) for i in range(4)], now=NOW)
+        for change in store.pending_changes():
+            store.announce(change, NOW, {"region": change.region})
+    events = store.events_after(0, limit=1000)
+    updates = [e for e in events if e.type == "feed.updated"]
+    assert len(events) > len(updates) > 0
+    assert dispatcher.fan_out(NOW) == sum("europe" in e.regions for e in updates) == 3
+    assert store.outbox_cursor() == events[-1].seq == store.newest_event()
+    store.apply("s", [article(99)], now=NOW)  # an event after: passed over by the next round
+    assert dispatcher.fan_out(NOW) == 0
+    assert store.outbox_cursor() == store.newest_event() > events[-1].seq
+    assert store.pending_deliveries() == 3
+    asyncio.run(dispatcher.poster.aclose())
+    store.close()
 
 
 def test_websub_hub_verifies_and_distributes(receiver: Receiver, tmp_path: Path) -> None:

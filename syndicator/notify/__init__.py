@@ -119,11 +119,19 @@ class Dispatcher:
         return out
 
     def fan_out(self, now: datetime | None = None) -> int:
+        """Record a delivery for each target of each event not fanned out yet; returns how
+        many. Only notify targets take events other than ``feed.updated`` (hubs and WebSub
+        subscribers take that one): with none configured, the others (a bulk load's thousands
+        of article events) are passed over unread."""
         now = now or datetime.now(UTC)
+        only = None if self.config().notify else ("feed.updated",)
+        upto = self.store.newest_event() if only else None
         total = 0
         while True:
-            events = self.store.events_after(self.store.outbox_cursor())
+            events = self.store.events_after(self.store.outbox_cursor(), types=only, upto=upto)
             if not events:
+                if upto:
+                    self.store.pass_over_events(upto)
                 return total
             items = [(e, target) for e in events for target in self.targets(e, now)]
             self.store.enqueue(events[-1].seq, items, now)

@@ -28,15 +28,42 @@ class Outbox(StoreBase):
             ).scalar()
         return int(value) if value else 0
 
-    def events_after(self, seq: int, limit: int = 500) -> list[OutboxEvent]:
+    def events_after(
+        self,
+        seq: int,
+        limit: int = 500,
+        *,
+        types: Sequence[str] | None = None,
+        upto: int | None = None,
+    ) -> list[OutboxEvent]:
+        """The events after ``seq`` in order, at most ``limit``: of ``types`` only (None: all),
+        up to event ``upto`` (None: the newest)."""
+        query = sa.select(outbox).where(outbox.c.id > seq)
+        if types is not None:
+            query = query.where(outbox.c.type.in_(types))
+        if upto is not None:
+            query = query.where(outbox.c.id <= upto)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(outbox).where(outbox.c.id > seq).order_by(outbox.c.id).limit(limit)
-            ).all()
+            rows = conn.execute(query.order_by(outbox.c.id).limit(limit)).all()
         return [
             OutboxEvent(r.id, r.event_id, r.type, tuple(json.loads(r.regions)), r.body)
             for r in rows
         ]
+
+    def newest_event(self) -> int:
+        """The sequence number of the newest outbox event (0: none yet)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(outbox.c.id))).scalar() or 0)
+
+    def pass_over_events(self, upto: int) -> None:
+        """Move the fan-out cursor on to event ``upto`` (never back): the events before it
+        that were not fanned out have no target."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "outbox_fanned_out")
+            ).scalar()
+            if int(cursor or 0) < upto:
+                self._set_meta(conn, "outbox_fanned_out", str(upto))
 
     def enqueue(self, upto: int, items: Sequence[tuple[OutboxEvent, str]], now: datetime) -> None:
         """Create a delivery per (event, target) and move the fan-out cursor, atomically."""
