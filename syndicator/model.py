@@ -307,6 +307,7 @@ class Entry:
     deleted: bool = False
     dated: bool = True  # False: the document stated no publication date (``published`` is
     # when the article was first seen, for ordering only; feeds show no published date)
+    source_id: str | None = None  # the source that brought it, when read from the store
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,11 +120,19 @@ class Publisher:
         return Origin(id=oid, title=source.title or source.id, url=url)
 
     def with_origins(self, entries: Sequence[Entry]) -> list[Entry]:
-        sources = self.store.sources_of([e.id for e in entries])
+        """The entries with where each came from (``atom:source``): the source the store read
+        with it, else the one it names for the entry's id."""
+        unknown = [e.id for e in entries if e.source_id is None and e.origin is None]
+        sources = self.store.sources_of(unknown) if unknown else {}
+        origins: dict[str, Origin] = {}
         out = []
         for e in entries:
-            sid = sources.get(e.id)
-            out.append(replace(e, origin=self.origin(sid)) if sid and e.origin is None else e)
+            sid = e.source_id or sources.get(e.id)
+            if sid and e.origin is None:
+                origin = origins.get(sid) or origins.setdefault(sid, self.origin(sid))
+                out.append(replace(e, origin=origin))
+            else:
+                out.append(e)
         return out
 
     # -- publishing ---------------------------------------------------------------------------

@@ -177,32 +177,33 @@ class Feeds(Membership):
 
     @staticmethod
     def _entry(row: Any, regions: Sequence[str]) -> Entry:
+        # Times come back aware, in UTC (schema.UTCDateTime)
+        published = row.published_at
+        updated = row.updated_at
+        assert published is not None and updated is not None
         article = Article(
             key=row.key,
             url=row.url,
             title=row.title,
-            paragraphs=tuple(json.loads(row.paragraphs)),
+            paragraphs=_listed(row.paragraphs),
             content_html=row.content_html,
             content_hash=row.content_hash,
             similarity=row.similarity,
             subtitle=row.subtitle,
             summary=row.summary,
             section=row.section,
-            categories=tuple(json.loads(row.categories)),
-            authors=tuple(json.loads(row.authors)),
+            categories=_listed(row.categories),
+            authors=_listed(row.authors),
             dateline=row.dateline,
             language=row.language,
-            published=as_utc(row.published_at) if row.dated else None,
-            updated=as_utc(row.updated_at),
-            images=tuple(Image(**i) for i in json.loads(row.images)),
+            published=published if row.dated else None,
+            updated=updated,
+            images=tuple(Image(**i) for i in _listed(row.images)),
             fetched_url=row.fetched_url,
             guid=row.guid,
             method=row.method or "",
             regions=tuple(RegionMatch(r, "stored", "") for r in regions),
         )
-        published = as_utc(row.published_at)
-        updated = as_utc(row.updated_at)
-        assert published is not None and updated is not None
         return Entry(
             id=row.entry_id,
             article=article,
@@ -212,6 +213,7 @@ class Feeds(Membership):
             seq=row.id,
             deleted=row.removed_at is not None,
             dated=bool(row.dated),
+            source_id=row.source_id,
         )
 
     def source_of(self, entry_id: str) -> str | None:
@@ -394,3 +396,8 @@ class Feeds(Membership):
         except SQLAlchemyError as e:
             raise StoreError(f"cannot count the entries per region and day: {e}") from e
         return out
+
+
+def _listed(stored: str) -> tuple[Any, ...]:
+    """A JSON list column as a tuple (most are empty: read without the decoder)."""
+    return () if stored == "[]" else tuple(json.loads(stored))
