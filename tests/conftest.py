@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import commands
 from support.checks import NOT_RUN
 from support.database import POSTGRES, PostgresDatabases
 from support.service import Server
@@ -140,6 +141,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.store)
         if STARTS_PROCESSES & fixtures:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tell the harness whether this test is end to end, before any fixture of it starts: one
+    that is not fails if it starts the service or a command as a process
+    (``support.commands.starting_a_process``)."""
+    commands.E2E_TEST = item.get_closest_marker("e2e") is not None
 
 
 @pytest.fixture(scope="session")

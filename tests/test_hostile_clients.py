@@ -307,7 +307,6 @@ def test_bad_pushes_are_400s_naming_line_and_field(pushed: Server, body: str, er
     assert pushed.get("/api/articles").json() == []
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
@@ -335,6 +334,7 @@ def test_lone_surrogates_are_found_anywhere_and_named(
         article_from_object(obj, config=None, now=now)
 
 
+@pytest.mark.e2e
 def test_error_answers_are_capped(pushed: Server) -> None:
     answer = pushed.post("/api/articles", "{}\n" * 100_000, content_type="application/x-ndjson")
     assert answer.status == 400

@@ -22,6 +22,26 @@ def service_table(folder: Path, extra: str = "") -> str:
     )
 
 
+# Whether the test running now is marked e2e (set by conftest.py before each test's setup;
+# None outside a test session). A command or the service started as a process by a test that
+# is not marked e2e fails that test: such a test belongs to the end-to-end lane, not the fast one.
+E2E_TEST: bool | None = None
+
+
+def starting_a_process(what: str) -> None:
+    """Fail the current test if it is not marked e2e: it is about to start ``what`` as a
+    process (a mark lost or put on the wrong test would otherwise slow the fast lane
+    unseen)."""
+    if E2E_TEST is False:
+        import pytest
+
+        pytest.fail(
+            f"this test starts {what} as a process: mark it e2e (pytest.mark.e2e), "
+            "or the module (pytestmark = pytest.mark.e2e)",
+            pytrace=False,
+        )
+
+
 def command_env() -> dict[str, str]:
     """The environment of a command: this one's, but the config is the one the test names."""
     return {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
@@ -32,6 +52,7 @@ def run_command(
 ) -> subprocess.CompletedProcess[str]:
     """``syndicator --config CONFIG ARGS…`` run to its end, its output captured; in the
     config's folder unless ``cwd``."""
+    starting_a_process(f"the command {' '.join(args[:1])!r}")
     return subprocess.run(
         [sys.executable, "-m", "syndicator", "--config", str(config), *args],
         capture_output=True,
@@ -46,6 +67,7 @@ def run_command(
 def run_on_a_terminal(config: Path, *args: str, timeout: float = 120) -> str:
     """What a user sees when both stdout and stderr are the same terminal (the command must
     succeed)."""
+    starting_a_process(f"the command {' '.join(args[:1])!r}")
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "syndicator", "--config", str(config), *args],

@@ -39,7 +39,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from support.commands import run_command, service_table
+from support.commands import run_command, service_table, starting_a_process
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-" + uuid.uuid4().hex
@@ -99,6 +99,7 @@ class ServiceProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServiceProcess:
+        starting_a_process(f"'syndicator {' '.join(self.argv[5:7])}'")
         with self.log.open("ab" if self.append else "wb") as log:
             self.process = subprocess.Popen(
                 ["timeout", "--kill-after=5", str(self.backstop), *self.argv],
@@ -424,6 +425,7 @@ class ForkServer:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.count = 0
+        starting_a_process("a fork server of commands")
         self.log = (folder / "fork-server.log").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-c", FORK_SERVER],
