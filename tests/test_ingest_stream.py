@@ -378,5 +378,6 @@ def test_the_command_reading_beside_its_reader_reads_the_same(tmp_path: Path) ->
             )
         ]
 
-    assert batches(1) == batches(0)
-    assert batches(2) == batches(0)
+    alone = batches(0)
+    assert batches(1) == alone
+    assert batches(2) == alone
