@@ -504,20 +504,20 @@ def test_the_timeout_bounds_a_whole_request(hostile_site: HostileSite) -> None:
 
 
 def test_waiting_for_a_slot_is_not_the_servers_time(hostile_site: HostileSite) -> None:
-    """Two requests to one host, one at a time, each with a 1-second budget: the first holds
+    """Two requests to one host, one at a time, each with a 0.6-second budget: the first holds
     the host's slot until its budget runs out; the second, sent only then, is answered in
-    0.3 s and succeeds, its budget counted from when it is sent. Counted from when it began to
-    wait (just after the first was sent), its budget would run out 0.3 s before its answer."""
+    0.15 s and succeeds, its budget counted from when it is sent. Counted from when it began to
+    wait (just after the first was sent), its budget would run out 0.15 s before its answer."""
     import asyncio
 
     from syndicator.errors import FetchError
     from syndicator.fetch import Fetcher
 
     stalled = hostile_site.route("/stalled", b"x" * 200, drip=0.1)
-    waiting = hostile_site.route("/waiting", b"y" * 3, drip=0.1)
+    waiting = hostile_site.route("/waiting", b"y" * 3, drip=0.05)
 
     async def go() -> list[Any]:
-        async with Fetcher(respect_robots=False, timeout=1.0, retries=0, per_host=1) as fetcher:
+        async with Fetcher(respect_robots=False, timeout=0.6, retries=0, per_host=1) as fetcher:
             first = asyncio.create_task(fetcher.get(stalled))
             while "/stalled" not in hostile_site.seen:  # the first holds the one slot
                 await asyncio.sleep(0.01)
