@@ -12,6 +12,7 @@ from syndicator.errors import FetchError
 from syndicator.fetch.guard import check_target
 from syndicator.fetch.lib import httpx
 from syndicator.fetch.records import DEFAULT_USER_AGENT
+from syndicator.fetch.transports import tls_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +45,11 @@ class Poster:
     @property
     def _client(self) -> httpx.AsyncClient:
         """The client, made on the first request: a ``once`` with nothing to deliver makes
-        none (nor loads the TLS certificates it would load)."""
+        none. Its TLS context is the fetcher's (the same roots, loaded once a process)."""
         if self._opened is None:
             self._opened = httpx.AsyncClient(
                 transport=self._transport,
+                verify=tls_context(),
                 timeout=httpx.Timeout(self._timeout),
                 headers={"User-Agent": self._user_agent},
                 follow_redirects=False,
