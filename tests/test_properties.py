@@ -404,7 +404,7 @@ _EXTERNAL_PATH = [
 ]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     st.sampled_from(["https://", "http://", "HTTP://", "ftp://", "https:"]),
     st.sampled_from(_EXTERNAL_HOSTS),
