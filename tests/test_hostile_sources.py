@@ -494,12 +494,12 @@ def fetch_with(url: str, **options: Any) -> Any:
 
 
 def test_the_timeout_bounds_a_whole_request(hostile_site: HostileSite) -> None:
-    """A body dripping a byte every 0.1 s never trips a read timeout: the request's own bound
+    """A body dripping a byte every 0.05 s never trips a read timeout: the request's own bound
     (connect to last byte) cuts it."""
     from syndicator.errors import FetchError
 
-    url = hostile_site.route("/drip", b"x" * 200, drip=0.1)
-    [answer] = fetch_with(url, timeout=0.5, retries=0)
+    url = hostile_site.route("/drip", b"x" * 200, drip=0.05)
+    [answer] = fetch_with(url, timeout=0.3, retries=0)
     assert isinstance(answer, FetchError) and answer.reason == "timed out"
 
 
