@@ -125,6 +125,15 @@ def _excluded_marks(markexpr: str) -> set[str]:
     return names
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection made is frozen (gc.freeze): the modules, all they imported and the
+    test items, most of a worker's objects and alive to its end. The collector's full passes
+    during the tests then walk only what the tests make: they were ~1 s of each xdist worker's
+    time in the fast lane. (Objects are still freed when nothing refers to them; only a cycle
+    among the frozen ones would stay.)"""
+    gc.freeze()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """What is alive when the session ends is frozen, after pytest's own last collection (the
