@@ -9,7 +9,8 @@ an ancestor while that ancestor adds a good share more running text (a body cut 
 blocks). The same figures tell an article from a listing (:mod:`syndicator.extract.classify`).
 
 Pure: a parsed page in, an element and its figures out. It does not cut chrome out of what it
-finds (``dom.strip_chrome`` does) and knows nothing of metadata.
+finds (``dom.strip_chrome`` does) and knows nothing of metadata; what an element's markup says
+of its text (hidden, chrome by its tag, role or names) is :mod:`syndicator.extract.markup`'s.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from lxml import etree
 from lxml.html import HtmlElement
 
-from syndicator.extract import dom
+from syndicator.extract import dom, markup
 
 KEEP = "data-syndicator-keep"
 # Tags whose content starts a new block of text (anything else is inline, within a paragraph).
@@ -88,9 +89,6 @@ CONTAINERS = frozenset(
     ]
 )
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-# Never text a reader reads, whatever it holds.
-_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "math", "head", "title"})
-
 _COMMA_CHARS = ",،、，､;；"
 _ENDS = re.compile(r"[.!?。！？؟।](?=[\s\"'”’»)\]]|$)")
 # Han, kana and hangul syllables: one character carries about as much as a short word.
@@ -193,16 +191,16 @@ def analyse(
             up = figures.get(el.getparent())
             if up is None:
                 continue  # below something skipped
-        if tag in _SKIP and not (shells and tag in _SHELLS):
+        if tag in markup.NEVER_TEXT and not (shells and tag in markup.SHELLS):
             continue
         if el is body:
             keys: list[str] = []  # not read: the body is never named chrome
         else:
             keys = el.keys()  # read once for the two tests below
-            if _hidden_or_chrome_tag(el, keys, shells):
+            if markup.hidden_or_chrome_tag(el, keys, shells):
                 continue
         f = Figures()
-        f.named = names and el is not body and _chrome_words(el, tag, words, keys)
+        f.named = names and el is not body and markup.chrome_words(el, tag, words, keys)
         if not shells and ((up is not None and up.linked) or (tag == "a" and "href" in keys)):
             f.linked = True  # text inside a link is the link's, whatever blocks hold it
         if tag == "time" or (keys and _signs(el, keys)):
@@ -236,35 +234,14 @@ def _holds_main(el: HtmlElement, f: Figures) -> bool:
     container with running text: the layout around both (``content-sidebar-wrap``)."""
     if not f.anchors or f.prose < PROSE_PER_CARD:
         return False
-    return not dom.chrome_name(_LAYOUT.sub(" ", dom.attr_text(el)))
-
-
-# The names of a page's side columns (what a wrapper of the layout around them is named for).
-_LAYOUT = re.compile(r"(?:^|[\s_-])(?:side-?bar\w*|rail|widget-?area)(?=$|[\s_-])")
+    return not markup.names_chrome_beyond_layout(el)
 
 
 def _holds_running_text(el: HtmlElement, f: Figures) -> bool:
     """An element named as chrome that holds running text all the same."""
     if f.paragraphs < 2 or f.prose < 400 or f.sentences < 3:
         return False
-    # A BEM modifier (``report__section--ads``) names a variant of the block, what it may also
-    # hold: a block that holds running text is what its block name says.
-    words = dom.attr_text(el)
-    if "-" in el.tag:  # a custom element's name says what it is, as a class does
-        words = f"{el.tag} {words}"
-    return not _ONLY_CHROME.search(_MODIFIERS.sub("", words))
-
-
-_MODIFIERS = re.compile(r"--[\w-]*")
-
-
-# Names only chrome has, whatever it holds (readers' comments are running text).
-_ONLY_CHROME = re.compile(
-    r"(?:^|[\s_-])(?:comments?|commentlist|disqus|repl(?:y|ies)|related\w*|recommend\w*"
-    r"|outbrain|taboola|most-?(?:read|popular|viewed)|popular|trending|footer|sidebar|side-?bar"
-    r"|nav\w*|menu\w*|newsletter\w*|subscri\w*|cookie\w*|consent|promo\w*|sponsor\w*"
-    r"|ads?|advert\w*)(?:$|[\s_-])"
-)
+    return not markup.names_only_chrome(el)
 
 
 def _sum_up(
@@ -568,49 +545,3 @@ def _adds_running_text(
     if added_chars <= 0 or added_links / added_chars > link_share:
         return False
     return parent.sentences - child.sentences >= max(1, gain // 300)
-
-
-_CHROME_TAGS = frozenset(dom.CHROME_TAGS - {"form"})
-_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "dialog", "menu"})
-
-
-_CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "style", "role"})
-
-
-def _hidden_or_chrome_tag(el: HtmlElement, keys: list[str], shells: bool = False) -> bool:
-    """Page chrome by tag or role, or hidden from readers: its text is no one's article.
-    ``keys``: the element's attribute names; ``shells``: chrome by tag or role is weighed as
-    other blocks are (what is hidden, and what is never text, still is not)."""
-    if el.tag in _CHROME_TAGS:
-        return not (shells and el.tag in _SHELLS)
-    if _CHROME_ATTRIBUTES.isdisjoint(keys):
-        return False  # most elements: one call to lxml instead of four
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
-        return True
-    style = el.get("style")
-    if style and ("none" in style or "hidden" in style):
-        style = style.replace(" ", "").lower()
-        if "display:none" in style or "visibility:hidden" in style:
-            return True
-    role = el.get("role")
-    return bool(role) and role.lower() in _ROLES and not shells
-
-
-# What holds chrome by its tag, and what a broken page leaves open around its whole text.
-_SHELLS = frozenset({"nav", "aside", "footer", "menu", "dialog", "noscript"})
-
-
-def _chrome_words(el: HtmlElement, tag: str, words: dom.AttrWords, keys: list[str]) -> bool:
-    if "-" in tag and dom.chrome_name(tag):
-        return True  # a custom element named for what it is (<site-navigation>)
-    if dom.NAMING.isdisjoint(keys):  # no class, no id
-        return False
-    if tag in _JUDGED_BY_TEXT:
-        # A paragraph is judged by its text (dom.is_prose); <article> and <main> say what they
-        # hold by their tag, and their classes are often a site's taxonomy (``category-news``,
-        # ``tag-jobs``, ``author-sarah``), not a description.
-        return False
-    return dom.is_chrome(el, words[el], keys)
-
-
-_JUDGED_BY_TEXT = frozenset({"p", "article", "main"})
