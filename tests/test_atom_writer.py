@@ -28,8 +28,8 @@ _CHARS = st.one_of(
     st.characters(exclude_categories=("Cs",), exclude_characters="".join(_NOT_XML[:5])),
     st.characters(min_codepoint=0x20, max_codepoint=0x7E),
 ).filter(lambda c: c not in ("\ufffe", "\uffff") and (c >= " " or c in "\t\n\r"))
-_TEXT = st.lists(_CHARS, max_size=12).map("".join)
-_SOME = st.lists(_CHARS, min_size=1, max_size=12).map("".join)
+_TEXT = st.lists(_CHARS, max_size=8).map("".join)
+_SOME = st.lists(_CHARS, min_size=1, max_size=8).map("".join)
 _URL = st.one_of(st.just(""), _SOME.map(lambda p: f"https://news.example/{p}"), _SOME)
 _DATE = st.builds(
     lambda seconds, micro, offset: (
@@ -122,7 +122,7 @@ def _outcome(render, feed, **links):  # type: ignore[no-untyped-def]
         return ValueError
 
 
-@settings(max_examples=examples(600), deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     feed=_FEED,
     archive=_ARCHIVE,
