@@ -135,6 +135,13 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path: Path) -> None:
         ),
         ('[[region]]\nid = "Europe!"', "region 'Europe!'.id", "[a-z0-9-]+"),
         ('[[region]]\nid = "all"', "region 'all'.id", "not be 'all'"),
+        # A feed's title: what is left once the characters XML cannot carry are dropped
+        (
+            '[[region]]\nid = "x"\ntitle = "\\u0000\\u001f"',
+            "region 'x'.title",
+            "no character a feed can carry",
+        ),
+        ('[publish]\ntitle = "\\u0001 "', "publish.title", "no character a feed can carry"),
         ('[service]\nlisten = "8080"', "service.listen", "HOST:PORT"),
         ('[service]\nlisten = "[::1:8080"', "service.listen", "[…] for IPv6"),
         ('[publish]\nformats = ["atom", "html"]', "publish.formats", "unknown 'html'"),

@@ -30,6 +30,7 @@ from syndicator.config.values import (
     as_rate,
     as_text,
     as_text_list,
+    as_title,
     as_url_list,
     choices,
     url_of,
@@ -195,7 +196,7 @@ class SectionChecks(Checker):
                 as_positive_int,
                 "a positive integer",
             ),
-            title=self.get(t, "publish", "title", d.title, as_text, "a string"),
+            title=self.get(t, "publish", "title", d.title, as_title, "a string"),
             debounce=self.get(t, "publish", "debounce", d.debounce, as_non_negative, "seconds"),
             max_delay=self.get(t, "publish", "max_delay", d.max_delay, as_non_negative, "seconds"),
         )
@@ -243,7 +244,7 @@ class SectionChecks(Checker):
             out.append(
                 Region(
                     id=rid,
-                    title=self.get(t, name, "title", rid, as_text, "a string"),
+                    title=self.get(t, name, "title", rid, as_title, "a string"),
                     language=self.get(t, name, "language", None, as_language, "a language tag"),
                     sections=self.get(t, name, "sections", (), as_text_list, "a list of strings"),
                     places=self.get(t, name, "places", (), as_text_list, "a list of strings"),

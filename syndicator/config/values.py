@@ -62,6 +62,20 @@ def as_text(v: Any) -> str:
     return v.strip()
 
 
+# Characters XML 1.0 cannot carry, which the feeds drop (publish.common.NOT_XML)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def as_title(v: Any) -> str:
+    """A feed's title: text with something left once the feeds drop the characters XML cannot
+    carry (RFC 4287: a feed has a title; one of control characters alone would fail every
+    publish)."""
+    text = as_text(v)
+    if not _NOT_XML.sub("", text).strip():
+        raise ValueError("it has no character a feed can carry (control characters are dropped)")
+    return text
+
+
 def as_text_list(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [v]
