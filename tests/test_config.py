@@ -142,6 +142,13 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path: Path) -> None:
             "no character a feed can carry",
         ),
         ('[publish]\ntitle = "\\u0001 "', "publish.title", "no character a feed can carry"),
+        # Every link of every feed starts with it: the reader's rule for a link (web_link)
+        (
+            '[service]\nbase_url = "http://news\\u0001.example/"',
+            "service.base_url",
+            "a control character or a space",
+        ),
+        ('[service]\nbase_url = "http://news.example/a b"', "service.base_url", "or a space"),
         ('[service]\nlisten = "8080"', "service.listen", "HOST:PORT"),
         ('[service]\nlisten = "[::1:8080"', "service.listen", "[…] for IPv6"),
         ('[publish]\nformats = ["atom", "html"]', "publish.formats", "unknown 'html'"),

@@ -20,9 +20,9 @@ from syndicator.config.records import (
 )
 from syndicator.config.values import (
     ID_PATTERN,
+    as_base_url,
     as_database_timeout,
     as_env_name,
-    as_http_url,
     as_language,
     as_listen,
     as_non_negative,
@@ -65,7 +65,7 @@ class SectionChecks(Checker):
             env = {"listen": (f"${LISTEN_ENV}", self.env[LISTEN_ENV])}
             listen = self.get(env, "service", "listen", listen, as_listen, '"HOST:PORT"')
         # Unless it is set, the base URL is where the service listens (the demo, a first try).
-        base_url = self.get(t, "service", "base_url", url_of(listen), as_http_url, "an http(s) URL")
+        base_url = self.get(t, "service", "base_url", url_of(listen), as_base_url, "an http(s) URL")
         token_env = self.get(
             t,
             "service",

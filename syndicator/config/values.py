@@ -115,6 +115,16 @@ def as_http_url(v: Any) -> str:
     return text
 
 
+def as_base_url(v: Any) -> str:
+    """The service's base URL, which every link of every feed starts with: an http(s) URL a
+    reader may be sent to, as a feed's links are (no control character or space, the rule of
+    ``publish.common.web_link``; a feed could not carry some, and would fail every publish)."""
+    text = as_http_url(v)
+    if not text.isprintable() or " " in text:
+        raise ValueError("it has a control character or a space (percent-encode it)")
+    return text
+
+
 def as_target_url(v: Any) -> str:
     """A URL the service sends requests to (a webhook, a hub): checked and canonical, as every
     URL from outside is (normalize.external_url)."""
