@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
@@ -17,6 +16,7 @@ from syndicator.cli.common import (
     EXIT_USAGE,
     apply_listen,
     few_collections,
+    freeze_alive,
     open_syndication,
     start_up,
 )
@@ -58,7 +58,7 @@ def _once(args: argparse.Namespace) -> int:
         syndication = open_syndication(args)
         # What start-up made lives as long as the command: frozen before the collector is back
         # on, or its first collection walks all of it (~25 ms); few_collections lets it go.
-        gc.freeze()
+        freeze_alive()
     try:
         unknown = [s for s in args.source if s not in {x.id for x in syndication.config.sources}]
         if unknown:
