@@ -49,29 +49,27 @@ class ArchiveLinks:
         return self.current is not None
 
 
+# What lxml escapes, in the order it must be done ("&" first): in character data, and in an
+# attribute value (between double quotes) that and more
+_TEXT_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+_ATTR_ENTITIES = (*_TEXT_ENTITIES, ('"', "&quot;"), ("\n", "&#10;"), ("\t", "&#9;"))
+
+
+def _escaped(value: str, entities: tuple[tuple[str, str], ...]) -> str:
+    for char, entity in entities:
+        if char in value:
+            value = value.replace(char, entity)
+    return value
+
+
 def text(value: str) -> str:
     """Character data escaped as lxml escapes it."""
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
-    return value
+    return _escaped(value, _TEXT_ENTITIES)
 
 
 def attr(value: str) -> str:
     """An attribute value escaped as lxml escapes it (to go between double quotes)."""
-    value = text(value)
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\n" in value:
-        value = value.replace("\n", "&#10;")
-    if "\t" in value:
-        value = value.replace("\t", "&#9;")
-    return value
+    return _escaped(value, _ATTR_ENTITIES)
 
 
 def _element(name: str, value: str | None, indent: str) -> str:
