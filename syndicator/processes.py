@@ -6,6 +6,7 @@ them, and end with the parent even when it is killed. Knows nothing of what they
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -36,7 +37,7 @@ def in_order(
     *,
     started: Callable[..., None] | None = None,
     startargs: tuple[Any, ...] = (),
-    here: Callable[..., T] | None = None,
+    nice: int = 0,
 ) -> Generator[T, None, None]:
     """Each task's result, in the order of ``tasks``, computed by ``workers`` forked processes
     (each runs ``started(*startargs)`` first). Tasks are taken from ``tasks`` as results are
@@ -44,61 +45,39 @@ def in_order(
     task's exception is raised here, in its turn. The processes are gone when this ends,
     however it ends (an error, Ctrl-C, the caller stopping early).
 
-    With ``here``, a task's function as this process runs it (given the task's arguments):
-    when the oldest result is asked for before a process has it, this process computes the
-    next task itself rather than wait (at most two per process ahead too), so it keeps its
-    core busy when the processes are the slower side."""
+    ``nice``: how much lower the processes' priority is than this one's. With more processes
+    than the cores this one leaves, this one still has a core whenever it has work (taking
+    the results in turn is what everything waits on), and they share the rest, its own core
+    too while it waits on them."""
     import multiprocessing
 
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_started,
-        initargs=(os.getpid(), started, startargs),
+        initargs=(os.getpid(), nice, started, startargs),
     )
     pending: deque[Future[T]] = deque()
-    sent = 0  # the pending tasks the processes have
     tasks = iter(tasks)
     try:
         while True:
-            while sent < 2 * workers and len(pending) < 4 * workers:
+            while len(pending) < 2 * workers:
                 task = next(tasks, None)
                 if task is None:
                     break
                 pending.append(pool.submit(task[0], *task[1]))
-                sent += 1
             if not pending:
                 return
-            if here is not None and not pending[0].done() and len(pending) < 4 * workers:
-                task = next(tasks, None)
-                if task is not None:
-                    pending.append(_run_here(here, task[1]))
-                    continue
-                here = None  # no task left to take
-            oldest = pending.popleft()
-            if not isinstance(oldest, _DoneHere):
-                sent -= 1
-            yield oldest.result()
+            yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-class _DoneHere(Future):  # type: ignore[type-arg]
-    """A task this process computed: its result (or exception), given in its turn."""
-
-
-def _run_here(function: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
-    done: Future[T] = _DoneHere()
-    try:
-        done.set_result(function(*args))
-    except Exception as e:  # raised in its turn, as a process's would be
-        done.set_exception(e)
-    return done
-
-
-def _started(parent: int, started: Callable[..., None] | None, startargs: tuple[Any, ...]) -> None:
-    """In a worker: Ctrl-C is the parent's to handle (it stops the workers), and the worker
-    ends when the parent does, even if the parent is killed."""
+def _started(
+    parent: int, nice: int, started: Callable[..., None] | None, startargs: tuple[Any, ...]
+) -> None:
+    """In a worker: Ctrl-C is the parent's to handle (it stops the workers), the worker ends
+    when the parent does, even if the parent is killed, and yields to it by ``nice``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
@@ -108,5 +87,8 @@ def _started(parent: int, started: Callable[..., None] | None, startargs: tuple[
         pass
     if os.getppid() != parent:  # the parent ended before the line above took effect
         os._exit(1)
+    if nice:
+        with contextlib.suppress(OSError):  # pragma: no cover - a system that refuses
+            os.nice(nice)
     if started is not None:
         started(*startargs)

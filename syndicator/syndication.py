@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
-from syndicator import ingest  # a name's module loads with its first use (the stream reader)
+from syndicator import (
+    ingest,  # a name's module loads with its first use (the stream reader)
+    processes,
+)
 from syndicator.config import Config
 from syndicator.errors import PublishError
 from syndicator.fetch import Poster
@@ -224,8 +227,8 @@ class Syndication:
         read as a stream (``ingest.read_stream``) and stored a batch at a time, one transaction
         each; ``stored`` hears of every batch once it is stored (its results are then not
         kept in the outcome: a document of any size takes bounded memory). ``workers``: reader
-        processes that read a large NDJSON document while this one stores it (and as many
-        and one more render the archive pages it completes)."""
+        processes that read a large NDJSON document while this one stores it (with any, one
+        process per core, at most four, renders the archive pages it completes)."""
         now = datetime.now(UTC)
         outcome = Outcome()
         regions: set[str] = set()
@@ -260,8 +263,9 @@ class Syndication:
             except OSError as e:  # a disk error while reading: what was read is stored
                 outcome.errors.append(f"{url}: cannot read: {e.strerror or e}")
         # With reader processes, this one only waits while the pages render: one renderer
-        # per core.
-        self.publish_changes(regions, outcome, renderers=workers + 1 if workers else 0)
+        # per core, at most four.
+        renderers = min(processes.cores(), 4) if workers else 0
+        self.publish_changes(regions, outcome, renderers=renderers)
         return outcome
 
     def push(

@@ -318,54 +318,45 @@ def test_an_article_crosses_to_the_command_whole() -> None:
             back.title = "changed"  # type: ignore[misc]
 
 
-# The command reads a chunk itself when its reader is the slower side (processes.in_order's
-# `here`): the results still come in order, each task's exception in its turn. The reader's
-# first task waits until the command has run one itself, so the path is taken every time.
-
-
-def _wait_for_marker(n: int, marker: str) -> tuple[int, int]:
-    import os
-    import time
-
-    if n == 3:
-        raise ValueError("task 3")
-    for _ in range(6000):  # at most a minute: the test fails, not hangs, if `here` never runs
-        if n != 0 or Path(marker).exists():
-            break
-        time.sleep(0.01)
-    return n, os.getpid()
-
-
-def _here(n: int, marker: str) -> tuple[int, int]:
+def _niceness(_: int) -> int:
     import os
 
-    if n == 3:
-        raise ValueError("task 3")
-    Path(marker).touch()
-    return n, os.getpid()
+    return os.nice(0)
 
 
-def test_the_command_computes_tasks_itself_while_its_reader_is_behind(tmp_path: Path) -> None:
+def test_processes_run_below_the_command_by_their_niceness() -> None:
+    """Workers started with ``nice`` yield to the command (which takes their results in
+    turn); without it they run as it does."""
     import os
 
     from syndicator import processes
 
     if not processes.can_fork():
         pytest.skip("no forked processes here")
-    marker = str(tmp_path / "ran-here")
-    tasks = ((_wait_for_marker, (n, marker)) for n in range(8))
-    results = processes.in_order(1, tasks, here=_here)
-    got = [next(results) for _ in range(3)]
-    assert [n for n, _ in got] == [0, 1, 2]
-    assert got[0][1] != os.getpid() and got[1][1] != os.getpid()  # the reader's
-    assert got[2][1] == os.getpid()  # the command's own, while the reader waited on task 0
-    with pytest.raises(ValueError, match="task 3"):
-        next(results)
+    own = os.nice(0)
+    tasks = [(_niceness, (n,)) for n in range(3)]
+    assert list(processes.in_order(1, iter(tasks))) == [own] * 3
+    expected = min(own + 5, 19)
+    assert list(processes.in_order(2, iter(tasks), nice=5)) == [expected] * 3
 
 
-def test_the_command_reading_beside_its_reader_reads_the_same(tmp_path: Path) -> None:
-    """Whichever chunks the command reads itself, the articles, errors and batches are those
-    read in one process (the readers here are slowed by nothing: the split varies by run)."""
+def test_reader_processes_one_per_core_at_most_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syndicator import processes
+    from syndicator.ingest import stream
+
+    monkeypatch.setattr(processes, "can_fork", lambda: True)
+    counts = {}
+    for cores in (1, 2, 3, 8):
+        monkeypatch.setattr(processes, "cores", lambda cores=cores: cores)
+        counts[cores] = stream.reader_processes()
+    assert counts == {1: 0, 2: 2, 3: 3, 8: 4}
+    monkeypatch.setattr(processes, "can_fork", lambda: False)
+    assert stream.reader_processes() == 0
+
+
+def test_readers_at_a_lower_priority_read_the_same(tmp_path: Path) -> None:
+    """However the chunks are spread over one or two readers, the articles, errors and
+    batches are those read in one process."""
     lines = [json.dumps(article(n)) if n % 7 else "{not json" for n in range(1, 1400)]
     body = ("\n".join(lines) + "\n").encode()
     now = datetime(2026, 12, 4, tzinfo=UTC)

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="processes that read a large NDJSON document while it is stored (default: one per"
-        " core beyond the first; 0: read it in this process)",
+        " core, at most four, none on one core; 0: read it in this process)",
     )
     p.set_defaults(func=command("documents.cmd_ingest"))
 

@@ -4,7 +4,6 @@ batches, in bounded memory whatever their size. Nothing here stores them.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import sys
@@ -29,6 +28,7 @@ STREAM_BATCH = 500  # articles read, then stored, per step of a streamed ingest
 _HEAD = 64 * 1024  # bytes read first, to tell what a named document is
 CHUNK_LINES = 250  # NDJSON lines a reader process is given at once
 CHUNK_BYTES = 4 * 1024 * 1024  # … or fewer, when they hold this much (one line at least)
+READER_NICENESS = 5  # how much lower reader processes run than the command (reader_processes)
 
 
 @dataclass
@@ -199,9 +199,8 @@ def _read_lines_of(
         yield read.lines(first[0]), first[1]
         return
     tasks = ((_read_chunk, (chunk, read_by)) for chunk, read_by in _chained(first, second, chunks))
-    here = functools.partial(_read_chunk, read=read)  # when the readers are the slower side
     yield from processes.in_order(
-        workers, tasks, started=_reader_started, startargs=(read,), here=here
+        workers, tasks, started=_reader_started, startargs=(read,), nice=READER_NICENESS
     )
 
 
@@ -216,9 +215,13 @@ def _chained(
 
 
 def reader_processes() -> int:
-    """Reader processes a large streamed document is read with: one per core beyond this
-    process's, at most three (none on one core, or where processes are not forked)."""
-    return max(0, min(processes.cores() - 1, 3)) if processes.can_fork() else 0
+    """Reader processes a large streamed document is read with: one per core, at most four
+    (none on one core, or where processes are not forked). They run at a lower priority
+    (``READER_NICENESS``) than the command, which stores what they read in turn: it keeps a
+    core whenever it has work, and they share the other cores, and its own while it waits
+    on them (with one reader fewer, a core idles whenever the command or its reader does)."""
+    cores = processes.cores()
+    return min(cores, 4) if cores > 1 and processes.can_fork() else 0
 
 
 _READING: _Reading | None = None  # in a reader process: what its lines are read with
@@ -230,12 +233,11 @@ def _reader_started(read: _Reading) -> None:
 
 
 def _read_chunk(
-    lines: list[tuple[int, bytes | str]], read_by: int, read: _Reading | None = None
+    lines: list[tuple[int, bytes | str]], read_by: int
 ) -> tuple[list[tuple[int, Article | str]], int]:
-    """One chunk of lines read: in a reader process, or with ``read`` in the command's."""
-    read = read or _READING
-    assert read is not None
-    return read.lines(lines), read_by
+    """One chunk of lines read, in a reader process."""
+    assert _READING is not None
+    return _READING.lines(lines), read_by
 
 
 class _NotJSON(str):
