@@ -543,3 +543,13 @@ def test_problems_of_the_scaled_roles_are_recorded_replaced_and_cleared(store: S
     store.set_problem("reload:scheduler", None)  # clearing what is clear changes nothing
     assert store.problems() == ["last reload refused (c): the worker w2 runs on …"]
     assert store.schema_version() >= 1
+
+
+def test_a_store_whose_folder_cannot_be_made_is_refused_by_name(tmp_path: Path) -> None:
+    """A SQLite store under a path that is a file (or not writable) is a StoreError that says
+    which folder could not be made, not an OSError from deep inside the store."""
+    from syndicator.errors import StoreError
+
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(StoreError, match=r"cannot make its folder .*a-file"):
+        Store(f"sqlite:///{tmp_path}/a-file/s.db")

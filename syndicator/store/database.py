@@ -83,7 +83,14 @@ class StoreBase:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(path).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as e:  # a file where the folder would be, no permission
+                    raise StoreError(
+                        f"cannot open the store at {_safe_url(url)}: cannot make its folder "
+                        f"{folder}: {e.strerror or e}"
+                    ) from e
             engine = sa.create_engine(url, connect_args={"timeout": timeout})
 
             @sa_event.listens_for(engine, "connect")
