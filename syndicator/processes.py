@@ -38,12 +38,16 @@ def in_order(
     started: Callable[..., None] | None = None,
     startargs: tuple[Any, ...] = (),
     nice: int = 0,
+    initial: int = 2,
 ) -> Generator[T, None, None]:
     """Each task's result, in the order of ``tasks``, computed by ``workers`` forked processes
     (each runs ``started(*startargs)`` first). Tasks are taken from ``tasks`` as results are
-    given, at most two per process ahead, so memory stays bounded whatever their number. A
-    task's exception is raised here, in its turn. The processes are gone when this ends,
-    however it ends (an error, Ctrl-C, the caller stopping early).
+    given, at most two per process ahead, so memory stays bounded whatever their number, but
+    ``initial`` per process at the start (work for them while the caller does something else
+    before it asks for more than the first result). A task's exception is raised here, in its
+    turn.
+    The processes are gone when this ends, however it ends (an error, Ctrl-C, the caller
+    stopping early).
 
     ``nice``: how much lower the processes' priority is than this one's. With more processes
     than the cores this one leaves, this one still has a core whenever it has work (taking
@@ -59,15 +63,17 @@ def in_order(
     )
     pending: deque[Future[T]] = deque()
     tasks = iter(tasks)
+    limit = max(initial, 2) * workers  # tasks pending at most: at the start, then two each
     try:
         while True:
-            while len(pending) < 2 * workers:
+            while len(pending) < limit:
                 task = next(tasks, None)
                 if task is None:
                     break
                 pending.append(pool.submit(task[0], *task[1]))
             if not pending:
                 return
+            limit = 2 * workers
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -9,18 +9,13 @@ nothing here parses, renders or talks SQL itself.
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from syndicator import (
-    ingest,  # a name's module loads with its first use (the stream reader)
-    processes,
-)
 from syndicator.config import Config
 from syndicator.errors import PublishError
 from syndicator.fetch import Poster
@@ -216,55 +211,36 @@ class Syndication:
 
     def ingest(
         self,
-        documents: Iterable[tuple[bytes | BinaryIO, str, str | None]],
+        batches: Iterable[tuple[str, Batch]],
         source_id: str = PUSH_SOURCE,
         *,
+        now: datetime,
         stored: Callable[[str, Batch, ChangeSet], None] | None = None,
-        workers: int = 0,
+        renderers: int = 0,
     ) -> Outcome:
         """``syndicator ingest``: store pushed documents (HTML, feed, text dump, NDJSON of
-        ARTICLE objects) as one source's pass, then publish and announce. Each document is
-        read as a stream (``ingest.read_stream``) and stored a batch at a time, one transaction
-        each; ``stored`` hears of every batch once it is stored (its results are then not
-        kept in the outcome: a document of any size takes bounded memory). ``workers``: reader
-        processes that read a large NDJSON document while this one stores it (with any, one
-        process per core, at most four, renders the archive pages it completes)."""
-        now = datetime.now(UTC)
+        ARTICLE objects), as ``ingest.read_documents`` reads them at ``now``, as one source's
+        pass, a batch at a time, one transaction each; then publish and announce. ``stored``
+        hears of every batch (with its document's URL) once it is stored (its results are
+        then not kept in the outcome: a document of any size takes bounded memory).
+        ``renderers``: processes that render the archive pages a bulk load completes."""
         outcome = Outcome()
         regions: set[str] = set()
         done = 0  # articles stored: each gets its own instant, in document order
-        for body, url, content_type in documents:
-            stream = io.BytesIO(body) if isinstance(body, bytes) else body
-            batches = ingest.read_stream(
-                stream,
-                url,
-                config=self.config,
-                now=now,
-                source_id=source_id,
-                content_type=content_type,
-                workers=workers,
-            )
-            try:
-                for batch in batches:
-                    changes = ChangeSet()
-                    if batch.articles:
-                        at = now + timedelta(microseconds=done)
-                        changes = self.push(batch.articles, source_id=source_id, now=at)
-                        done += len(batch.articles)
-                    outcome.errors.extend(batch.errors)
-                    regions |= changes.feeds
-                    if stored is not None:
-                        stored(url, batch, changes)
-                    else:
-                        outcome.pushed.extend(
-                            {"url": c.url, "id": c.entry_id, "change": c.change}
-                            for c in changes.changes
-                        )
-            except OSError as e:  # a disk error while reading: what was read is stored
-                outcome.errors.append(f"{url}: cannot read: {e.strerror or e}")
-        # With reader processes, this one only waits while the pages render: one renderer
-        # per core, at most four.
-        renderers = min(processes.cores(), 4) if workers else 0
+        for url, batch in batches:
+            changes = ChangeSet()
+            if batch.articles:
+                at = now + timedelta(microseconds=done)
+                changes = self.push(batch.articles, source_id=source_id, now=at)
+                done += len(batch.articles)
+            outcome.errors.extend(batch.errors)
+            regions |= changes.feeds
+            if stored is not None:
+                stored(url, batch, changes)
+            else:
+                outcome.pushed.extend(
+                    {"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes
+                )
         self.publish_changes(regions, outcome, renderers=renderers)
         return outcome
 

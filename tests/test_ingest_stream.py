@@ -125,6 +125,40 @@ def test_a_file_larger_than_max_bytes_is_streamed_and_a_bad_line_fails_alone(
     assert [r["change"] for r in json.loads(single.stdout)["results"]] == ["created"]
 
 
+@pytest.mark.e2e
+def test_a_store_that_cannot_be_opened_stops_the_readers_already_reading(
+    tmp_path: Path,
+) -> None:
+    """The first batch is read before the store is opened (the readers are forked first): when
+    the store then cannot be opened, the command says so, without a traceback or a result,
+    and leaves no reader behind."""
+    import os
+
+    config = deployment(tmp_path)
+    (tmp_path / "not-a-folder").write_text("a file", encoding="utf-8")
+    text = config.read_text(encoding="utf-8").replace(
+        f"sqlite:///{tmp_path}/s.db", f"sqlite:///{tmp_path}/not-a-folder/s.db"
+    )
+    config.write_text(text, encoding="utf-8")
+    path = tmp_path / "articles.ndjson"
+    lines = [json.dumps(article(n), ensure_ascii=False) for n in range(1200)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    done = run_command(config, "ingest", "--json", str(path), timeout=300)
+    assert done.returncode != 0
+    assert "cannot open the store" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(config).encode() in stat.read_bytes() and stat.parent.name != str(os.getpid()):
+                left.append(stat.parent.name)
+        except OSError:
+            continue
+    assert left == []
+
+
 class Lines(io.RawIOBase):
     """NDJSON made as it is read: ``count`` lines, each an article padded with spaces."""
 
@@ -372,3 +406,48 @@ def test_readers_at_a_lower_priority_read_the_same(tmp_path: Path) -> None:
     alone = batches(0)
     assert batches(1) == alone
     assert batches(2) == alone
+
+
+class FailingAfter(io.RawIOBase):
+    """A stream whose disk fails (EIO) once ``limit`` bytes of ``data`` are read."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self.data, self.limit, self.at = data, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        import errno
+
+        if self.at >= self.limit:
+            raise OSError(errno.EIO, "Input/output error")
+        target = memoryview(buffer).cast("B")  # type: ignore[arg-type]
+        n = min(len(target), self.limit - self.at)
+        target[:n] = self.data[self.at : self.at + n]
+        self.at += n
+        return n
+
+
+def test_a_disk_error_while_reading_ends_the_document_with_that_error(tmp_path: Path) -> None:
+    """The batches completed before the error stand (a batch being gathered when the disk
+    fails is not); the error comes last, as a batch of its own naming the document; the next
+    document is read as usual."""
+    from syndicator.ingest import read_documents
+
+    config = config_module.load(deployment(tmp_path))
+    lines = [json.dumps(article(n)).encode() + b"\n" for n in range(1200)]
+    data = b"".join(lines)
+    cut = len(b"".join(lines[:700])) + 10  # inside line 701
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+    documents = [
+        (io.BufferedReader(FailingAfter(data, cut)), "file:///bad.ndjson", None),
+        (lines[5] + lines[6], "file:///good.ndjson", None),
+    ]
+    got = list(read_documents(documents, config=config, now=now, workers=0))
+    assert [(url, len(b.articles), b.errors) for url, b in got] == [
+        ("file:///bad.ndjson", 500, []),
+        ("file:///bad.ndjson", 0, ["file:///bad.ndjson: cannot read: Input/output error"]),
+        ("file:///good.ndjson", 2, []),
+    ]
+    assert got[1][1].position == got[0][1].position

@@ -52,13 +52,13 @@ def read_config(args: argparse.Namespace, *, required: bool) -> config.Config | 
     return config.load(named)
 
 
-def open_syndication(args: argparse.Namespace) -> Syndication:
-    """The pipeline (store, publisher, fetching), imported with the first command that opens
-    it: ``check``, ``init`` and ``--help`` never load SQLAlchemy or an HTTP client."""
+def open_syndication(args: argparse.Namespace, cfg: config.Config | None = None) -> Syndication:
+    """The pipeline (store, publisher, fetching) of ``cfg`` (else of the config ``args``
+    name), imported with the first command that opens it: ``check``, ``init`` and ``--help``
+    never load SQLAlchemy or an HTTP client."""
     from syndicator.syndication import Syndication
 
-    cfg = config.load(args.config)
-    return Syndication(cfg)
+    return Syndication(cfg or config.load(args.config))
 
 
 @contextlib.contextmanager

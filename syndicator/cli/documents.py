@@ -6,14 +6,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import json
 import os
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from syndicator import config
 from syndicator.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -30,10 +32,13 @@ from syndicator.ingest import (
     Document,
     open_document,
     read_document,
+    read_documents,
     reader_processes,
     source_for,
 )
-from syndicator.store import ChangeSet
+
+if TYPE_CHECKING:
+    from syndicator.store import ChangeSet
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -137,16 +142,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Each document is read as a stream and stored a batch at a time; results are printed as
     they are stored, progress shown on a terminal, and a summary line always ends (stderr)."""
     with start_up():
-        syndication = open_syndication(args)
-    service = syndication.config.service
+        cfg = config.load(args.config)
+    service = cfg.service
     errors: list[str] = []
     counts: dict[str, int] = {}
     started = time.monotonic()
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     first = True
     read_errors = [0]
-    if args.json:
-        sys.stdout.write('{"results": [')
 
     def documents() -> Iterator[tuple[BinaryIO, str, str | None]]:
         for n, doc in enumerate(args.docs, 1):
@@ -184,16 +187,39 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.update(sum(counts.values()), len(errors) + read_errors[0], batch)
 
+    workers = reader_processes() if args.workers is None else args.workers
+    now = datetime.now(UTC)
+    batches = read_documents(
+        documents(), config=cfg, now=now, source_id=args.source, workers=workers
+    )
     try:
-        workers = reader_processes() if args.workers is None else args.workers
+        # The first batch is read before the store is opened: the reader processes are forked
+        # before SQLAlchemy is imported, and read on while it is and the store opens.
+        with start_up():
+            read = next(batches, None)
+            syndication = open_syndication(args, cfg)
+    except BaseException:
+        batches.close()  # the readers stop
+        raise
+    if args.json:
+        sys.stdout.write('{"results": [')
+    try:
+        from syndicator.publish import renderer_processes
+
+        renderers = renderer_processes() if workers else 0
         # Collected seldom (reader and renderer processes, forked, too): at Python's defaults
         # the collections walked the articles of a batch again and again.
         with few_collections():
             outcome = syndication.ingest(
-                documents(), source_id=args.source, stored=stored, workers=workers
+                itertools.chain([read] if read else [], batches),
+                source_id=args.source,
+                now=now,
+                stored=stored,
+                renderers=renderers,
             )
         outcome.notified = asyncio.run(syndication.deliver())
     finally:
+        batches.close()
         syndication.close()
         if progress is not None:
             progress.clear()

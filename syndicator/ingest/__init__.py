@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         STREAM_BATCH,
         Batch,
         open_document,
+        read_documents,
         read_stream,
         reader_processes,
     )
@@ -58,7 +59,10 @@ __getattr__, __dir__ = lazy.exports(__name__, {
     "pushed": ("PUSH_SOURCE", "article_from_object", "parse_ndjson"),
     "refresh": ("FollowUp", "after_pass", "refresh_source"),
     "source_pass": ("MAX_CHILD_SITEMAPS", "RECHECK_LIMIT", "SourcePass"),
-    "stream": ("STREAM_BATCH", "Batch", "open_document", "read_stream", "reader_processes"),
+    "stream": (
+        "STREAM_BATCH", "Batch", "open_document", "read_documents", "read_stream",
+        "reader_processes",
+    ),
 })
 # fmt: on
 
@@ -83,6 +87,7 @@ __all__ = [
     "open_document",
     "parse_ndjson",
     "read_document",
+    "read_documents",
     "read_stream",
     "reader_processes",
     "refresh_source",

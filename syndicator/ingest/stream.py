@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -29,6 +29,7 @@ _HEAD = 64 * 1024  # bytes read first, to tell what a named document is
 CHUNK_LINES = 250  # NDJSON lines a reader process is given at once
 CHUNK_BYTES = 4 * 1024 * 1024  # … or fewer, when they hold this much (one line at least)
 READER_NICENESS = 5  # how much lower reader processes run than the command (reader_processes)
+FIRST_CHUNKS = 4  # chunks each reader is sent at once: read while the command opens its store
 
 
 @dataclass
@@ -122,6 +123,37 @@ def read_stream(
     yield Batch(articles, errors, raw.position)
 
 
+def read_documents(
+    documents: Iterable[tuple[bytes | BinaryIO, str, str | None]],
+    *,
+    config: Config | None,
+    now: datetime,
+    source_id: str = PUSH_SOURCE,
+    workers: int = 0,
+) -> Generator[tuple[str, Batch], None, None]:
+    """The batches of each document (bytes, or a stream; its URL; its content type), as
+    :func:`read_stream` reads them, each with its document's URL, in order. A disk error while
+    a document is read ends it with a batch of that one error (the batches before it stand;
+    the one being gathered is lost), and the next document is read."""
+    for body, url, content_type in documents:
+        stream = io.BytesIO(body) if isinstance(body, bytes) else body
+        position = 0
+        try:
+            for batch in read_stream(
+                stream,
+                url,
+                config=config,
+                now=now,
+                source_id=source_id,
+                content_type=content_type,
+                workers=workers,
+            ):
+                position = batch.position
+                yield url, batch
+        except OSError as e:
+            yield url, Batch([], [f"{url}: cannot read: {e.strerror or e}"], position)
+
+
 # --------------------------------------------------------------------------------------------
 # NDJSON lines read into articles, in this process or, for a large document, in reader
 # processes on the other cores while this one stores what they read
@@ -200,7 +232,12 @@ def _read_lines_of(
         return
     tasks = ((_read_chunk, (chunk, read_by)) for chunk, read_by in _chained(first, second, chunks))
     yield from processes.in_order(
-        workers, tasks, started=_reader_started, startargs=(read,), nice=READER_NICENESS
+        workers,
+        tasks,
+        started=_reader_started,
+        startargs=(read,),
+        nice=READER_NICENESS,
+        initial=FIRST_CHUNKS,
     )
 
 

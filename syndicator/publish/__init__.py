@@ -51,7 +51,7 @@ from syndicator.publish.files import (
     sweep_temporary,
     write_atomic,
 )
-from syndicator.publish.publisher import Publisher, PublishResult
+from syndicator.publish.publisher import Publisher, PublishResult, renderer_processes
 
 if TYPE_CHECKING:
     from syndicator.publish.render import (
@@ -114,6 +114,7 @@ __all__ = [
     "render_opml",
     "render_region",
     "render_rss",
+    "renderer_processes",
     "sweep_temporary",
     "web_link",
     "well_formed_tag",

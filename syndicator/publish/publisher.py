@@ -51,6 +51,13 @@ ARCHIVE_KEPT = 20_000  # rendered entries held at most, waiting for the pages th
 ARCHIVE_SHARED = 200_000  # entries of all's new pages shared with other regions' pages, at most
 
 
+def renderer_processes() -> int:
+    """Processes that render the archive pages a bulk load completes: one per core, at most
+    four (none on one core, or where processes are not forked: then they render here)."""
+    cores = processes.cores()
+    return min(cores, 4) if cores > 1 and processes.can_fork() else 0
+
+
 def _runs(pages: Sequence[int], most: int) -> Iterator[tuple[int, int]]:
     """Consecutive pages of ``pages`` (ascending) as (first, last) runs of at most ``most``."""
     start = 0
