@@ -451,3 +451,26 @@ def test_a_disk_error_while_reading_ends_the_document_with_that_error(tmp_path: 
         ("file:///good.ndjson", 2, []),
     ]
     assert got[1][1].position == got[0][1].position
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "-1 is out of range: 0 (read in this process) to 32"),
+        ("100000", "100000 is out of range"),
+        ("two", "not a whole number: 'two'"),
+    ],
+)
+def test_ingest_refuses_a_reader_count_out_of_range(
+    value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--workers` forks that many readers at once: a negative count or a typo's thousands is
+    a usage error (exit 2) saying the range, before anything is read or forked."""
+    from syndicator.cli.parser import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["ingest", "--workers", value, "a.ndjson"])
+    assert stopped.value.code == 2
+    assert f"argument --workers: {message}" in capsys.readouterr().err
+    args = build_parser().parse_args(["ingest", "--workers", "0", "a.ndjson"])
+    assert args.workers == 0

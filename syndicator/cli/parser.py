@@ -11,6 +11,20 @@ from syndicator.cli.common import listen_option
 from syndicator.extract import KINDS
 
 Command = Callable[[argparse.Namespace], int]
+MAX_READERS = 32  # ingest --workers: more forked readers than this is a typo, not a plan
+
+
+def reader_count(value: str) -> int:
+    """``ingest --workers N``: 0 (read in the command's process) to MAX_READERS."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 0 <= n <= MAX_READERS:
+        raise argparse.ArgumentTypeError(
+            f"{n} is out of range: 0 (read in this process) to {MAX_READERS}"
+        )
+    return n
 
 
 def command(name: str) -> Command:
@@ -92,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument(
         "--workers",
-        type=int,
+        type=reader_count,
         default=None,
         metavar="N",
         help="processes that read a large NDJSON document while it is stored (default: one per"
