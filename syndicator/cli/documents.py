@@ -39,6 +39,7 @@ from syndicator.ingest import (
 
 if TYPE_CHECKING:
     from syndicator.store import ChangeSet
+    from syndicator.syndication import Syndication
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -192,35 +193,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     batches = read_documents(
         documents(), config=cfg, now=now, source_id=args.source, workers=workers
     )
+    syndication: Syndication | None = None
     try:
-        # The first batch is read before the store is opened: the reader processes are forked
-        # before SQLAlchemy is imported, and read on while it is and the store opens.
-        with start_up():
-            read = next(batches, None)
-            syndication = open_syndication(args, cfg)
-    except BaseException:
-        batches.close()  # the readers stop
-        raise
-    if args.json:
-        sys.stdout.write('{"results": [')
-    try:
-        from syndicator.publish import renderer_processes
-
-        renderers = renderer_processes() if workers else 0
         # Collected seldom (reader and renderer processes, forked, too): at Python's defaults
         # the collections walked the articles of a batch again and again.
         with few_collections():
+            # The first batch is read before the store is opened: the readers are forked
+            # before SQLAlchemy is imported, and read on while it is and the store opens.
+            read = next(batches, None)
+            with start_up():
+                syndication = open_syndication(args, cfg)
+            if args.json:
+                sys.stdout.write('{"results": [')
+            from syndicator.publish import renderer_processes
+
             outcome = syndication.ingest(
                 itertools.chain([read] if read else [], batches),
                 source_id=args.source,
                 now=now,
                 stored=stored,
-                renderers=renderers,
+                renderers=renderer_processes() if workers else 0,
             )
         outcome.notified = asyncio.run(syndication.deliver())
     finally:
-        batches.close()
-        syndication.close()
+        batches.close()  # the readers stop, however the command ends
+        if syndication is not None:
+            syndication.close()
         if progress is not None:
             progress.clear()
     outcome.errors[:0] = errors
