@@ -259,60 +259,92 @@ def test_a_named_ndjson_file_is_cut_at_newlines_only(tmp_path: Path, first: str)
         assert a.title.startswith("خبر") and a.title.endswith(f"رقم {n}"), a.title
 
 
+# The reader tests read a document of six chunks, as the command reads one of 1,300 lines and
+# more (CHUNK_LINES = 250): the order of the readers' results only shows past the two chunks
+# each reader has in flight. Nothing they check depends on how long a chunk is, so they cut
+# chunks of CHUNK lines (and batches of BATCH articles), a fifth of the command's, and read a
+# fifth of the lines (the command's own sizes: the end-to-end and slow tests above).
+CHUNK = 50
+BATCH = 100
+
+
 def hostile_lines(count: int) -> bytes:
-    """NDJSON of ``count`` articles with bad lines among them: not JSON, no title, a lone
-    surrogate, an absurd date, a javascript: URL, control characters, a blank line."""
+    """NDJSON of ``count`` articles with bad lines among them, in the first four chunks of
+    CHUNK lines: not JSON, no title, a lone surrogate, an absurd date, a javascript: URL,
+    control characters, a blank line."""
     lines = [json.dumps(article(n), ensure_ascii=False) for n in range(count)]
     lines[3] = '{"url": "https://news.example/broken", "title": '
-    lines[260] = json.dumps({"url": "https://news.example/untitled"})
-    lines[511] = '{"url": "https://news.example/s", "title": "\\ud800", "paragraphs": ["x"]}'
-    lines[700] = json.dumps({**article(700), "published": "99999-01-01T00:00:00Z"})
-    lines[777] = json.dumps({**article(777), "url": "javascript:alert(1)"})
-    lines[801] = json.dumps({**article(801), "title": "ctl \u0001\u0002 title"})
-    lines.insert(900, "")
+    lines[CHUNK + 10] = json.dumps({"url": "https://news.example/untitled"})
+    lines[2 * CHUNK + 11] = (
+        '{"url": "https://news.example/s", "title": "\\ud800", "paragraphs": ["x"]}'
+    )
+    lines[2 * CHUNK + 40] = json.dumps({**article(140), "published": "99999-01-01T00:00:00Z"})
+    lines[3 * CHUNK + 27] = json.dumps({**article(177), "url": "javascript:alert(1)"})
+    lines[3 * CHUNK + 31] = json.dumps({**article(181), "title": "ctl \u0001\u0002 title"})
+    lines.insert(3 * CHUNK + 40, "")
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_reader_processes_read_the_same_batches_as_this_process(tmp_path: Path) -> None:
+def test_reader_processes_read_the_same_batches_as_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A large document read by reader processes gives the same articles, errors (by line
     number) and batches, in the same order, as read here; and no reader is left after."""
     import multiprocessing
 
+    from syndicator.ingest import stream
+
+    monkeypatch.setattr(stream, "CHUNK_LINES", CHUNK)
     config = config_module.load(deployment(tmp_path))
-    data = hostile_lines(1300)
+    data = hostile_lines(260)  # and a blank line: six chunks, the last of eleven lines
     now = datetime(2026, 2, 3, 12, tzinfo=UTC)
 
     def read(workers: int) -> list[tuple[list[object], list[str]]]:
         batches = read_stream(
-            io.BytesIO(data), "file:///h.ndjson", config=config, now=now, workers=workers
+            io.BytesIO(data),
+            "file:///h.ndjson",
+            config=config,
+            now=now,
+            batch=BATCH,
+            workers=workers,
         )
         return [(list(b.articles), list(b.errors)) for b in batches]
 
     here = read(0)
-    assert [len(a) for a, _ in here] == [500, 500, 295]
-    errors = [e for _, batch in here for e in batch]
-    assert [e.split(":", 2)[1] for e in errors] == [
-        "///h.ndjson line 4",
-        "///h.ndjson line 261",
-        "///h.ndjson line 512",
-        "///h.ndjson line 701",
-        "///h.ndjson line 778",
-    ], errors
+    assert [len(a) for a, _ in here] == [100, 100, 55]
+    # Errors in the first batch and in the second, in chunks 1 to 4, by their lines' numbers
+    # (the blank line, in chunk 4, is no error: the lines after it keep their numbers).
+    assert [[e.split(":", 2)[1] for e in batch] for _, batch in here] == [
+        ["///h.ndjson line 4", "///h.ndjson line 61"],
+        ["///h.ndjson line 112", "///h.ndjson line 141", "///h.ndjson line 178"],
+        [],
+    ], here
     assert read(2) == here
     assert read(1) == here
     assert multiprocessing.active_children() == []
 
 
-def test_reader_processes_end_when_the_reading_stops_early(tmp_path: Path) -> None:
+def test_reader_processes_end_when_the_reading_stops_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import multiprocessing
 
+    from syndicator.ingest import stream
+
+    monkeypatch.setattr(stream, "CHUNK_LINES", CHUNK)
     config = config_module.load(deployment(tmp_path))
     now = datetime(2026, 2, 3, 12, tzinfo=UTC)
     batches = read_stream(
-        io.BytesIO(hostile_lines(1300)), "file:///h.ndjson", config=config, now=now, workers=2
+        io.BytesIO(hostile_lines(260)),
+        "file:///h.ndjson",
+        config=config,
+        now=now,
+        batch=BATCH,
+        workers=2,
     )
-    first = next(batches)
-    assert len(first.articles) == 500
+    first = next(batches)  # three chunks of six read: the readers still have chunks in hand
+    assert len(first.articles) == BATCH
+    assert multiprocessing.active_children() != []
     batches.close()  # the caller stops (an error while storing, Ctrl-C)
     assert multiprocessing.active_children() == []
 
@@ -388,10 +420,16 @@ def test_reader_processes_one_per_core_at_most_four(monkeypatch: pytest.MonkeyPa
     assert stream.reader_processes() == 0
 
 
-def test_readers_at_a_lower_priority_read_the_same(tmp_path: Path) -> None:
+def test_readers_at_a_lower_priority_read_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """However the chunks are spread over one or two readers, the articles, errors and
     batches are those read in one process."""
-    lines = [json.dumps(article(n)) if n % 7 else "{not json" for n in range(1, 1400)]
+    from syndicator.ingest import stream
+
+    monkeypatch.setattr(stream, "CHUNK_LINES", CHUNK)
+    # Six chunks (the last of 29 lines), batches of 60 articles: a bad line every seventh
+    lines = [json.dumps(article(n)) if n % 7 else "{not json" for n in range(1, 280)]
     body = ("\n".join(lines) + "\n").encode()
     now = datetime(2026, 12, 4, tzinfo=UTC)
 
@@ -399,7 +437,7 @@ def test_readers_at_a_lower_priority_read_the_same(tmp_path: Path) -> None:
         return [
             ([a.key + a.content_hash + a.similarity for a in b.articles], b.errors)
             for b in read_stream(
-                io.BytesIO(body), "file:///x", config=None, now=now, batch=300, workers=workers
+                io.BytesIO(body), "file:///x", config=None, now=now, batch=60, workers=workers
             )
         ]
 
