@@ -6,6 +6,7 @@ revisions, outbox events) either way. On the store the test harness names."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -44,13 +45,26 @@ def story(seed: int, edit: int = 0) -> list[str]:
     return paragraphs
 
 
+@functools.cache
+def fingerprinted(seed: int, edit: int) -> tuple[tuple[str, ...], str, str]:
+    """Story ``seed`` (edited by ``edit``), its content hash and its signature: made once for
+    all the articles that carry it (fifteen texts, hundreds of articles over the seeds)."""
+    paragraphs = story(seed, edit)
+    title = f"story {seed}"
+    return (
+        tuple(paragraphs),
+        fingerprint.content_hash(title, paragraphs),
+        fingerprint.signature(title, paragraphs),
+    )
+
+
 def make(rng: random.Random) -> Article:
     number = rng.randrange(8)
     key = f"https://n.example/{number}"
     # An address carries one story (lightly edited at times); two addresses share each story.
     seed, edit = number % 5, rng.choice((0, 0, 0, 1, 2))
     title = f"story {seed}"
-    paragraphs = story(seed, edit)
+    paragraphs, content_hash, similarity = fingerprinted(seed, edit)
     fetched = rng.choice((None, None, key + "?amp=1", f"https://m.example/{rng.randrange(8)}"))
     regions = tuple(RegionMatch(r, "section", r) for r in REGIONS if rng.random() < 0.4) or (
         RegionMatch("europe", "section", "europe"),
@@ -59,10 +73,10 @@ def make(rng: random.Random) -> Article:
         key=key,
         url=key,
         title=title,
-        paragraphs=tuple(paragraphs),
+        paragraphs=paragraphs,
         content_html="".join(f"<p>{p}</p>" for p in paragraphs),
-        content_hash=fingerprint.content_hash(title, paragraphs),
-        similarity=fingerprint.signature(title, paragraphs),
+        content_hash=content_hash,
+        similarity=similarity,
         published=rng.choice((None, NOW - timedelta(hours=rng.randrange(1, 48)))),
         fetched_url=fetched,
         complete=rng.random() < 0.8,
