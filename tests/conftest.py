@@ -40,6 +40,16 @@ from support.sites import (
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
+# The sessions' temporary folders (tmp_path) in memory where the machine has a RAM disk,
+# pytest-of-USER/pytest-N there as in the system's temporary folder, the last three kept:
+# each file the publisher writes is synced to disk (fsync, then its folder's), 5 ms on this
+# VM's disk and more while it is busy, and the fast lane's publish tests write ~600 of them
+# (~3 s of a worker). The files, renames and syncs are the same; only the waits go. A run
+# that names its own place keeps it (PYTEST_DEBUG_TEMPROOT, or --basetemp).
+RAM_DISK = Path("/dev/shm")
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ and RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(RAM_DISK)
+
 
 TEST_STORE = os.environ.get("SYNDICATOR_TEST_STORE", "sqlite")
 DATABASE_ENV = "SYNDICATOR_DATABASE"
