@@ -46,8 +46,23 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 # VM's disk and more while it is busy, and the fast lane's publish tests write ~600 of them
 # (~3 s of a worker). The files, renames and syncs are the same; only the waits go. A run
 # that names its own place keeps it (PYTEST_DEBUG_TEMPROOT, or --basetemp).
+# Only a RAM disk with room to spare: a container's is often 64 MB, which the suite's stores
+# and feeds would fill.
 RAM_DISK = Path("/dev/shm")
-if "PYTEST_DEBUG_TEMPROOT" not in os.environ and RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK):
+RAM_DISK_ROOM = 2 * 1024**3  # bytes free, at least
+
+
+def _roomy_ram_disk() -> bool:
+    try:
+        if not (RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK)):
+            return False
+        stats = os.statvfs(RAM_DISK)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize >= RAM_DISK_ROOM
+
+
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ and _roomy_ram_disk():
     os.environ["PYTEST_DEBUG_TEMPROOT"] = str(RAM_DISK)
 
 

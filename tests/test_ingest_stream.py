@@ -259,17 +259,18 @@ def test_a_named_ndjson_file_is_cut_at_newlines_only(tmp_path: Path, first: str)
         assert a.title.startswith("خبر") and a.title.endswith(f"رقم {n}"), a.title
 
 
-# The reader tests read a document of six chunks, as the command reads one of 1,300 lines and
-# more (CHUNK_LINES = 250): the order of the readers' results only shows past the two chunks
-# each reader has in flight. Nothing they check depends on how long a chunk is, so they cut
-# chunks of CHUNK lines (and batches of BATCH articles), a fifth of the command's, and read a
-# fifth of the lines (the command's own sizes: the end-to-end and slow tests above).
-CHUNK = 50
-BATCH = 100
+# The reader tests read a document of eleven chunks, as the command reads one of 2,750 lines
+# and more (CHUNK_LINES = 250): the order of the readers' results only shows past the chunks
+# the readers are sent at the start (FIRST_CHUNKS each) and in flight after. Nothing they check
+# depends on how long a chunk is, so they cut chunks of CHUNK lines (and batches of BATCH
+# articles), a tenth of the command's (the command's own sizes: the end-to-end and slow tests
+# above).
+CHUNK = 25
+BATCH = 50
 
 
 def hostile_lines(count: int) -> bytes:
-    """NDJSON of ``count`` articles with bad lines among them, in the first four chunks of
+    """NDJSON of ``count`` articles with bad lines among them, in the first five chunks of
     CHUNK lines: not JSON, no title, a lone surrogate, an absurd date, a javascript: URL,
     control characters, a blank line."""
     lines = [json.dumps(article(n), ensure_ascii=False) for n in range(count)]
@@ -296,7 +297,7 @@ def test_reader_processes_read_the_same_batches_as_this_process(
 
     monkeypatch.setattr(stream, "CHUNK_LINES", CHUNK)
     config = config_module.load(deployment(tmp_path))
-    data = hostile_lines(260)  # and a blank line: six chunks, the last of eleven lines
+    data = hostile_lines(260)  # and a blank line: eleven chunks, the last of eleven lines
     now = datetime(2026, 2, 3, 12, tzinfo=UTC)
 
     def read(workers: int) -> list[tuple[list[object], list[str]]]:
@@ -311,12 +312,15 @@ def test_reader_processes_read_the_same_batches_as_this_process(
         return [(list(b.articles), list(b.errors)) for b in batches]
 
     here = read(0)
-    assert [len(a) for a, _ in here] == [100, 100, 55]
-    # Errors in the first batch and in the second, in chunks 1 to 4, by their lines' numbers
-    # (the blank line, in chunk 4, is no error: the lines after it keep their numbers).
+    assert [len(a) for a, _ in here] == [50, 50, 50, 50, 50, 5]
+    # Errors in the first batch and in the second, in chunks 1 to 5, by their lines' numbers
+    # (the blank line, in chunk 5, is no error: the lines after it keep their numbers).
     assert [[e.split(":", 2)[1] for e in batch] for _, batch in here] == [
-        ["///h.ndjson line 4", "///h.ndjson line 61"],
-        ["///h.ndjson line 112", "///h.ndjson line 141", "///h.ndjson line 178"],
+        ["///h.ndjson line 4", "///h.ndjson line 36"],
+        ["///h.ndjson line 62", "///h.ndjson line 91", "///h.ndjson line 103"],
+        [],
+        [],
+        [],
         [],
     ], here
     assert read(2) == here
@@ -342,7 +346,7 @@ def test_reader_processes_end_when_the_reading_stops_early(
         batch=BATCH,
         workers=2,
     )
-    first = next(batches)  # three chunks of six read: the readers still have chunks in hand
+    first = next(batches)  # three chunks of eleven read: the readers still have chunks in hand
     assert len(first.articles) == BATCH
     assert multiprocessing.active_children() != []
     batches.close()  # the caller stops (an error while storing, Ctrl-C)
