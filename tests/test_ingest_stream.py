@@ -127,13 +127,14 @@ def test_a_file_larger_than_max_bytes_is_streamed_and_a_bad_line_fails_alone(
 
 @pytest.mark.e2e
 def test_a_store_that_cannot_be_opened_stops_the_readers_already_reading(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first batch is read before the store is opened (the readers are forked first): when
     the store then cannot be opened, the command says so, without a traceback or a result,
-    and leaves no reader behind."""
+    and leaves no reader behind. (A SQLite path, whatever store the suite runs on.)"""
     import os
 
+    monkeypatch.delenv("SYNDICATOR_DATABASE", raising=False)
     config = deployment(tmp_path)
     (tmp_path / "not-a-folder").write_text("a file", encoding="utf-8")
     text = config.read_text(encoding="utf-8").replace(
