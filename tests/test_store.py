@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from support.database import PostgresDatabases
+from support.feed_order import check_feed_order
 
 from syndicator import fingerprint
 from syndicator.model import Article, RegionMatch
@@ -40,8 +42,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
+    """A store; whatever a test left in it, its feeds then read as the queries of schema
+    version 5 read them (``support.feed_order``: every region, several limits)."""
     s = Store(store_url, host="test.example")
     yield s
+    check_feed_order(s)
     s.close()
 
 
@@ -239,7 +244,7 @@ def test_a_version_3_store_keeps_its_validators_per_owning_source(store_url: str
     store.close()
     upgraded = Store(store_url)
     try:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 5
+        assert upgraded.schema_version() == SCHEMA_VERSION == 6
         assert upgraded.validators("feed", "https://n.example/feed") == ('"f"', None)
         assert upgraded.validators("feed", "https://n.example/a") == ('"a"', None)
         assert upgraded.validators("other", "https://n.example/feed") is None
@@ -298,10 +303,11 @@ def test_a_version_1_store_upgrades_itself(store_url: str) -> None:
         conn.execute(sa.text("ALTER TABLE sources DROP COLUMN paused"))
         conn.execute(sa.text("ALTER TABLE sources DROP COLUMN paused_at"))
         conn.execute(sa.text("ALTER TABLE articles DROP COLUMN dated"))
+        back_to_version_5(conn)
         conn.execute(sa.update(meta).values(value="1"))
     store.close()
     upgraded = Store(url)
-    assert upgraded.schema_version() == SCHEMA_VERSION == 5
+    assert upgraded.schema_version() == SCHEMA_VERSION == 6
     inspect = sa.inspect(upgraded.engine)
     assert {"deliveries", "subscriptions"} <= set(inspect.get_table_names())
     assert "misses" in {c["name"] for c in inspect.get_columns("http_cache")}
@@ -313,6 +319,136 @@ def test_a_version_1_store_upgrades_itself(store_url: str) -> None:
     assert [e.article.key for e in upgraded.entries("europe")] == ["https://n.example/a"]
     assert upgraded.integrity_check() == []
     upgraded.close()
+
+
+V6_INDEXES = {
+    "articles": {"ix_articles_updated", "ix_articles_source_updated", "ix_articles_removed"},
+    "region_entries": {"ix_region_entries_updated"},
+}
+
+
+def back_to_version_5(conn: sa.Connection) -> None:
+    """Take a store's schema back to version 5: no copy of updated_at in region entries, none
+    of the indexes of version 6."""
+    for indexes in V6_INDEXES.values():
+        for index in sorted(indexes):
+            conn.execute(sa.text(f"DROP INDEX {index}"))
+    conn.execute(sa.text("ALTER TABLE region_entries DROP COLUMN updated_at"))
+    conn.execute(sa.update(meta).values(value="5"))
+
+
+def feed_answers(store: Store) -> dict[str, object]:
+    """What the publisher and the API read of each region (entries, archive, counts,
+    tombstones, changes since a time), as entry ids."""
+    out: dict[str, object] = {}
+    for region in ("europe", "asia", "all"):
+        out[region] = {
+            "entries": [(e.id, e.updated) for e in store.entries(region)],
+            "entries 2": [e.id for e in store.entries(region, 2)],
+            "archive": [[e.id for e in store.archive(region, page, 2)] for page in (1, 2, 3)],
+            "count": store.region_count(region),
+            "removed": [(e.id, e.updated) for e in store.removed_entries(region)],
+            "since": [e.id for e in store.updated_since(region, NOW + timedelta(minutes=30))],
+        }
+    return out
+
+
+def test_a_version_5_store_upgrades_to_indexed_feeds(store_url: str) -> None:
+    """Version 6 copies each article's updated_at into its region entries and reads feeds
+    from indexes: a version 5 store with revisions, a take-over, near-duplicates (suppressed
+    in one region), a removal and articles in two regions gives the same answers after the
+    upgrade as before it, and every copy is its article's."""
+    store = Store(store_url, host="test.example")
+    priority = {"site": 0, "feed": 1}
+    asia = (RegionMatch("asia", "dateline", "هانوي"),)
+    base = story(3, 20)
+    items = [
+        make(
+            f"https://n.example/{n}", f"خبر {n}", story(10 + n), published=NOW - timedelta(hours=n)
+        )
+        for n in range(6)
+    ]
+    items[1] = replace(items[1], regions=(*items[1].regions, *asia))
+    items.append(make("https://n.example/near", "خبر", base, regions=asia))
+    store.apply("feed", items, now=NOW, suppress=frozenset({"asia"}), priority=priority)
+    near = [*base[:10], base[10].replace("w3x10x3", "changed"), *base[11:]]
+    store.apply(
+        "feed",
+        [make("https://o.example/near", "خبر", near, regions=asia)],
+        now=NOW,
+        suppress=frozenset({"asia"}),
+    )
+    revised = make("https://n.example/2", "خبر 2", [*story(12), "تحديث."])
+    store.apply("feed", [revised], now=NOW + timedelta(hours=1), priority=priority)
+    # The page of a feed's item, from the source ranked first, states a later date: taken over
+    taken = replace(items[4], published=NOW + timedelta(minutes=45), authors=("مراسل",))
+    store.apply("site", [taken], now=NOW + timedelta(hours=2), priority=priority)
+    with store.transaction() as conn:
+        store.remove(conn, items[3].key, NOW + timedelta(hours=3), "gone (HTTP 410)")
+    before = feed_answers(store)
+    with store.engine.begin() as conn:
+        back_to_version_5(conn)
+    store.close()
+    old = Store(store_url, host="test.example")  # opened by version 6: upgraded
+    try:
+        assert old.schema_version() == SCHEMA_VERSION == 6
+        inspect = sa.inspect(old.engine)
+        assert "updated_at" in {c["name"] for c in inspect.get_columns("region_entries")}
+        for table, indexes in V6_INDEXES.items():
+            assert indexes <= {i["name"] for i in inspect.get_indexes(table)}, table
+        assert feed_answers(old) == before
+        assert old.integrity_check() == []
+        assert check_feed_order(old) > 0
+    finally:
+        old.close()
+    europe = before["europe"]
+    assert isinstance(europe, dict) and europe["removed"] and europe["since"]
+    assert before["asia"]["count"] == 2  # type: ignore[index]  # one of two near-copies shown
+
+
+def test_feeds_are_read_from_indexes_not_sorted(tmp_path: Path) -> None:
+    """On SQLite every query that reads a feed's newest entries, a region's count, its
+    tombstones, the API's changes since a time and a source's articles walks an index in
+    order (or counts in one) and stops at its limit: no sort of the region, no scan of the
+    articles (EXPLAIN QUERY PLAN of the statements the store runs)."""
+    store = Store(f"sqlite:///{tmp_path}/store.db", host="test.example")
+    store.apply("s", [make(f"https://n.example/{n}", "خبر", story(n)) for n in range(3)], now=NOW)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, params))
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    reads = {
+        "entries europe": (lambda: store.entries("europe", 50), "ix_region_entries_updated"),
+        "entries all": (lambda: store.entries("all", 5), "ix_articles_updated"),
+        "count": (lambda: store.region_count("europe"), "ix_articles_removed"),
+        "removed europe": (lambda: store.removed_entries("europe"), "ix_articles_removed"),
+        "removed all": (lambda: store.removed_entries("all"), "ix_articles_removed"),
+        "since europe": (
+            lambda: store.updated_since("europe", NOW, 20),
+            "ix_region_entries_updated",
+        ),
+        "since all": (lambda: store.updated_since("all", NOW, 20), "ix_articles_updated"),
+        "source": (lambda: store.source_articles("s"), "ix_articles_source_updated"),
+    }
+    try:
+        for name, (read, index) in reads.items():
+            statements.clear()
+            read()
+            statement, params = statements[0]
+            with store.engine.connect() as conn:
+                plan = [
+                    r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+                ]
+            assert any(index in step for step in plan), (name, plan)
+            assert not any("TEMP B-TREE" in step for step in plan), (name, plan)
+            assert not any(
+                step.startswith("SCAN articles") and "USING" not in step for step in plan
+            ), (name, plan)
+            assert not any(step.startswith("SCAN region_entries") for step in plan), (name, plan)
+    finally:
+        store.close()
 
 
 def test_removal_leaves_a_tombstone_and_an_event(store: Store) -> None:

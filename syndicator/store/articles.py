@@ -200,6 +200,8 @@ class Articles(Sources):
                 published = item.published or as_utc(row.published_at) or now
                 values["updated_at"] = max(item.updated or published, published)
         conn.execute(sa.update(articles).where(articles.c.id == row.id).values(values))
+        if "updated_at" in values:
+            unit.set_updated(row.id, values["updated_at"])
         conn.execute(
             sa.update(locations)
             .where(locations.c.url == row.key, locations.c.article_id == row.id)
@@ -283,6 +285,7 @@ class Articles(Sources):
         if item.published is None:
             values.pop("published_at", None)
         conn.execute(sa.update(articles).where(articles.c.id == row.id).values(values))
+        unit.set_updated(row.id, updated_at)
         members = sorted(unit.regions_of(row.id))
         for region in members:
             unit.region_change(region, row.id, "updated", now)

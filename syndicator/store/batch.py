@@ -63,6 +63,8 @@ class _Unit:
         self.located: dict[str, Any] = {}  # location URL → (article_id, relation) or None
         self.members: dict[int, set[str]] = {}  # article id → its regions (not ALL)
         self.seq: dict[str, int] = {}  # region → its highest entry number
+        # article id → its updated_at as stored (or about to be): what its region entries carry
+        self.updated: dict[int, datetime] = {}
         # Near-duplicate candidates: rows by id, and by each band's value (in id order);
         # None when the batch's bands match more rows than it holds.
         # One article at a time (``batched`` false): nothing is prefetched and near-duplicates
@@ -92,6 +94,7 @@ class _Unit:
             query = sa.select(articles).where(_one_of(conn, articles.c.key, chunk))
             for row in conn.execute(query):
                 self.by_key[row.key] = row
+                self.updated[row.id] = row.updated_at
         self.by_hash.update(dict.fromkeys(hashes))
         for chunk in _chunks(hashes, 500):
             for row in conn.execute(
@@ -202,6 +205,27 @@ class _Unit:
         self.seq[region] += 1
         return self.seq[region]
 
+    def updated_of(self, article_id: int) -> datetime:
+        """The article's ``updated_at``, which each of its region entries carries: as this
+        unit set it (an article added in this batch, or moved by :meth:`set_updated`), else
+        as stored (every other write of it is on the connection)."""
+        if article_id not in self.updated:
+            self.updated[article_id] = self.conn.execute(
+                sa.select(articles.c.updated_at).where(articles.c.id == article_id)
+            ).scalar_one()
+        return self.updated[article_id]
+
+    def set_updated(self, article_id: int, updated_at: datetime) -> None:
+        """The article's ``updated_at`` was just set to this (on the connection): its region
+        entries, written and deferred, carry it too."""
+        self.flush()
+        self.conn.execute(
+            sa.update(region_entries)
+            .where(region_entries.c.article_id == article_id)
+            .values(updated_at=updated_at)
+        )
+        self.updated[article_id] = updated_at
+
     def near_duplicate(self, item: Article) -> tuple[int | None, str | None]:
         if self.candidates is None:  # too many to hold: one query per article, as stored
             self.flush()
@@ -300,6 +324,7 @@ class _Unit:
                 "added_at": now,
                 "reasons": _dumps(list(reasons)),
                 "suppressed": suppressed,
+                "updated_at": self.updated_of(article_id),
             }
         )
         if region != ALL:
@@ -374,6 +399,7 @@ class _Unit:
             removed_at=None,
         )
         self.rows[articles].append(values)
+        self.updated[article_id] = values["updated_at"]
         row = _Row(values)
         self.by_key[item.key] = row
         if self.by_hash.get(item.content_hash) is None:
@@ -437,6 +463,7 @@ class _Unit:
             self.by_key.pop(url, None)
         for article_id in ids:
             self.members.pop(article_id, None)
+            self.updated.pop(article_id, None)
         self.seq.clear()
         self.next_id = None
         if self.candidates is not None:

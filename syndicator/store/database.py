@@ -175,6 +175,19 @@ class StoreBase:
             ).scalar()
             if orphans:
                 problems.append(f"{orphans} region entries without an article")
+            stale = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(region_entries)
+                .join(articles, articles.c.id == region_entries.c.article_id)
+                .where(
+                    sa.or_(
+                        region_entries.c.updated_at.is_(None),
+                        region_entries.c.updated_at != articles.c.updated_at,
+                    )
+                )
+            ).scalar()
+            if stale:  # a region's feed is read in the order of this copy (schema version 6)
+                problems.append(f"{stale} region entries whose updated_at is not their article's")
             dup_hashes = conn.execute(
                 sa.select(articles.c.content_hash)
                 .group_by(articles.c.content_hash)

@@ -36,12 +36,7 @@ class Feeds(Membership):
 
     def entries(self, region: str, limit: int | None = None) -> list[Entry]:
         """A region's entries (``all`` for every article), newest ``updated`` first."""
-        query = sa.select(articles).where(articles.c.removed_at.is_(None))
-        if region != "all":
-            query = query.join(region_entries, region_entries.c.article_id == articles.c.id).where(
-                region_entries.c.region == region, region_entries.c.suppressed.is_(False)
-            )
-        query = query.order_by(articles.c.updated_at.desc(), articles.c.id.desc())
+        query = _newest(region)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
@@ -107,9 +102,9 @@ class Feeds(Membership):
         by their removal: the publisher turns them into RFC 6721 tombstones."""
         query = sa.select(articles).where(articles.c.removed_at.is_not(None))
         if region != ALL:
-            query = query.join(region_entries, region_entries.c.article_id == articles.c.id).where(
-                region_entries.c.region == region
-            )
+            # Removed articles in the order of their index (ix_articles_removed), each looked
+            # up in the region (its primary key): the region's entries are not all read.
+            query = query.where(_in_region(region))
         query = query.order_by(articles.c.removed_at.desc(), articles.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
@@ -121,16 +116,16 @@ class Feeds(Membership):
 
     def region_count(self, region: str) -> int:
         """How many entries a region shows now (removed and suppressed ones left out)."""
-        query = (
+        shown = (region_entries.c.region == region, region_entries.c.suppressed.is_(False))
+        # Its entries counted in an index (ix_region_entries_updated) without reading an
+        # article, less those of its articles that were removed (few: ix_articles_removed).
+        entries = sa.select(sa.func.count()).select_from(region_entries).where(*shown)
+        removed = (
             sa.select(sa.func.count())
-            .select_from(region_entries)
-            .join(articles, articles.c.id == region_entries.c.article_id)
-            .where(
-                region_entries.c.region == region,
-                region_entries.c.suppressed.is_(False),
-                articles.c.removed_at.is_(None),
-            )
+            .select_from(articles)
+            .where(articles.c.removed_at.is_not(None), _in_region(region, *shown[1:]))
         )
+        query = sa.select(entries.scalar_subquery() - removed.scalar_subquery())
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
@@ -334,14 +329,12 @@ class Feeds(Membership):
     ) -> list[Entry]:
         """A region's entries (``all`` for every article) whose ``updated`` is at or after
         ``since`` (every entry when None), newest ``updated`` first, at most ``limit`` (the API)."""
-        query = sa.select(articles).where(articles.c.removed_at.is_(None))
-        if region != ALL:
-            query = query.join(region_entries, region_entries.c.article_id == articles.c.id).where(
-                region_entries.c.region == region, region_entries.c.suppressed.is_(False)
-            )
+        query = _newest(region)
         if since is not None:
-            query = query.where(articles.c.updated_at >= as_utc(since))
-        query = query.order_by(articles.c.updated_at.desc(), articles.c.id.desc()).limit(limit)
+            # A region's entries carry their article's updated_at (the index's order)
+            updated = articles.c.updated_at if region == ALL else region_entries.c.updated_at
+            query = query.where(updated >= as_utc(since))
+        query = query.limit(limit)
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
@@ -396,6 +389,45 @@ class Feeds(Membership):
         except SQLAlchemyError as e:
             raise StoreError(f"cannot count the entries per region and day: {e}") from e
         return out
+
+
+def _newest(region: str) -> sa.Select[Any]:
+    """A region's entries (``all`` for every article), removed ones left out, newest
+    ``updated`` first (ties: the later article first), read in the order of an index so that
+    a limit reads that many rows: ``all`` from ``ix_articles_updated``, a region from
+    ``ix_region_entries_updated`` (its entries carry their article's ``updated_at``), each
+    joined to its article."""
+    if region == ALL:
+        return (
+            sa.select(articles)
+            .where(articles.c.removed_at.is_(None))
+            .order_by(articles.c.updated_at.desc(), articles.c.id.desc())
+        )
+    return (
+        sa.select(articles)
+        .select_from(region_entries)
+        .join(articles, articles.c.id == region_entries.c.article_id)
+        .where(
+            region_entries.c.region == region,
+            region_entries.c.suppressed.is_(False),
+            articles.c.removed_at.is_(None),
+        )
+        .order_by(region_entries.c.updated_at.desc(), region_entries.c.article_id.desc())
+    )
+
+
+def _in_region(region: str, *also: Any) -> Any:
+    """The article (of an outer query on ``articles``) has an entry in ``region`` (meeting
+    ``also``): a look-up by primary key per article, for queries that read few articles."""
+    return (
+        sa.exists()
+        .where(
+            region_entries.c.region == region,
+            region_entries.c.article_id == articles.c.id,
+            *also,
+        )
+        .correlate(articles)
+    )
 
 
 def _listed(stored: str) -> tuple[Any, ...]:

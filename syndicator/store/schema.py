@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from syndicator.model import as_utc
 from syndicator.store.common import _chunks
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 PROBLEM_KEY = "problem:"  # meta rows holding a process's problem (Store.set_problem)
 # PostgreSQL advisory locks, held to the end of a transaction: writers of the identity tables
 # (passes, pushes, removals) one at a time; the schema upgraded by one process at a time.
@@ -125,6 +125,19 @@ articles = sa.Table(
     # Version 5: whether the document stated when it was published. An undated article's
     # published_at is when it was first seen (for ordering); feeds then show no published date.
     sa.Column("dated", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
+    # Version 6: the newest articles (the feed of every region), a source's newest (its status
+    # page) and the newest removals (tombstones) read in order from an index, a limit's worth
+    # of rows, not sorted whole. Removed articles only: a query for live ones (removed_at IS
+    # NULL, nearly every row) cannot mistake it for a selective one.
+    sa.Index("ix_articles_updated", "updated_at", "id"),
+    sa.Index("ix_articles_source_updated", "source_id", "updated_at", "id"),
+    sa.Index(
+        "ix_articles_removed",
+        "removed_at",
+        "id",
+        sqlite_where=sa.text("removed_at IS NOT NULL"),
+        postgresql_where=sa.text("removed_at IS NOT NULL"),
+    ),
 )
 revisions = sa.Table(
     "revisions", metadata,
@@ -156,8 +169,12 @@ region_entries = sa.Table(
     sa.Column("added_at", TS, nullable=False),
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Column("suppressed", sa.Boolean, nullable=False, default=False),
+    # Version 6: the article's updated_at, copied here (every write that sets the article's sets
+    # its entries'), so that a region's newest entries are read in order from one index.
+    sa.Column("updated_at", TS),
     sa.UniqueConstraint("region", "seq", name="uq_region_seq"),
     sa.Index("ix_region_entries_article", "article_id"),  # an article's regions (version 3)
+    sa.Index("ix_region_entries_updated", "region", "suppressed", "updated_at", "article_id"),
 )
 region_changes = sa.Table(
     "region_changes", metadata,
@@ -323,4 +340,35 @@ def _v5(conn: Connection) -> None:
                 conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
 
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+def _v6(conn: Connection) -> None:
+    """Reading a region's newest entries sorted all of the region at every publish (1.35 s
+    for a region of 100,000 articles, growing with it): each region entry now carries its
+    article's ``updated_at``, backfilled here, and indexes give the newest entries, the newest
+    removals and a region's count without a sort or a scan of the articles."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns("region_entries")}
+    if "updated_at" not in present:
+        kind = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+        conn.execute(sa.text(f"ALTER TABLE region_entries ADD COLUMN updated_at {kind}"))
+    conn.execute(
+        sa.update(region_entries)
+        .where(region_entries.c.updated_at.is_(None))
+        .values(
+            updated_at=sa.select(articles.c.updated_at)
+            .where(articles.c.id == region_entries.c.article_id)
+            .scalar_subquery()
+        )
+    )
+    for table in (articles, region_entries):
+        for index in table.indexes:
+            if index.name in _V6_INDEXES:
+                index.create(conn, checkfirst=True)
+
+
+_V6_INDEXES = {
+    "ix_articles_updated",
+    "ix_articles_source_updated",
+    "ix_articles_removed",
+    "ix_region_entries_updated",
+}
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
