@@ -15,6 +15,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from support.checks import jing_validate
+from support.feed_order import check_feed_order
 from support.sites import Site
 
 from syndicator import config
@@ -92,6 +93,7 @@ def test_gone_pages_become_tombstones(tmp_path: Path, site: Site) -> None:
     app.announce()
     feed_updates = [e for e in app.store.events() if e["type"] == "feed.updated"]
     assert sum(len(e["changes"]["removed"]) for e in feed_updates) == 2
+    check_feed_order(app.store)  # tombstones and counts read as before the indexes
     app.close()
 
 
@@ -108,4 +110,5 @@ def test_a_page_that_comes_back_is_not_removed(tmp_path: Path, site: Site) -> No
     site.pages["/a/one.html"] = 404
     once(app, T0 + timedelta(hours=6))  # one miss again
     assert not [e for e in app.store.events() if e["type"] == "article.removed"]
+    assert check_feed_order(app.store) == 2  # europe and all
     app.close()

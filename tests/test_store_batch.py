@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support.feed_order import check_feed_order
 
 from syndicator import fingerprint
 from syndicator.model import Article, RegionMatch
@@ -175,6 +176,7 @@ def test_batches_decide_as_the_per_article_code(tmp_path: Path, seed: int) -> No
             now = NOW + timedelta(minutes=n)
             expected.append(changes(one_by_one(store, source, items, now, ranked)))
         before = dump(store)
+        assert check_feed_order(store) > 0  # the per-article code keeps the feeds' order too
         clear(store)
         got = []
         for n, (source, items, ranked) in enumerate(scenario):
@@ -188,6 +190,7 @@ def test_batches_decide_as_the_per_article_code(tmp_path: Path, seed: int) -> No
             )
             got.append(changes(result))
         after = dump(store)
+        assert check_feed_order(store) > 0
     finally:
         store.close()
     assert got == expected
