@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support.commands import run_command, service_table
+from support.commands import run_command, run_on_a_terminal, service_table
 
 from syndicator import config as config_module
 from syndicator.ingest import parse_ndjson, read_stream
@@ -158,6 +158,34 @@ def test_a_store_that_cannot_be_opened_stops_the_readers_already_reading(
         except OSError:
             continue
     assert left == []
+
+
+@pytest.mark.e2e
+def test_ingest_shows_its_progress_on_a_terminal_and_clears_it(tmp_path: Path) -> None:
+    """On a terminal the command rewrites one line as it stores (the document, the articles
+    stored, the errors, how much of the file is read), and clears it before the summary."""
+    import re
+
+    config = deployment(tmp_path)
+    lines = [json.dumps(article(n), ensure_ascii=False) for n in range(1200)]
+    path = tmp_path / "articles.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    size = f"{path.stat().st_size / 1e6:,.1f}"
+
+    shown = run_on_a_terminal(config, "ingest", str(path), timeout=300)
+    progress = re.findall(
+        r"\r\x1b\[K" + re.escape(str(path)) + r": ([\d,]+) stored, (\d+) error\(s\), "
+        r"([\d.,]+) MB of ([\d.,]+) MB \((\d+) %\) read",
+        shown,
+    )
+    assert progress, shown[-500:]
+    stored = [int(n.replace(",", "")) for n, *_ in progress]
+    assert stored[0] == 500 and stored[-1] == 1200 and stored == sorted(stored), stored
+    assert progress[-1][1:] == ("0", size, size, "100")
+    assert all(total == size for *_, total, _ in progress)
+    summary = shown.rstrip().splitlines()[-1]
+    assert summary.startswith("ingest: 1,200 article(s) from 1 document(s)"), summary[-300:]
+    assert shown.rindex("\r\x1b[K") > shown.rindex(" read")  # cleared after the last one
 
 
 class Lines(io.RawIOBase):
