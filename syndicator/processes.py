@@ -13,6 +13,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -45,9 +46,9 @@ def in_order(
     given, at most two per process ahead, so memory stays bounded whatever their number, but
     ``initial`` per process at the start (work for them while the caller does something else
     before it asks for more than the first result). A task's exception is raised here, in its
-    turn.
-    The processes are gone when this ends, however it ends (an error, Ctrl-C, the caller
-    stopping early).
+    turn; a process that ended abruptly (killed, out of memory) is :class:`WorkerLost`. The
+    processes are gone when this ends, however it ends (an error, Ctrl-C, the caller stopping
+    early).
 
     ``nice``: how much lower the processes' priority is than this one's. With more processes
     than the cores this one leaves, this one still has a core whenever it has work (taking
@@ -66,17 +67,28 @@ def in_order(
     limit = max(initial, 2) * workers  # tasks pending at most: at the start, then two each
     try:
         while True:
-            while len(pending) < limit:
-                task = next(tasks, None)
-                if task is None:
-                    break
-                pending.append(pool.submit(task[0], *task[1]))
-            if not pending:
-                return
-            limit = 2 * workers
-            yield pending.popleft().result()
+            try:
+                while len(pending) < limit:
+                    task = next(tasks, None)
+                    if task is None:
+                        break
+                    pending.append(pool.submit(task[0], *task[1]))
+                if not pending:
+                    return
+                limit = 2 * workers
+                result = pending.popleft().result()
+            except BrokenProcessPool as e:
+                raise WorkerLost(
+                    "a worker process ended abruptly (killed, or out of memory)"
+                ) from e
+            yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class WorkerLost(RuntimeError):
+    """A worker process of :func:`in_order` ended before it gave its result: killed, or out
+    of memory. The results given before it stand; the rest are not computed."""
 
 
 def _started(

@@ -545,3 +545,44 @@ def test_ingest_refuses_a_reader_count_out_of_range(
     assert f"argument --workers: {message}" in capsys.readouterr().err
     args = build_parser().parse_args(["ingest", "--workers", "0", "a.ndjson"])
     assert args.workers == 0
+
+
+def test_a_reader_killed_ends_its_document_with_that_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader process that ends abruptly (killed, out of memory) ends the reading of its
+    document with an error saying so, not a traceback: the batches before stand, no reader is
+    left, and the next document is read by new readers."""
+    import multiprocessing
+    import os
+
+    from syndicator.ingest import read_documents, stream
+
+    monkeypatch.setattr(stream, "CHUNK_LINES", 25)
+    config = config_module.load(deployment(tmp_path))
+    parent = os.getpid()
+    lines_of = stream._Reading.lines
+
+    def dies_on_line_301(self: object, lines: list[tuple[int, object]]) -> object:
+        if os.getpid() != parent and any(n == 301 for n, _ in lines):
+            os._exit(9)
+        return lines_of(self, lines)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stream._Reading, "lines", dies_on_line_301)
+    lines = [json.dumps(article(n)).encode() + b"\n" for n in range(600)]
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+    documents = [
+        (b"".join(lines), "file:///killed.ndjson", None),
+        (b"".join(lines[:100]), "file:///next.ndjson", None),
+    ]
+    got = [
+        (url, len(b.articles), b.errors)
+        for url, b in read_documents(documents, config=config, now=now, workers=2)
+    ]
+    error = (
+        "file:///killed.ndjson: reading stopped: a worker process ended abruptly (killed, or "
+        "out of memory); the rest was not read"
+    )
+    assert got[-2:] == [("file:///killed.ndjson", 0, [error]), ("file:///next.ndjson", 100, [])]
+    assert sum(n for url, n, _ in got if url == "file:///killed.ndjson") < 300
+    assert multiprocessing.active_children() == []

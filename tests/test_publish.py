@@ -770,6 +770,41 @@ def test_archive_pages_rendered_by_processes_are_the_same_files(
     assert multiprocessing.active_children() == []
 
 
+def test_a_renderer_killed_fails_the_publish_and_the_next_one_completes(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renderer process that ends abruptly (killed, out of memory) fails the publish with a
+    PublishError saying so, not a traceback, before any feed links to the pages it did not
+    render; no process is left, and the next publish writes every page, the same files as
+    rendered here."""
+    import multiprocessing
+    import os
+
+    from syndicator.publish import publisher as module
+
+    feed_store(store, 25)  # twelve complete pages of two
+    monkeypatch.setattr(module, "ARCHIVE_READ", 3)  # four runs of pages
+    here, there = tmp_path / "here", tmp_path / "there"
+    Publisher(make_config(here), store).publish()
+    parent = os.getpid()
+    render = module.Publisher._render_run_entries
+
+    def dies_on_the_third_run(self: Publisher, region: str, *args: Any) -> Any:
+        if os.getpid() != parent and args[2] == 7:  # pages 7-9, in a renderer
+            os._exit(9)
+        return render(self, region, *args)
+
+    monkeypatch.setattr(module.Publisher, "_render_run_entries", dies_on_the_third_run)
+    with pytest.raises(PublishError, match="archive pages not rendered: a worker process ended"):
+        Publisher(make_config(there), store).publish(renderers=2)
+    assert not (there / "feeds" / "all.atom").exists()
+    assert multiprocessing.active_children() == []
+
+    monkeypatch.setattr(module.Publisher, "_render_run_entries", render)
+    Publisher(make_config(there), store).publish(renderers=2)
+    same_files(here, there)
+
+
 def same_files(here: Path, there: Path) -> None:
     files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(there) for p in there.rglob("*") if p.is_file())

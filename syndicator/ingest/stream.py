@@ -133,8 +133,9 @@ def read_documents(
 ) -> Generator[tuple[str, Batch], None, None]:
     """The batches of each document (bytes, or a stream; its URL; its content type), as
     :func:`read_stream` reads them, each with its document's URL, in order. A disk error while
-    a document is read ends it with a batch of that one error (the batches before it stand;
-    the one being gathered is lost), and the next document is read."""
+    a document is read, or a reader process killed, ends it with a batch of that one error
+    (the batches before it stand; the one being gathered is lost), and the next document is
+    read."""
     for body, url, content_type in documents:
         stream = io.BytesIO(body) if isinstance(body, bytes) else body
         position = 0
@@ -152,6 +153,8 @@ def read_documents(
                 yield url, batch
         except OSError as e:
             yield url, Batch([], [f"{url}: cannot read: {e.strerror or e}"], position)
+        except processes.WorkerLost as e:
+            yield url, Batch([], [f"{url}: reading stopped: {e}; the rest was not read"], position)
 
 
 # --------------------------------------------------------------------------------------------

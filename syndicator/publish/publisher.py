@@ -304,6 +304,11 @@ class Publisher:
             while writing:
                 path, future = writing.popleft()
                 self._record(path, future.result, changed, unchanged)
+        except processes.WorkerLost as e:  # a renderer killed: the pages left are still missing
+            raise PublishError(
+                f"archive pages not rendered: {e}; those not written are rendered at the next "
+                "publish (syndicator publish)"
+            ) from e
         finally:
             rendered.close()
             pool.shutdown(wait=True, cancel_futures=True)
