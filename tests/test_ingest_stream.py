@@ -586,3 +586,21 @@ def test_a_reader_killed_ends_its_document_with_that_error(
     assert got[-2:] == [("file:///killed.ndjson", 0, [error]), ("file:///next.ndjson", 100, [])]
     assert sum(n for url, n, _ in got if url == "file:///killed.ndjson") < 300
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("lines", [2, 300], ids=["read-whole", "streamed"])
+def test_ndjson_starting_with_a_byte_order_mark_reads_every_line(
+    tmp_path: Path, lines: int
+) -> None:
+    """Editors on Windows save UTF-8 with a BOM: the first line is still an article (it was
+    the whole document's error, every line lost), whether the file is small or streamed."""
+    config = config_module.load(deployment(tmp_path))
+    body = b"\xef\xbb\xbf" + "".join(
+        json.dumps(article(n), ensure_ascii=False) + "\n" for n in range(lines)
+    ).encode("utf-8")
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+    batches = list(read_stream(io.BytesIO(body), "file:///bom.ndjson", config=config, now=now))
+    assert [e for b in batches for e in b.errors] == []
+    urls = [a.url for b in batches for a in b.articles]
+    assert len(urls) == lines
+    assert urls[0] == "https://news.example/2026/story-0.html"

@@ -29,6 +29,7 @@ _HEAD = 64 * 1024  # bytes read first, to tell what a named document is
 CHUNK_LINES = 250  # NDJSON lines a reader process is given at once
 CHUNK_BYTES = 4 * 1024 * 1024  # … or fewer, when they hold this much (one line at least)
 READER_NICENESS = 5  # how much lower reader processes run than the command (reader_processes)
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark
 FIRST_CHUNKS = 4  # chunks each reader is sent at once: read while the command opens its store
 
 
@@ -92,6 +93,10 @@ def read_stream(
     then as :func:`read_document` reads it."""
     limit = config.service.max_bytes if config else MAX_BYTES
     head = stream.read(_HEAD)
+    if head.startswith(_BOM) and head[len(_BOM) :].lstrip(b" \t\r\n").startswith(b"{"):
+        # JSON saved with a byte order mark (an editor's UTF-8): it is not part of the first
+        # line. (An HTML page or a feed keeps it: there it tells the encoding.)
+        head = head[len(_BOM) :]
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") and not _first_line_is_json(head):
         # Not one JSON object a line, or one line longer than the head: a single document
         # when it is no larger than one pushed body may be, else NDJSON with a bad first line.
