@@ -22,6 +22,7 @@ from support.database import PostgresDatabases
 from support.feed_order import check_feed_order
 
 from syndicator import fingerprint
+from syndicator.errors import StoreError
 from syndicator.model import Article, RegionMatch
 from syndicator.store import SCHEMA_VERSION, Store, meta
 
@@ -689,3 +690,25 @@ def test_a_store_whose_folder_cannot_be_made_is_refused_by_name(tmp_path: Path) 
     (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
     with pytest.raises(StoreError, match=r"cannot make its folder .*a-file"):
         Store(f"sqlite:///{tmp_path}/a-file/s.db")
+
+
+def test_a_store_another_writer_holds_says_what_to_do(tmp_path: Path) -> None:
+    """SQLite locked by another process's write for longer than database_timeout: the error
+    says the store is busy and what to do, not only the driver's "database is locked"."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path}/store.db"
+    Store(url, host="test.example").close()
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    store = Store(url, host="test.example", timeout=0.2)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer's transaction, held
+        with pytest.raises(StoreError) as raised:
+            store.apply("push", [make("https://x.example/a", "A", story(1))], now=NOW)
+    finally:
+        other.rollback()
+        other.close()
+        store.close()
+    message = str(raised.value)
+    assert "database is locked" in message
+    assert "another process" in message and "database_timeout" in message, message

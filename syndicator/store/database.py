@@ -37,7 +37,18 @@ def _store_error(context: sa.engine.ExceptionContext) -> StoreError | None:
         return None
     cause = str(context.original_exception).strip().splitlines()
     kind = type(context.original_exception).__name__
-    return StoreError(f"the database failed ({kind}: {cause[0] if cause else 'no detail'})")
+    detail = cause[0] if cause else "no detail"
+    if detail in _BUSY:
+        return StoreError(
+            f"the database failed ({kind}: {detail}): another process (the service, another"
+            " command) held a write on the store for longer than [service] database_timeout;"
+            " run the command again once it is done, or raise database_timeout"
+        )
+    return StoreError(f"the database failed ({kind}: {detail})")
+
+
+# What SQLite says when another connection's write outlasts the wait (busy_timeout) for it.
+_BUSY = frozenset({"database is locked", "database is busy"})
 
 
 def _mapped(method: Callable[..., Any]) -> Callable[..., Any]:
