@@ -220,7 +220,8 @@ class Syndication:
     ) -> Outcome:
         """``syndicator ingest``: store pushed documents (HTML, feed, text dump, NDJSON of
         ARTICLE objects), as ``ingest.read_documents`` reads them at ``now``, as one source's
-        pass, a batch at a time, one transaction each; then publish and announce. ``stored``
+        pass, a batch at a time, one transaction each; then publish and announce (a file that
+        cannot be written is said in ``outcome.publish_error``, as by ``once``). ``stored``
         hears of every batch (with its document's URL) once it is stored (its results are
         then not kept in the outcome: a document of any size takes bounded memory).
         ``renderers``: processes that render the archive pages a bulk load completes."""
@@ -241,7 +242,10 @@ class Syndication:
                 outcome.pushed.extend(
                     {"url": c.url, "id": c.entry_id, "change": c.change} for c in changes.changes
                 )
-        self.publish_changes(regions, outcome, renderers=renderers)
+        try:
+            self.publish_changes(regions, outcome, renderers=renderers)
+        except PublishError as e:  # what was stored stays stored: the next run publishes it
+            outcome.publish_error = str(e)
         return outcome
 
     def push(

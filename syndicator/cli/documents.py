@@ -222,13 +222,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.clear()
     outcome.errors[:0] = errors
+    if outcome.publish_error:
+        outcome.errors.append(
+            f"publishing failed: {outcome.publish_error} (the articles are stored: the next"
+            " ingest, once or publish publishes them)"
+        )
     if args.json:
         sys.stdout.write('], "errors": ' + json.dumps(outcome.errors, ensure_ascii=False) + "}\n")
     else:
         for problem in errors:
             print(f"error: {problem}", file=sys.stderr)
         if outcome.publish_error:
-            print(f"error: {outcome.publish_error}", file=sys.stderr)
+            print(f"error: {outcome.errors[-1]}", file=sys.stderr)
         print_published(outcome)
     seconds = time.monotonic() - started
     stored_count = sum(counts.values())

@@ -1,0 +1,73 @@
+"""``syndicator ingest`` as an operator misuses it or a hostile document meets it: every
+failure is said (no traceback), the exit code tells it, what was stored stays stored. Through
+the real command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.commands import run_command, service_table
+
+pytestmark = pytest.mark.e2e
+
+
+def deployment(folder: Path) -> Path:
+    config = folder / "syndicator.toml"
+    config.write_text(
+        service_table(folder) + '\n[[region]]\nid = "europe"\ntitle = "Europe"\nlanguage = "en"\n'
+        'sections = ["Europe"]\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def articles(folder: Path, count: int) -> Path:
+    path = folder / "articles.ndjson"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "url": f"https://news.example/{n}.html",
+                    "title": f"Story {n}",
+                    "section": "Europe",
+                    "published": "2026-02-03T10:00:00Z",
+                    "paragraphs": [f"What happened in story {n}."],
+                }
+            )
+            + "\n"
+            for n in range(count)
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_feeds_that_cannot_be_written_are_said_after_what_was_stored(tmp_path: Path) -> None:
+    """The feeds folder is not a folder: the articles are stored and counted, publishing's
+    failure is one line saying so, the summary still ends the output, the exit code is 1."""
+    config = deployment(tmp_path)
+    (tmp_path / "feeds").write_text("not a folder", encoding="utf-8")
+    path = articles(tmp_path, 3)
+
+    done = run_command(config, "ingest", str(path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.count("created ") == 3, done.stdout
+    assert "publishing failed: " in done.stderr and "feeds" in done.stderr, done.stderr
+    summary = done.stderr.strip().splitlines()[-1]
+    assert summary.startswith("ingest: 3 article(s) from 1 document(s)"), summary
+    assert "3 created" in summary and "1 error(s)" in summary, summary
+
+    as_json = run_command(config, "ingest", "--json", str(path))
+    assert as_json.returncode == 1, as_json.stdout + as_json.stderr
+    out = json.loads(as_json.stdout)
+    assert [r["change"] for r in out["results"]] == ["unchanged"] * 3
+    assert len(out["errors"]) == 1 and "publishing failed: " in out["errors"][0], out
+
+    # Once the folder can be written, the next run publishes what was stored.
+    (tmp_path / "feeds").unlink()
+    again = run_command(config, "ingest", str(path))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "story 2" in (tmp_path / "feeds" / "europe.atom").read_text(encoding="utf-8").lower()
