@@ -56,6 +56,7 @@ def test_feeds_that_cannot_be_written_are_said_after_what_was_stored(tmp_path: P
     assert "Traceback" not in done.stderr, done.stderr
     assert done.stdout.count("created ") == 3, done.stdout
     assert "publishing failed: " in done.stderr and "feeds" in done.stderr, done.stderr
+    assert "is not a folder" in done.stderr, done.stderr  # not the system's "File exists"
     summary = done.stderr.strip().splitlines()[-1]
     assert summary.startswith("ingest: 3 article(s) from 1 document(s)"), summary
     assert "3 created" in summary and "1 error(s)" in summary, summary

@@ -473,6 +473,8 @@ class Publisher:
     def _mkdir(folder: Path) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as e:  # a file where the folder should be
+            raise PublishError(f"cannot create {folder}: {e.filename} is not a folder") from e
         except OSError as e:
             raise PublishError(f"cannot create {folder}: {e.strerror or e}") from e
 
