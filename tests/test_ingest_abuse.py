@@ -72,3 +72,23 @@ def test_feeds_that_cannot_be_written_are_said_after_what_was_stored(tmp_path: P
     again = run_command(config, "ingest", str(path))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "story 2" in (tmp_path / "feeds" / "europe.atom").read_text(encoding="utf-8").lower()
+
+
+@pytest.mark.parametrize("source", ["nosuch", "", "a\x1b[31mb"])
+def test_a_source_that_is_not_configured_is_refused_before_anything_is_stored(
+    tmp_path: Path, source: str
+) -> None:
+    """``--source`` names a configured source (or ``push``, the default), as ``once`` and
+    ``extract`` require: a typo would file the articles under a source no page shows."""
+    config = deployment(tmp_path)
+    path = articles(tmp_path, 2)
+
+    done = run_command(config, "ingest", "--source", source, str(path))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"no source {source!r} in the configuration" in done.stderr, done.stderr
+    assert done.stdout == "", done.stdout  # nothing stored, nothing published
+
+    pushed = run_command(config, "ingest", "--source", "push", str(path))
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert pushed.stdout.count("created ") == 2, pushed.stdout

@@ -28,6 +28,7 @@ from syndicator.cli.passes import print_published
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.fetch import fetch_once, local_path
 from syndicator.ingest import (
+    PUSH_SOURCE,
     Batch,
     Document,
     open_document,
@@ -144,6 +145,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     they are stored, progress shown on a terminal, and a summary line always ends (stderr)."""
     with start_up():
         cfg = config.load(args.config)
+    if args.source != PUSH_SOURCE and args.source not in {s.id for s in cfg.sources}:
+        raise ConfigError(
+            f"no source {args.source!r} in the configuration",
+            fix=f"see `syndicator check` for the source ids, or leave --source out ({PUSH_SOURCE})",
+        )
     service = cfg.service
     errors: list[str] = []
     counts: dict[str, int] = {}
