@@ -712,3 +712,20 @@ def test_a_store_another_writer_holds_says_what_to_do(tmp_path: Path) -> None:
     message = str(raised.value)
     assert "database is locked" in message
     assert "another process" in message and "database_timeout" in message, message
+
+
+def test_ctrl_c_in_a_database_call_stays_ctrl_c() -> None:
+    """SQLAlchemy shows the error hook a KeyboardInterrupt raised in a statement too: it must
+    stay one (exit 130, the command's own message), not become "the database failed"."""
+    from syndicator.store.database import _store_error
+
+    class Interrupted:
+        is_pre_ping = False
+        original_exception = KeyboardInterrupt()
+
+    class Failed:
+        is_pre_ping = False
+        original_exception = sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    assert _store_error(Interrupted()) is None  # type: ignore[arg-type]
+    assert isinstance(_store_error(Failed()), StoreError)  # type: ignore[arg-type]

@@ -33,8 +33,8 @@ from syndicator.store.schema import (
 def _store_error(context: sa.engine.ExceptionContext) -> StoreError | None:
     """The engine's errors as ours: what the database raised, once, at the store's edge. (A
     failed pre-ping is the pool's to handle: it reconnects.)"""
-    if context.is_pre_ping:
-        return None
+    if context.is_pre_ping or not isinstance(context.original_exception, Exception):
+        return None  # Ctrl-C (KeyboardInterrupt) or an exit stays what it is
     cause = str(context.original_exception).strip().splitlines()
     kind = type(context.original_exception).__name__
     detail = cause[0] if cause else "no detail"
