@@ -5,10 +5,14 @@ the real command."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from support.commands import run_command, service_table
+from support.commands import command_env, run_command, service_table, starting_a_process
 
 pytestmark = pytest.mark.e2e
 
@@ -92,3 +96,51 @@ def test_a_source_that_is_not_configured_is_refused_before_anything_is_stored(
     pushed = run_command(config, "ingest", "--source", "push", str(path))
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     assert pushed.stdout.count("created ") == 2, pushed.stdout
+
+
+def test_ctrl_c_while_readers_read_says_what_was_stored_and_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    """SIGINT in the middle of a streamed document read by reader processes: exit 130, one
+    line saying it was interrupted and how much was stored (the stored batches stay, the next
+    run publishes them), no traceback, and no process of the command left behind."""
+    config = deployment(tmp_path)
+    path = articles(tmp_path, 20_000)
+    starting_a_process("the command 'ingest'")
+    command = [sys.executable, "-m", "syndicator", "--config", str(config), "ingest"]
+    process = subprocess.Popen(
+        [*command, "--workers", "2", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=command_env(),
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # a batch is stored: the readers are reading
+        assert first.startswith(b"created "), first
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = err.decode("utf-8", "replace")
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    last = (stderr.strip().splitlines() or [""])[-1]
+    assert last.startswith("ingest: interrupted: ") and "stored" in last, stderr
+    deadline = time.monotonic() + 10
+    while True:
+        left = []
+        for entry in Path("/proc").iterdir():
+            try:
+                cmdline = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+            except OSError:
+                continue
+            if str(config).encode() in cmdline:
+                left.append(entry.name)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert left == [], left

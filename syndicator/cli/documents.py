@@ -221,6 +221,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 renderers=renderer_processes() if workers else 0,
             )
         outcome.notified = asyncio.run(syndication.deliver())
+    except KeyboardInterrupt:
+        # Each batch stored is its own transaction: those stay, and the next run publishes
+        # what this one did not. Said, so the operator knows where it stopped.
+        if progress is not None:
+            progress.clear()
+        if args.json:
+            sys.stdout.write("\n")
+        stored_count = sum(counts.values())
+        print(
+            f"ingest: interrupted: {stored_count:,} article(s) stored"
+            f" ({', '.join(f'{n:,} {k}' for k, n in counts.items()) or 'none'}); what was"
+            " stored is published by the next ingest, once or publish",
+            file=sys.stderr,
+        )
+        raise
     finally:
         batches.close()  # the readers stop, however the command ends
         if syndication is not None:
