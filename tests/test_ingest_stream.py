@@ -604,3 +604,21 @@ def test_ndjson_starting_with_a_byte_order_mark_reads_every_line(
     urls = [a.url for b in batches for a in b.articles]
     assert len(urls) == lines
     assert urls[0] == "https://news.example/2026/story-0.html"
+
+
+def test_a_line_cut_short_says_why_in_plain_words(tmp_path: Path) -> None:
+    """The last line of a document that ended mid-string (a pipe closed early): its error
+    reads as a sentence, in the streamed and in the whole reading alike ("starting at at
+    column" before)."""
+    config = config_module.load(deployment(tmp_path))
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)
+    whole = json.dumps(article(0), ensure_ascii=False) + "\n"
+    cut = '{"url": "https://news.example/cut", "title": "Cut sh'
+    for lines in (1, 300):  # read whole, then streamed
+        body = (whole * lines + cut).encode("utf-8")
+        batches = list(read_stream(io.BytesIO(body), "file:///c.ndjson", config=config, now=now))
+        errors = [e for b in batches for e in b.errors]
+        assert errors == [
+            f"file:///c.ndjson line {lines + 1}: not JSON (Unterminated string starting at"
+            f" column 46)"
+        ], errors

@@ -168,6 +168,11 @@ def _strings(obj: dict[str, Any], name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def not_json(e: json.JSONDecodeError) -> str:
+    """Why a line is not JSON, as a sentence (some of json's messages end with "at")."""
+    return f"not JSON ({e.msg.removesuffix(' at')} at column {e.colno})"
+
+
 def parse_ndjson(body: bytes) -> tuple[list[tuple[int, Any]], list[str]] | None:
     """The objects of an NDJSON (or single JSON object) body of ARTICLE objects, each with its
     line number, and the lines that are not JSON; None if the body is not that (a JSON Feed is
@@ -198,7 +203,7 @@ def parse_ndjson(body: bytes) -> tuple[list[tuple[int, Any]], list[str]] | None:
         try:
             objects.append((n, json.loads(line)))
         except json.JSONDecodeError as e:
-            errors.append(f"line {n}: not JSON ({e.msg} at column {e.colno})")
+            errors.append(f"line {n}: {not_json(e)}")
         except RecursionError:
             errors.append(f"line {n}: not JSON (nested too deeply)")
         except ValueError:  # a number past the digits int() takes

@@ -21,7 +21,7 @@ from syndicator.fetch import (
     local_path,
 )
 from syndicator.ingest.document import read_document
-from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, parse_ndjson
+from syndicator.ingest.pushed import PUSH_SOURCE, article_from_object, not_json, parse_ndjson
 from syndicator.model import Article
 
 STREAM_BATCH = 500  # articles read, then stored, per step of a streamed ingest
@@ -313,7 +313,7 @@ def _decoded(line: bytes) -> Any:
     try:
         return json.loads(line.decode("utf-8", errors="replace"))
     except json.JSONDecodeError as e:
-        return _NotJSON(f"not JSON ({e.msg} at column {e.colno})")
+        return _NotJSON(not_json(e))
     except RecursionError:
         return _NotJSON("not JSON (nested too deeply)")
     except ValueError:  # a number past the digits int() takes
