@@ -24,7 +24,7 @@ from support.feed_order import check_feed_order
 from syndicator import fingerprint
 from syndicator.errors import StoreError
 from syndicator.model import Article, RegionMatch
-from syndicator.store import SCHEMA_VERSION, Store, meta
+from syndicator.store import SCHEMA_VERSION, Store, meta, schema
 
 NOW = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
 
@@ -405,6 +405,60 @@ def test_a_version_5_store_upgrades_to_indexed_feeds(store_url: str) -> None:
     europe = before["europe"]
     assert isinstance(europe, dict) and europe["removed"] and europe["since"]
     assert before["asia"]["count"] == 2  # type: ignore[index]  # one of two near-copies shown
+
+
+def test_a_store_opened_by_two_processes_during_its_upgrade_upgrades_once(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes open a version 5 store at once: the one that comes second waits for the
+    first one's upgrade and finds the store upgraded. (On SQLite, the schema lock used to be
+    no lock: the second read version 5 too and migrated beside the first, whose ALTER TABLE
+    then failed on the column the other had added, and that process could not start.)"""
+    store = Store(store_url, host="test.example")
+    store.apply("s", [make(f"https://n.example/{n}", "خبر", story(n)) for n in range(3)], now=NOW)
+    with store.engine.begin() as conn:
+        back_to_version_5(conn)
+    store.close()
+    v6 = schema.MIGRATIONS[6]
+    inside, go = threading.Event(), threading.Event()
+    migrations: list[str] = []
+
+    def paused(conn: sa.Connection) -> None:
+        """The first process's migration holds on until the second has tried to open."""
+        migrations.append(threading.current_thread().name)
+        if len(migrations) == 1:
+            inside.set()
+            go.wait(10)
+        v6(conn)
+
+    monkeypatch.setitem(schema.MIGRATIONS, 6, paused)
+    failures: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            opened = Store(store_url, host="test.example")
+            opened.close()
+        except BaseException as e:  # reported by the assertion below
+            failures.append(e)
+
+    first = threading.Thread(target=open_store, name="first")
+    second = threading.Thread(target=open_store, name="second")
+    first.start()
+    assert inside.wait(10)
+    second.start()
+    second.join(1)  # the second waits for the first (or, unlocked, migrates beside it)
+    go.set()
+    first.join(30)
+    second.join(30)
+    assert failures == []
+    assert migrations == ["first"]
+    upgraded = Store(store_url, host="test.example")
+    try:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert upgraded.integrity_check() == []
+        assert check_feed_order(upgraded) > 0
+    finally:
+        upgraded.close()
 
 
 def test_feeds_are_read_from_indexes_not_sorted(tmp_path: Path) -> None:

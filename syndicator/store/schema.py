@@ -244,13 +244,22 @@ def _exclusive(conn: Connection, lock: int) -> None:
     """Hold ``lock`` until the transaction ends: a PostgreSQL advisory lock. On SQLite, the
     write lock stands for the identity lock: taken first, with a write that changes nothing,
     so that what the transaction reads next is what the writer before it committed (pysqlite
-    begins a transaction only at the first write, and reads before it see an older state)."""
+    begins a transaction only at the first write, and reads before it see an older state).
+    The schema lock, on SQLite, is the write lock taken by ``BEGIN IMMEDIATE`` (the store may
+    have no table yet to write to): the upgrade's reads, DDL and writes are one transaction,
+    and a process opening the store meanwhile waits for it, then reads the upgraded version
+    (pysqlite runs DDL outside a transaction it has not begun: two processes both read the old
+    version, and the later ALTER TABLE failed on the column the other had added)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
     elif lock == WRITE_LOCK:
         conn.execute(
             sa.update(meta).where(meta.c.key == "schema_version").values(value=meta.c.value)
         )
+    elif lock == SCHEMA_LOCK:
+        sqlite: Any = conn.connection.dbapi_connection  # a sqlite3.Connection
+        if not sqlite.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _v1(conn: Connection) -> None:
