@@ -461,6 +461,59 @@ def test_a_store_opened_by_two_processes_during_its_upgrade_upgrades_once(
         upgraded.close()
 
 
+@pytest.mark.parametrize("together", [False, True], ids=["across passes", "in one batch"])
+def test_one_story_revised_promoted_taken_over_removed_and_back_keeps_feed_order(
+    store: Store, together: bool
+) -> None:
+    """One story revised, promoted to a higher-ranked source's address, another taken over
+    by it, both removed, then revised back, one joining a region after its ``updated`` moved,
+    among entries that share one ``updated`` (ties: the later article first): after every
+    step each region entry carries its article's ``updated_at`` and the feeds read as the
+    queries of version 5 read them. ``together``: the site's steps in one batch."""
+    priority = {"site": 0, "feed": 1}
+    asia = (RegionMatch("asia", "dateline", "هانوي"),)
+    when = NOW - timedelta(hours=3)
+    stories = {n: story(40 + n) for n in range(6)}
+
+    def item(key: str, n: int, *extra: str, **fields: Any) -> Article:
+        fields.setdefault("published", when)
+        fields.setdefault("updated", when)
+        return make(f"https://n.example/{key}", f"خبر {n}", [*stories[n], *extra], **fields)
+
+    def step(source: str, items: list[Article], minutes: int) -> list[str]:
+        result = store.apply(source, items, now=NOW + timedelta(minutes=minutes), priority=priority)
+        assert check_feed_order(store) > 0
+        return [c.change for c in result.changes]
+
+    assert step("feed", [item(str(n), n) for n in range(6)], 0) == ["created"] * 6
+    assert step("feed", [item("0", 0, "تحديث.")], 1) == ["updated"]
+    site = [
+        item("site-0", 0, "تحديث."),  # the revised text at the site's address: promoted
+        item("1", 1, published=when + timedelta(minutes=30)),  # the same address: taken over
+        item("site-0", 0, "تحديث.", "ثان."),  # the promoted address revised
+        item("1", 1, "تحديث."),  # the taken-over story revised
+    ]
+    if together:
+        assert step("site", site, 2) == ["duplicate", "unchanged", "updated", "updated"]
+    else:
+        changes = [change for n, one in enumerate(site) for change in step("site", [one], 2 + n)]
+        assert changes == ["duplicate", "unchanged", "updated", "updated"]
+    with store.transaction() as conn:
+        for key in ("site-0", "1"):
+            assert store.remove(conn, f"https://n.example/{key}", NOW, "gone (HTTP 410)")
+    assert check_feed_order(store) > 0
+    back = [
+        item("site-0", 0, "عاد.", regions=asia, updated=NOW + timedelta(hours=1)),
+        item("1", 1, "عاد."),
+        item("2", 2, regions=(*item("2", 2).regions, *asia)),  # unchanged: joins asia
+    ]
+    assert step("site", back, 10) == ["updated", "updated", "unchanged"]
+    assert [e.article.key for e in store.entries("asia")] == [
+        "https://n.example/site-0",
+        "https://n.example/2",
+    ]
+
+
 def test_feeds_are_read_from_indexes_not_sorted(tmp_path: Path) -> None:
     """On SQLite every query that reads a feed's newest entries, a region's count, its
     tombstones, the API's changes since a time and a source's articles walks an index in
