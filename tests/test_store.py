@@ -9,6 +9,7 @@ answers.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -557,6 +558,87 @@ def test_feeds_are_read_from_indexes_not_sorted(tmp_path: Path) -> None:
             assert not any(step.startswith("SCAN region_entries") for step in plan), (name, plan)
     finally:
         store.close()
+
+
+def test_feeds_are_read_from_indexes_not_sorted_on_postgresql(postgres: PostgresDatabases) -> None:
+    """On PostgreSQL, with 24,000 articles in two regions (some suppressed, some removed) and
+    statistics gathered, the newest entries of a region (``suppressed IS false``), of ``all``
+    and the API's changes since a time are read from their index in order, a limit's worth of
+    rows: no Sort node, in the plan of the statement the store runs with its values (a custom
+    plan) and in the generic plan a prepared statement settles on (psycopg prepares a
+    statement run five times: the publisher's reads)."""
+    import psycopg.sql
+
+    with postgres.database() as url:
+        store = Store(url, host="test.example")
+        try:
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql(
+                    "INSERT INTO articles (id, entry_id, key, url, title, published_at,"
+                    " updated_at, first_seen_at, content_hash, similarity, band0, band1, band2,"
+                    " band3, paragraphs, content_html, categories, authors, images, revision,"
+                    " complete, removed_at, dated)"
+                    " SELECT n, 'e' || n, 'k' || n, 'k' || n, 't', at, at, at, 'h' || n, 's',"
+                    " n, n, n, n, '[]', '', '[]', '[]', '[]', 0, true,"
+                    " CASE WHEN mod(n, 50) = 0 THEN at END, true"
+                    " FROM (SELECT n, TIMESTAMPTZ '2026-01-01 00:00+00'"
+                    " + n / 3 * INTERVAL '1 minute' AS at"
+                    " FROM generate_series(1, 24000) AS n) AS s"
+                )
+                conn.exec_driver_sql(
+                    "INSERT INTO region_entries (region, article_id, seq, added_at, reasons,"
+                    " suppressed, updated_at)"
+                    " SELECT r, id, id, updated_at, '[]', mod(id, 7) = 0, updated_at FROM articles,"
+                    " LATERAL (VALUES ('all'), (CASE WHEN mod(id, 2) = 0 THEN 'europe' ELSE 'asia'"
+                    " END)) AS v(r)"
+                )
+                conn.exec_driver_sql("ANALYZE")
+            statements: list[tuple[str, Any]] = []
+
+            def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+                statements.append((statement, params))
+
+            sa.event.listen(store.engine, "before_cursor_execute", seen)
+            since = datetime(2026, 1, 5, tzinfo=UTC)
+            reads = {
+                "entries europe": (
+                    lambda: store.entries("europe", 50),
+                    "ix_region_entries_updated",
+                ),
+                "entries all": (lambda: store.entries("all", 50), "ix_articles_updated"),
+                "since europe": (
+                    lambda: store.updated_since("europe", since, 20),
+                    "ix_region_entries_updated",
+                ),
+            }
+            for name, (read, index) in reads.items():
+                statements.clear()
+                assert len(read()) > 1, name
+                statement, params = statements[0]
+                names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
+                positional = statement
+                for n, param in enumerate(names, 1):
+                    positional = positional.replace(f"%({param})s", f"${n}")
+                with store.engine.connect() as conn:
+                    custom = conn.exec_driver_sql("EXPLAIN " + statement, params).scalars().all()
+                    conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+                    conn.exec_driver_sql("PREPARE newest AS " + positional)
+                    raw = conn.connection.dbapi_connection
+                    values = ", ".join(
+                        psycopg.sql.Literal(params[param]).as_string(raw) for param in names
+                    )
+                    generic = conn.exec_driver_sql(f"EXPLAIN EXECUTE newest({values})")
+                    generic = generic.scalars().all()
+                    conn.exec_driver_sql("DEALLOCATE newest")
+                    conn.exec_driver_sql("RESET plan_cache_mode")
+                for plan in (custom, generic):
+                    text = "\n".join(plan)
+                    assert f"Index Only Scan Backward using {index}" in text or (
+                        f"Index Scan Backward using {index}" in text
+                    ), (name, text)
+                    assert "Sort" not in text, (name, text)
+        finally:
+            store.close()
 
 
 def test_removal_leaves_a_tombstone_and_an_event(store: Store) -> None:

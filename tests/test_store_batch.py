@@ -376,8 +376,7 @@ def test_feeds_keep_their_order_through_passes_removals_and_returns(
         with store.engine.connect() as conn:
             revised = conn.execute(sa.select(sa.func.count()).select_from(revisions)).scalar_one()
             ties = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(
+                sa.select(sa.func.count()).select_from(
                     sa.select(articles.c.updated_at)
                     .group_by(articles.c.updated_at)
                     .having(sa.func.count() > 1)
