@@ -462,6 +462,24 @@ def test_a_store_opened_by_two_processes_during_its_upgrade_upgrades_once(
         upgraded.close()
 
 
+def test_opening_a_current_store_does_not_wait_for_its_writer(tmp_path: Path) -> None:
+    """A store at the current version opens while another process holds its write lock (a
+    pass storing a large batch): only an upgrade takes the schema lock, which on SQLite is the
+    write lock."""
+    url = f"sqlite:///{tmp_path}/store.db"
+    Store(url).close()
+    writer = sa.create_engine(url)
+    try:
+        with writer.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            opened = Store(url, timeout=0.5)  # would fail: database is locked
+            assert opened.schema_version() == SCHEMA_VERSION
+            opened.close()
+            conn.exec_driver_sql("ROLLBACK")
+    finally:
+        writer.dispose()
+
+
 @pytest.mark.parametrize("together", [False, True], ids=["across passes", "in one batch"])
 def test_one_story_revised_promoted_taken_over_removed_and_back_keeps_feed_order(
     store: Store, together: bool

@@ -157,6 +157,8 @@ class StoreBase:
                 f"the store has schema version {current}, newer than this "
                 f"syndicator ({SCHEMA_VERSION}): upgrade syndicator"
             )
+        if current == SCHEMA_VERSION:  # nothing to do: no lock (on SQLite, the write lock)
+            return SCHEMA_VERSION
         with self.engine.begin() as conn:
             _exclusive(conn, SCHEMA_LOCK)  # processes starting together upgrade once
             current = self.schema_version_in(conn)
