@@ -525,10 +525,13 @@ def test_one_story_revised_promoted_taken_over_removed_and_back_keeps_feed_order
         item("site-0", 0, "عاد.", regions=asia, updated=NOW + timedelta(hours=1)),
         item("1", 1, "عاد."),
         item("2", 2, regions=(*item("2", 2).regions, *asia)),  # unchanged: joins asia
+        # the story just revised, unchanged since, joins asia with the updated it now has
+        item("1", 1, "عاد.", regions=(*item("1", 1).regions, *asia)),
     ]
-    assert step("site", back, 10) == ["updated", "updated", "unchanged"]
+    assert step("site", back, 10) == ["updated", "updated", "unchanged", "unchanged"]
     assert [e.article.key for e in store.entries("asia")] == [
         "https://n.example/site-0",
+        "https://n.example/1",
         "https://n.example/2",
     ]
 
