@@ -25,7 +25,7 @@ from support.feed_order import check_feed_order
 from syndicator import fingerprint
 from syndicator.errors import StoreError
 from syndicator.model import Article, RegionMatch
-from syndicator.store import SCHEMA_VERSION, Store, meta, schema
+from syndicator.store import SCHEMA_VERSION, Store, articles, meta, schema
 
 NOW = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
 
@@ -939,3 +939,36 @@ def test_ctrl_c_in_a_database_call_stays_ctrl_c() -> None:
 
     assert _store_error(Interrupted()) is None  # type: ignore[arg-type]
     assert isinstance(_store_error(Failed()), StoreError)  # type: ignore[arg-type]
+
+
+def test_the_integrity_check_tells_a_second_article_of_one_text_from_a_revision(
+    store: Store,
+) -> None:
+    """Two live, never-revised articles of one content hash break the identity rules (a new
+    address with a stored text is a duplicate); one revised to the other's text, or removed,
+    does not (same key, new hash: a revision, whatever else holds that text)."""
+    store.apply("src", [make("https://n.example/a", "Title A", ["Text A."])], now=NOW)
+    store.apply("src", [make("https://n.example/b", "Title B", ["Text B."])], now=NOW)
+    assert store.integrity_check() == []
+    with store.engine.begin() as conn:
+        (first,) = conn.execute(
+            sa.select(articles.c.content_hash).where(articles.c.key == "https://n.example/a")
+        ).one()
+        conn.execute(
+            sa.update(articles)
+            .where(articles.c.key == "https://n.example/b")
+            .values(content_hash=first)
+        )
+    assert store.integrity_check() == ["1 content hashes stored twice"]
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(articles).where(articles.c.key == "https://n.example/b").values(revision=1)
+        )
+    assert store.integrity_check() == []
+    # Through the store itself: D revised to C's text is a revision, and no problem
+    store.apply("src", [make("https://n.example/c", "Title C", ["Text C."])], now=NOW)
+    store.apply("src", [make("https://n.example/d", "Title D", ["Text D."])], now=NOW)
+    later = NOW + timedelta(hours=1)
+    changes = store.apply("src", [make("https://n.example/d", "Title C", ["Text C."])], now=later)
+    assert [c.change for c in changes.changes] == ["updated"]
+    assert store.integrity_check() == []

@@ -201,8 +201,12 @@ class StoreBase:
             ).scalar()
             if stale:  # a region's feed is read in the order of this copy (schema version 6)
                 problems.append(f"{stale} region entries whose updated_at is not their article's")
+            # A new address whose text is stored is a duplicate, never a second article: two
+            # articles share a text only when one was revised to it (the contract: same key,
+            # new hash, a revision), or once one of them was removed.
             dup_hashes = conn.execute(
                 sa.select(articles.c.content_hash)
+                .where(articles.c.revision == 0, articles.c.removed_at.is_(None))
                 .group_by(articles.c.content_hash)
                 .having(sa.func.count() > 1)
             ).all()
