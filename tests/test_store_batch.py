@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support.examples import seeds
 from support.feed_order import check_feed_order
 
 from syndicator import fingerprint
@@ -336,7 +337,7 @@ def volatile(rng: random.Random) -> Article:
     return replace(article, published=published, updated=updated)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", seeds(6))
 def test_feeds_keep_their_order_through_passes_removals_and_returns(
     tmp_path: Path, seed: int
 ) -> None:
