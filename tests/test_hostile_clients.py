@@ -308,6 +308,34 @@ def test_bad_pushes_are_400s_naming_line_and_field(pushed: Server, body: str, er
 
 
 @pytest.mark.parametrize(
+    ("drop", "fields", "error"),
+    [
+        (("url", "title"), {}, "an article needs a 'url' (http or https) and a 'title'"),
+        (("title",), {}, "an article needs a 'title'"),
+        (("url",), {}, "an article needs a 'url' (http or https)"),
+        ((), {"title": 12}, "title: must be a string, not int"),
+        ((), {"title": float("nan")}, "title: must be a string, not float"),
+        ((), {"title": ["a"]}, "title: must be a string, not list"),
+        (("title",), {"url": True}, "url: must be a string, not bool"),
+    ],
+)
+def test_a_missing_or_mistyped_url_or_title_is_named(
+    drop: tuple[str, ...], fields: dict[str, Any], error: str
+) -> None:
+    """The error says which of the two required fields is missing, or which has the wrong
+    type, not that both are needed."""
+    from datetime import UTC, datetime
+
+    from syndicator.errors import ExtractError
+    from syndicator.ingest import article_from_object
+
+    obj = {k: v for k, v in article(1).items() if k not in drop} | fields
+    with pytest.raises(ExtractError) as refused:
+        article_from_object(obj, config=None, now=datetime(2026, 12, 4, tzinfo=UTC))
+    assert str(refused.value) == error
+
+
+@pytest.mark.parametrize(
     ("fields", "error"),
     [
         # a surrogate pair split across two strings is two lone surrogates; the first is named

@@ -10,6 +10,7 @@ import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.commands import run_command, run_on_a_terminal, service_table
@@ -622,3 +623,64 @@ def test_a_line_cut_short_says_why_in_plain_words(tmp_path: Path) -> None:
             f"file:///c.ndjson line {lines + 1}: not JSON (Unterminated string starting at"
             f" column 46)"
         ], errors
+
+
+def test_standard_input_named_twice_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ingest - -`: the second - is an error saying standard input is read once (it said
+    "stdin:: empty document"); the first is read and stored."""
+    import sys
+
+    from syndicator import cli
+
+    config = deployment(tmp_path)
+    data = (json.dumps(article(1), ensure_ascii=False) + "\n").encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    assert cli.main(["--config", str(config), "ingest", "--json", "-", "-"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert [r["change"] for r in out["results"]] == ["created"]
+    assert out["errors"] == ["-: standard input can be read once: the second - is skipped"]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_store_failing_midway_ends_the_output_and_the_summary(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    as_json: bool,
+) -> None:
+    """The store failing after some batches were stored (a disk full, the database gone):
+    the command still ends its output (`--json`: a whole JSON document), names the failure,
+    prints its summary, and exits 1; the batches before stand."""
+    from syndicator import cli
+    from syndicator.errors import StoreError
+    from syndicator.syndication import Syndication
+
+    config = deployment(tmp_path)
+    path = tmp_path / "articles.ndjson"
+    lines = [json.dumps(article(n), ensure_ascii=False) for n in range(1200)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    push = Syndication.push
+    calls = []
+
+    def fails_the_second_time(self: Syndication, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise StoreError("the database failed (OperationalError: disk I/O error)")
+        return push(self, *args, **kwargs)
+
+    monkeypatch.setattr(Syndication, "push", fails_the_second_time)
+    args = ["--config", str(config), "ingest", "--workers", "0", str(path)]
+    assert cli.main(args[:3] + (["--json"] if as_json else []) + args[3:]) == 1
+    shown = capsys.readouterr()
+    stop = (
+        "storing stopped: the database failed (OperationalError: disk I/O error) (the batches "
+        "stored before it stand)"
+    )
+    if as_json:
+        out = json.loads(shown.out)
+        assert len(out["results"]) == 500 and out["errors"] == [stop]
+    else:
+        assert f"error: {stop}" in shown.err
+    assert shown.err.strip().splitlines()[-1].startswith("ingest: 500 article(s) from 1")

@@ -25,7 +25,7 @@ from syndicator.cli.common import (
     start_up,
 )
 from syndicator.cli.passes import print_published
-from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.errors import ConfigError, StoreError, SyndicatorError
 from syndicator.fetch import fetch_once, local_path
 from syndicator.ingest import (
     PUSH_SOURCE,
@@ -160,6 +160,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     def documents() -> Iterator[tuple[BinaryIO, str, str | None]]:
         for n, doc in enumerate(args.docs, 1):
+            if doc == "-" and "-" in args.docs[: n - 1]:
+                errors.append("-: standard input can be read once: the second - is skipped")
+                continue
             try:
                 stream, url, ctype = open_document(
                     doc, user_agent=service.user_agent, max_bytes=service.max_bytes
@@ -200,6 +203,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         documents(), config=cfg, now=now, source_id=args.source, workers=workers
     )
     syndication: Syndication | None = None
+    stop_error: str | None = None  # the store failed while the documents were stored
     try:
         # Collected seldom (reader and renderer processes, forked, too): at Python's defaults
         # the collections walked the articles of a batch again and again.
@@ -212,15 +216,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             if args.json:
                 sys.stdout.write('{"results": [')
             from syndicator.publish import renderer_processes
+            from syndicator.syndication import Outcome
 
-            outcome = syndication.ingest(
-                itertools.chain([read] if read else [], batches),
-                source_id=args.source,
-                now=now,
-                stored=stored,
-                renderers=renderer_processes() if workers else 0,
-            )
-        outcome.notified = asyncio.run(syndication.deliver())
+            try:
+                outcome = syndication.ingest(
+                    itertools.chain([read] if read else [], batches),
+                    source_id=args.source,
+                    now=now,
+                    stored=stored,
+                    renderers=renderer_processes() if workers else 0,
+                )
+            except StoreError as e:  # the results so far are printed, the summary too
+                stop_error = f"storing stopped: {e} (the batches stored before it stand)"
+                outcome = Outcome(errors=[stop_error])
+        if stop_error is None:
+            outcome.notified = asyncio.run(syndication.deliver())
     except KeyboardInterrupt:
         # Each batch stored is its own transaction: those stay, and the next run publishes
         # what this one did not. Said, so the operator knows where it stopped.
@@ -251,7 +261,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write('], "errors": ' + json.dumps(outcome.errors, ensure_ascii=False) + "}\n")
     else:
-        for problem in errors:
+        for problem in [*errors, *([stop_error] if stop_error else [])]:
             print(f"error: {problem}", file=sys.stderr)
         if outcome.publish_error:
             print(f"error: {outcome.errors[-1]}", file=sys.stderr)

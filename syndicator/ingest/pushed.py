@@ -33,8 +33,14 @@ def article_from_object(
         raise ExtractError("an article must be a JSON object")
     _check_text(obj, "")
     url, title = obj.get("url"), obj.get("title")
+    for name, value in (("url", url), ("title", title)):
+        if value is not None and not isinstance(value, str):
+            raise ExtractError(f"{name}: must be a string, not {type(value).__name__}")
     if not isinstance(url, str) or not isinstance(title, str):
-        raise ExtractError("an article needs a 'url' (http or https) and a 'title'")
+        needed = [
+            n for n, v in (("a 'url' (http or https)", url), ("a 'title'", title)) if v is None
+        ]
+        raise ExtractError(f"an article needs {' and '.join(needed)}")
     try:
         url = normalize.external_url(url)
     except ValueError as e:
